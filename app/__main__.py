@@ -1,0 +1,36 @@
+"""`python -m app`: serve the dashboard, or prepare the demo data."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from app.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="torchdash", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the dashboard (TORCHDASH_HOST, TORCHDASH_PORT)")
+    commands.add_parser("prepare-data", help="write the demo data under the first data root")
+    args = parser.parse_args(argv)
+    settings = Settings()
+
+    if args.command == "prepare-data":
+        from trainer.demo_data import write_digits_image_folder
+
+        root = settings.allowed_data_roots[0]
+        print(f"demo ImageFolder ready at {write_digits_image_folder(root)}")
+        return
+
+    import uvicorn
+
+    from app.main import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"torchdash serving on http://{settings.host}:{settings.port}", flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The dispatcher: claims queued runs, one per free slot, and starts a worker for each.
+
+It runs as a thread of the server. Placement sits behind `Executor`, so a cluster engine (Ray is
+the planned one) can replace `LocalProcessExecutor` without touching the claiming logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import session_scope
+from app.errors import ConflictError
+from app.models import Run, RunStatus
+from app.runs import transition
+from app.settings import Settings
+
+logger = logging.getLogger("torchdash.dispatcher")
+
+
+@dataclass(frozen=True)
+class Exited:
+    """A worker that is gone: its exit code, or the signal that killed it."""
+
+    run_id: int
+    returncode: int | None  # None when the worker was adopted and its code is unknown
+
+
+class Executor(Protocol):
+    """Where workers run."""
+
+    def start(self, run_id: int) -> int:
+        """Start a worker for a claimed run; return its process id."""
+        ...
+
+    def adopt(self, run_id: int, pid: int) -> bool:
+        """Watch a worker started by an earlier server; False when it is gone."""
+        ...
+
+    def reap(self) -> list[Exited]:
+        """Workers that ended since the last call."""
+        ...
+
+    def active(self) -> int:
+        """Workers still running."""
+        ...
+
+
+class LocalProcessExecutor:
+    """One OS process per run on this machine: `python -m app.worker RUN_ID`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.adopted: dict[int, int] = {}
+
+    def start(self, run_id: int) -> int:
+        log_path = self.settings.worker_log(run_id)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            # The worker reads the same settings, made absolute so its working folder can't matter.
+            "TORCHDASH_HOME": str(self.settings.home_dir),
+            "TORCHDASH_DATABASE_URL": self.settings.sqlalchemy_url,
+            "TORCHDASH_DATA_ROOTS": ",".join(map(str, self.settings.allowed_data_roots)),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                [self.settings.worker_python or sys.executable, "-m", "app.worker", str(run_id)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C on the server does not kill the runs it started.
+                start_new_session=True,
+            )
+        self.processes[run_id] = process
+        return process.pid
+
+    def adopt(self, run_id: int, pid: int) -> bool:
+        if not _alive(pid):
+            return False
+        self.adopted[run_id] = pid
+        return True
+
+    def reap(self) -> list[Exited]:
+        exited = []
+        for run_id, process in list(self.processes.items()):
+            code = process.poll()
+            if code is not None:
+                del self.processes[run_id]
+                exited.append(Exited(run_id, code))
+        for run_id, pid in list(self.adopted.items()):
+            if not _alive(pid):
+                del self.adopted[run_id]
+                exited.append(Exited(run_id, None))
+        return exited
+
+    def active(self) -> int:
+        return len(self.processes) + len(self.adopted)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Dispatcher:
+    """Claims queued runs for free slots, and settles runs whose worker ended without a word."""
+
+    def __init__(
+        self, settings: Settings, factory: sessionmaker[Session], executor: Executor
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.executor = executor
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop dispatching. Running workers go on; the next server adopts them."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next tick (a run was queued)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database hiccup must not end dispatching for good
+                logger.exception("dispatcher tick failed")
+            self._wake.wait(self.settings.dispatch_interval)
+            self._wake.clear()
+
+    def recover(self) -> None:
+        """At start-up: adopt running runs whose worker still lives, interrupt the rest."""
+        with session_scope(self.factory) as session:
+            running = session.execute(
+                select(Run.id, Run.worker_pid).where(Run.status == RunStatus.RUNNING.value)
+            ).all()
+            for run_id, pid in running:
+                if pid is not None and self.executor.adopt(run_id, pid):
+                    logger.info("run %s: adopted its live worker %s", run_id, pid)
+                    continue
+                self._settle(
+                    session,
+                    run_id,
+                    RunStatus.INTERRUPTED,
+                    "worker lost: the server restarted without it",
+                )
+
+    def tick(self) -> None:
+        for exited in self.executor.reap():
+            with session_scope(self.factory) as session:
+                self._settle(session, exited.run_id, *_describe_exit(exited))
+        free = self.settings.max_concurrent_runs - self.executor.active()
+        if free <= 0:
+            return
+        with session_scope(self.factory) as session:
+            queued = session.scalars(
+                select(Run.id)
+                .where(Run.status == RunStatus.QUEUED.value)
+                .order_by(Run.id)
+                .limit(free)
+            ).all()
+        for run_id in queued:
+            self._launch(run_id)
+
+    def _launch(self, run_id: int) -> None:
+        with session_scope(self.factory) as session:
+            try:
+                transition(session, run_id, RunStatus.RUNNING, progress_batch=0)
+            except ConflictError:
+                return  # cancelled meanwhile
+        try:
+            pid = self.executor.start(run_id)
+        except OSError as error:
+            with session_scope(self.factory) as session:
+                transition(
+                    session, run_id, RunStatus.FAILED, error=f"could not start a worker: {error}"
+                )
+            return
+        with session_scope(self.factory) as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+                .values(worker_pid=pid)
+            )
+        logger.info("run %s: worker %s started", run_id, pid)
+
+    def _settle(self, session: Session, run_id: int, target: RunStatus, reason: str) -> None:
+        """A worker is gone; if its run still says running, say why it stopped."""
+        status = session.scalar(select(Run.status).where(Run.id == run_id))
+        if status != RunStatus.RUNNING:
+            return  # the worker wrote its own final status
+        transition(session, run_id, target, allowed_from=[RunStatus.RUNNING], error=reason)
+        logger.warning("run %s: %s", run_id, reason)
+
+
+def _describe_exit(exited: Exited) -> tuple[RunStatus, str]:
+    """A worker lost to the outside (a signal, an unknown end) interrupts its run; a crash fails."""
+    if exited.returncode is None:
+        return RunStatus.INTERRUPTED, "worker lost: its process ended without a final status"
+    if exited.returncode < 0:
+        name = signal.Signals(-exited.returncode).name
+        return RunStatus.INTERRUPTED, f"worker killed by signal {name}"
+    return (
+        RunStatus.FAILED,
+        f"worker exited with code {exited.returncode} without a final status; see worker.log",
+    )

@@ -1,0 +1,57 @@
+"""The FastAPI application: routes, error handlers, static files, and the dispatcher's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app import pages
+from app.api import checkpoints, events, health, runs
+from app.db import create_tables, make_engine, make_session_factory
+from app.dispatcher import Dispatcher, LocalProcessExecutor
+from app.errors import install_error_handlers
+from app.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> FastAPI:
+    """The app for `settings`; `dispatch=False` leaves queued runs alone (for API tests)."""
+    settings = settings or Settings()
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    create_tables(engine)
+    factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = None
+        if dispatch:
+            dispatcher = Dispatcher(settings, factory, LocalProcessExecutor(settings))
+            dispatcher.start()
+        app.state.dispatcher = dispatcher
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="torchdash",
+        version="0.1.0",
+        summary="Launch and watch PyTorch training runs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.session_factory = factory
+    app.state.dispatcher = None
+    install_error_handlers(app)
+    for module in (health, runs, events, checkpoints, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

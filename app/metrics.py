@@ -1,0 +1,72 @@
+"""Metric and checkpoint rows: the worker writes them, the API and the event stream read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from app.models import Checkpoint, EpochMetric, StepMetric
+
+
+def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence[EpochMetric]:
+    """Epoch rows after `since_epoch`, oldest first (an index range scan: O(new rows))."""
+    return session.scalars(
+        select(EpochMetric)
+        .where(EpochMetric.run_id == run_id, EpochMetric.epoch > since_epoch)
+        .order_by(EpochMetric.epoch)
+    ).all()
+
+
+def read_steps(
+    session: Session, run_id: int, since_step: int = 0, limit: int | None = None
+) -> Sequence[StepMetric]:
+    """Step rows after `since_step`, oldest first (a primary-key range scan: O(new rows))."""
+    query = (
+        select(StepMetric)
+        .where(StepMetric.run_id == run_id, StepMetric.step > since_step)
+        .order_by(StepMetric.step)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return session.scalars(query).all()
+
+
+def read_checkpoints(session: Session, run_id: int) -> Sequence[Checkpoint]:
+    return session.scalars(
+        select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.epoch)
+    ).all()
+
+
+def find_checkpoint(session: Session, run_id: int, epoch: int) -> Checkpoint | None:
+    return session.scalar(
+        select(Checkpoint).where(Checkpoint.run_id == run_id, Checkpoint.epoch == epoch)
+    )
+
+
+def write_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """Insert step rows in one executemany; `rows` hold step, epoch and loss."""
+    if rows:
+        session.execute(insert(StepMetric), [{"run_id": run_id, **row} for row in rows])
+
+
+def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:
+    session.execute(insert(EpochMetric).values(run_id=run_id, **row))
+
+
+def write_checkpoint(session: Session, run_id: int, row: dict[str, Any]) -> None:
+    """Record a checkpoint; it replaces an earlier record for the same epoch (a partial one)."""
+    session.execute(
+        delete(Checkpoint).where(Checkpoint.run_id == run_id, Checkpoint.epoch == row["epoch"])
+    )
+    session.execute(insert(Checkpoint).values(run_id=run_id, **row))
+
+
+def trim_after(session: Session, run_id: int, epoch: int, step: int) -> None:
+    """Drop rows written after the checkpoint a run restarts from, so each stays unique."""
+    session.execute(
+        delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > epoch)
+    )
+    session.execute(delete(StepMetric).where(StepMetric.run_id == run_id, StepMetric.step > step))

@@ -1,0 +1,157 @@
+"""The run state machine and the lifecycle operations built on it.
+
+Status changes only through `transition`: one guarded UPDATE ... WHERE status IN (allowed), which
+raises when no row matched, so a race or an illegal request is an error, never an overwrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.errors import ConfigError, ConflictError, NotFoundError
+from app.models import Run, RunStatus, utcnow
+from trainer.config import RunConfig
+
+S = RunStatus
+
+# For each target state, the states a run may enter it from.
+ALLOWED_FROM: dict[RunStatus, frozenset[RunStatus]] = {
+    S.RUNNING: frozenset({S.QUEUED}),
+    S.SUCCEEDED: frozenset({S.RUNNING}),
+    S.FAILED: frozenset({S.QUEUED, S.RUNNING}),
+    S.CANCELLED: frozenset({S.QUEUED, S.RUNNING}),
+    S.INTERRUPTED: frozenset({S.RUNNING}),
+    S.QUEUED: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.INTERRUPTED}),  # resume
+}
+TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.INTERRUPTED})
+
+
+def transition(
+    session: Session,
+    run_id: int,
+    target: RunStatus,
+    *,
+    allowed_from: Iterable[RunStatus] | None = None,
+    **values: Any,
+) -> None:
+    """Move a run to `target` if its current state allows it; raise ConflictError otherwise."""
+    sources = frozenset(allowed_from) if allowed_from is not None else ALLOWED_FROM[target]
+    now = utcnow()
+    if target == S.RUNNING:
+        values = {"started_at": now, "error": None, "finished_at": None, **values}
+    elif target in TERMINAL:
+        values = {"finished_at": now, "worker_pid": None, "stop_requested": False, **values}
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in sources]))
+        .values(status=target.value, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        current = session.scalar(select(Run.status).where(Run.id == run_id))
+        if current is None:
+            raise NotFoundError(f"run {run_id} not found")
+        raise ConflictError(f"run {run_id} is {current}; it cannot become {target.value}")
+
+
+def create_run(session: Session, config: RunConfig, **fields: Any) -> Run:
+    """Store a new queued run for a validated config."""
+    run = Run(
+        name=config.name,
+        status=S.QUEUED.value,
+        config=config.model_dump(mode="json"),
+        max_epochs=config.max_epochs,
+        **fields,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise NotFoundError(f"run {run_id} not found")
+    return run
+
+
+def list_runs(
+    session: Session, status: RunStatus | None, limit: int, offset: int
+) -> tuple[Sequence[Run], int]:
+    """Runs newest first, optionally of one status, with the total count."""
+    query = select(Run)
+    count = select(func.count()).select_from(Run)
+    if status is not None:
+        query = query.where(Run.status == status.value)
+        count = count.where(Run.status == status.value)
+    runs = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    return runs, session.scalar(count) or 0
+
+
+def cancel_run(session: Session, run_id: int) -> Run:
+    """Cancel a queued run at once; ask a running one to stop at its next batch boundary."""
+    run = get_run(session, run_id)
+    if run.status == S.QUEUED:
+        transition(session, run_id, S.CANCELLED, allowed_from=[S.QUEUED])
+    elif run.status == S.RUNNING:
+        result = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == S.RUNNING.value)
+            .values(stop_requested=True, updated_at=utcnow())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return cancel_run(session, run_id)  # it changed state meanwhile: decide again
+    else:
+        raise ConflictError(f"run {run_id} is {run.status}; only queued or running runs cancel")
+    return get_run(session, run_id)
+
+
+def resume_run(session: Session, run_id: int, max_epochs: int | None) -> Run:
+    """Queue a finished run again; its worker continues from the newest checkpoint."""
+    run = get_run(session, run_id)
+    config = run.config
+    if max_epochs is not None:
+        config = with_overrides(run.config, {"max_epochs": max_epochs})
+    target = config["max_epochs"]
+    if run.status == S.SUCCEEDED and run.epoch >= target:
+        raise ConflictError(
+            f"run {run_id} already finished {run.epoch} of {target} epochs; "
+            "resume it with a larger max_epochs"
+        )
+    transition(
+        session,
+        run_id,
+        S.QUEUED,
+        config=config,
+        max_epochs=target,
+        error=None,
+        finished_at=None,
+        progress_batch=0,
+    )
+    return get_run(session, run_id)
+
+
+def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A config with `overrides` merged in (nested dicts merge), validated again."""
+    merged = _deep_merge(config, overrides)
+    try:
+        return RunConfig.model_validate(merged).model_dump(mode="json")
+    except ValidationError as error:
+        raise ConfigError(error, prefix=("body", "overrides")) from error
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            # A new `kind` replaces the part whole: its fields belong to another schema.
+            same_kind = value.get("kind", merged[key].get("kind")) == merged[key].get("kind")
+            merged[key] = _deep_merge(merged[key], value) if same_kind else value
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,71 @@
+"""All settings in one object, read from `TORCHDASH_*` environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """torchdash's settings; each field `x` is read from `TORCHDASH_X`."""
+
+    model_config = SettingsConfigDict(env_prefix="TORCHDASH_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path("var"), description="Folder for the database, runs and demo data.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite at <home>/torchdash.db."
+    )
+    data_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders a run's data paths must lie in (comma-separated); "
+        "default: <home>/data.",
+    )
+    host: str = Field("127.0.0.1", description="Address the server binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    max_concurrent_runs: int = Field(1, ge=1, description="Runs trained at the same time.")
+    dispatch_interval: float = Field(
+        0.25, gt=0, description="Seconds between the dispatcher's looks at queued runs."
+    )
+    event_poll_interval: float = Field(
+        0.2, gt=0, description="Seconds between an event stream's looks for new rows."
+    )
+    worker_python: str | None = Field(
+        None, description="Python interpreter for worker processes; default: the server's."
+    )
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.resolve()
+
+    @cached_property
+    def runs_dir(self) -> Path:
+        return self.home_dir / "runs"
+
+    @cached_property
+    def allowed_data_roots(self) -> list[Path]:
+        roots = self.data_roots or [self.home_dir / "data"]
+        return [root.resolve() for root in roots]
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'torchdash.db'}"
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.runs_dir / str(run_id)
+
+    def checkpoint_dir(self, run_id: int) -> Path:
+        return self.run_dir(run_id) / "checkpoints"
+
+    def worker_log(self, run_id: int) -> Path:
+        return self.run_dir(run_id) / "worker.log"

@@ -1,0 +1,243 @@
+"""The worker: one process per run. Binds trainer callbacks to database rows.
+
+Started by the dispatcher as `python -m app.worker RUN_ID` (a fresh interpreter: spawned, never
+forked), after the run was claimed (`running`). Whatever happens, it writes a final status:
+succeeded, cancelled (stop asked for through the API), interrupted (SIGTERM or SIGINT, after
+saving a checkpoint) or failed with the error text.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import metrics
+from app.db import make_engine, make_session_factory, session_scope
+from app.models import Run, RunStatus, utcnow
+from app.paths import check_data_paths
+from app.runs import get_run, transition
+from app.settings import Settings
+from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
+from trainer.checkpoint import latest_checkpoint
+from trainer.config import RunConfig
+from trainer.loop import fit
+
+# Step rows wait at most this long in memory before they are written (one transaction a flush).
+STEP_FLUSH_SECONDS = 0.25
+# How often the loop looks at the database for a cancel request.
+STOP_POLL_SECONDS = 0.5
+
+
+def log(message: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} {message}", flush=True)
+
+
+class DatabaseReporter(Callbacks):
+    """Writes what the trainer reports as rows: buffered steps, epochs, checkpoints, progress."""
+
+    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+        self.factory = factory
+        self.run_id = run_id
+        self.pending_steps: list[dict[str, Any]] = []
+        self.progress: tuple[int, int] | None = None
+        self.last_flush = time.monotonic()
+
+    def on_fit_start(self, info: FitStart) -> None:
+        log(
+            f"training on {info.device}: {info.parameter_count:,} parameters, "
+            f"{info.batches_per_epoch} batches per epoch, starting after epoch {info.start_epoch}"
+        )
+        with session_scope(self.factory) as session:
+            # Rows written after the checkpoint we restart from would be written again.
+            metrics.trim_after(session, self.run_id, info.start_epoch, info.start_step)
+            self._update_run(
+                session,
+                device=info.device,
+                class_names=info.class_names,
+                model_summary=info.model_summary,
+                parameter_count=info.parameter_count,
+                epoch=info.start_epoch,
+                progress_batch=info.start_batch,
+                progress_batches=info.batches_per_epoch,
+            )
+
+    def on_step(self, report: StepReport) -> None:
+        self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": report.loss})
+        self.progress = (report.batch, report.batches)
+        if time.monotonic() - self.last_flush >= STEP_FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered step rows and the progress within the epoch in one transaction."""
+        with session_scope(self.factory) as session:
+            self._write_pending(session)
+        self.last_flush = time.monotonic()
+
+    def _write_pending(self, session: Session) -> None:
+        metrics.write_steps(session, self.run_id, self.pending_steps)
+        self.pending_steps = []
+        if self.progress is not None:
+            batch, batches = self.progress
+            self._update_run(session, progress_batch=batch, progress_batches=batches)
+            self.progress = None
+
+    def on_epoch_end(self, report: EpochReport) -> None:
+        log(
+            f"epoch {report.epoch}: train loss {report.train_loss:.4f}, "
+            f"val loss {report.val_loss:.4f}, val accuracy {report.val_accuracy:.4f}"
+        )
+        with session_scope(self.factory) as session:
+            self._write_pending(session)
+            metrics.write_epoch(session, self.run_id, vars(report))
+            best = session.scalar(select(Run.best_val_accuracy).where(Run.id == self.run_id))
+            self._update_run(
+                session,
+                epoch=report.epoch,
+                progress_batch=0,
+                best_val_accuracy=report.val_accuracy
+                if best is None
+                else max(best, report.val_accuracy),
+            )
+        self.last_flush = time.monotonic()
+
+    def on_checkpoint(self, report: CheckpointReport) -> None:
+        log(f"checkpoint saved: {report.path}")
+        with session_scope(self.factory) as session:
+            metrics.write_checkpoint(
+                session,
+                self.run_id,
+                {
+                    "epoch": report.epoch,
+                    "complete": report.complete,
+                    "batches_done": report.batches_done,
+                    "path": str(report.path),
+                    "size_bytes": report.size_bytes,
+                    "val_loss": report.val_loss,
+                    "val_accuracy": report.val_accuracy,
+                },
+            )
+
+    def _update_run(self, session: Session, **values: Any) -> None:
+        session.execute(
+            update(Run).where(Run.id == self.run_id).values(updated_at=utcnow(), **values)
+        )
+
+
+class StopSignal:
+    """The loop's `should_stop`: true after SIGTERM/SIGINT or a cancel request in the database."""
+
+    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+        self.factory = factory
+        self.run_id = run_id
+        self.signal_name: str | None = None
+        self.requested = False
+        self.next_poll = 0.0
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def __call__(self) -> bool:
+        if self.signal_name or self.requested:
+            return True
+        now = time.monotonic()
+        if now >= self.next_poll:  # throttled: a query every STOP_POLL_SECONDS, not every batch
+            self.next_poll = now + STOP_POLL_SECONDS
+            with session_scope(self.factory) as session:
+                self.requested = bool(
+                    session.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
+                )
+        return self.requested
+
+
+def execute_run(run_id: int, settings: Settings, *, handle_signals: bool = False) -> RunStatus:
+    """Train a claimed (`running`) run to its end and write its final status."""
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    try:
+        return _execute(run_id, settings, factory, handle_signals)
+    finally:
+        engine.dispose()
+
+
+def _execute(
+    run_id: int, settings: Settings, factory: sessionmaker[Session], handle_signals: bool
+) -> RunStatus:
+    with session_scope(factory) as session:
+        run = get_run(session, run_id)
+        if run.status != RunStatus.RUNNING:
+            log(f"run {run_id} is {run.status}, not running: nothing to do")
+            return RunStatus(run.status)
+        config_json, parent_id, fork_epoch = run.config, run.parent_run_id, run.fork_epoch
+        parent_path = None
+        if parent_id is not None and fork_epoch is not None:
+            parent = metrics.find_checkpoint(session, parent_id, fork_epoch)
+            parent_path = Path(parent.path) if parent else None
+
+    stop = StopSignal(factory, run_id)
+    if handle_signals:
+        signal.signal(signal.SIGTERM, stop.on_signal)
+        signal.signal(signal.SIGINT, stop.on_signal)
+    reporter = DatabaseReporter(factory, run_id)
+    checkpoint_dir = settings.checkpoint_dir(run_id)
+    try:
+        config = check_data_paths(
+            RunConfig.model_validate(config_json), settings.allowed_data_roots
+        )
+        own = latest_checkpoint(checkpoint_dir)
+        resume_from = own.path if own else parent_path
+        if parent_id is not None and resume_from is None:
+            raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
+        log(f"run {run_id} starts" + (f" from checkpoint {resume_from}" if resume_from else ""))
+        result = fit(
+            config,
+            reporter,
+            checkpoint_dir=checkpoint_dir,
+            resume_from=resume_from,
+            should_stop=stop,
+        )
+        reporter.flush()
+    except Exception as error:  # any failure of the run is reported, none takes the worker down
+        traceback.print_exc()
+        message = f"{type(error).__name__}: {error}"
+        _finish(factory, run_id, RunStatus.FAILED, error=message)
+        return RunStatus.FAILED
+
+    if not result.stopped:
+        status, reason = RunStatus.SUCCEEDED, None
+    elif stop.signal_name:
+        status, reason = RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
+    else:
+        status, reason = RunStatus.CANCELLED, None
+    _finish(factory, run_id, status, error=reason)
+    return status
+
+
+def _finish(
+    factory: sessionmaker[Session], run_id: int, status: RunStatus, error: str | None
+) -> None:
+    log(f"run {run_id} {status.value}" + (f": {error}" if error else ""))
+    with session_scope(factory) as session:
+        transition(session, run_id, status, allowed_from=[RunStatus.RUNNING], error=error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        print("usage: python -m app.worker RUN_ID", file=sys.stderr)
+        return 2
+    status = execute_run(int(args[0]), Settings(), handle_signals=True)
+    return 0 if status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

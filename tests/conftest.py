@@ -1,0 +1,142 @@
+"""Shared fixtures: a fresh home (database, runs, data) per test, an API client, a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.db import make_engine, make_session_factory, session_scope
+from app.main import create_app
+from app.models import Run, RunStatus
+from app.runs import transition
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A run small enough to train in about a second on a CPU: digits, a narrow MLP.
+TINY_CONFIG: dict[str, Any] = {
+    "name": "tiny",
+    "data": {"kind": "digits"},
+    "model": {"kind": "mlp", "hidden_sizes": [32]},
+    "loss": {"kind": "cross_entropy"},
+    "optimizer": {"kind": "adam", "lr": 0.003},
+    "batch_size": 64,
+    "max_epochs": 3,
+    "device": "cpu",
+    "seed": 0,
+}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    return Settings(home=home, data_roots=[home / "data"])
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The API with no dispatcher: runs stay queued until a test claims and executes them."""
+    with TestClient(create_app(settings, dispatch=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_run(client: TestClient) -> Callable[..., dict[str, Any]]:
+    """POST a run config (TINY_CONFIG with `changes` merged in) and return the created run."""
+
+    def make(**changes: Any) -> dict[str, Any]:
+        response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
+
+
+@pytest.fixture
+def execute(settings: Settings) -> Callable[[int], RunStatus]:
+    """Claim a queued run and train it synchronously in this process, as a worker would."""
+    from app.worker import execute_run
+
+    def run(run_id: int) -> RunStatus:
+        engine = make_engine(settings.sqlalchemy_url)
+        with session_scope(make_session_factory(engine)) as session:
+            transition(session, run_id, RunStatus.RUNNING)
+        engine.dispose()
+        return execute_run(run_id, settings)
+
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """A real server process on loopback, with its dispatcher spawning real workers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "TORCHDASH_HOME": str(settings.home_dir),
+        "TORCHDASH_DATA_ROOTS": ",".join(map(str, settings.allowed_data_roots)),
+        "TORCHDASH_PORT": str(port),
+        "TORCHDASH_DISPATCH_INTERVAL": "0.1",
+    }
+    log = open(settings.home_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(base), timeout=30, what="the server to answer /healthz")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()
+        _stop_workers(settings)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop_workers(settings: Settings) -> None:
+    """Workers outlive the server on purpose; a test must not leave them behind."""
+    engine = make_engine(settings.sqlalchemy_url)
+    with session_scope(make_session_factory(engine)) as session:
+        pids = session.scalars(select(Run.worker_pid).where(Run.worker_pid.is_not(None))).all()
+    engine.dispose()
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `condition` until it returns something truthy; fail naming `what` on time-out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -1,0 +1,93 @@
+"""A real server on loopback with real worker processes: SSE, cancel and resume, a killed worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import httpx
+
+from tests.conftest import TINY_CONFIG, wait_until
+
+
+def get_run(base: str, run_id: int) -> dict:
+    return httpx.get(f"{base}/api/runs/{run_id}").json()
+
+
+def wait_for_status(base: str, run_id: int, status: str, timeout: float = 60) -> dict:
+    return wait_until(
+        lambda: (run := get_run(base, run_id))["status"] == status and run,
+        timeout,
+        f"run {run_id} to become {status} (now {get_run(base, run_id)['status']})",
+    )
+
+
+def test_sse_pushes_epoch_rows_as_they_are_written(live_server: str) -> None:
+    run = httpx.post(f"{live_server}/api/runs", json={**TINY_CONFIG, "max_epochs": 2}).json()
+    seen: dict[str, list] = {"run": [], "epoch": [], "steps": []}
+    url = f"{live_server}/api/runs/{run['id']}/events"
+    with httpx.stream("GET", url, timeout=60) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event:
+                seen[event].append(json.loads(line.split(":", 1)[1]))
+            steps_seen = sum(len(batch) for batch in seen["steps"])
+            finished = seen["run"] and seen["run"][-1]["status"] == "succeeded"
+            if len(seen["epoch"]) == 2 and finished and steps_seen == 2 * 23:
+                break
+    assert [row["epoch"] for row in seen["epoch"]] == [1, 2]
+    statuses = [r["status"] for r in seen["run"]]
+    assert statuses[0] in ("queued", "running") and statuses[-1] == "succeeded"
+    steps = [row["step"] for batch in seen["steps"] for row in batch]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) == 2 * 23
+
+    # A client reconnecting with its last event id gets nothing twice.
+    with httpx.stream("GET", url, headers={"Last-Event-ID": "2:46"}, timeout=10) as response:
+        for line in response.iter_lines():
+            assert not line.startswith("event: epoch") and not line.startswith("event: steps")
+            if line.startswith("event: run"):
+                break
+
+
+def test_cancel_saves_a_checkpoint_and_resume_continues_the_same_run(live_server: str) -> None:
+    slow = {**TINY_CONFIG, "max_epochs": 6, "batch_size": 1, "report_every_steps": 1}
+    run = httpx.post(f"{live_server}/api/runs", json=slow).json()
+    wait_until(
+        lambda: get_run(live_server, run["id"])["progress"]["batch"] >= 20,
+        60,
+        "the first steps to be reported",
+    )
+    cancel = httpx.post(f"{live_server}/api/runs/{run['id']}/cancel").json()
+    assert cancel["status"] == "running" and cancel["stop_requested"]
+    cancelled = wait_for_status(live_server, run["id"], "cancelled", 30)
+    checkpoints = httpx.get(f"{live_server}/api/runs/{run['id']}/checkpoints").json()
+    assert checkpoints[-1]["complete"] is False and checkpoints[-1]["batches_done"] > 0
+    assert checkpoints[-1]["epoch"] == cancelled["epoch"] + 1
+
+    short = httpx.post(f"{live_server}/api/runs/{run['id']}/resume", json={"max_epochs": 2})
+    assert short.status_code == 200 and short.json()["status"] == "queued"
+    finished = wait_for_status(live_server, run["id"], "succeeded", 120)
+    assert finished["epoch"] == 2 and finished["error"] is None
+    metrics = httpx.get(f"{live_server}/api/runs/{run['id']}/metrics").json()
+    assert [row["epoch"] for row in metrics["epochs"]] == [1, 2]
+    steps = [row["step"] for row in metrics["steps"]]
+    assert steps == list(range(1, 2 * 1438 + 1))  # continued, no step twice, none missing
+    again = httpx.post(f"{live_server}/api/runs/{run['id']}/resume", json={})
+    assert again.status_code == 409 and "larger max_epochs" in again.json()["detail"]
+
+
+def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(live_server: str) -> None:
+    slow = {**TINY_CONFIG, "max_epochs": 4, "batch_size": 2}
+    run = httpx.post(f"{live_server}/api/runs", json=slow).json()
+    wait_until(lambda: get_run(live_server, run["id"])["epoch"] >= 1, 60, "a finished epoch")
+    os.kill(get_run(live_server, run["id"])["worker_pid"] or 0, signal.SIGKILL)
+    interrupted = wait_for_status(live_server, run["id"], "interrupted", 15)
+    assert interrupted["error"] == "worker killed by signal SIGKILL"
+    httpx.post(f"{live_server}/api/runs/{run['id']}/resume", json={})
+    finished = wait_for_status(live_server, run["id"], "succeeded", 120)
+    epochs = httpx.get(f"{live_server}/api/runs/{run['id']}/metrics").json()["epochs"]
+    assert [row["epoch"] for row in epochs] == [1, 2, 3, 4] and finished["epoch"] == 4

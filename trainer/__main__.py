@@ -1,0 +1,52 @@
+"""`python -m trainer --config run.json`: train one run without the server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from trainer.config import RunConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    parser.add_argument("--config", type=Path, required=True, help="run config JSON file")
+    parser.add_argument(
+        "--checkpoints", type=Path, default=None, help="folder for checkpoints (none if omitted)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint in --checkpoints"
+    )
+    args = parser.parse_args(argv)
+
+    try:
+        config = RunConfig.model_validate(json.loads(args.config.read_text()))
+    except (OSError, json.JSONDecodeError, ValidationError) as error:
+        print(f"invalid config {args.config}: {error}", file=sys.stderr)
+        return 2
+
+    # Imported here so that `--help` and a config error answer without loading torch.
+    from trainer.callbacks import PrintCallbacks
+    from trainer.checkpoint import latest_checkpoint
+    from trainer.loop import fit
+
+    resume_from = None
+    if args.resume:
+        if args.checkpoints is None or (ref := latest_checkpoint(args.checkpoints)) is None:
+            print("--resume needs --checkpoints holding a checkpoint", file=sys.stderr)
+            return 2
+        resume_from = ref.path
+    result = fit(config, PrintCallbacks(), checkpoint_dir=args.checkpoints, resume_from=resume_from)
+    print(
+        f"done: epoch {result.progress.epoch}, best val accuracy "
+        f"{result.progress.best_val_accuracy:.4f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""How the trainer reports: plain data records handed to a `Callbacks` object.
+
+The trainer knows nothing of HTTP or SQL; the worker maps these calls to database rows, the
+command line prints them, a notebook can collect them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FitStart:
+    """What is known once data, model and optimizer are built."""
+
+    device: str
+    class_names: list[str]
+    model_summary: str
+    parameter_count: int
+    batches_per_epoch: int
+    start_epoch: int  # the last finished epoch the run starts from (0 on a fresh run)
+    start_batch: int  # batches of the next epoch already trained (a mid-epoch checkpoint)
+    start_step: int  # global steps already taken
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """One optimizer step's training loss."""
+
+    step: int  # global step, counted from 1 over the whole run
+    epoch: int  # the epoch in progress, counted from 1
+    batch: int  # batches done in this epoch, including this one
+    batches: int  # batches per epoch
+    loss: float
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """One finished epoch's metrics."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CheckpointReport:
+    """A checkpoint written to disk: complete at an epoch's end, partial on a stop mid-epoch."""
+
+    epoch: int  # the epoch it belongs to: finished if complete, in progress if not
+    complete: bool
+    batches_done: int
+    path: Path
+    size_bytes: int
+    val_loss: float | None
+    val_accuracy: float | None
+
+
+class Callbacks:
+    """Do-nothing base; override what you need."""
+
+    def on_fit_start(self, info: FitStart) -> None:
+        """Called once, before the first batch."""
+
+    def on_step(self, report: StepReport) -> None:
+        """Called for every step, in batches of `report_every_steps` (one device sync each)."""
+
+    def on_epoch_end(self, report: EpochReport) -> None:
+        """Called after each epoch's validation."""
+
+    def on_checkpoint(self, report: CheckpointReport) -> None:
+        """Called after a checkpoint is safely on disk."""
+
+
+class PrintCallbacks(Callbacks):
+    """Prints one line per epoch, for the command line."""
+
+    def on_fit_start(self, info: FitStart) -> None:
+        print(
+            f"device {info.device}, {info.parameter_count:,} parameters, "
+            f"{info.batches_per_epoch} batches per epoch",
+            flush=True,
+        )
+
+    def on_epoch_end(self, report: EpochReport) -> None:
+        print(
+            f"epoch {report.epoch:3d}  train loss {report.train_loss:.4f}  "
+            f"acc {report.train_accuracy:.3f}  val loss {report.val_loss:.4f}  "
+            f"acc {report.val_accuracy:.3f}  ({report.seconds:.2f} s)",
+            flush=True,
+        )

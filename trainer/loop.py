@@ -1,0 +1,296 @@
+"""The training loop: `train_one_epoch`, `evaluate` and `fit`, in the shape of pytorch/examples."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
+from trainer.checkpoint import (
+    checkpoint_name,
+    checkpoint_size,
+    load_checkpoint,
+    remove_checkpoint,
+    save_checkpoint,
+    sweep_stale,
+)
+from trainer.config import RunConfig
+from trainer.datasets import build_datasets
+from trainer.devices import resolve_device
+from trainer.losses import build_loss
+from trainer.models import build_model, parameter_count
+from trainer.optimizers import build_optimizer
+from trainer.sampling import EpochShuffleSampler
+
+
+def never_stop() -> bool:
+    return False
+
+
+@dataclass
+class EpochProgress:
+    """Where the loop stands; saved in every checkpoint so a run continues exactly."""
+
+    epoch: int = 0  # last finished epoch
+    batches_done: int = 0  # batches of epoch + 1 already trained (non-zero only mid-epoch)
+    step: int = 0  # global optimizer steps so far
+    loss_sum: float = 0.0  # the unfinished epoch's running sums, so its mean stays right
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+    best_val_accuracy: float | None = None
+
+
+@dataclass
+class FitResult:
+    """What `fit` ends with."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    progress: EpochProgress
+    stopped: bool  # True when `should_stop` ended the run early
+    history: list[EpochReport] = field(default_factory=list)
+
+
+@dataclass
+class _EpochOutcome:
+    stopped: bool
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    progress: EpochProgress,
+    batches: int,
+    report_every: int,
+    callbacks: Callbacks,
+    should_stop: Callable[[], bool],
+) -> _EpochOutcome:
+    """Train over `loader` (already positioned after `progress.batches_done` batches)."""
+    model.train()
+    epoch = progress.epoch + 1
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    pending: list[torch.Tensor] = []
+
+    def report_pending() -> None:
+        # One device sync for a whole group of steps: .tolist() is where the numbers leave.
+        if not pending:
+            return
+        values = torch.stack(pending).tolist()
+        first_step = progress.step - len(values) + 1
+        first_batch = progress.batches_done - len(values) + 1
+        for offset, value in enumerate(values):
+            callbacks.on_step(
+                StepReport(first_step + offset, epoch, first_batch + offset, batches, value)
+            )
+        pending.clear()
+
+    stopped = False
+    for inputs, targets in loader:
+        if should_stop():
+            stopped = True
+            break
+        inputs = inputs.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
+        optimizer.zero_grad()
+        output = model(inputs)
+        loss = loss_fn(output, targets)
+        loss.backward()
+        optimizer.step()
+
+        batch_loss = loss.detach()
+        loss_sum += batch_loss * len(targets)
+        correct += (output.argmax(dim=1) == targets).sum()
+        progress.seen += len(targets)
+        progress.batches_done += 1
+        progress.step += 1
+        pending.append(batch_loss)
+        if len(pending) >= report_every:
+            report_pending()
+    report_pending()
+    # .item(): the epoch's sums are reported (and checkpointed) from here.
+    progress.loss_sum += loss_sum.item()
+    progress.correct += int(correct.item())
+    return _EpochOutcome(stopped=stopped)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device
+) -> tuple[float, float]:
+    """Mean loss and accuracy over `loader`, weighted by batch size."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    for inputs, targets in loader:
+        inputs = inputs.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
+        output = model(inputs)
+        loss_sum += loss_fn(output, targets) * len(targets)
+        correct += (output.argmax(dim=1) == targets).sum()
+        seen += len(targets)
+    # .item(): validation metrics are reported once per epoch.
+    return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+
+
+def fit(
+    config: RunConfig,
+    callbacks: Callbacks | None = None,
+    *,
+    checkpoint_dir: Path | None = None,
+    resume_from: Path | None = None,
+    should_stop: Callable[[], bool] = never_stop,
+) -> FitResult:
+    """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
+
+    Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
+    ends the run between two batches.
+    """
+    callbacks = callbacks or Callbacks()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+
+    data = build_datasets(config.data)
+    model = build_model(config.model, data.input_shape, data.num_classes).to(device)
+    optimizer = build_optimizer(config.optimizer, model.parameters())
+    loss_fn = build_loss(config.loss)
+    sampler = EpochShuffleSampler(len(data.train), config.seed)  # type: ignore[arg-type]
+    pin = device.type == "cuda"
+    train_loader = DataLoader(
+        data.train,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        pin_memory=pin,
+        # A generator of its own keeps the DataLoader from drawing on the global RNG, whose state
+        # is checkpointed: a resumed run then replays the same dropout masks.
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    val_loader = DataLoader(data.val, batch_size=config.batch_size, shuffle=False, pin_memory=pin)
+    batches = math.ceil(len(data.train) / config.batch_size)  # type: ignore[arg-type]
+
+    progress = EpochProgress()
+    if resume_from is not None:
+        progress = _restore(resume_from, model, optimizer, device)
+
+    callbacks.on_fit_start(
+        FitStart(
+            device=str(device),
+            class_names=data.class_names,
+            model_summary=str(model),
+            parameter_count=parameter_count(model),
+            batches_per_epoch=batches,
+            start_epoch=progress.epoch,
+            start_batch=progress.batches_done,
+            start_step=progress.step,
+        )
+    )
+    if checkpoint_dir is not None:
+        sweep_stale(checkpoint_dir)
+
+    history: list[EpochReport] = []
+    while progress.epoch < config.max_epochs:
+        epoch = progress.epoch + 1
+        sampler.set_epoch(epoch, skip=progress.batches_done * config.batch_size)
+        started = time.perf_counter()
+        outcome = train_one_epoch(
+            model, train_loader, loss_fn, optimizer, device, progress, batches,
+            config.report_every_steps, callbacks, should_stop,
+        )  # fmt: skip
+        progress.seconds += time.perf_counter() - started
+        if outcome.stopped:
+            if checkpoint_dir is not None and progress.batches_done > 0:
+                _checkpoint(checkpoint_dir, config, model, optimizer, progress, callbacks, None)
+            return FitResult(model, optimizer, progress, stopped=True, history=history)
+
+        started = time.perf_counter()
+        val_loss, val_accuracy = evaluate(model, val_loader, loss_fn, device)
+        report = EpochReport(
+            epoch=epoch,
+            train_loss=progress.loss_sum / max(progress.seen, 1),
+            train_accuracy=progress.correct / max(progress.seen, 1),
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            lr=optimizer.param_groups[0]["lr"],
+            seconds=progress.seconds + time.perf_counter() - started,
+        )
+        best = progress.best_val_accuracy
+        progress = EpochProgress(
+            epoch=epoch,
+            step=progress.step,
+            best_val_accuracy=val_accuracy if best is None else max(best, val_accuracy),
+        )
+        history.append(report)
+        callbacks.on_epoch_end(report)
+        if checkpoint_dir is not None:
+            _checkpoint(checkpoint_dir, config, model, optimizer, progress, callbacks, report)
+            remove_checkpoint(checkpoint_dir / checkpoint_name(epoch, complete=False))
+        if should_stop() and progress.epoch < config.max_epochs:
+            return FitResult(model, optimizer, progress, stopped=True, history=history)
+    return FitResult(model, optimizer, progress, stopped=False, history=history)
+
+
+def _checkpoint(
+    directory: Path,
+    config: RunConfig,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: EpochProgress,
+    callbacks: Callbacks,
+    report: EpochReport | None,
+) -> None:
+    complete = report is not None
+    epoch = progress.epoch if complete else progress.epoch + 1
+    state: dict[str, Any] = {
+        "progress": vars(progress).copy(),
+        "rng": _rng_state(),
+        "config": config.model_dump_json(),
+        "val_loss": report.val_loss if report else None,
+        "val_accuracy": report.val_accuracy if report else None,
+    }
+    path = save_checkpoint(
+        directory, epoch, complete, model.state_dict(), optimizer.state_dict(), state
+    )
+    callbacks.on_checkpoint(
+        CheckpointReport(
+            epoch=epoch,
+            complete=complete,
+            batches_done=progress.batches_done,
+            path=path,
+            size_bytes=checkpoint_size(path),
+            val_loss=state["val_loss"],
+            val_accuracy=state["val_accuracy"],
+        )
+    )
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> EpochProgress:
+    loaded = load_checkpoint(path, map_location=device)
+    model.load_state_dict(loaded["model"])
+    optimizer.load_state_dict(loaded["optimizer"])
+    state = loaded["state"]
+    torch.set_rng_state(state["rng"]["torch"].cpu())
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    return EpochProgress(**state["progress"])

@@ -1,27 +1,32 @@
-"""The live event stream of a run: what changed since a client's cursor, as SSE events.
+"""The live event stream of a run: new rows since a client's cursor, as SSE events.
 
-Each connection polls the database for rows past its cursor (indexed range scans, O(new rows))
-and for a change of the run row. Events: `run` (the run, on any change), `epoch` (one epoch row),
-`steps` (a list of step rows). The SSE id is the cursor, so a reconnecting EventSource resumes
-without duplicates.
+However many clients watch a run, one poller per run reads the database (indexed range scans,
+O(new rows)) and hands each batch of new rows to every subscriber; each subscriber filters the
+batch against its own cursor. A new client first catches up from its cursor with a query of its
+own, then lives on the shared batches. Events: `run` (the run, on any change), `epoch` (one
+epoch row), `steps` (a list of step rows). The SSE id is the cursor, so a reconnecting
+EventSource resumes without duplicates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.db import session_scope
+from app.errors import NotFoundError
 from app.runs import get_run
-from app.schemas import EpochPublic, RunPublic, StepPublic
+from app.schemas import EpochPublic, RunPublic
 
-MAX_STEPS_PER_EVENT = 5000
+MAX_STEPS_PER_READ = 5000
 
 
 @dataclass
@@ -44,21 +49,43 @@ class Cursor:
         return cls(since_epoch, since_step)
 
 
-def poll_events(session: Session, run_id: int, cursor: Cursor) -> list[dict[str, str]]:
-    """The events past `cursor`, advancing it."""
-    events: list[dict[str, str]] = []
+@dataclass(frozen=True)
+class Batch:
+    """What one read found: the run as it is now, and rows past the reader's cursor."""
+
+    run_version: datetime
+    run: dict[str, Any]
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
+    """The run and its rows past `cursor` (the cursor is not moved)."""
     run = get_run(session, run_id)
-    if run.updated_at != cursor.run_version:  # the run first: a new client learns its state
-        cursor.run_version = run.updated_at
-        events.append(_event("run", RunPublic.of(run).model_dump(mode="json"), cursor))
-    for row in metrics.read_epochs(session, run_id, cursor.epoch):
-        cursor.epoch = row.epoch
-        events.append(_event("epoch", EpochPublic.model_validate(row).model_dump(), cursor))
-    steps = metrics.read_steps(session, run_id, cursor.step, limit=MAX_STEPS_PER_EVENT)
+    epochs = metrics.read_epochs(session, run_id, cursor.epoch)
+    steps = metrics.read_steps(session, run_id, cursor.step, limit=MAX_STEPS_PER_READ)
+    return Batch(
+        run_version=run.updated_at,
+        run=RunPublic.of(run).model_dump(mode="json"),
+        epochs=[EpochPublic.model_validate(row).model_dump() for row in epochs],
+        steps=steps,
+    )
+
+
+def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
+    """The SSE events a client at `cursor` has not seen yet, advancing its cursor."""
+    events = []
+    if batch.run_version != cursor.run_version:  # the run first: a new client learns its state
+        cursor.run_version = batch.run_version
+        events.append(_event("run", batch.run, cursor))
+    for row in batch.epochs:
+        if row["epoch"] > cursor.epoch:
+            cursor.epoch = row["epoch"]
+            events.append(_event("epoch", row, cursor))
+    steps = [row for row in batch.steps if row["step"] > cursor.step]
     if steps:
-        cursor.step = steps[-1].step
-        rows = [StepPublic.model_validate(row).model_dump() for row in steps]
-        events.append(_event("steps", rows, cursor))
+        cursor.step = steps[-1]["step"]
+        events.append(_event("steps", steps, cursor))
     return events
 
 
@@ -66,16 +93,53 @@ def _event(name: str, data: object, cursor: Cursor) -> dict[str, str]:
     return {"event": name, "id": cursor.event_id, "data": json.dumps(data)}
 
 
-async def event_stream(
-    factory: sessionmaker[Session], run_id: int, cursor: Cursor, interval: float
-) -> AsyncIterator[dict[str, str]]:
-    """Poll for new events every `interval` seconds until the client goes away."""
+class EventHub:
+    """One database poller per watched run, fanning its batches out to every subscriber."""
 
-    def poll() -> list[dict[str, str]]:
-        with session_scope(factory) as session:
-            return poll_events(session, run_id, cursor)
+    def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+        self.factory = factory
+        self.interval = interval
+        self.subscribers: dict[int, set[asyncio.Queue[Batch | None]]] = {}
+        self.pollers: dict[int, asyncio.Task[None]] = {}
 
-    while True:
-        for event in await anyio.to_thread.run_sync(poll):
-            yield event
-        await anyio.sleep(interval)
+    def _read(self, run_id: int, cursor: Cursor) -> Batch:
+        with session_scope(self.factory) as session:
+            return read_batch(session, run_id, cursor)
+
+    async def stream(self, run_id: int, cursor: Cursor) -> AsyncIterator[dict[str, str]]:
+        """Events for one client from `cursor` on, until it goes away or the run is deleted."""
+        queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        # Subscribe before catching up, so that no row falls between the two.
+        self.subscribers.setdefault(run_id, set()).add(queue)
+        if run_id not in self.pollers:
+            head = Cursor(cursor.epoch, cursor.step)
+            self.pollers[run_id] = asyncio.get_running_loop().create_task(self._poll(run_id, head))
+        try:
+            batch: Batch | None = await anyio.to_thread.run_sync(self._read, run_id, cursor)
+            while batch is not None:
+                for event in events_for(batch, cursor):
+                    yield event
+                batch = await queue.get()
+        finally:
+            self.subscribers.get(run_id, set()).discard(queue)
+
+    async def _poll(self, run_id: int, head: Cursor) -> None:
+        """Read new rows for `run_id` while anyone watches it."""
+        try:
+            while self.subscribers.get(run_id):
+                try:
+                    batch = await anyio.to_thread.run_sync(self._read, run_id, head)
+                except NotFoundError:  # the run was deleted: end every stream on it
+                    for queue in self.subscribers.get(run_id, ()):
+                        queue.put_nowait(None)
+                    return
+                if events_for(batch, head):  # moves the shared head past what was read
+                    for queue in self.subscribers.get(run_id, ()):
+                        queue.put_nowait(batch)
+                if len(batch.steps) < MAX_STEPS_PER_READ:  # else more are waiting: read on now
+                    await anyio.sleep(self.interval)
+        finally:
+            # No await between the last check of the subscribers and this: no watcher is lost.
+            del self.pollers[run_id]
+            if not self.subscribers.get(run_id):
+                self.subscribers.pop(run_id, None)

@@ -14,6 +14,7 @@ from app.api import checkpoints, events, health, runs
 from app.db import create_tables, make_engine, make_session_factory
 from app.dispatcher import Dispatcher, LocalProcessExecutor
 from app.errors import install_error_handlers
+from app.events import EventHub
 from app.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.settings = settings
     app.state.session_factory = factory
     app.state.dispatcher = None
+    app.state.event_hub = EventHub(factory, settings.event_poll_interval)
     install_error_handlers(app)
     for module in (health, runs, events, checkpoints, pages):
         app.include_router(module.router)

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         0.25, gt=0, description="Seconds between the dispatcher's looks at queued runs."
     )
     event_poll_interval: float = Field(
-        0.2, gt=0, description="Seconds between an event stream's looks for new rows."
+        0.1, gt=0, description="Seconds between looks for new rows of a watched run."
     )
     worker_python: str | None = Field(
         None, description="Python interpreter for worker processes; default: the server's."

@@ -91,3 +91,37 @@ def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(live_server: s
     finished = wait_for_status(live_server, run["id"], "succeeded", 120)
     epochs = httpx.get(f"{live_server}/api/runs/{run['id']}/metrics").json()["epochs"]
     assert [row["epoch"] for row in epochs] == [1, 2, 3, 4] and finished["epoch"] == 4
+
+
+def read_events(base: str, run_id: int, last_step: int, since: str = "") -> dict[str, list]:
+    """Collect a run's events from its stream until it has succeeded and `last_step` arrived."""
+    seen: dict[str, list] = {"run": [], "epoch": [], "steps": []}
+    url = f"{base}/api/runs/{run_id}/events{since}"
+    with httpx.stream("GET", url, timeout=60) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event:
+                seen[event].append(json.loads(line.split(":", 1)[1]))
+            done = seen["run"] and seen["run"][-1]["status"] == "succeeded"
+            if done and seen["steps"] and seen["steps"][-1][-1]["step"] == last_step:
+                break
+    return seen
+
+
+def test_many_watchers_and_a_late_one_each_see_every_row_once(live_server: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = httpx.post(f"{live_server}/api/runs", json={**TINY_CONFIG, "max_epochs": 3}).json()
+    with ThreadPoolExecutor(5) as pool:
+        watchers = [pool.submit(read_events, live_server, run["id"], 69) for _ in range(5)]
+        results = [w.result(timeout=90) for w in watchers]
+    late = read_events(live_server, run["id"], 69)  # joins after the end: catches up alone
+    middle = read_events(live_server, run["id"], 69, since="?since_epoch=2&since_step=50")
+    for seen in [*results, late]:
+        assert [row["epoch"] for row in seen["epoch"]] == [1, 2, 3]
+        steps = [row["step"] for batch in seen["steps"] for row in batch]
+        assert steps == list(range(1, 3 * 23 + 1))
+    assert [row["epoch"] for row in middle["epoch"]] == [3]
+    assert [row["step"] for batch in middle["steps"] for row in batch][0] == 51

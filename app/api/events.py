@@ -6,8 +6,8 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
 from app import runs
-from app.deps import SessionDep, SettingsDep
-from app.events import Cursor, event_stream
+from app.deps import SessionDep
+from app.events import Cursor, EventHub
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -21,14 +21,11 @@ def stream_run_events(
     run_id: int,
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     since_epoch: int = Query(0, ge=0),
     since_step: int = Query(0, ge=0),
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
     runs.get_run(session, run_id)  # 404 before the stream opens
+    hub: EventHub = request.app.state.event_hub
     cursor = Cursor.parse(last_event_id, since_epoch, since_step)
-    factory = request.app.state.session_factory
-    return EventSourceResponse(
-        event_stream(factory, run_id, cursor, settings.event_poll_interval), ping=15
-    )
+    return EventSourceResponse(hub.stream(run_id, cursor), ping=15)

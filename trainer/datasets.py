@@ -58,8 +58,10 @@ def build_datasets(config: DataConfig) -> DataSplits:
         train, val, class_names = loaded_csv.train, loaded_csv.val, loaded_csv.class_names
     else:
         raise TypeError(f"unknown data config {config!r}")
-    train_set = TransformedDataset(train, build_pipeline([*prefix, *config.train_transforms], train))
-    val_set = TransformedDataset(val, build_pipeline([*prefix, *config.val_transforms], train))
+    train_pipeline = build_pipeline([*prefix, *config.train_transforms], train)
+    val_pipeline = build_pipeline([*prefix, *config.val_transforms], train)
+    train_set = TransformedDataset(train, train_pipeline)
+    val_set = TransformedDataset(val, val_pipeline)
     sample, _ = train_set[0]
     return DataSplits(train_set, val_set, class_names, tuple(sample.shape))
 

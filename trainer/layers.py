@@ -40,7 +40,9 @@ class ParameterDictDense(nn.Module):
     run page's optimizer inspector makes visible.
     """
 
-    def __init__(self, in_features: int, out_features: int, choices: list[str], choice: str) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, choices: list[str], choice: str
+    ) -> None:
         super().__init__()
         self.choice = choice
         self.weights = nn.ParameterDict(
@@ -64,7 +66,9 @@ class PixelBinEmbedding(nn.Module):
     """A linear classifier over one-hot (pixel position, intensity bin) features, as an
     nn.EmbeddingBag summing one row per pixel: with `sparse`, gradients are sparse."""
 
-    def __init__(self, input_shape: tuple[int, ...], num_outputs: int, bins: int, sparse: bool) -> None:
+    def __init__(
+        self, input_shape: tuple[int, ...], num_outputs: int, bins: int, sparse: bool
+    ) -> None:
         super().__init__()
         self.bins = bins
         self.pixels = math.prod(input_shape)

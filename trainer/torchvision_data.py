@@ -27,7 +27,9 @@ class LooseCIFAR100(datasets.CIFAR100):
 
 
 class LooseSVHN(datasets.SVHN):
-    split_list = {split: [url, name, None] for split, (url, name, _) in datasets.SVHN.split_list.items()}
+    split_list = {
+        split: [url, name, None] for split, (url, name, _) in datasets.SVHN.split_list.items()
+    }
 
 
 _MNIST_FILES = [

@@ -75,7 +75,9 @@ DataConfig = Annotated[
 ]
 
 
-def known_class_count(data: DigitsData | TorchvisionData | ImageFolderData | CsvImagesData) -> int | None:
+def known_class_count(
+    data: DigitsData | TorchvisionData | ImageFolderData | CsvImagesData,
+) -> int | None:
     """The class count when it follows from the config alone, else None (read from the files)."""
     if isinstance(data, DigitsData):
         return 10

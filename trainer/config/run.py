@@ -80,7 +80,7 @@ def compatibility_problems(config: RunConfig) -> list[Problem]:
     The API turns them into a 422 naming the field; `fit` refuses them too.
     """
     problems: list[Problem] = []
-    model, loss, opt = config.model, config.loss, config.optimizer
+    model, opt = config.model, config.optimizer
     sparse_model = isinstance(model, SparseEmbeddingModel) and model.sparse
     if opt.kind == "sparse_adam" and not (sparse_model or isinstance(model, PluginModel)):
         problems.append(
@@ -138,9 +138,11 @@ def _loss_problems(config: RunConfig) -> list[Problem]:
                     f"{classes}: use one_hot",
                 )
             )
-    weights = getattr(loss, "weight", None) if isinstance(
-        loss, CrossEntropyLoss | NLLLoss | MultiMarginLoss
-    ) else None
+    weights = (
+        getattr(loss, "weight", None)
+        if isinstance(loss, CrossEntropyLoss | NLLLoss | MultiMarginLoss)
+        else None
+    )
     if weights is not None and classes is not None and len(weights) != classes:
         problems.append(
             (("loss", "weight"), f"{len(weights)} class weights given for {classes} classes")

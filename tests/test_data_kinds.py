@@ -202,4 +202,3 @@ def test_torchvision_architectures_take_one_step_on_32px_data(
     assert result.progress.step == 1
     assert "Conv2d(1, " in str(result.model)  # first layer takes MNIST's one channel
     assert result.model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
-

@@ -68,6 +68,8 @@ class EpochMetric(Base):
     val_accuracy: Mapped[float]
     lr: Mapped[float]
     seconds: Mapped[float]
+    lrs: Mapped[list | None] = mapped_column(JSON)  # every param group's learning rate
+    optimizer_summary: Mapped[dict | None] = mapped_column(JSON)  # trainer/inspector.py
 
 
 class StepMetric(Base):

@@ -1,11 +1,19 @@
-"""Every path a user gives must resolve inside a configured data root."""
+"""Every path a user gives must resolve inside a configured data root.
+
+Path fields are declared with `DataDir` / `DataFile` (trainer/config/base.py); `check_data_paths`
+walks the whole config for them, so a new path field is covered as soon as it is declared.
+"""
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
 
 from app.errors import ConfigError
-from trainer.config import ImageFolderData, RunConfig
+from trainer.config import PathKind, RunConfig
 
 
 def resolve_inside_roots(value: str, roots: list[Path]) -> Path:
@@ -27,23 +35,56 @@ def resolve_inside_roots(value: str, roots: list[Path]) -> Path:
     return resolved
 
 
+def path_kind(model: type[BaseModel], field: str) -> PathKind | None:
+    """The PathKind marker of a model field (also inside `X | None`), or None."""
+    info = model.model_fields[field]
+    for item in info.metadata:
+        if isinstance(item, PathKind):
+            return item
+    return _marker_in(info.annotation)
+
+
+def _marker_in(annotation: Any) -> PathKind | None:
+    for item in getattr(annotation, "__metadata__", ()):
+        if isinstance(item, PathKind):
+            return item
+    for arg in typing.get_args(annotation):
+        found = _marker_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def check_data_paths(config: RunConfig, roots: list[Path]) -> RunConfig:
     """The config with each data path resolved inside a root; ConfigError names a bad field."""
-    data = config.data
-    if not isinstance(data, ImageFolderData):
-        return config
-    updates: dict[str, str] = {}
-    for field in ("train_dir", "val_dir"):
-        value = getattr(data, field)
-        if value is None:
+    checked = _check_model(config, roots, ("body",))
+    assert isinstance(checked, RunConfig)
+    return checked
+
+
+def _check_model(part: BaseModel, roots: list[Path], loc: tuple[str, ...]) -> BaseModel:
+    updates: dict[str, Any] = {}
+    for field in type(part).model_fields:
+        value = getattr(part, field)
+        if isinstance(value, BaseModel):
+            checked = _check_model(value, roots, (*loc, field))
+            if checked is not value:
+                updates[field] = checked
             continue
-        try:
-            resolved = resolve_inside_roots(value, roots)
-        except ValueError as error:
-            raise ConfigError.field(("body", "data", field), str(error), value) from error
-        if not resolved.is_dir():
-            raise ConfigError.field(
-                ("body", "data", field), f"path '{value}' is not an existing folder", value
-            )
-        updates[field] = str(resolved)
-    return config.model_copy(update={"data": data.model_copy(update=updates)})
+        kind = path_kind(type(part), field)
+        if kind is None or value is None:
+            continue
+        updates[field] = _check_path(value, kind, roots, (*loc, field))
+    return part.model_copy(update=updates) if updates else part
+
+
+def _check_path(value: str, kind: PathKind, roots: list[Path], loc: tuple[str, ...]) -> str:
+    try:
+        resolved = resolve_inside_roots(value, roots)
+    except ValueError as error:
+        raise ConfigError.field(loc, str(error), value) from error
+    if kind.expects == "dir" and not resolved.is_dir():
+        raise ConfigError.field(loc, f"path '{value}' is not an existing folder", value)
+    if kind.expects == "file" and not resolved.is_file():
+        raise ConfigError.field(loc, f"path '{value}' is not an existing file", value)
+    return str(resolved)

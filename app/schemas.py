@@ -63,6 +63,19 @@ class EpochPublic(BaseModel):
     val_accuracy: float
     lr: float
     seconds: float
+    lrs: list[float] | None = None
+
+
+class OptimizerEpochPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    epoch: int
+    lrs: list[float] | None
+    optimizer_summary: dict[str, Any] | None
+
+
+class OptimizerHistoryPublic(BaseModel):
+    epochs: list[OptimizerEpochPublic]
 
 
 class StepPublic(BaseModel):

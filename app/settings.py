@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     event_poll_interval: float = Field(
         0.1, gt=0, description="Seconds between looks for new rows of a watched run."
     )
+    plugins_dir: Path | None = Field(
+        None,
+        description="Folder of user model files (trusted code, imported by workers); "
+        "default: <home>/plugins.",
+    )
     worker_python: str | None = Field(
         None, description="Python interpreter for worker processes; default: the server's."
     )
@@ -56,6 +61,10 @@ class Settings(BaseSettings):
     def allowed_data_roots(self) -> list[Path]:
         roots = self.data_roots or [self.home_dir / "data"]
         return [root.resolve() for root in roots]
+
+    @cached_property
+    def plugins_path(self) -> Path:
+        return (self.plugins_dir or self.home_dir / "plugins").resolve()
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
+from app.checks import check_run_config
 from app.db import make_engine, make_session_factory, session_scope
 from app.models import Run, RunStatus, utcnow
-from app.paths import check_data_paths
 from app.runs import get_run, transition
 from app.settings import Settings
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
@@ -190,9 +190,7 @@ def _execute(
     reporter = DatabaseReporter(factory, run_id)
     checkpoint_dir = settings.checkpoint_dir(run_id)
     try:
-        config = check_data_paths(
-            RunConfig.model_validate(config_json), settings.allowed_data_roots
-        )
+        config = check_run_config(RunConfig.model_validate(config_json), settings)
         own = latest_checkpoint(checkpoint_dir)
         resume_from = own.path if own else parent_path
         if parent_id is not None and resume_from is None:
@@ -204,6 +202,7 @@ def _execute(
             checkpoint_dir=checkpoint_dir,
             resume_from=resume_from,
             should_stop=stop,
+            plugins_dir=settings.plugins_path,
         )
         reporter.flush()
     except Exception as error:  # any failure of the run is reported, none takes the worker down

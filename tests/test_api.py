@@ -31,7 +31,7 @@ def test_create_then_read_and_list_newest_first(client: TestClient, make_run) ->
     assert first["status"] == "queued" and first["epoch"] == 0
     assert first["config"]["optimizer"] == {
         "kind": "adam", "lr": 0.003, "betas": [0.9, 0.999], "eps": 1e-08,
-        "weight_decay": 0.0, "amsgrad": False,
+        "weight_decay": 0.0, "amsgrad": False, "decoupled_weight_decay": False,
     }  # fmt: skip
     assert client.get(f"/api/runs/{first['id']}").json()["name"] == "first"
     listed = client.get("/api/runs").json()

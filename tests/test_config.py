@@ -3,25 +3,69 @@
 from __future__ import annotations
 
 import inspect
+import typing
+from typing import Any
 
 import pytest
 import torch
 from pydantic import ValidationError
 
-from trainer.config import AdamOptimizer, RunConfig, SGDOptimizer
+from trainer.config import RunConfig, SGDOptimizer
 
 
-@pytest.mark.parametrize(
-    ("config_class", "torch_class"),
-    [(SGDOptimizer, torch.optim.SGD), (AdamOptimizer, torch.optim.Adam)],
-)
-def test_optimizer_defaults_equal_torch_defaults(config_class, torch_class) -> None:
+def torch_pairs() -> list[tuple[type, Any]]:
+    """(config class, torch class) for every optimizer, loss and scheduler kind."""
+    from torch.optim import lr_scheduler
+
+    import trainer.config as c
+    from trainer.optimizers import OPTIMIZERS
+
+    optimizers = [
+        (cls, OPTIMIZERS[cls.model_fields["kind"].default]) for cls in _members(c.OptimizerConfig)
+    ]
+    losses = {
+        "cross_entropy": torch.nn.CrossEntropyLoss, "nll": torch.nn.NLLLoss,
+        "bce": torch.nn.BCELoss, "bce_with_logits": torch.nn.BCEWithLogitsLoss,
+        "mse": torch.nn.MSELoss, "l1": torch.nn.L1Loss, "smooth_l1": torch.nn.SmoothL1Loss,
+        "huber": torch.nn.HuberLoss, "kl_div": torch.nn.KLDivLoss,
+        "multi_margin": torch.nn.MultiMarginLoss,
+    }  # fmt: skip
+    schedulers = {
+        "step": lr_scheduler.StepLR, "multistep": lr_scheduler.MultiStepLR,
+        "exponential": lr_scheduler.ExponentialLR, "cosine": lr_scheduler.CosineAnnealingLR,
+        "onecycle": lr_scheduler.OneCycleLR, "plateau": lr_scheduler.ReduceLROnPlateau,
+        "linear_warmup": lr_scheduler.LinearLR,
+    }  # fmt: skip
+    pairs = optimizers
+    pairs += [(cls, losses[cls.model_fields["kind"].default]) for cls in _members(c.LossConfig)]
+    pairs += [
+        (cls, schedulers[cls.model_fields["kind"].default]) for cls in _members(c.SchedulerConfig)
+    ]
+    return pairs
+
+
+def _members(union: Any) -> tuple[type, ...]:
+    return typing.get_args(typing.get_args(union)[0])
+
+
+# Fields of ours that torch does not have, or whose torch default is decided by the run.
+OWN_FIELDS = {"kind", "targets", "monitor", "T_max"}
+
+
+@pytest.mark.parametrize("pair", torch_pairs(), ids=lambda pair: pair[0].__name__)
+def test_defaults_equal_torch_defaults(pair) -> None:
+    config_class, torch_class = pair
     signature = inspect.signature(torch_class.__init__).parameters
+    checked = 0
     for name, field in config_class.model_fields.items():
-        if name == "kind":
+        if name in OWN_FIELDS:
             continue
         expected = signature[name].default
+        if expected is inspect.Parameter.empty:  # torch makes the user choose; so do we
+            continue
         assert field.default == expected, f"{config_class.__name__}.{name}"
+        checked += 1
+    assert checked > 0 or config_class.__name__ == "ExponentialLRScheduler"
 
 
 def test_config_round_trips_through_json() -> None:

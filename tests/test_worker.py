@@ -25,7 +25,7 @@ def test_worker_trains_and_records_epochs_steps_and_checkpoints(
     assert finished["status"] == "succeeded" and finished["epoch"] == 3
     assert finished["device"] == "cpu" and finished["class_names"] == [str(d) for d in range(10)]
     assert finished["parameter_count"] == 64 * 32 + 32 + 32 * 10 + 10
-    assert finished["model_summary"].startswith("Sequential(")
+    assert finished["model_summary"].startswith("Classifier(")
 
     metrics = client.get(f"/api/runs/{run['id']}/metrics").json()
     assert [row["epoch"] for row in metrics["epochs"]] == [1, 2, 3]
@@ -63,7 +63,7 @@ def test_downloaded_state_dicts_load_into_a_fresh_model_and_optimizer(
     config = RunConfig.model_validate(run["config"])
     data = build_datasets(config.data)
     model = build_model(config.model, data.input_shape, data.num_classes)
-    optimizer = build_optimizer(config.optimizer, model.parameters())
+    optimizer = build_optimizer(config.optimizer, model, config.param_groups)
     model.load_state_dict(model_state)
     optimizer.load_state_dict(optimizer_state)
     assert optimizer.state_dict()["state"][0]["step"].item() == 2 * 23  # 23 batches an epoch

@@ -6,8 +6,9 @@ command line prints them, a notebook can collect them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,11 @@ class EpochReport:
     train_accuracy: float
     val_loss: float
     val_accuracy: float
-    lr: float
+    lr: float  # the first param group's
     seconds: float
+    lrs: list[float] = field(default_factory=list)  # every param group's, as trained this epoch
+    # trainer/inspector.py: defaults, each group's hyperparameters, each parameter's state buffers
+    optimizer_summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

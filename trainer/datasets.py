@@ -1,4 +1,8 @@
-"""Data sets: each config kind becomes a train and a validation `Dataset` plus its class names."""
+"""Data sets: each config kind becomes a train and a validation `Dataset` plus its class names.
+
+Each kind yields raw samples (PIL images or tensors); the config's train and val transform
+pipelines then turn them into float tensors (see trainer/transforms.py).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from trainer.config import DataConfig, DigitsData, ImageFolderData
+from trainer.config.data import (
+    CsvImagesData,
+    DataConfig,
+    DigitsData,
+    ImageFolderData,
+    TorchvisionData,
+)
+from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
+from trainer.transforms import TransformedDataset, build_pipeline
 
 
 @dataclass(frozen=True)
@@ -26,12 +38,32 @@ class DataSplits:
 
 
 def build_datasets(config: DataConfig) -> DataSplits:
-    """Build the train and validation data sets a config names."""
+    """Build the train and validation data sets a config names, transforms applied."""
+    prefix: list[TransformStep] = []
     if isinstance(config, DigitsData):
-        return _digits(config)
-    if isinstance(config, ImageFolderData):
-        return _image_folder(config)
-    raise TypeError(f"unknown data config {config!r}")
+        train, val, class_names = _digits(config)
+    elif isinstance(config, TorchvisionData):
+        from trainer.torchvision_data import load_torchvision
+
+        loaded = load_torchvision(config.name, Path(config.root))
+        train, val, class_names = loaded.train, loaded.val, loaded.class_names
+    elif isinstance(config, ImageFolderData):
+        train, val, class_names = _image_folder(config)
+        prefix += [GrayscaleStep()] if config.grayscale else []
+        prefix += [ResizeStep(size=config.image_size)] if config.image_size else []
+    elif isinstance(config, CsvImagesData):
+        from trainer.csv_images import load_csv_images
+
+        loaded_csv = load_csv_images(config)
+        train, val, class_names = loaded_csv.train, loaded_csv.val, loaded_csv.class_names
+    else:
+        raise TypeError(f"unknown data config {config!r}")
+    train_pipeline = build_pipeline([*prefix, *config.train_transforms], train)
+    val_pipeline = build_pipeline([*prefix, *config.val_transforms], train)
+    train_set = TransformedDataset(train, train_pipeline)
+    val_set = TransformedDataset(val, val_pipeline)
+    sample, _ = train_set[0]
+    return DataSplits(train_set, val_set, class_names, tuple(sample.shape))
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -43,7 +75,7 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], li
     return order[n_val:], order[:n_val]
 
 
-def _digits(config: DigitsData) -> DataSplits:
+def _digits(config: DigitsData) -> tuple[Dataset, Dataset, list[str]]:
     # load_digits reads the CSV that scikit-learn ships inside its package: no network needed.
     from sklearn.datasets import load_digits
 
@@ -51,42 +83,26 @@ def _digits(config: DigitsData) -> DataSplits:
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N x 1 x 8 x 8
     labels = torch.tensor(bunch.target, dtype=torch.long)
     train_idx, val_idx = split_indices(len(labels), config.val_fraction, config.split_seed)
-    return DataSplits(
-        train=TensorDataset(images[train_idx], labels[train_idx]),
-        val=TensorDataset(images[val_idx], labels[val_idx]),
-        class_names=[str(name) for name in bunch.target_names],
-        input_shape=tuple(images.shape[1:]),
+    return (
+        TensorDataset(images[train_idx], labels[train_idx]),
+        TensorDataset(images[val_idx], labels[val_idx]),
+        [str(name) for name in bunch.target_names],
     )
 
 
-def _image_folder(config: ImageFolderData) -> DataSplits:
-    from torchvision import datasets, transforms
+def _image_folder(config: ImageFolderData) -> tuple[Dataset, Dataset, list[str]]:
+    from torchvision import datasets
 
-    steps: list = []
-    if config.grayscale:
-        steps.append(transforms.Grayscale(num_output_channels=1))
-    if config.image_size is not None:
-        steps.append(transforms.Resize((config.image_size, config.image_size)))
-    steps.append(transforms.ToTensor())
-    transform = transforms.Compose(steps)
-
-    train_dir = _existing_dir(config.train_dir, "train_dir")
-    train_full = datasets.ImageFolder(str(train_dir), transform=transform)
+    train_full = datasets.ImageFolder(str(_existing_dir(config.train_dir, "train_dir")))
     if config.val_dir:
-        val_dir = _existing_dir(config.val_dir, "val_dir")
-        val = datasets.ImageFolder(str(val_dir), transform=transform)
+        val = datasets.ImageFolder(str(_existing_dir(config.val_dir, "val_dir")))
         if val.classes != train_full.classes:
             raise ValueError(
                 f"val_dir classes {val.classes} differ from train_dir classes {train_full.classes}"
             )
-        train: Dataset = train_full
-    else:
-        train_idx, val_idx = split_indices(len(train_full), config.val_fraction, config.split_seed)
-        train, val = Subset(train_full, train_idx), Subset(train_full, val_idx)
-    sample, _ = train_full[0]
-    return DataSplits(
-        train=train, val=val, class_names=list(train_full.classes), input_shape=tuple(sample.shape)
-    )
+        return train_full, val, list(train_full.classes)
+    train_idx, val_idx = split_indices(len(train_full), config.val_fraction, config.split_seed)
+    return Subset(train_full, train_idx), Subset(train_full, val_idx), list(train_full.classes)
 
 
 def _existing_dir(path: str, field: str) -> Path:

@@ -22,13 +22,15 @@ from trainer.checkpoint import (
     save_checkpoint,
     sweep_stale,
 )
-from trainer.config import RunConfig
+from trainer.config import RunConfig, compatibility_problems
 from trainer.datasets import build_datasets
 from trainer.devices import resolve_device
-from trainer.losses import build_loss
+from trainer.inspector import inspect_optimizer
+from trainer.losses import TaskLoss, build_loss, output_count
 from trainer.models import build_model, parameter_count
 from trainer.optimizers import build_optimizer
 from trainer.sampling import EpochShuffleSampler
+from trainer.schedulers import Schedule, build_schedule
 
 
 def never_stop() -> bool:
@@ -55,6 +57,7 @@ class FitResult:
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
+    schedule: Schedule
     progress: EpochProgress
     stopped: bool  # True when `should_stop` ended the run early
     history: list[EpochReport] = field(default_factory=list)
@@ -65,11 +68,44 @@ class _EpochOutcome:
     stopped: bool
 
 
+def optimizer_step(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: TaskLoss,
+    optimizer: torch.optim.Optimizer,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch; the batch's output and loss (of the first evaluation)."""
+    if not isinstance(optimizer, torch.optim.LBFGS):
+        optimizer.zero_grad()
+        output = model(inputs)
+        loss = loss_fn(output, targets)
+        loss.backward()
+        optimizer.step()
+        return output.detach(), loss.detach()
+
+    # LBFGS evaluates the batch several times per step (line search): it needs a closure.
+    first: list[torch.Tensor] = []
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        output = model(inputs)
+        loss = loss_fn(output, targets)
+        loss.backward()
+        if not first:
+            first.extend((output.detach(), loss.detach()))
+        return loss
+
+    optimizer.step(closure)
+    return first[0], first[1]
+
+
 def train_one_epoch(
     model: nn.Module,
     loader: DataLoader,
-    loss_fn: nn.Module,
+    loss_fn: TaskLoss,
     optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
     device: torch.device,
     progress: EpochProgress,
     batches: int,
@@ -104,15 +140,10 @@ def train_one_epoch(
             break
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        optimizer.zero_grad()
-        output = model(inputs)
-        loss = loss_fn(output, targets)
-        loss.backward()
-        optimizer.step()
-
-        batch_loss = loss.detach()
+        output, batch_loss = optimizer_step(model, inputs, targets, loss_fn, optimizer)
+        schedule.after_batch()
         loss_sum += batch_loss * len(targets)
-        correct += (output.argmax(dim=1) == targets).sum()
+        correct += (loss_fn.predict(output) == targets).sum()
         progress.seen += len(targets)
         progress.batches_done += 1
         progress.step += 1
@@ -128,7 +159,7 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device
+    model: nn.Module, loader: DataLoader, loss_fn: TaskLoss, device: torch.device
 ) -> tuple[float, float]:
     """Mean loss and accuracy over `loader`, weighted by batch size."""
     model.eval()
@@ -140,7 +171,7 @@ def evaluate(
         targets = targets.to(device, non_blocking=True)
         output = model(inputs)
         loss_sum += loss_fn(output, targets) * len(targets)
-        correct += (output.argmax(dim=1) == targets).sum()
+        correct += (loss_fn.predict(output) == targets).sum()
         seen += len(targets)
     # .item(): validation metrics are reported once per epoch.
     return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
@@ -153,37 +184,57 @@ def fit(
     checkpoint_dir: Path | None = None,
     resume_from: Path | None = None,
     should_stop: Callable[[], bool] = never_stop,
+    plugins_dir: Path | None = None,
 ) -> FitResult:
     """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
 
     Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
-    ends the run between two batches.
+    ends the run between two batches. `plugins_dir` is where model kind `plugin` looks.
     """
+    problems = compatibility_problems(config)
+    if problems:
+        raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {why}" for loc, why in problems))
     callbacks = callbacks or Callbacks()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
 
     data = build_datasets(config.data)
-    model = build_model(config.model, data.input_shape, data.num_classes).to(device)
-    optimizer = build_optimizer(config.optimizer, model.parameters())
-    loss_fn = build_loss(config.loss)
-    sampler = EpochShuffleSampler(len(data.train), config.seed)  # type: ignore[arg-type]
-    pin = device.type == "cuda"
+    outputs = output_count(config.loss, data.num_classes)
+    model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
+    optimizer = build_optimizer(config.optimizer, model, config.param_groups)
+    loss_fn = build_loss(config.loss, data.num_classes).to(device)
+    sampler = EpochShuffleSampler(len(data.train), config.seed, shuffle=config.shuffle)  # type: ignore[arg-type]
+    pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
     train_loader = DataLoader(
         data.train,
         batch_size=config.batch_size,
         sampler=sampler,
+        drop_last=config.drop_last,
+        num_workers=config.num_workers,
         pin_memory=pin,
         # A generator of its own keeps the DataLoader from drawing on the global RNG, whose state
         # is checkpointed: a resumed run then replays the same dropout masks.
         generator=torch.Generator().manual_seed(config.seed),
     )
-    val_loader = DataLoader(data.val, batch_size=config.batch_size, shuffle=False, pin_memory=pin)
-    batches = math.ceil(len(data.train) / config.batch_size)  # type: ignore[arg-type]
+    val_loader = DataLoader(
+        data.val,
+        batch_size=config.batch_size,
+        shuffle=False,
+        num_workers=config.num_workers,
+        pin_memory=pin,
+    )
+    rounding = math.floor if config.drop_last else math.ceil
+    batches = rounding(len(data.train) / config.batch_size)  # type: ignore[arg-type]
+    if batches == 0:
+        raise ValueError(
+            f"drop_last leaves no batch: {len(data.train)} training samples "  # type: ignore[arg-type]
+            f"< batch_size {config.batch_size}"
+        )
+    schedule = build_schedule(config.scheduler, optimizer, config.max_epochs, batches)
 
     progress = EpochProgress()
     if resume_from is not None:
-        progress = _restore(resume_from, model, optimizer, device)
+        progress = _restore(resume_from, model, optimizer, schedule, device)
 
     callbacks.on_fit_start(
         FitStart(
@@ -206,25 +257,33 @@ def fit(
         sampler.set_epoch(epoch, skip=progress.batches_done * config.batch_size)
         started = time.perf_counter()
         outcome = train_one_epoch(
-            model, train_loader, loss_fn, optimizer, device, progress, batches,
+            model, train_loader, loss_fn, optimizer, schedule, device, progress, batches,
             config.report_every_steps, callbacks, should_stop,
         )  # fmt: skip
         progress.seconds += time.perf_counter() - started
         if outcome.stopped:
             if checkpoint_dir is not None and progress.batches_done > 0:
-                _checkpoint(checkpoint_dir, config, model, optimizer, progress, callbacks, None)
-            return FitResult(model, optimizer, progress, stopped=True, history=history)
+                _checkpoint(
+                    checkpoint_dir, config, model, optimizer, schedule, progress, callbacks, None
+                )
+            return FitResult(model, optimizer, schedule, progress, stopped=True, history=history)
 
         started = time.perf_counter()
         val_loss, val_accuracy = evaluate(model, val_loader, loss_fn, device)
+        # The rates this epoch trained with: read before the scheduler moves them on.
+        lrs = [float(group["lr"]) for group in optimizer.param_groups]
+        optimizer_summary = inspect_optimizer(model, optimizer)
+        schedule.after_epoch(val_loss, val_accuracy)
         report = EpochReport(
             epoch=epoch,
             train_loss=progress.loss_sum / max(progress.seen, 1),
             train_accuracy=progress.correct / max(progress.seen, 1),
             val_loss=val_loss,
             val_accuracy=val_accuracy,
-            lr=optimizer.param_groups[0]["lr"],
+            lr=lrs[0],
             seconds=progress.seconds + time.perf_counter() - started,
+            lrs=lrs,
+            optimizer_summary=optimizer_summary,
         )
         best = progress.best_val_accuracy
         progress = EpochProgress(
@@ -235,11 +294,13 @@ def fit(
         history.append(report)
         callbacks.on_epoch_end(report)
         if checkpoint_dir is not None:
-            _checkpoint(checkpoint_dir, config, model, optimizer, progress, callbacks, report)
+            _checkpoint(
+                checkpoint_dir, config, model, optimizer, schedule, progress, callbacks, report
+            )
             remove_checkpoint(checkpoint_dir / checkpoint_name(epoch, complete=False))
         if should_stop() and progress.epoch < config.max_epochs:
-            return FitResult(model, optimizer, progress, stopped=True, history=history)
-    return FitResult(model, optimizer, progress, stopped=False, history=history)
+            return FitResult(model, optimizer, schedule, progress, stopped=True, history=history)
+    return FitResult(model, optimizer, schedule, progress, stopped=False, history=history)
 
 
 def _checkpoint(
@@ -247,6 +308,7 @@ def _checkpoint(
     config: RunConfig,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
     progress: EpochProgress,
     callbacks: Callbacks,
     report: EpochReport | None,
@@ -256,6 +318,7 @@ def _checkpoint(
     state: dict[str, Any] = {
         "progress": vars(progress).copy(),
         "rng": _rng_state(),
+        "scheduler": schedule.state_dict(),
         "config": config.model_dump_json(),
         "val_loss": report.val_loss if report else None,
         "val_accuracy": report.val_accuracy if report else None,
@@ -284,12 +347,17 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _restore(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    device: torch.device,
 ) -> EpochProgress:
     loaded = load_checkpoint(path, map_location=device)
     model.load_state_dict(loaded["model"])
     optimizer.load_state_dict(loaded["optimizer"])
     state = loaded["state"]
+    schedule.load_state_dict(state.get("scheduler"))
     torch.set_rng_state(state["rng"]["torch"].cpu())
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from app import metrics, runs
+from app.checks import check_run_config, schema_with_plugins
 from app.deps import DispatcherDep, SessionDep, SettingsDep
 from app.errors import ConfigError, ConflictError
 from app.models import RunStatus
-from app.paths import check_data_paths
 from app.schemas import (
     EpochPublic,
     ForkRequest,
@@ -26,15 +26,15 @@ router = APIRouter(prefix="/api", tags=["runs"])
 
 
 @router.get("/schema/run-config", summary="JSON Schema of the run config")
-def read_run_config_schema() -> dict:
-    return run_config_schema()
+def read_run_config_schema(settings: SettingsDep) -> dict:
+    return schema_with_plugins(run_config_schema(), settings.plugins_path)
 
 
 @router.post("/runs", status_code=status.HTTP_201_CREATED, summary="Queue a new run")
 def create_run(
     config: RunConfig, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
 ) -> RunPublic:
-    config = check_data_paths(config, settings.allowed_data_roots)
+    config = check_run_config(config, settings)
     run = runs.create_run(session, config)
     session.commit()
     if dispatcher is not None:
@@ -118,7 +118,7 @@ def fork_run(
     config = RunConfig.model_validate(runs.with_overrides(source.config, request.overrides))
     if "name" not in request.overrides:
         config = config.model_copy(update={"name": f"{source.name} (fork @{request.epoch})"})
-    config = check_data_paths(config, settings.allowed_data_roots)
+    config = check_run_config(config, settings)
     if config.max_epochs <= request.epoch:
         raise ConfigError.field(
             ("body", "overrides", "max_epochs"),

@@ -1,0 +1,156 @@
+"""The run config: one frozen, typed schema, the single source of truth for a run.
+
+The API validates it, the form is built from its JSON Schema, it is stored with the run and saved
+inside every checkpoint. This package must not import torch: the web server imports it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from trainer.config.base import Frozen
+from trainer.config.data import DataConfig, DigitsData, known_class_count
+from trainer.config.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    LossConfig,
+    MultiMarginLoss,
+    NLLLoss,
+)
+from trainer.config.models import (
+    MLPModel,
+    ModelConfig,
+    PluginModel,
+    SparseEmbeddingModel,
+)
+from trainer.config.optimizers import (
+    MOMENTUM_OPTIMIZERS,
+    NO_WEIGHT_DECAY,
+    SPARSE_GRADIENT_OPTIMIZERS,
+    AdamOptimizer,
+    OptimizerConfig,
+    ParamGroup,
+)
+from trainer.config.schedulers import OneCycleLRScheduler, SchedulerConfig
+
+
+class RunConfig(Frozen):
+    """Everything needed to train one run, and nothing about where it is stored."""
+
+    name: str = Field("run", min_length=1, max_length=200, description="A label for the run.")
+    data: DataConfig = Field(default_factory=DigitsData)
+    model: ModelConfig = Field(default_factory=MLPModel)
+    loss: LossConfig = Field(default_factory=CrossEntropyLoss)
+    optimizer: OptimizerConfig = Field(default_factory=AdamOptimizer)
+    param_groups: list[ParamGroup] = Field(
+        default_factory=list,
+        max_length=32,
+        description='Extra groups, e.g. [{"match": "head.*", "lr": 0.01}].',
+    )
+    scheduler: SchedulerConfig | None = Field(None, description="Learning-rate schedule.")
+    batch_size: int = Field(16, ge=1, le=65536)
+    shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
+    drop_last: bool = Field(False, description="Drop the last, incomplete training batch.")
+    num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
+    pin_memory: bool | None = Field(None, description="Empty: on when training on CUDA.")
+    max_epochs: int = Field(10, ge=1, le=100000)
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$",
+        description="auto picks CUDA when present, else the CPU.",
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds weights, shuffling and dropout.")
+    report_every_steps: int = Field(
+        10, ge=1, le=100000, description="Read the loss back from the device every N steps."
+    )
+
+
+def run_config_schema() -> dict:
+    """The JSON Schema the form is built from."""
+    return RunConfig.model_json_schema()
+
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def compatibility_problems(config: RunConfig) -> list[Problem]:
+    """Choices that are valid one by one but cannot work together: (config location, why).
+
+    The API turns them into a 422 naming the field; `fit` refuses them too.
+    """
+    problems: list[Problem] = []
+    model, opt = config.model, config.optimizer
+    sparse_model = isinstance(model, SparseEmbeddingModel) and model.sparse
+    if opt.kind == "sparse_adam" and not (sparse_model or isinstance(model, PluginModel)):
+        problems.append(
+            (
+                ("optimizer", "kind"),
+                "SparseAdam needs sparse gradients, and this model has none: choose model kind "
+                "'sparse_embedding' with sparse on, or another optimizer",
+            )
+        )
+    if sparse_model and opt.kind not in SPARSE_GRADIENT_OPTIMIZERS:
+        problems.append(
+            (
+                ("optimizer", "kind"),
+                f"{opt.kind} does not accept the sparse gradients of model 'sparse_embedding': "
+                f"choose one of {sorted(SPARSE_GRADIENT_OPTIMIZERS)} or turn model.sparse off",
+            )
+        )
+    if sparse_model and opt.kind in {"sgd", "adagrad"} and opt.weight_decay > 0:  # type: ignore[union-attr]
+        problems.append(
+            (("optimizer", "weight_decay"), "weight_decay does not work with sparse gradients")
+        )
+    if opt.kind == "lbfgs" and config.param_groups:
+        problems.append((("param_groups",), "LBFGS supports a single parameter group only"))
+    for index, group in enumerate(config.param_groups):
+        if group.weight_decay is not None and opt.kind in NO_WEIGHT_DECAY:
+            problems.append(
+                (("param_groups", index, "weight_decay"), f"{opt.kind} has no weight_decay")
+            )
+    scheduler = config.scheduler
+    if (
+        isinstance(scheduler, OneCycleLRScheduler)
+        and scheduler.cycle_momentum
+        and opt.kind not in MOMENTUM_OPTIMIZERS
+    ):
+        problems.append(
+            (
+                ("scheduler", "cycle_momentum"),
+                f"{opt.kind} has neither momentum nor betas to cycle: turn cycle_momentum off",
+            )
+        )
+    problems += _loss_problems(config)
+    return problems
+
+
+def _loss_problems(config: RunConfig) -> list[Problem]:
+    loss = config.loss
+    classes = known_class_count(config.data)
+    problems: list[Problem] = []
+    if isinstance(loss, BCELoss | BCEWithLogitsLoss) and loss.targets == "binary":
+        if classes is not None and classes != 2:
+            problems.append(
+                (
+                    ("loss", "targets"),
+                    f"binary targets need a data set of 2 classes; {config.data.kind} has "
+                    f"{classes}: use one_hot",
+                )
+            )
+    weights = (
+        getattr(loss, "weight", None)
+        if isinstance(loss, CrossEntropyLoss | NLLLoss | MultiMarginLoss)
+        else None
+    )
+    if weights is not None and classes is not None and len(weights) != classes:
+        problems.append(
+            (("loss", "weight"), f"{len(weights)} class weights given for {classes} classes")
+        )
+    pos_weight = loss.pos_weight if isinstance(loss, BCEWithLogitsLoss) else None
+    outputs = 1 if getattr(loss, "targets", None) == "binary" else classes
+    if pos_weight is not None and outputs is not None and len(pos_weight) != outputs:
+        problems.append(
+            (("loss", "pos_weight"), f"{len(pos_weight)} values given for {outputs} outputs")
+        )
+    return problems

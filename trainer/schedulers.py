@@ -1,0 +1,94 @@
+"""LR schedulers: each config kind becomes a torch.optim.lr_scheduler, stepped at the right time.
+
+OneCycleLR steps after every batch (its cycle spans the whole run); the others once per epoch,
+after validation, ReduceLROnPlateau on the validation metric it monitors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import optim
+from torch.optim import lr_scheduler
+
+from trainer.config.schedulers import (
+    CosineAnnealingLRScheduler,
+    ExponentialLRScheduler,
+    LinearWarmupScheduler,
+    MultiStepLRScheduler,
+    OneCycleLRScheduler,
+    ReduceLROnPlateauScheduler,
+    SchedulerConfig,
+    StepLRScheduler,
+)
+
+
+class Schedule:
+    """A scheduler (or none) and when to step it."""
+
+    def __init__(self, config: SchedulerConfig | None, scheduler: Any) -> None:
+        self.config = config
+        self.scheduler = scheduler
+
+    def after_batch(self) -> None:
+        if isinstance(self.config, OneCycleLRScheduler):
+            self.scheduler.step()
+
+    def after_epoch(self, val_loss: float, val_accuracy: float) -> None:
+        if self.scheduler is None or isinstance(self.config, OneCycleLRScheduler):
+            return
+        if isinstance(self.config, ReduceLROnPlateauScheduler):
+            monitored = val_loss if self.config.monitor == "val_loss" else val_accuracy
+            self.scheduler.step(monitored)
+        else:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any] | None:
+        return None if self.scheduler is None else self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if self.scheduler is not None and state is not None:
+            self.scheduler.load_state_dict(state)
+
+
+def build_schedule(
+    config: SchedulerConfig | None,
+    optimizer: optim.Optimizer,
+    max_epochs: int,
+    batches_per_epoch: int,
+) -> Schedule:
+    return Schedule(config, _scheduler(config, optimizer, max_epochs, batches_per_epoch))
+
+
+def _scheduler(
+    config: SchedulerConfig | None,
+    optimizer: optim.Optimizer,
+    max_epochs: int,
+    batches_per_epoch: int,
+) -> Any:
+    if config is None:
+        return None
+    if isinstance(config, StepLRScheduler):
+        return lr_scheduler.StepLR(optimizer, config.step_size, gamma=config.gamma)
+    if isinstance(config, MultiStepLRScheduler):
+        return lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=config.gamma)
+    if isinstance(config, ExponentialLRScheduler):
+        return lr_scheduler.ExponentialLR(optimizer, config.gamma)
+    if isinstance(config, CosineAnnealingLRScheduler):
+        return lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.T_max or max_epochs, eta_min=config.eta_min
+        )
+    if isinstance(config, OneCycleLRScheduler):
+        return lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=config.max_lr,
+            total_steps=max_epochs * batches_per_epoch,
+            **config.model_dump(exclude={"kind", "max_lr"}),
+        )
+    if isinstance(config, ReduceLROnPlateauScheduler):
+        return lr_scheduler.ReduceLROnPlateau(
+            optimizer, **config.model_dump(exclude={"kind", "monitor"})
+        )
+    if isinstance(config, LinearWarmupScheduler):
+        return lr_scheduler.LinearLR(optimizer, **config.model_dump(exclude={"kind"}))
+    raise TypeError(f"unknown scheduler config {config!r}")

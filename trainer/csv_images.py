@@ -9,6 +9,7 @@ in one error before training starts.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class CsvSplits:
 
 def load_csv_images(config: CsvImagesData) -> CsvSplits:
     image_dir = Path(config.image_dir)
+    resolved_dir = image_dir.resolve()
+    # One listing of the folder instead of a resolve() and a stat() per row: at 100,000 rows
+    # that is the difference between a fraction of a second and many seconds.
+    files_in_dir = {entry.name for entry in os.scandir(image_dir) if entry.is_file()}
     problems: list[str] = []
     labels = _read_labels(Path(config.labels_csv), config, problems)
     class_names = _class_names(set(labels.values()))
@@ -64,12 +69,13 @@ def load_csv_images(config: CsvImagesData) -> CsvSplits:
                 problems.append(f"{where}: image '{name}' has no row in the CSV")
                 continue
             path = image_dir / name
-            if not path.resolve().is_relative_to(image_dir.resolve()):
-                problems.append(f"{where}: '{name}' points outside image_dir")
-                continue
-            if not path.is_file():
-                problems.append(f"{where}: file '{path}' is missing")
-                continue
+            if name not in files_in_dir:  # a name in a sub-folder, or a missing file: look closer
+                if not path.resolve().is_relative_to(resolved_dir):
+                    problems.append(f"{where}: '{name}' points outside image_dir")
+                    continue
+                if not path.is_file():
+                    problems.append(f"{where}: file '{path}' is missing")
+                    continue
             files.append(path)
             targets.append(index_of[labels[name]])
         if not files:

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
 from trainer.checkpoint import (
+    CheckpointError,
     checkpoint_name,
     checkpoint_size,
     load_checkpoint,
@@ -25,6 +26,8 @@ from trainer.checkpoint import (
 from trainer.config import RunConfig
 from trainer.datasets import build_datasets
 from trainer.devices import resolve_device
+from trainer.errors import NonFiniteLossError
+from trainer.faults import fault_point
 from trainer.losses import build_loss
 from trainer.models import build_model, parameter_count
 from trainer.optimizers import build_optimizer
@@ -107,6 +110,11 @@ def train_one_epoch(
         optimizer.zero_grad()
         output = model(inputs)
         loss = loss_fn(output, targets)
+        # A device sync every step, on purpose: a NaN must stop the run before the optimizer
+        # writes it into the weights (and before any checkpoint could keep it).
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(f"non-finite loss {loss.item()} at step {progress.step + 1}")
+        fault_point("step")  # tests: a CUDA out-of-memory error simulated on the CPU
         loss.backward()
         optimizer.step()
 
@@ -287,7 +295,12 @@ def _restore(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
 ) -> EpochProgress:
     loaded = load_checkpoint(path, map_location=device)
-    model.load_state_dict(loaded["model"])
+    try:
+        model.load_state_dict(loaded["model"])
+    except RuntimeError as error:  # e.g. another class count: a clear error before training
+        raise CheckpointError(
+            f"checkpoint '{path}' does not fit the model built for this data: {error}"
+        ) from error
     optimizer.load_state_dict(loaded["optimizer"])
     state = loaded["state"]
     torch.set_rng_state(state["rng"]["torch"].cpu())

@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     event_poll_interval: float = Field(
         0.2, gt=0, description="Seconds between an event stream's looks for new rows."
     )
+    keep_last_checkpoints: int | None = Field(
+        None,
+        ge=1,
+        description="Checkpoints kept per run besides the best one; default: all of them.",
+    )
+    max_upload_bytes: int = Field(
+        1 << 30, ge=1, description="Largest checkpoint upload accepted, in bytes."
+    )
+    token: str | None = Field(
+        None,
+        description="Access token; required when the server binds an address other than "
+        "loopback. With a token set, every request must carry it.",
+    )
     worker_python: str | None = Field(
         None, description="Python interpreter for worker processes; default: the server's."
     )
@@ -69,3 +82,7 @@ class Settings(BaseSettings):
 
     def worker_log(self, run_id: int) -> Path:
         return self.run_dir(run_id) / "worker.log"
+
+    @cached_property
+    def uploads_dir(self) -> Path:
+        return self.home_dir / "uploads"

@@ -52,3 +52,8 @@ def fault_point(point: str) -> None:
         while True:  # until a signal ends the process
             time.sleep(1)
     raise ValueError(f"unknown fault kind in {FAULT_ENV}={spec!r}")
+
+
+def reset_fault_counts() -> None:
+    """Start counting calls again (tests run several faults in one process)."""
+    _hits.clear()

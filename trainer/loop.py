@@ -161,11 +161,14 @@ def fit(
     checkpoint_dir: Path | None = None,
     resume_from: Path | None = None,
     should_stop: Callable[[], bool] = never_stop,
+    init_weights: Path | None = None,
 ) -> FitResult:
     """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
 
-    Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
-    ends the run between two batches.
+       Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
+       ends the run between two batches.
+    `init_weights` is a model state_dict file (an
+       uploaded checkpoint) to start from, read with weights_only=True.
     """
     callbacks = callbacks or Callbacks()
     device = resolve_device(config.device)
@@ -190,6 +193,8 @@ def fit(
     batches = math.ceil(len(data.train) / config.batch_size)  # type: ignore[arg-type]
 
     progress = EpochProgress()
+    if init_weights is not None:
+        _load_weights(init_weights, model, device)
     if resume_from is not None:
         progress = _restore(resume_from, model, optimizer, device)
 
@@ -289,6 +294,15 @@ def _rng_state() -> dict[str, Any]:
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def _load_weights(path: Path, model: nn.Module, device: torch.device) -> None:
+    """Load a bare model state_dict; weights_only=True refuses pickles that would run code."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:  # an unpickling refusal, a foreign format, a shape mismatch
+        raise CheckpointError(f"checkpoint file '{path}' cannot be loaded: {error}") from error
 
 
 def _restore(

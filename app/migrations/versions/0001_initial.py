@@ -53,7 +53,12 @@ def upgrade() -> None:
         *(
             sa.Column(name, sa.Double, nullable=False)
             for name in (
-                "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"
+                "train_loss",
+                "train_accuracy",
+                "val_loss",
+                "val_accuracy",
+                "lr",
+                "seconds",
             )
         ),  # fmt: skip
         sa.UniqueConstraint("run_id", "epoch"),

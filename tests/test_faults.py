@@ -142,5 +142,3 @@ def test_resume_with_another_class_count_fails_clearly_before_training(
     error = client.get(f"/api/runs/{run['id']}").json()["error"]
     assert "does not fit the model built for this data" in error and "size mismatch" in error
     assert len(client.get(f"/api/runs/{run['id']}/metrics").json()["steps"]) == steps_before
-
-

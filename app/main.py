@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import pages
-from app.api import checkpoints, events, health, runs
+from app.api import checkpoints, events, health, runs, uploads
+from app.auth import install_auth
 from app.db import create_tables, make_engine, make_session_factory
 from app.dispatcher import Dispatcher, LocalProcessExecutor
 from app.errors import install_error_handlers
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.session_factory = factory
     app.state.dispatcher = None
     install_error_handlers(app)
-    for module in (health, runs, events, checkpoints, pages):
+    install_auth(app, settings)
+    for module in (health, runs, events, checkpoints, uploads, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

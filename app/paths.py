@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from app.errors import ConfigError
 from trainer.config import ImageFolderData, RunConfig
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
 
 def resolve_inside_roots(value: str, roots: list[Path]) -> Path:
@@ -17,6 +20,15 @@ def resolve_inside_roots(value: str, roots: list[Path]) -> Path:
     """
     if "\x00" in value:
         raise ValueError("path contains a NUL byte")
+    # Paths are taken literally, never decoded; forms that mean something elsewhere (a URL, a
+    # Windows separator, a percent escape, MLflow's CVE-2023-1177 bypasses) are refused outright
+    # rather than read as odd folder names.
+    if "://" in value or value.lower().startswith("file:"):
+        raise ValueError(f"path '{value}' is a URL; give a folder path inside a data root")
+    if "\\" in value:
+        raise ValueError(f"path '{value}' contains a backslash; use '/' between folders")
+    if _PERCENT_ESCAPE.search(value):
+        raise ValueError(f"path '{value}' contains a percent escape; paths are never decoded")
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = roots[0] / candidate

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from trainer.config import DataConfig, DigitsData, ImageFolderData
+from trainer.image_checks import ImageCheck, require_two_classes
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,15 @@ def _image_folder(config: ImageFolderData) -> DataSplits:
     transform = transforms.Compose(steps)
 
     train_dir = _existing_dir(config.train_dir, "train_dir")
-    train_full = datasets.ImageFolder(str(train_dir), transform=transform)
+    check = ImageCheck()  # unreadable images are skipped and named in the log
+    train_full = datasets.ImageFolder(str(train_dir), transform=transform, is_valid_file=check)
+    check.report(str(train_dir))
+    require_two_classes(train_full.classes, train_dir)
     if config.val_dir:
         val_dir = _existing_dir(config.val_dir, "val_dir")
-        val = datasets.ImageFolder(str(val_dir), transform=transform)
+        check = ImageCheck()
+        val = datasets.ImageFolder(str(val_dir), transform=transform, is_valid_file=check)
+        check.report(str(val_dir))
         if val.classes != train_full.classes:
             raise ValueError(
                 f"val_dir classes {val.classes} differ from train_dir classes {train_full.classes}"

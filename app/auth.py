@@ -3,7 +3,7 @@
 - `check_bind` refuses to serve on a non-loopback address without `TORCHDASH_TOKEN`.
 - With a token set, every request (API, pages, event streams) must carry it: an
   `Authorization: Bearer <token>` header, or the HttpOnly cookie that `POST /login` sets.
-  Only `/login` and `/static` answer without it.
+  Only `/login`, `/static` and `/healthz` answer without it.
 - Always, token or not: a POST, PUT, PATCH or DELETE whose `Origin` is another site is refused
   (403), so a web page the user visits cannot drive a dashboard on 127.0.0.1 (the attack that
   made Ray's dashboard run jobs for anyone). Clients that send no Origin (curl, scripts) pass.
@@ -24,7 +24,8 @@ from app.settings import Settings
 COOKIE = "torchdash_token"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_PREFIXES = ("/login", "/static/")
+# /healthz says only "ok": open, so a container health check needs no secret.
+OPEN_PREFIXES = ("/login", "/static/", "/healthz")
 
 router = APIRouter(include_in_schema=False)
 

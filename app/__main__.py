@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"demo ImageFolder ready at {write_digits_image_folder(root)}")
         return
 
+    from app.auth import check_bind
+
+    try:
+        check_bind(settings)
+    except ValueError as error:
+        parser.exit(2, f"torchdash: {error}\n")
+
     import uvicorn
 
     from app.main import create_app

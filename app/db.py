@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.models import Base
-
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -33,7 +31,10 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Create or upgrade the tables through the Alembic migrations (`app/migrations/`)."""
+    from app.schema import upgrade
+
+    upgrade(engine)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -88,7 +89,7 @@ class LocalProcessExecutor:
         return process.pid
 
     def adopt(self, run_id: int, pid: int) -> bool:
-        if not _alive(pid):
+        if not _is_worker_of(pid, run_id):
             return False
         self.adopted[run_id] = pid
         return True
@@ -101,13 +102,31 @@ class LocalProcessExecutor:
                 del self.processes[run_id]
                 exited.append(Exited(run_id, code))
         for run_id, pid in list(self.adopted.items()):
-            if not _alive(pid):
+            if not _is_worker_of(pid, run_id):
                 del self.adopted[run_id]
                 exited.append(Exited(run_id, None))
         return exited
 
     def active(self) -> int:
         return len(self.processes) + len(self.adopted)
+
+
+def _is_worker_of(pid: int, run_id: int) -> bool:
+    """True while `pid` is a live worker of run `run_id`.
+
+    A signal-0 probe alone is fooled twice: by a zombie (a killed worker whose new parent does not
+    reap it, as in some containers) and by a reused pid after a reboot. Where /proc exists, the
+    process must be running (not Z or X) and its command line must be `app.worker RUN_ID`.
+    """
+    proc = Path(f"/proc/{pid}")
+    if not Path("/proc/self").exists():
+        return _alive(pid)
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and argv[-3:-1] == [b"app.worker", str(run_id).encode()]
 
 
 def _alive(pid: int) -> bool:

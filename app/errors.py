@@ -18,6 +18,10 @@ class ConflictError(RuntimeError):
     """A request the run's current state does not allow (HTTP 409)."""
 
 
+class UploadTooLarge(ValueError):
+    """A body beyond `TORCHDASH_MAX_UPLOAD_BYTES` (HTTP 413)."""
+
+
 class ConfigError(ValueError):
     """A run config that fails validation (HTTP 422), in FastAPI's error shape."""
 
@@ -54,6 +58,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def _conflict(_request: Request, error: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(UploadTooLarge)
+    async def _too_large(_request: Request, error: UploadTooLarge) -> JSONResponse:
+        # Connection: close, since the rest of the body was never read.
+        return JSONResponse(
+            {"detail": str(error)}, status_code=413, headers={"Connection": "close"}
+        )
 
     @app.exception_handler(ConfigError)
     async def _config(_request: Request, error: ConfigError) -> JSONResponse:

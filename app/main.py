@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import pages
-from app.api import checkpoints, events, health, inspector, runs
+from app.api import checkpoints, events, health, inspector, runs, uploads
+from app.auth import install_auth
 from app.db import create_tables, make_engine, make_session_factory
 from app.dispatcher import Dispatcher, LocalProcessExecutor
 from app.errors import install_error_handlers
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.dispatcher = None
     app.state.event_hub = EventHub(factory, settings.event_poll_interval)
     install_error_handlers(app)
-    for module in (health, runs, inspector, events, checkpoints, pages):
+    install_auth(app, settings)
+    for module in (health, runs, inspector, events, checkpoints, uploads, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -53,6 +53,9 @@ class Run(Base):
     parameter_count: Mapped[int | None]
     parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     fork_epoch: Mapped[int | None]
+    # Added by migration 0002.
+    resume_fallback: Mapped[bool] = mapped_column(default=False, server_default="0")
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
 
 
 class EpochMetric(Base):
@@ -94,4 +97,16 @@ class Checkpoint(Base):
     size_bytes: Mapped[int]
     val_loss: Mapped[float | None]
     val_accuracy: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Upload(Base):
+    """A checkpoint file uploaded to start a run from (read by workers, weights_only=True)."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

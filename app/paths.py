@@ -6,6 +6,7 @@ walks the whole config for them, so a new path field is covered as soon as it is
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from pydantic import BaseModel
 
 from app.errors import ConfigError
 from trainer.config import PathKind, RunConfig
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
 
 def resolve_inside_roots(value: str, roots: list[Path]) -> Path:
@@ -25,6 +28,15 @@ def resolve_inside_roots(value: str, roots: list[Path]) -> Path:
     """
     if "\x00" in value:
         raise ValueError("path contains a NUL byte")
+    # Paths are taken literally, never decoded; forms that mean something elsewhere (a URL, a
+    # Windows separator, a percent escape, MLflow's CVE-2023-1177 bypasses) are refused outright
+    # rather than read as odd folder names.
+    if "://" in value or value.lower().startswith("file:"):
+        raise ValueError(f"path '{value}' is a URL; give a folder path inside a data root")
+    if "\\" in value:
+        raise ValueError(f"path '{value}' contains a backslash; use '/' between folders")
+    if _PERCENT_ESCAPE.search(value):
+        raise ValueError(f"path '{value}' contains a percent escape; paths are never decoded")
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = roots[0] / candidate

@@ -111,7 +111,9 @@ def cancel_run(session: Session, run_id: int) -> Run:
     return get_run(session, run_id)
 
 
-def resume_run(session: Session, run_id: int, max_epochs: int | None) -> Run:
+def resume_run(
+    session: Session, run_id: int, max_epochs: int | None, fallback: bool = False
+) -> Run:
     """Queue a finished run again; its worker continues from the newest checkpoint."""
     run = get_run(session, run_id)
     config = run.config
@@ -132,6 +134,7 @@ def resume_run(session: Session, run_id: int, max_epochs: int | None) -> Run:
         error=None,
         finished_at=None,
         progress_batch=0,
+        resume_fallback=fallback,
     )
     return get_run(session, run_id)
 

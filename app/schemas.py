@@ -122,6 +122,11 @@ class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_epochs: int | None = Field(None, ge=1, le=100000, description="A new epoch limit.")
+    fallback: bool = Field(
+        False,
+        description="When the newest checkpoint does not load, resume from the newest one that "
+        "does (the skipped ones are named in the worker log).",
+    )
 
 
 class ForkRequest(BaseModel):

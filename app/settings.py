@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         description="Folder of user model files (trusted code, imported by workers); "
         "default: <home>/plugins.",
     )
+    keep_last_checkpoints: int | None = Field(
+        None,
+        ge=1,
+        description="Checkpoints kept per run besides the best one; default: all of them.",
+    )
+    max_upload_bytes: int = Field(
+        1 << 30, ge=1, description="Largest checkpoint upload accepted, in bytes."
+    )
+    token: str | None = Field(
+        None,
+        description="Access token; required when the server binds an address other than "
+        "loopback. With a token set, every request must carry it.",
+    )
     worker_python: str | None = Field(
         None, description="Python interpreter for worker processes; default: the server's."
     )
@@ -78,3 +91,7 @@ class Settings(BaseSettings):
 
     def worker_log(self, run_id: int) -> Path:
         return self.run_dir(run_id) / "worker.log"
+
+    @cached_property
+    def uploads_dir(self) -> Path:
+        return self.home_dir / "uploads"

@@ -23,11 +23,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from app.checks import check_run_config
 from app.db import make_engine, make_session_factory, session_scope
-from app.models import Run, RunStatus, utcnow
+from app.failures import failure_reason, free_device_memory
+from app.models import Run, RunStatus, Upload, utcnow
+from app.retention import prune_checkpoints
 from app.runs import get_run, transition
 from app.settings import Settings
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
-from trainer.checkpoint import latest_checkpoint
+from trainer.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    newest_valid_checkpoint,
+)
 from trainer.config import RunConfig
 from trainer.loop import fit
 
@@ -45,9 +52,17 @@ def log(message: str) -> None:
 class DatabaseReporter(Callbacks):
     """Writes what the trainer reports as rows: buffered steps, epochs, checkpoints, progress."""
 
-    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        run_id: int,
+        keep_last: int | None = None,
+        checkpoint_dir: Path | None = None,
+    ) -> None:
         self.factory = factory
         self.run_id = run_id
+        self.keep_last = keep_last
+        self.checkpoint_dir = checkpoint_dir
         self.pending_steps: list[dict[str, Any]] = []
         self.progress: tuple[int, int] | None = None
         self.last_flush = time.monotonic()
@@ -126,6 +141,12 @@ class DatabaseReporter(Callbacks):
                     "val_accuracy": report.val_accuracy,
                 },
             )
+            if self.checkpoint_dir is not None:
+                removed = prune_checkpoints(
+                    session, self.run_id, self.keep_last, self.checkpoint_dir
+                )
+                if removed:
+                    log(f"retention removed the checkpoints of epochs {removed}")
 
     def _update_run(self, session: Session, **values: Any) -> None:
         session.execute(
@@ -136,9 +157,17 @@ class DatabaseReporter(Callbacks):
 class StopSignal:
     """The loop's `should_stop`: true after SIGTERM/SIGINT or a cancel request in the database."""
 
-    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        run_id: int,
+        keep_last: int | None = None,
+        checkpoint_dir: Path | None = None,
+    ) -> None:
         self.factory = factory
         self.run_id = run_id
+        self.keep_last = keep_last
+        self.checkpoint_dir = checkpoint_dir
         self.signal_name: str | None = None
         self.requested = False
         self.next_poll = 0.0
@@ -178,6 +207,9 @@ def _execute(
             log(f"run {run_id} is {run.status}, not running: nothing to do")
             return RunStatus(run.status)
         config_json, parent_id, fork_epoch = run.config, run.parent_run_id, run.fork_epoch
+        fallback = run.resume_fallback
+        upload = session.get(Upload, run.upload_id) if run.upload_id is not None else None
+        init_weights = _upload_file(upload, settings) if upload is not None else None
         parent_path = None
         if parent_id is not None and fork_epoch is not None:
             parent = metrics.find_checkpoint(session, parent_id, fork_epoch)
@@ -187,12 +219,12 @@ def _execute(
     if handle_signals:
         signal.signal(signal.SIGTERM, stop.on_signal)
         signal.signal(signal.SIGINT, stop.on_signal)
-    reporter = DatabaseReporter(factory, run_id)
     checkpoint_dir = settings.checkpoint_dir(run_id)
+    reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, checkpoint_dir)
     try:
         config = check_run_config(RunConfig.model_validate(config_json), settings)
-        own = latest_checkpoint(checkpoint_dir)
-        resume_from = own.path if own else parent_path
+        own = _own_checkpoint(checkpoint_dir, fallback)
+        resume_from = own or parent_path
         if parent_id is not None and resume_from is None:
             raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
         log(f"run {run_id} starts" + (f" from checkpoint {resume_from}" if resume_from else ""))
@@ -203,11 +235,18 @@ def _execute(
             resume_from=resume_from,
             should_stop=stop,
             plugins_dir=settings.plugins_path,
+            init_weights=init_weights if own is None else None,
         )
         reporter.flush()
     except Exception as error:  # any failure of the run is reported, none takes the worker down
         traceback.print_exc()
-        message = f"{type(error).__name__}: {error}"
+        message = failure_reason(error)
+        try:
+            reporter.flush()  # the steps trained before the failure stay on the chart
+        except Exception:  # the failure may be the database itself: the status matters more
+            traceback.print_exc()
+        if message.startswith("out of memory"):
+            free_device_memory()
         _finish(factory, run_id, RunStatus.FAILED, error=message)
         return RunStatus.FAILED
 
@@ -219,6 +258,27 @@ def _execute(
         status, reason = RunStatus.CANCELLED, None
     _finish(factory, run_id, status, error=reason)
     return status
+
+
+def _own_checkpoint(directory: Path, fallback: bool) -> Path | None:
+    """The run's checkpoint to resume from: the newest, or with `fallback` the newest valid."""
+    if not fallback:
+        ref = latest_checkpoint(directory)
+        return ref.path if ref else None
+    ref = newest_valid_checkpoint(directory, warn=log)
+    if ref is None and list_checkpoints(directory):
+        raise CheckpointError(f"no checkpoint in '{directory}' loads")
+    if ref is not None:
+        log(f"resuming from the newest valid checkpoint {ref.path}")
+    return ref.path if ref else None
+
+
+def _upload_file(upload: Upload, settings: Settings) -> Path:
+    """An uploaded file's path, checked again to lie in the uploads folder."""
+    path = Path(upload.path).resolve()
+    if not path.is_relative_to(settings.uploads_dir.resolve()):
+        raise CheckpointError(f"upload {upload.id} is not inside the uploads folder")
+    return path
 
 
 def _finish(

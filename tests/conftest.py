@@ -85,30 +85,41 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """A real server process on loopback, with its dispatcher spawning real workers."""
-    port = free_port()
-    env = {
+def spawn_server(
+    settings: Settings, port: int, log_name: str = "server.log", **env: str
+) -> subprocess.Popen[bytes]:
+    """Start `python -m app serve` on loopback for `settings`' home; `env` adds variables."""
+    full_env = {
         **os.environ,
         "TORCHDASH_HOME": str(settings.home_dir),
         "TORCHDASH_DATA_ROOTS": ",".join(map(str, settings.allowed_data_roots)),
         "TORCHDASH_PORT": str(port),
         "TORCHDASH_DISPATCH_INTERVAL": "0.1",
+        **env,
     }
-    log = open(settings.home_dir / "server.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
+    with open(settings.home_dir / log_name, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=full_env, stdout=log, stderr=log
+        )
+
+
+def wait_for_server(base: str) -> None:
+    wait_until(lambda: _answers(base), timeout=30, what="the server to answer /healthz")
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """A real server process on loopback, with its dispatcher spawning real workers."""
+    port = free_port()
+    server = spawn_server(settings, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base), timeout=30, what="the server to answer /healthz")
+        wait_for_server(base)
         yield base
     finally:
         server.terminate()
         server.wait(timeout=15)
-        log.close()
-        _stop_workers(settings)
+        stop_workers(settings)
 
 
 def _answers(base: str) -> bool:
@@ -118,7 +129,7 @@ def _answers(base: str) -> bool:
         return False
 
 
-def _stop_workers(settings: Settings) -> None:
+def stop_workers(settings: Settings) -> None:
     """Workers outlive the server on purpose; a test must not leave them behind."""
     engine = make_engine(settings.sqlalchemy_url)
     with session_scope(make_session_factory(engine)) as session:

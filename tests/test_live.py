@@ -8,7 +8,9 @@ import signal
 
 import httpx
 
+from app.settings import Settings
 from tests.conftest import TINY_CONFIG, wait_until
+from trainer.checkpoint import latest_checkpoint, load_checkpoint
 
 
 def get_run(base: str, run_id: int) -> dict:
@@ -80,17 +82,27 @@ def test_cancel_saves_a_checkpoint_and_resume_continues_the_same_run(live_server
     assert again.status_code == 409 and "larger max_epochs" in again.json()["detail"]
 
 
-def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(live_server: str) -> None:
+def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(
+    live_server: str, settings: Settings
+) -> None:
     slow = {**TINY_CONFIG, "max_epochs": 4, "batch_size": 2}
     run = httpx.post(f"{live_server}/api/runs", json=slow).json()
     wait_until(lambda: get_run(live_server, run["id"])["epoch"] >= 1, 60, "a finished epoch")
     os.kill(get_run(live_server, run["id"])["worker_pid"] or 0, signal.SIGKILL)
     interrupted = wait_for_status(live_server, run["id"], "interrupted", 15)
     assert interrupted["error"] == "worker killed by signal SIGKILL"
+    # The newest checkpoint on disk loads whole: the kill could not leave a half-written one.
+    newest = latest_checkpoint(settings.checkpoint_dir(run["id"]))
+    assert newest is not None and load_checkpoint(newest.path)["state"]["progress"]["epoch"] >= 1
     httpx.post(f"{live_server}/api/runs/{run['id']}/resume", json={})
     finished = wait_for_status(live_server, run["id"], "succeeded", 120)
     epochs = httpx.get(f"{live_server}/api/runs/{run['id']}/metrics").json()["epochs"]
     assert [row["epoch"] for row in epochs] == [1, 2, 3, 4] and finished["epoch"] == 4
+    steps = [
+        row["step"]
+        for row in httpx.get(f"{live_server}/api/runs/{run['id']}/metrics").json()["steps"]
+    ]
+    assert steps == list(range(1, 4 * 719 + 1))  # no step twice, none missing across the kill
 
 
 def read_events(base: str, run_id: int, last_step: int, since: str = "") -> dict[str, list]:

@@ -13,9 +13,12 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from trainer.faults import fault_point
 
 if TYPE_CHECKING:
     import torch
@@ -77,6 +80,8 @@ def save_checkpoint(
                 torch.save(obj, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if name == MODEL_FILE:
+                fault_point("save")  # tests: a kill or a full disk in the middle of a save
         _fsync_dir(staging)
         _replace_dir(staging, final)
         _fsync_dir(directory)
@@ -136,6 +141,20 @@ def latest_checkpoint(directory: Path) -> CheckpointRef | None:
     """The newest checkpoint in `directory`, or None when there is none."""
     refs = list_checkpoints(directory)
     return refs[-1] if refs else None
+
+
+def newest_valid_checkpoint(
+    directory: Path, warn: Callable[[str], None] = print
+) -> CheckpointRef | None:
+    """The newest checkpoint that loads whole, skipping (and naming) unreadable ones."""
+    for ref in reversed(list_checkpoints(directory)):
+        try:
+            load_checkpoint(ref.path)
+        except CheckpointError as error:
+            warn(f"skipping unreadable checkpoint: {error}")
+            continue
+        return ref
+    return None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -20,6 +20,7 @@ from trainer.config.data import (
     TorchvisionData,
 )
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
+from trainer.image_checks import ImageCheck, require_two_classes
 from trainer.transforms import TransformedDataset, build_pipeline
 
 
@@ -93,9 +94,16 @@ def _digits(config: DigitsData) -> tuple[Dataset, Dataset, list[str]]:
 def _image_folder(config: ImageFolderData) -> tuple[Dataset, Dataset, list[str]]:
     from torchvision import datasets
 
-    train_full = datasets.ImageFolder(str(_existing_dir(config.train_dir, "train_dir")))
+    train_dir = _existing_dir(config.train_dir, "train_dir")
+    check = ImageCheck()  # unreadable images are skipped and named in the log
+    train_full = datasets.ImageFolder(str(train_dir), is_valid_file=check)
+    check.report(str(train_dir))
+    require_two_classes(train_full.classes, train_dir)
     if config.val_dir:
-        val = datasets.ImageFolder(str(_existing_dir(config.val_dir, "val_dir")))
+        val_dir = _existing_dir(config.val_dir, "val_dir")
+        check = ImageCheck()
+        val = datasets.ImageFolder(str(val_dir), is_valid_file=check)
+        check.report(str(val_dir))
         if val.classes != train_full.classes:
             raise ValueError(
                 f"val_dir classes {val.classes} differ from train_dir classes {train_full.classes}"

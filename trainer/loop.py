@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
 from trainer.checkpoint import (
+    CheckpointError,
     checkpoint_name,
     checkpoint_size,
     load_checkpoint,
@@ -25,6 +26,8 @@ from trainer.checkpoint import (
 from trainer.config import RunConfig, compatibility_problems
 from trainer.datasets import build_datasets
 from trainer.devices import resolve_device
+from trainer.errors import NonFiniteLossError
+from trainer.faults import fault_point
 from trainer.inspector import inspect_optimizer
 from trainer.losses import TaskLoss, build_loss, output_count
 from trainer.models import build_model, parameter_count
@@ -68,18 +71,31 @@ class _EpochOutcome:
     stopped: bool
 
 
+def require_finite(loss: torch.Tensor, step: int) -> None:
+    """Stop the run on a NaN or infinite loss before the optimizer writes it into the weights.
+
+    A device sync every step, on purpose: a non-finite loss must never reach the weights, nor a
+    checkpoint or the best metric.
+    """
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(f"non-finite loss {loss.item()} at step {step}")
+
+
 def optimizer_step(
     model: nn.Module,
     inputs: torch.Tensor,
     targets: torch.Tensor,
     loss_fn: TaskLoss,
     optimizer: torch.optim.Optimizer,
+    step: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch; the batch's output and loss (of the first evaluation)."""
     if not isinstance(optimizer, torch.optim.LBFGS):
         optimizer.zero_grad()
         output = model(inputs)
         loss = loss_fn(output, targets)
+        require_finite(loss, step)
+        fault_point("step")  # tests: a CUDA out-of-memory error simulated on the CPU
         loss.backward()
         optimizer.step()
         return output.detach(), loss.detach()
@@ -91,6 +107,7 @@ def optimizer_step(
         optimizer.zero_grad()
         output = model(inputs)
         loss = loss_fn(output, targets)
+        require_finite(loss, step)
         loss.backward()
         if not first:
             first.extend((output.detach(), loss.detach()))
@@ -140,7 +157,9 @@ def train_one_epoch(
             break
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        output, batch_loss = optimizer_step(model, inputs, targets, loss_fn, optimizer)
+        output, batch_loss = optimizer_step(
+            model, inputs, targets, loss_fn, optimizer, progress.step + 1
+        )
         schedule.after_batch()
         loss_sum += batch_loss * len(targets)
         correct += (loss_fn.predict(output) == targets).sum()
@@ -185,11 +204,14 @@ def fit(
     resume_from: Path | None = None,
     should_stop: Callable[[], bool] = never_stop,
     plugins_dir: Path | None = None,
+    init_weights: Path | None = None,
 ) -> FitResult:
     """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
 
     Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
     ends the run between two batches. `plugins_dir` is where model kind `plugin` looks.
+    `init_weights` is a model state_dict file (an uploaded checkpoint) to start from, read with
+    weights_only=True.
     """
     problems = compatibility_problems(config)
     if problems:
@@ -233,6 +255,8 @@ def fit(
     schedule = build_schedule(config.scheduler, optimizer, config.max_epochs, batches)
 
     progress = EpochProgress()
+    if init_weights is not None:
+        _load_weights(init_weights, model, device)
     if resume_from is not None:
         progress = _restore(resume_from, model, optimizer, schedule, device)
 
@@ -346,6 +370,15 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
+def _load_weights(path: Path, model: nn.Module, device: torch.device) -> None:
+    """Load a bare model state_dict; weights_only=True refuses pickles that would run code."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:  # an unpickling refusal, a foreign format, a shape mismatch
+        raise CheckpointError(f"checkpoint file '{path}' cannot be loaded: {error}") from error
+
+
 def _restore(
     path: Path,
     model: nn.Module,
@@ -354,7 +387,12 @@ def _restore(
     device: torch.device,
 ) -> EpochProgress:
     loaded = load_checkpoint(path, map_location=device)
-    model.load_state_dict(loaded["model"])
+    try:
+        model.load_state_dict(loaded["model"])
+    except RuntimeError as error:  # e.g. another class count: a clear error before training
+        raise CheckpointError(
+            f"checkpoint '{path}' does not fit the model built for this data: {error}"
+        ) from error
     optimizer.load_state_dict(loaded["optimizer"])
     state = loaded["state"]
     schedule.load_state_dict(state.get("scheduler"))

@@ -92,7 +92,7 @@ def resume_run(
     dispatcher: DispatcherDep,
     request: Annotated[ResumeRequest, Body(default_factory=ResumeRequest)],
 ) -> RunPublic:
-    run = runs.resume_run(session, run_id, request.max_epochs)
+    run = runs.resume_run(session, run_id, request.max_epochs, request.fallback)
     session.commit()
     if dispatcher is not None:
         dispatcher.wake()

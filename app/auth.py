@@ -1,0 +1,110 @@
+"""Nobody in: loopback by default, a token for anything else, and no cross-site writes.
+
+- `check_bind` refuses to serve on a non-loopback address without `TORCHDASH_TOKEN`.
+- With a token set, every request (API, pages, event streams) must carry it: an
+  `Authorization: Bearer <token>` header, or the HttpOnly cookie that `POST /login` sets.
+  Only `/login`, `/static` and `/healthz` answer without it.
+- Always, token or not: a POST, PUT, PATCH or DELETE whose `Origin` is another site is refused
+  (403), so a web page the user visits cannot drive a dashboard on 127.0.0.1 (the attack that
+  made Ray's dashboard run jobs for anyone). Clients that send no Origin (curl, scripts) pass.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from app.settings import Settings
+
+COOKIE = "torchdash_token"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# /healthz says only "ok": open, so a container health check needs no secret.
+OPEN_PREFIXES = ("/login", "/static/", "/healthz")
+
+router = APIRouter(include_in_schema=False)
+
+
+def check_bind(settings: Settings) -> None:
+    """Raise ValueError when the server would listen beyond loopback without a token."""
+    if settings.host not in LOOPBACK and not settings.token:
+        raise ValueError(
+            f"refusing to serve on {settings.host}: binding beyond loopback needs "
+            "TORCHDASH_TOKEN (every request must then carry it)"
+        )
+
+
+def has_token(request: Request, token: str) -> bool:
+    """True when the request carries `token` in a Bearer header or the login cookie."""
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token):
+        return True
+    cookie = request.cookies.get(COOKIE)
+    return cookie is not None and hmac.compare_digest(cookie, token)
+
+
+def is_cross_site(request: Request) -> bool:
+    """True when a browser says the request comes from another origin than this server."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return request.headers.get("sec-fetch-site") == "cross-site"
+    parts = urlsplit(origin)
+    return origin == "null" or parts.netloc != request.headers.get("host", "")
+
+
+def install_auth(app: FastAPI, settings: Settings) -> None:
+    """Add the Origin check and, with a token, the token check in front of every route."""
+
+    @app.middleware("http")
+    async def _guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.method in STATE_CHANGING and is_cross_site(request):
+            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+        token = settings.token
+        path = request.url.path
+        if token and not path.startswith(OPEN_PREFIXES) and not has_token(request, token):
+            if request.method == "GET" and not path.startswith("/api/"):
+                return RedirectResponse("/login", status_code=303)
+            return JSONResponse(
+                {"detail": "a valid token is required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await call_next(request)
+
+    app.include_router(router)
+
+
+LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>torchdash</title>
+<link rel="stylesheet" href="/static/app.css"></head><body><main>
+<h1>torchdash</h1><form method="post" action="/login">
+<label>Access token <input type="password" name="token" autocomplete="current-password"
+autofocus></label> <button type="submit">Sign in</button></form>{message}</main></body></html>"""
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page() -> HTMLResponse:
+    return HTMLResponse(LOGIN_PAGE.format(message=""))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    """Check the posted token; on success set it as an HttpOnly, SameSite=Strict cookie."""
+    settings: Settings = request.app.state.settings
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    given = (form.get("token") or [""])[0]
+    if not settings.token or not hmac.compare_digest(given, settings.token):
+        message = f"<p role=alert>{html.escape('That token is not valid.')}</p>"
+        return HTMLResponse(LOGIN_PAGE.format(message=message), status_code=401)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE, given, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response

@@ -1,0 +1,1 @@
+"""Alembic migrations of torchdash's database (see `app/schema.py` and the README)."""

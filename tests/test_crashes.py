@@ -1,0 +1,134 @@
+"""Processes killed for real: the server under live runs, a worker inside a checkpoint write."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from app.settings import Settings
+from tests.conftest import (
+    ROOT,
+    TINY_CONFIG,
+    free_port,
+    spawn_server,
+    stop_workers,
+    wait_for_server,
+    wait_until,
+)
+from trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from trainer.config import RunConfig
+from trainer.faults import FAULT_ENV, MARKER_ENV
+from trainer.loop import fit
+
+
+def _run(base: str, run_id: int) -> dict:
+    return httpx.get(f"{base}/api/runs/{run_id}").json()
+
+
+def _steps(base: str, run_id: int) -> list[int]:
+    return [row["step"] for row in httpx.get(f"{base}/api/runs/{run_id}/metrics").json()["steps"]]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
+    settings: Settings,
+) -> None:
+    slow = {**TINY_CONFIG, "max_epochs": 2, "batch_size": 2, "report_every_steps": 1}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = spawn_server(settings, port, "server-1.log", TORCHDASH_MAX_CONCURRENT_RUNS="2")
+    second = None
+    try:
+        wait_for_server(base)
+        kept, lost = (httpx.post(f"{base}/api/runs", json=slow).json()["id"] for _ in range(2))
+        waiting = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, "max_epochs": 1}).json()
+        for run_id in (kept, lost):
+            wait_until(lambda r=run_id: len(_steps(base, r)) >= 5, 60, f"run {run_id} to report")
+        kept_pid, lost_pid = _run(base, kept)["worker_pid"], _run(base, lost)["worker_pid"]
+
+        first.send_signal(signal.SIGKILL)  # no shutdown code runs
+        first.wait(timeout=10)
+        os.kill(lost_pid, signal.SIGKILL)  # and one worker dies while no server watches
+        wait_until(lambda: _gone(lost_pid), 10, "the killed worker to end")
+
+        second = spawn_server(settings, port, "server-2.log", TORCHDASH_MAX_CONCURRENT_RUNS="1")
+        wait_for_server(base)
+        interrupted = _run(base, lost)
+        assert interrupted["status"] == "interrupted"
+        assert interrupted["error"] == "worker lost: the server restarted without it"
+        adopted = _run(base, kept)
+        assert adopted["status"] == "running" and adopted["worker_pid"] == kept_pid
+        assert _run(base, waiting["id"])["status"] == "queued"  # the adopted run holds the slot
+        reported = len(_steps(base, kept))
+
+        wait_until(lambda: _run(base, kept)["status"] == "succeeded", 180, "the adopted run")
+        steps = _steps(base, kept)
+        assert len(steps) > reported and steps == list(range(1, 2 * 719 + 1))
+        epochs = httpx.get(f"{base}/api/runs/{kept}/metrics").json()["epochs"]
+        assert [row["epoch"] for row in epochs] == [1, 2]
+        wait_until(
+            lambda: _run(base, waiting["id"])["status"] == "succeeded", 120, "the queued run"
+        )
+        assert load_checkpoint(latest_checkpoint(settings.checkpoint_dir(kept)).path)
+    finally:
+        for server in (first, second):
+            if server is not None and server.poll() is None:
+                server.terminate()
+                server.wait(timeout=15)
+        stop_workers(settings)
+
+
+def test_a_kill_inside_a_checkpoint_write_keeps_the_previous_one_and_is_swept(
+    tmp_path: Path,
+) -> None:
+    config = {**TINY_CONFIG, "max_epochs": 3}
+    (tmp_path / "run.json").write_text(json.dumps(config))
+    folder = tmp_path / "checkpoints"
+    marker = tmp_path / "inside-save"
+    env = {**os.environ, FAULT_ENV: "pause@save:2", MARKER_ENV: str(marker)}
+    trainer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "--config",
+            str(tmp_path / "run.json"),
+            "--checkpoints",
+            str(folder),
+        ],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: marker.exists() or trainer.poll() is not None, 90, "the second save")
+    finally:
+        trainer.send_signal(signal.SIGKILL)
+        trainer.wait(timeout=10)
+    assert marker.exists(), "the trainer ended before it reached the second save"
+
+    staging = [p for p in folder.iterdir() if p.name.startswith(".tmp-epoch-0002")]
+    assert len(staging) == 1 and (staging[0] / "model.pt").is_file()  # half written
+    assert [ref.path.name for ref in list_checkpoints(folder)] == ["epoch-0001"]
+    assert load_checkpoint(folder / "epoch-0001")["state"]["progress"]["epoch"] == 1
+
+    # The next start sweeps the half-written folder and continues from epoch 1.
+    result = fit(
+        RunConfig.model_validate(config), checkpoint_dir=folder, resume_from=folder / "epoch-0001"
+    )
+    assert result.progress.epoch == 3 and [r.epoch for r in result.history] == [2, 3]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]

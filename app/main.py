@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import pages
-from app.api import checkpoints, events, health, runs
+from app.api import checkpoints, evaluation, events, exports, health, logs, runs
 from app.db import create_tables, make_engine, make_session_factory
 from app.dispatcher import Dispatcher, LocalProcessExecutor
 from app.errors import install_error_handlers
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.session_factory = factory
     app.state.dispatcher = None
     install_error_handlers(app)
-    for module in (health, runs, events, checkpoints, pages):
+    for module in (health, runs, events, checkpoints, exports, logs, evaluation, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -53,6 +53,8 @@ class Run(Base):
     parameter_count: Mapped[int | None]
     parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     fork_epoch: Mapped[int | None]
+    # Runs launched together by one sweep share a group name (issue 4).
+    group_name: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class EpochMetric(Base):

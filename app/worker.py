@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.db import make_engine, make_session_factory, session_scope
+from app.evaluation import save_evaluation
 from app.models import Run, RunStatus, utcnow
 from app.paths import check_data_paths
 from app.runs import get_run, transition
@@ -212,6 +213,8 @@ def _execute(
         _finish(factory, run_id, RunStatus.FAILED, error=message)
         return RunStatus.FAILED
 
+    if not stop.signal_name:
+        _evaluate_best(factory, run_id, config, settings)
     if not result.stopped:
         status, reason = RunStatus.SUCCEEDED, None
     elif stop.signal_name:
@@ -220,6 +223,28 @@ def _execute(
         status, reason = RunStatus.CANCELLED, None
     _finish(factory, run_id, status, error=reason)
     return status
+
+
+def _evaluate_best(
+    factory: sessionmaker[Session], run_id: int, config: RunConfig, settings: Settings
+) -> None:
+    """Save the confusion matrix and misclassified images of the run's best epoch."""
+    from trainer.evaluation import evaluate_checkpoint
+
+    with session_scope(factory) as session:
+        best = metrics.last_and_best_checkpoints(metrics.read_checkpoints(session, run_id)).get(
+            "best"
+        )
+        if best is None:
+            return
+        path, epoch = Path(best.path), best.epoch
+    try:
+        evaluation = evaluate_checkpoint(config, path, epoch)
+        save_evaluation(settings.run_dir(run_id), evaluation)
+        log(f"evaluation of epoch {epoch} saved")
+    except Exception:  # an evaluation that fails must not fail a run that trained well
+        traceback.print_exc()
+        log("evaluation failed; the run itself is unaffected")
 
 
 def _finish(

@@ -33,7 +33,7 @@ def lttb(points: Sequence[Point], max_points: int) -> list[Point]:
         mean_x = sum(p[0] for p in following) / len(following)
         mean_y = sum(p[1] for p in following) / len(following)
         best, best_area = points[start], -1.0
-        ax, ay = anchor
+        ax, ay = anchor[0], anchor[1]
         for candidate in points[start:end]:
             area = abs((ax - mean_x) * (candidate[1] - ay) - (ax - candidate[0]) * (mean_y - ay))
             if area > best_area:

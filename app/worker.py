@@ -205,6 +205,7 @@ def _execute(
             checkpoint_dir=checkpoint_dir,
             resume_from=resume_from,
             should_stop=stop,
+            fork=own is None and parent_path is not None,
         )
         reporter.flush()
     except Exception as error:  # any failure of the run is reported, none takes the worker down

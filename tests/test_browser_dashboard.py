@@ -99,6 +99,11 @@ def test_fork_compare_and_bundle(live_server: str, page: Page, tmp_path: Path) -
     page.wait_for_function("window.torchdash.epochPoints() === 1", timeout=10_000)  # epoch 2 only
     fork = httpx.get(f"{live_server}/api/runs/{fork_id}").json()
     assert fork["config"]["optimizer"]["lr"] == 0.01 and fork["fork_epoch"] == 1
+    # It trained epoch 2 with its own lr, not the one saved in the source's checkpoint.
+    fork_epoch_2 = httpx.get(f"{live_server}/api/runs/{fork_id}/metrics").json()["epochs"][0]
+    source_epochs = httpx.get(f"{live_server}/api/runs/{source['id']}/metrics").json()["epochs"]
+    assert fork_epoch_2["epoch"] == 2 and fork_epoch_2["lr"] == 0.01
+    assert fork_epoch_2["train_loss"] != source_epochs[1]["train_loss"]
 
     # Compare: select both in the runs list.
     page.goto(f"{live_server}/")
@@ -157,7 +162,7 @@ def test_sweep_run_again_and_delete(live_server: str, page: Page) -> None:
     expect(rows).to_have_count(2, timeout=15_000)
     expect(rows.first.locator(".group-tag")).to_contain_text("sweep")
     expect(page.locator("#runs-table tbody")).to_contain_text("swept [lr=0.01]")
-    run_id = int(rows.first.get_attribute("data-run-id") or 0)
+    run_id = int(rows.last.get_attribute("data-run-id") or 0)  # the oldest: it trains first
     wait_for_status(live_server, run_id, "succeeded")
 
     # Run again: the form is prefilled with that run's config.

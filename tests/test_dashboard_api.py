@@ -157,3 +157,21 @@ def test_runs_list_carries_val_loss_summaries(client: TestClient, make_run, exec
     execute(run["id"])
     summary = client.get("/api/runs").json()["summaries"][str(run["id"])]
     assert len(summary["val_loss"]) == 2 and summary["epoch_seconds"] > 0
+
+
+def test_a_fork_trains_with_its_own_optimizer_settings(
+    client: TestClient, make_run, execute
+) -> None:
+    source = make_run(max_epochs=2)
+    execute(source["id"])
+    fork = client.post(
+        f"/api/runs/{source['id']}/fork",
+        json={"epoch": 1, "overrides": {"optimizer": {"lr": 0.01}}},
+    ).json()
+    assert execute(fork["id"]) == RunStatus.SUCCEEDED
+    source_rows = client.get(f"/api/runs/{source['id']}/metrics").json()["epochs"]
+    fork_rows = client.get(f"/api/runs/{fork['id']}/metrics").json()["epochs"]
+    assert [row["epoch"] for row in fork_rows] == [2]
+    # Not the lr saved in the source's optimizer state: the fork's own.
+    assert fork_rows[0]["lr"] == 0.01 and source_rows[1]["lr"] == 0.003
+    assert fork_rows[0]["train_loss"] != source_rows[1]["train_loss"]

@@ -153,11 +153,14 @@ def fit(
     checkpoint_dir: Path | None = None,
     resume_from: Path | None = None,
     should_stop: Callable[[], bool] = never_stop,
+    fork: bool = False,
 ) -> FitResult:
     """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
 
     Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
-    ends the run between two batches.
+    ends the run between two batches. `fork=True` says `resume_from` is another run's checkpoint:
+    the optimizer keeps its saved state (moments, step counts) but takes this config's
+    hyperparameters (lr, weight decay, ...) rather than the ones saved with it.
     """
     callbacks = callbacks or Callbacks()
     device = resolve_device(config.device)
@@ -183,7 +186,7 @@ def fit(
 
     progress = EpochProgress()
     if resume_from is not None:
-        progress = _restore(resume_from, model, optimizer, device)
+        progress = _restore(resume_from, model, optimizer, device, keep_hyperparameters=fork)
 
     callbacks.on_fit_start(
         FitStart(
@@ -284,11 +287,21 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _restore(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    keep_hyperparameters: bool = False,
 ) -> EpochProgress:
     loaded = load_checkpoint(path, map_location=device)
     model.load_state_dict(loaded["model"])
-    optimizer.load_state_dict(loaded["optimizer"])
+    configured = [
+        {k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups
+    ]
+    optimizer.load_state_dict(loaded["optimizer"])  # this also restores the saved lr, betas, ...
+    if keep_hyperparameters:
+        for group, hyperparameters in zip(optimizer.param_groups, configured, strict=True):
+            group.update(hyperparameters)
     state = loaded["state"]
     torch.set_rng_state(state["rng"]["torch"].cpu())
     if "cuda" in state["rng"] and torch.cuda.is_available():

@@ -173,8 +173,31 @@ def test_sweep_run_again_and_delete(live_server: str, page: Page) -> None:
     expect(field(page, "batch_size")).to_have_value("128")
     expect(page.locator("#form-source")).to_contain_text("no changes yet")
 
-    # Delete, after a confirmation.
+    # Chart tools on the run page: smoothing, log scale, CSV and PNG export, copy buttons.
     page.goto(f"{live_server}/runs/{run_id}")
+    page.wait_for_function("window.torchdash.stepPoints() > 1", timeout=15_000)
+    page.locator("#smoothing").fill("0")
+    assert page.evaluate(
+        "(() => { const [, raw, smooth] = window.torchdash.charts.step.series.data;"
+        " return raw.every((v, i) => v === smooth[i]); })()"
+    )
+    page.locator('.chart-tools[data-chart="step"] .log-toggle').check()
+    assert page.evaluate("window.torchdash.charts.step.plot.scales.loss.distr") == 3
+    with page.expect_download() as csv_download:
+        page.locator('.chart-tools[data-chart="epoch"] .csv-button').click()
+    csv_lines = Path(csv_download.value.path()).read_text().splitlines()
+    assert csv_lines[0] == "epoch,train loss,val loss,train acc,val acc" and len(csv_lines) == 2
+    with page.expect_download() as png_download:
+        page.locator('.chart-tools[data-chart="step"] .png-button').click()
+    assert Path(png_download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.locator("#copy-curl").click()
+    expect(page.locator("#copy-note")).to_contain_text("curl command")
+    curl = page.evaluate("window.torchdash.copied")
+    assert curl.startswith("curl -s http://127.0.0.1:") and "/api/runs " in curl
+    body = json.loads(curl.split(" -d '", 1)[1].removesuffix("'"))
+    assert httpx.post(f"{live_server}/api/runs", json=body).status_code == 201
+
+    # Delete, after a confirmation.
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#delete-button").click()
     page.wait_for_url(re.compile(r"/$"), timeout=15_000)

@@ -514,39 +514,10 @@
     return source;
   }
 
-  // --- evaluation of the best epoch ----------------------------------------------------------
+  // --- evaluation of the best epoch (static/evaluation.js draws it) --------------------------
 
-  async function refreshEvaluation() {
-    let evaluation;
-    try {
-      evaluation = await api("GET", `/api/runs/${runId}/evaluation`);
-    } catch (err) {
-      if (err.status !== 404) setText("evaluation-note", `Could not load the evaluation: ${err.message}`);
-      return;
-    }
-    const names = evaluation.class_names;
-    setText("evaluation-note", `Epoch ${evaluation.epoch}, on the validation split.`);
-    const matrix = evaluation.confusion;
-    const max = Math.max(1, ...matrix.flat());
-    $("confusion-matrix").replaceChildren(
-      h("tr", {}, h("th", {}), names.map((n) => h("th", { text: n }))),
-      ...matrix.map((row, i) => h("tr", {}, h("th", { text: names[i] }), row.map((count, j) => {
-        const alpha = count / max;
-        const color = i === j ? `rgba(22, 163, 74, ${alpha})` : `rgba(220, 38, 38, ${alpha})`;
-        return h("td", { style: `background:${color};color:${alpha > 0.55 ? "#fff" : "inherit"}`, title: `true ${names[i]}, predicted ${names[j]}: ${count}`, text: String(count) });
-      }))),
-    );
-    $("per-class").replaceChildren(
-      h("tr", {}, h("th", { text: "class" }), h("th", { class: "num", text: "accuracy" }), h("th", { class: "num", text: "count" })),
-      ...evaluation.per_class_accuracy.map((acc, i) => h("tr", {},
-        h("td", { text: names[i] }), h("td", { class: "num", text: fmtPct(acc) }), h("td", { class: "num", text: String(matrix[i].reduce((a, b) => a + b, 0)) }))),
-    );
-    $("evaluation").hidden = false;
-    const examples = evaluation.misclassified.filter((m) => m.thumbnail_url);
-    $("misclassified-wrap").hidden = !examples.length;
-    $("misclassified").replaceChildren(...examples.map((m) => h("figure", { class: "thumb" },
-      h("img", { src: m.thumbnail_url, alt: `predicted ${names[m.predicted]}, true ${names[m.true]}`, loading: "lazy" }),
-      h("figcaption", {}, h("span", { class: "pred", text: names[m.predicted] }), " / ", h("span", { class: "true", text: names[m.true] })))));
+  function refreshEvaluation() {
+    window.TorchdashEvaluation.load(runId).catch((err) => setText("evaluation-note", `Could not load the evaluation: ${err.message}`));
   }
 
   // --- live updates --------------------------------------------------------------------------

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import pages
-from app.api import checkpoints, events, health, inspector, runs, uploads
+from app.api import (
+    checkpoints,
+    evaluation,
+    events,
+    exports,
+    health,
+    inspector,
+    logs,
+    runs,
+    uploads,
+)
 from app.auth import install_auth
 from app.db import create_tables, make_engine, make_session_factory
 from app.dispatcher import Dispatcher, LocalProcessExecutor
@@ -55,7 +65,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.event_hub = EventHub(factory, settings.event_poll_interval)
     install_error_handlers(app)
     install_auth(app, settings)
-    for module in (health, runs, inspector, events, checkpoints, uploads, pages):
+    routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)
+    for module in (*routers, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

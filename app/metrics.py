@@ -41,10 +41,52 @@ def read_steps(
     ]
 
 
+def read_step_points(session: Session, run_id: int, since_step: int = 0) -> list[tuple]:
+    """(step, loss, epoch) tuples after `since_step`: plain rows, no ORM objects, for 100k+ rows."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(StepMetric.step, StepMetric.loss, StepMetric.epoch)
+            .where(StepMetric.run_id == run_id, StepMetric.step > since_step)
+            .order_by(StepMetric.step)
+        )
+    ]
+
+
+def epoch_summaries(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per run: val losses by epoch (for a sparkline) and mean seconds per epoch (for an ETA)."""
+    summaries: dict[int, dict[str, Any]] = {
+        run_id: {"val_loss": [], "epoch_seconds": None} for run_id in run_ids
+    }
+    rows = session.execute(
+        select(EpochMetric.run_id, EpochMetric.val_loss, EpochMetric.seconds)
+        .where(EpochMetric.run_id.in_(list(run_ids)))
+        .order_by(EpochMetric.run_id, EpochMetric.epoch)
+    )
+    seconds: dict[int, list[float]] = {}
+    for run_id, val_loss, epoch_seconds in rows:
+        summaries[run_id]["val_loss"].append(val_loss)
+        seconds.setdefault(run_id, []).append(epoch_seconds)
+    for run_id, values in seconds.items():
+        summaries[run_id]["epoch_seconds"] = sum(values) / len(values)
+    return summaries
+
+
 def read_checkpoints(session: Session, run_id: int) -> Sequence[Checkpoint]:
     return session.scalars(
         select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.epoch)
     ).all()
+
+
+def last_and_best_checkpoints(rows: Sequence[Checkpoint]) -> dict[str, Checkpoint]:
+    """{"last": the newest checkpoint, "best": the complete one with the best val accuracy}."""
+    if not rows:
+        return {}
+    picked = {"last": max(rows, key=lambda row: (row.epoch, row.complete))}
+    complete = [row for row in rows if row.complete and row.val_accuracy is not None]
+    if complete:
+        picked["best"] = max(complete, key=lambda row: (row.val_accuracy, -row.epoch))
+    return picked
 
 
 def find_checkpoint(session: Session, run_id: int, epoch: int) -> Checkpoint | None:

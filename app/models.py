@@ -56,6 +56,8 @@ class Run(Base):
     # Added by migration 0002.
     resume_fallback: Mapped[bool] = mapped_column(default=False, server_default="0")
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    # Added by migration 0004: runs launched together by one sweep share a group name.
+    group_name: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class EpochMetric(Base):

@@ -47,3 +47,12 @@ def run_page(request: Request, run_id: int, session: SessionDep) -> HTMLResponse
     return TEMPLATES.TemplateResponse(
         request, "run.html", {"title": title, "run_id": run_id}, status_code=status
     )
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, ids: str = "") -> HTMLResponse:
+    """Overlaid curves of several runs; `ids` is a comma-separated list of run ids."""
+    run_ids = [int(part) for part in ids.split(",") if part.strip().isdigit()]
+    return TEMPLATES.TemplateResponse(
+        request, "compare.html", {"title": "compare", "run_ids_json": _script_json(run_ids)}
+    )

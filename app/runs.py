@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import ConfigError, ConflictError, NotFoundError
@@ -81,14 +81,19 @@ def get_run(session: Session, run_id: int) -> Run:
 
 
 def list_runs(
-    session: Session, status: RunStatus | None, limit: int, offset: int
+    session: Session, status: RunStatus | None, limit: int, offset: int, text: str = ""
 ) -> tuple[Sequence[Run], int]:
-    """Runs newest first, optionally of one status, with the total count."""
+    """Runs newest first, optionally of one status or with `text` in the name or group."""
     query = select(Run)
     count = select(func.count()).select_from(Run)
     if status is not None:
         query = query.where(Run.status == status.value)
         count = count.where(Run.status == status.value)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = Run.name.ilike(pattern, escape="\\") | Run.group_name.ilike(pattern, escape="\\")
+        query = query.where(matches)
+        count = count.where(matches)
     runs = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
     return runs, session.scalar(count) or 0
 
@@ -109,6 +114,19 @@ def cancel_run(session: Session, run_id: int) -> Run:
     else:
         raise ConflictError(f"run {run_id} is {run.status}; only queued or running runs cancel")
     return get_run(session, run_id)
+
+
+def delete_run(session: Session, run_id: int) -> None:
+    """Delete a finished run and its rows (metrics and checkpoints cascade); 409 while it may
+    still train, so no worker ever writes into a run that is gone."""
+    result = session.execute(
+        delete(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in TERMINAL]))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        status = get_run(session, run_id).status  # 404 when there is no such run
+        raise ConflictError(f"run {run_id} is {status}; cancel it before deleting it")
 
 
 def resume_run(

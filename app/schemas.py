@@ -39,6 +39,7 @@ class RunPublic(BaseModel):
     parameter_count: int | None
     parent_run_id: int | None
     fork_epoch: int | None
+    group_name: str | None
 
     @classmethod
     def of(cls, run: Run) -> RunPublic:
@@ -48,9 +49,15 @@ class RunPublic(BaseModel):
         )
 
 
+class EpochSummary(BaseModel):
+    val_loss: list[float]  # by epoch, for the runs list's sparkline
+    epoch_seconds: float | None  # mean seconds per epoch, for an ETA
+
+
 class RunsPublic(BaseModel):
     runs: list[RunPublic]
     count: int
+    summaries: dict[int, EpochSummary] = Field(default_factory=dict)
 
 
 class EpochPublic(BaseModel):
@@ -127,6 +134,26 @@ class ResumeRequest(BaseModel):
         description="When the newest checkpoint does not load, resume from the newest one that "
         "does (the skipped ones are named in the worker log).",
     )
+
+
+class SweepRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any] = Field(description="The base run config.")
+    grid: dict[str, list[Any]] = Field(
+        description='Dotted config paths to lists of values, e.g. {"optimizer.lr": [0.01, 0.001]}.'
+    )
+    group_name: str | None = Field(None, max_length=200, description="Default: 'sweep <time>'.")
+
+
+class SweepPublic(BaseModel):
+    group_name: str
+    runs: list[RunPublic]
+
+
+class LogChunk(BaseModel):
+    text: str
+    offset: int  # ask for ?offset= this next
 
 
 class ForkRequest(BaseModel):

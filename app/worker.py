@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from app.checks import check_run_config
 from app.db import make_engine, make_session_factory, session_scope
+from app.evaluation import save_evaluation
 from app.failures import failure_reason, free_device_memory
 from app.models import Run, RunStatus, Upload, utcnow
 from app.retention import prune_checkpoints
@@ -236,6 +237,7 @@ def _execute(
             should_stop=stop,
             plugins_dir=settings.plugins_path,
             init_weights=init_weights if own is None else None,
+            fork=own is None and parent_path is not None,
         )
         reporter.flush()
     except Exception as error:  # any failure of the run is reported, none takes the worker down
@@ -250,6 +252,8 @@ def _execute(
         _finish(factory, run_id, RunStatus.FAILED, error=message)
         return RunStatus.FAILED
 
+    if not stop.signal_name:
+        _evaluate_best(factory, run_id, config, settings)
     if not result.stopped:
         status, reason = RunStatus.SUCCEEDED, None
     elif stop.signal_name:
@@ -279,6 +283,28 @@ def _upload_file(upload: Upload, settings: Settings) -> Path:
     if not path.is_relative_to(settings.uploads_dir.resolve()):
         raise CheckpointError(f"upload {upload.id} is not inside the uploads folder")
     return path
+
+
+def _evaluate_best(
+    factory: sessionmaker[Session], run_id: int, config: RunConfig, settings: Settings
+) -> None:
+    """Save the confusion matrix and misclassified images of the run's best epoch."""
+    from trainer.evaluation import evaluate_checkpoint
+
+    with session_scope(factory) as session:
+        best = metrics.last_and_best_checkpoints(metrics.read_checkpoints(session, run_id)).get(
+            "best"
+        )
+        if best is None:
+            return
+        path, epoch = Path(best.path), best.epoch
+    try:
+        evaluation = evaluate_checkpoint(config, path, epoch)
+        save_evaluation(settings.run_dir(run_id), evaluation)
+        log(f"evaluation of epoch {epoch} saved")
+    except Exception:  # an evaluation that fails must not fail a run that trained well
+        traceback.print_exc()
+        log("evaluation failed; the run itself is unaffected")
 
 
 def _finish(

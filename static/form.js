@@ -449,10 +449,61 @@
     return {
       collect: () => root.get(),
       reset: () => { render(defaults); clearErrors(); },
+      load: (values) => { render(values); clearErrors(); },
       showErrors,
       showGeneral: (message) => { clearErrors(); showGeneral([message]); },
       clearErrors,
     };
+  }
+
+  // --- prefilling from another run, and what differs from it --------------------------------
+
+  // {"optimizer.lr": "0.001", ...}: leaves of a config as JSON text (lists are one leaf).
+  function flatten(value, prefix, out) {
+    out = out || {};
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value)) flatten(inner, prefix ? `${prefix}.${key}` : key, out);
+    } else if (prefix) {
+      out[prefix] = JSON.stringify(value);
+    }
+    return out;
+  }
+
+  // Mark each field whose value differs from `base`; returns the changed paths.
+  function highlightChanges(container, current, base) {
+    const now = flatten(current);
+    const before = flatten(base);
+    const changed = Object.keys(now).filter((path) => now[path] !== before[path]);
+    const set = new Set(changed);
+    container.querySelectorAll("[data-field]").forEach((el) => {
+      el.classList.toggle("changed", set.has(el.dataset.field));
+    });
+    return changed;
+  }
+
+  // "optimizer.lr = 0.01, 0.001" lines → {"optimizer.lr": [0.01, 0.001]}.
+  function parseSweep(text) {
+    const grid = {};
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      const [path, values] = line.split("=", 2).map((part) => (part || "").trim());
+      if (!path || values === undefined || values === "") throw new Error(`sweep line "${line.trim()}": write "path = value, value"`);
+      grid[path] = values.split(",").map((v) => v.trim()).filter(Boolean).map((v) => {
+        if (v === "true" || v === "false") return v === "true";
+        return v !== "" && Number.isFinite(Number(v)) ? Number(v) : v;
+      });
+    }
+    return grid;
+  }
+
+  // 422 locs of /fork and /sweeps carry "overrides" or "config" before the config path.
+  function unwrapLocs(detail) {
+    if (!Array.isArray(detail)) return detail;
+    return detail.map((item) => {
+      const loc = Array.isArray(item.loc) ? item.loc.slice() : [];
+      if (loc[0] === "body" && (loc[1] === "overrides" || loc[1] === "config")) loc.splice(1, 1);
+      return { ...item, loc };
+    });
   }
 
   // --- wiring on the home page ----------------------------------------------------------------
@@ -462,12 +513,34 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  async function loadSource(form, fields) {
+    const params = new URLSearchParams(location.search);
+    const forkId = params.get("fork");
+    const againId = params.get("from");
+    const sourceId = forkId || againId;
+    if (!sourceId) return null;
+    const response = await fetch(`/api/runs/${encodeURIComponent(sourceId)}`, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`run ${sourceId} could not be loaded (HTTP ${response.status})`);
+    const run = await response.json();
+    const source = { run, fork: Boolean(forkId), epoch: forkId ? Number(params.get("epoch")) : null };
+    form.load(run.config);
+    document.getElementById("form-title").textContent = source.fork
+      ? `Fork run #${run.id} from epoch ${source.epoch}` : `Run #${run.id} again`;
+    document.getElementById("start-button").textContent = source.fork ? "Start fork" : "Start";
+    document.getElementById("new-run").classList.add("prefilled");
+    document.getElementById("new-run").scrollIntoView({ block: "start" });
+    if (source.fork) document.getElementById("sweep-details").hidden = true;
+    return source;
+  }
+
   function init() {
     const formEl = document.getElementById("run-form");
     if (!formEl) return;
     const fields = document.getElementById("form-fields");
     const errorBox = document.getElementById("form-error");
     const start = document.getElementById("start-button");
+    const sourceNote = document.getElementById("form-source");
+    const sweepText = document.getElementById("sweep-grid");
     let form;
     try {
       form = createRunForm(fields, readJson("run-config-schema"), readJson("default-run-config") || {}, errorBox);
@@ -478,8 +551,40 @@
       return;
     }
     window.torchdashForm = form;
+    let source = null;
+    const startLabel = () => (source && source.fork ? "Start fork" : "Start");
 
-    document.getElementById("reset-button").addEventListener("click", () => form.reset());
+    function showChanges() {
+      if (!source) return;
+      const changed = highlightChanges(fields, form.collect(), source.run.config);
+      const what = source.fork ? `fork of run #${source.run.id} at epoch ${source.epoch}` : `copy of run #${source.run.id}`;
+      sourceNote.replaceChildren(
+        `A ${what} (`, Object.assign(document.createElement("a"), { href: `/runs/${source.run.id}`, textContent: source.run.name }), "): ",
+        changed.length ? `${changed.length} change${changed.length > 1 ? "s" : ""}, highlighted: ${changed.join(", ")}` : "no changes yet.",
+      );
+      sourceNote.hidden = false;
+    }
+    fields.addEventListener("input", showChanges);
+    fields.addEventListener("change", showChanges);
+    loadSource(form, fields).then((loaded) => { source = loaded; showChanges(); })
+      .catch((err) => form.showGeneral(err.message));
+
+    document.getElementById("reset-button").addEventListener("click", () => {
+      if (source) { form.load(source.run.config); form.clearErrors(); showChanges(); } else form.reset();
+    });
+
+    async function send() {
+      const config = form.collect();
+      if (source && source.fork) {
+        const overrides = { ...config };
+        if (overrides.name === source.run.config.name) delete overrides.name;  // server names forks
+        return { url: `/api/runs/${source.run.id}/fork`, body: { epoch: source.epoch, overrides } };
+      }
+      const grid = parseSweep(sweepText.value);
+      if (Object.keys(grid).length) return { url: "/api/sweeps", body: { config, grid }, sweep: true };
+      return { url: "/api/runs", body: config };
+    }
+
     formEl.addEventListener("submit", async (event) => {
       event.preventDefault();
       form.clearErrors();
@@ -487,33 +592,37 @@
       start.textContent = "Starting…";
       let keepDisabled = false;
       try {
-        const response = await fetch("/api/runs", {
+        const request = await send();
+        const response = await fetch(request.url, {
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify(form.collect()),
+          body: JSON.stringify(request.body),
         });
         const body = await response.json().catch(() => null);
-        if (response.status === 201 || (response.ok && body && body.id !== undefined)) {
+        if (response.status === 201 && request.sweep) {
+          keepDisabled = true;
+          location.href = `/?q=${encodeURIComponent(body.group_name)}`;
+        } else if (response.status === 201 || (response.ok && body && body.id !== undefined)) {
           keepDisabled = true;
           location.href = `/runs/${body.id}`;
         } else if (response.status === 422 && body && body.detail !== undefined) {
-          form.showErrors(body.detail);
+          form.showErrors(unwrapLocs(body.detail));
         } else {
           const detail = body && body.detail !== undefined ? body.detail : response.statusText;
           form.showErrors(typeof detail === "string" ? `Error ${response.status}: ${detail}` : detail);
         }
       } catch (err) {
-        form.showGeneral("Could not reach the server: " + err.message);
+        form.showGeneral(err.message.startsWith("sweep") ? err.message : "Could not reach the server: " + err.message);
       } finally {
         if (!keepDisabled) {
           start.disabled = false;
-          start.textContent = "Start";
+          start.textContent = startLabel();
         }
       }
     });
   }
 
-  window.TorchdashForm = { createRunForm, locToPath, makeResolver };
+  window.TorchdashForm = { createRunForm, locToPath, makeResolver, flatten, parseSweep };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();

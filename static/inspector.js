@@ -11,7 +11,7 @@
   const section = document.getElementById("optimizer-inspector");
   if (!page || !section) return;
   const runId = Number(page.dataset.runId);
-  const chartBox = document.getElementById("lr-chart");
+  const chartBox = document.getElementById("lr-groups-chart");
   const select = document.getElementById("inspector-epoch");
   const table = document.getElementById("inspector-table");
   const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];

@@ -205,13 +205,16 @@ def fit(
     should_stop: Callable[[], bool] = never_stop,
     plugins_dir: Path | None = None,
     init_weights: Path | None = None,
+    fork: bool = False,
 ) -> FitResult:
     """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
 
     Checkpoints go to `checkpoint_dir` at every epoch's end, and a partial one when `should_stop`
     ends the run between two batches. `plugins_dir` is where model kind `plugin` looks.
     `init_weights` is a model state_dict file (an uploaded checkpoint) to start from, read with
-    weights_only=True.
+    weights_only=True. `fork=True` says `resume_from` is another run's checkpoint: the optimizer
+    keeps its saved state (moments, step counts) but takes this config's hyperparameters (lr,
+    weight decay, ...) rather than the ones saved with it.
     """
     problems = compatibility_problems(config)
     if problems:
@@ -258,7 +261,9 @@ def fit(
     if init_weights is not None:
         _load_weights(init_weights, model, device)
     if resume_from is not None:
-        progress = _restore(resume_from, model, optimizer, schedule, device)
+        progress = _restore(
+            resume_from, model, optimizer, schedule, device, keep_hyperparameters=fork
+        )
 
     callbacks.on_fit_start(
         FitStart(
@@ -385,6 +390,7 @@ def _restore(
     optimizer: torch.optim.Optimizer,
     schedule: Schedule,
     device: torch.device,
+    keep_hyperparameters: bool = False,
 ) -> EpochProgress:
     loaded = load_checkpoint(path, map_location=device)
     try:
@@ -393,7 +399,13 @@ def _restore(
         raise CheckpointError(
             f"checkpoint '{path}' does not fit the model built for this data: {error}"
         ) from error
-    optimizer.load_state_dict(loaded["optimizer"])
+    configured = [
+        {k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups
+    ]
+    optimizer.load_state_dict(loaded["optimizer"])  # this also restores the saved lr, betas, ...
+    if keep_hyperparameters:
+        for group, hyperparameters in zip(optimizer.param_groups, configured, strict=True):
+            group.update(hyperparameters)
     state = loaded["state"]
     schedule.load_state_dict(state.get("scheduler"))
     torch.set_rng_state(state["rng"]["torch"].cpu())

@@ -1,14 +1,16 @@
-"""Routes for runs: create, list, read, cancel, resume, fork, metrics."""
+"""Routes for runs: create, list, read, delete, cancel, resume, fork, sweeps, metrics."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from app import metrics, runs
+from app import metrics, runs, sweeps
 from app.checks import check_run_config, schema_with_plugins
 from app.deps import DispatcherDep, SessionDep, SettingsDep
+from app.downsample import lttb
 from app.errors import ConfigError, ConflictError
 from app.models import RunStatus
 from app.schemas import (
@@ -19,6 +21,8 @@ from app.schemas import (
     RunPublic,
     RunsPublic,
     StepPublic,
+    SweepPublic,
+    SweepRequest,
 )
 from trainer.config import RunConfig, run_config_schema
 
@@ -48,9 +52,30 @@ def read_runs(
     status: RunStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
+    q: str = Query("", max_length=200, description="Text in the run's name or sweep group."),
 ) -> RunsPublic:
-    found, count = runs.list_runs(session, status, limit, offset)
-    return RunsPublic(runs=[RunPublic.of(run) for run in found], count=count)
+    found, count = runs.list_runs(session, status, limit, offset, q)
+    summaries = metrics.epoch_summaries(session, [run.id for run in found])
+    return RunsPublic(
+        runs=[RunPublic.of(run) for run in found],
+        count=count,
+        summaries=summaries,  # type: ignore[arg-type]
+    )
+
+
+@router.post(
+    "/sweeps", status_code=status.HTTP_201_CREATED, summary="Queue a grid of runs in one group"
+)
+def create_sweep(
+    request: SweepRequest, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+) -> SweepPublic:
+    group, created = sweeps.create_sweep(
+        session, request.config, request.grid, request.group_name, settings.allowed_data_roots
+    )
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return SweepPublic(group_name=group, runs=[RunPublic.of(run) for run in created])
 
 
 @router.get("/runs/{run_id}", summary="One run")
@@ -64,18 +89,32 @@ def read_metrics(
     session: SessionDep,
     since_epoch: int = Query(0, ge=0),
     since_step: int = Query(0, ge=0),
+    max_points: int | None = Query(
+        None, ge=3, le=100_000, description="Downsample the steps (LTTB) to at most this many."
+    ),
 ) -> MetricsPublic:
     runs.get_run(session, run_id)
+    points = metrics.read_step_points(session, run_id, since_step)
+    if max_points is not None:
+        points = lttb(points, max_points)
     return MetricsPublic(
         epochs=[
             EpochPublic.model_validate(row)
             for row in metrics.read_epochs(session, run_id, since_epoch)
         ],
-        steps=[
-            StepPublic.model_validate(row)
-            for row in metrics.read_steps(session, run_id, since_step)
-        ],
+        steps=[StepPublic(step=step, loss=loss, epoch=epoch) for step, loss, epoch in points],
     )
+
+
+@router.delete(
+    "/runs/{run_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a finished run: its rows and its files (409 while queued or running)",
+)
+def delete_run(run_id: int, session: SessionDep, settings: SettingsDep) -> None:
+    runs.delete_run(session, run_id)
+    session.commit()
+    shutil.rmtree(settings.run_dir(run_id), ignore_errors=True)
 
 
 @router.post("/runs/{run_id}/cancel", summary="Cancel: queued at once, running at the next batch")

@@ -1,0 +1,35 @@
+"""Routes that export a run: its bundle (zip) and its epoch metrics as CSV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app import bundle, runs
+from app.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
+
+
+@router.get(
+    "/bundle",
+    summary="Zip: last and best checkpoints, config.json, metrics.csv and a standalone train.py",
+    response_class=Response,
+)
+def download_bundle(run_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+    run = runs.get_run(session, run_id)
+    data = bundle.build_bundle(session, run, settings.checkpoint_dir(run_id))
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="run{run_id}-bundle.zip"'},
+    )
+
+
+@router.get("/metrics.csv", summary="Epoch metrics as CSV", response_class=Response)
+def download_metrics_csv(run_id: int, session: SessionDep) -> Response:
+    runs.get_run(session, run_id)
+    return Response(
+        bundle.metrics_frame(session, run_id).to_csv(index=False),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="run{run_id}-metrics.csv"'},
+    )

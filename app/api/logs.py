@@ -1,0 +1,42 @@
+"""Routes for a run's worker log: a chunk by byte offset, or a live Server-Sent Events stream."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse
+
+from app import runs
+from app.deps import SessionDep, SettingsDep
+from app.logs import log_stream, read_log_chunk
+from app.schemas import LogChunk
+
+router = APIRouter(prefix="/api/runs/{run_id}/log", tags=["logs"])
+
+
+@router.get("", summary="The worker log from byte `offset` (up to 64 KiB)")
+def read_log(
+    run_id: int, session: SessionDep, settings: SettingsDep, offset: int = Query(0, ge=0)
+) -> LogChunk:
+    runs.get_run(session, run_id)
+    text, next_offset = read_log_chunk(settings.worker_log(run_id), offset)
+    return LogChunk(text=text, offset=next_offset)
+
+
+@router.get(
+    "/events",
+    summary="Server-Sent Events: `log` events with new text; the event id is the byte offset",
+    response_class=EventSourceResponse,
+)
+def stream_log(
+    run_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    offset: int = Query(0, ge=0),
+    last_event_id: str | None = Header(None),
+) -> EventSourceResponse:
+    runs.get_run(session, run_id)
+    if last_event_id and last_event_id.isdigit():
+        offset = int(last_event_id)  # a reconnect resumes where it left off
+    return EventSourceResponse(
+        log_stream(settings.worker_log(run_id), offset, settings.event_poll_interval), ping=15
+    )

@@ -1,0 +1,67 @@
+"""A run's bundle: one zip with its last and best checkpoints, config, metrics and a train.py.
+
+The metrics CSV is made with pandas (one row per epoch). `train.py` is `app/standalone_train.py`
+copied as text: plain PyTorch that rebuilds the run from `config.json`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from app import metrics
+from app.errors import NotFoundError
+from app.models import Checkpoint, Run
+from app.schemas import EpochPublic
+from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
+
+TRAIN_SCRIPT = Path(__file__).with_name("standalone_train.py")
+EPOCH_COLUMNS = list(EpochPublic.model_fields)
+
+
+def metrics_frame(session: Session, run_id: int) -> pd.DataFrame:
+    """The run's epoch rows as a DataFrame, one row per epoch."""
+    rows = [
+        EpochPublic.model_validate(row).model_dump() for row in metrics.read_epochs(session, run_id)
+    ]
+    return pd.DataFrame(rows, columns=EPOCH_COLUMNS)
+
+
+def build_bundle(session: Session, run: Run, checkpoint_root: Path) -> bytes:
+    """The zip's bytes. Checkpoint files are read only from inside `checkpoint_root`."""
+    buffer = io.BytesIO()
+    picked = metrics.last_and_best_checkpoints(metrics.read_checkpoints(session, run.id))
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", json.dumps(run.config, indent=2) + "\n")
+        archive.writestr("metrics.csv", metrics_frame(session, run.id).to_csv(index=False))
+        archive.write(TRAIN_SCRIPT, "train.py")
+        archive.writestr("README.txt", _readme(run, picked))
+        for role, row in picked.items():
+            folder = Path(row.path).resolve()
+            if not folder.is_relative_to(checkpoint_root.resolve()):
+                raise NotFoundError(f"checkpoint of run {run.id}, epoch {row.epoch} is missing")
+            for name in (MODEL_FILE, OPTIMIZER_FILE):
+                file = folder / name
+                if not file.is_file():
+                    raise NotFoundError(f"checkpoint file {name} of run {run.id} is missing")
+                archive.write(file, f"checkpoints/{role}/{name}")
+    return buffer.getvalue()
+
+
+def _readme(run: Run, picked: dict[str, Checkpoint]) -> str:
+    lines = [
+        f"torchdash run #{run.id} ({run.name}), status {run.status}, epoch {run.epoch}.",
+        "",
+        "config.json    the run config",
+        "metrics.csv    one row per epoch",
+        "train.py       plain PyTorch; `python train.py` reproduces the run from config.json",
+    ]
+    for role, row in picked.items():
+        state = "" if row.complete else f", partial after {row.batches_done} batches"
+        lines.append(f"checkpoints/{role}/  model.pt and optimizer.pt of epoch {row.epoch}{state}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""The best epoch's evaluation, saved by the worker as JSON; thumbnails rendered with Pillow."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from app.errors import NotFoundError
+
+if TYPE_CHECKING:  # the server never imports torch; only the worker builds an Evaluation
+    from trainer.evaluation import Evaluation
+
+EVALUATION_FILE = "evaluation.json"
+THUMBNAIL_SIDE = 96
+
+
+def save_evaluation(run_dir: Path, evaluation: Evaluation) -> Path:
+    """Write the evaluation next to the run's checkpoints (temp file, then rename)."""
+    path = run_dir / EVALUATION_FILE
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(asdict(evaluation)))
+    staging.replace(path)
+    return path
+
+
+def load_evaluation(run_dir: Path, run_id: int) -> dict[str, Any]:
+    path = run_dir / EVALUATION_FILE
+    if not path.is_file():
+        raise NotFoundError(f"run {run_id} has no evaluation yet (it is made when a run ends)")
+    return json.loads(path.read_text())
+
+
+def evaluation_summary(evaluation: dict[str, Any], run_id: int) -> dict[str, Any]:
+    """The evaluation for the page: per-class accuracy added, pixels swapped for thumbnail URLs."""
+    confusion = evaluation["confusion"]
+    per_class = [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]
+    examples = [
+        {
+            "index": item["index"],
+            "true": item["true"],
+            "predicted": item["predicted"],
+            "thumbnail_url": (
+                f"/api/runs/{run_id}/evaluation/misclassified/{number}.png"
+                if item["image"] is not None
+                else None
+            ),
+        }
+        for number, item in enumerate(evaluation["misclassified"])
+    ]
+    return {
+        "epoch": evaluation["epoch"],
+        "class_names": evaluation["class_names"],
+        "confusion": confusion,
+        "per_class_accuracy": per_class,
+        "misclassified": examples,
+    }
+
+
+def render_thumbnail(evaluation: dict[str, Any], number: int, run_id: int) -> bytes:
+    """The misclassified image `number` as a PNG, scaled up with sharp pixels."""
+    examples = evaluation["misclassified"]
+    if not 0 <= number < len(examples) or examples[number]["image"] is None:
+        raise NotFoundError(f"run {run_id} has no misclassified image {number}")
+    pixels = examples[number]["image"]
+    height, width = len(pixels), len(pixels[0])
+    grayscale = not isinstance(pixels[0][0], list)
+    flat = bytes(
+        value for row in pixels for pixel in row for value in ((pixel,) if grayscale else pixel)
+    )
+    image = Image.frombytes("L" if grayscale else "RGB", (width, height), flat)
+    scale = max(1, THUMBNAIL_SIDE // max(width, height))
+    image = image.resize((width * scale, height * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,36 @@
+"""A run's worker log, read incrementally by byte offset, and streamed as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+
+MAX_CHUNK_BYTES = 64 * 1024
+
+
+def read_log_chunk(path: Path, offset: int, limit: int = MAX_CHUNK_BYTES) -> tuple[str, int]:
+    """The log's text from byte `offset` (at most `limit` bytes, ending on a whole line when it
+    can) and the offset to ask for next. A missing log reads as empty."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(limit)
+    except FileNotFoundError:
+        return "", offset
+    if len(data) == limit and b"\n" in data:
+        data = data[: data.rindex(b"\n") + 1]  # a line cut in two would show as two lines
+    return data.decode("utf-8", errors="replace"), offset + len(data)
+
+
+async def log_stream(path: Path, offset: int, interval: float) -> AsyncIterator[dict[str, str]]:
+    """`log` events with new text as the file grows; the event id is the next byte offset."""
+    while True:
+        text, offset_after = await anyio.to_thread.run_sync(read_log_chunk, path, offset)
+        if text:
+            offset = offset_after
+            yield {"event": "log", "id": str(offset), "data": json.dumps({"text": text})}
+            continue  # more may be waiting: read again before sleeping
+        await anyio.sleep(interval)

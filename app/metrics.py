@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import Checkpoint, EpochMetric, StepMetric
+from app.rollups import trim_rollups, update_rollups
 
 
 def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence[EpochMetric]:
@@ -102,6 +103,7 @@ def write_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> No
     """
     if rows:
         session.execute(StepMetric.__table__.insert(), [{"run_id": run_id, **row} for row in rows])
+        update_rollups(session, run_id, rows)
 
 
 def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:
@@ -122,3 +124,4 @@ def trim_after(session: Session, run_id: int, epoch: int, step: int) -> None:
         delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > epoch)
     )
     session.execute(delete(StepMetric).where(StepMetric.run_id == run_id, StepMetric.step > step))
+    trim_rollups(session, run_id, step)

@@ -86,6 +86,22 @@ class StepMetric(Base):
     loss: Mapped[float]
 
 
+class StepRollup(Base):
+    """The lowest and highest step loss of each bucket of `width` steps (app/rollups.py)."""
+
+    __tablename__ = "step_rollups"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    width: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)  # (step - 1) // width
+    min_step: Mapped[int]
+    min_loss: Mapped[float]
+    min_epoch: Mapped[int]
+    max_step: Mapped[int]
+    max_loss: Mapped[float]
+    max_epoch: Mapped[int]
+
+
 class Checkpoint(Base):
     __tablename__ = "checkpoints"
     __table_args__ = (UniqueConstraint("run_id", "epoch"),)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from app import metrics, runs, sweeps
+from app import metrics, rollups, runs, sweeps
 from app.checks import check_run_config, schema_with_plugins
 from app.deps import DispatcherDep, SessionDep, SettingsDep
 from app.downsample import lttb
@@ -94,7 +94,11 @@ def read_metrics(
     ),
 ) -> MetricsPublic:
     runs.get_run(session, run_id)
-    points = metrics.read_step_points(session, run_id, since_step)
+    points = None
+    if max_points is not None and since_step == 0:
+        points = rollups.chart_points(session, run_id, max_points)  # a few hundred rows read
+    if points is None:
+        points = metrics.read_step_points(session, run_id, since_step)
     if max_points is not None:
         points = lttb(points, max_points)
     return MetricsPublic(

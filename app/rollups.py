@@ -1,0 +1,128 @@
+"""Step-loss rollups: each run's step series pre-aggregated at write time, for fast chart reads.
+
+A chart of a run with 100,000 steps needs about 2,000 points. Reading 100,000 rows to pick them
+costs more than the whole answer may take, so every flush of step rows also keeps, for a few
+bucket widths (16, 256 and 4,096 steps), the lowest and the highest loss of each bucket with their
+steps. A chart read takes the narrowest width whose buckets fit, a few hundred rows at most; the
+lowest and highest point of every bucket keep the series' peaks and dips (its shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.models import StepMetric, StepRollup
+
+WIDTHS = (16, 256, 4096)
+
+# (step, loss, epoch), as `app.metrics.read_step_points` gives them.
+Point = tuple[int, float, int]
+
+
+def update_rollups(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Fold new step rows (in step order, past every stored step) into the run's buckets."""
+    if not rows:
+        return
+    fresh: dict[tuple[int, int], dict[str, Any]] = {}
+    for width in WIDTHS:
+        for bucket, members in groupby(rows, key=lambda row: (row["step"] - 1) // width):
+            group = list(members)
+            low = min(group, key=lambda row: row["loss"])
+            high = max(group, key=lambda row: row["loss"])
+            fresh[(width, bucket)] = _bucket(run_id, width, bucket, low, high)
+    # Only the first bucket of each width can hold rows of an earlier flush: merge with it.
+    firsts = [(width, (rows[0]["step"] - 1) // width) for width in WIDTHS]
+    key = tuple_(StepRollup.width, StepRollup.bucket)
+    stored = session.scalars(
+        select(StepRollup).where(StepRollup.run_id == run_id, key.in_(firsts))
+    ).all()
+    for old in stored:
+        new = fresh[(old.width, old.bucket)]
+        if old.min_loss <= new["min_loss"]:
+            new.update(min_step=old.min_step, min_loss=old.min_loss, min_epoch=old.min_epoch)
+        if old.max_loss >= new["max_loss"]:
+            new.update(max_step=old.max_step, max_loss=old.max_loss, max_epoch=old.max_epoch)
+    if stored:
+        session.execute(
+            delete(StepRollup).where(
+                StepRollup.run_id == run_id, key.in_([(o.width, o.bucket) for o in stored])
+            )
+        )
+    session.execute(StepRollup.__table__.insert(), list(fresh.values()))
+
+
+def _bucket(run_id: int, width: int, bucket: int, low: dict, high: dict) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "width": width,
+        "bucket": bucket,
+        "min_step": low["step"],
+        "min_loss": low["loss"],
+        "min_epoch": low["epoch"],
+        "max_step": high["step"],
+        "max_loss": high["loss"],
+        "max_epoch": high["epoch"],
+    }
+
+
+def trim_rollups(session: Session, run_id: int, step: int) -> None:
+    """After the step rows past `step` were deleted: rebuild the buckets that held them."""
+    for width in WIDTHS:
+        first_touched = step // width  # the bucket holding step + 1
+        session.execute(
+            delete(StepRollup).where(
+                StepRollup.run_id == run_id,
+                StepRollup.width == width,
+                StepRollup.bucket >= first_touched,
+            )
+        )
+    start = (step // WIDTHS[-1]) * WIDTHS[-1]  # the widest touched bucket's first step - 1
+    kept = session.execute(
+        select(StepMetric.step, StepMetric.loss, StepMetric.epoch)
+        .where(StepMetric.run_id == run_id, StepMetric.step > start, StepMetric.step <= step)
+        .order_by(StepMetric.step)
+    ).all()
+    rows = [{"step": s, "loss": loss, "epoch": e} for s, loss, e in kept]
+    # Narrower buckets before `first_touched` are whole and still stored: fold in only the rest.
+    for width in WIDTHS:
+        tail = [row for row in rows if (row["step"] - 1) // width >= step // width]
+        _insert_width(session, run_id, width, tail)
+
+
+def _insert_width(session: Session, run_id: int, width: int, rows: list[dict[str, Any]]) -> None:
+    values = []
+    for bucket, members in groupby(rows, key=lambda row: (row["step"] - 1) // width):
+        group = list(members)
+        low = min(group, key=lambda row: row["loss"])
+        high = max(group, key=lambda row: row["loss"])
+        values.append(_bucket(run_id, width, bucket, low, high))
+    if values:
+        session.execute(StepRollup.__table__.insert(), values)
+
+
+def chart_points(session: Session, run_id: int, max_points: int) -> list[Point] | None:
+    """About `max_points` points or fewer keeping the series' shape; None when the step rows
+    themselves should be read (few enough, or written before rollups existed)."""
+    last = session.scalar(select(func.max(StepMetric.step)).where(StepMetric.run_id == run_id))
+    if last is None or last <= max_points:
+        return None
+    fitting = [w for w in WIDTHS if 2 * (last // w + 1) <= max_points]
+    width = fitting[0] if fitting else WIDTHS[-1]
+    rows = session.execute(
+        select(
+            StepRollup.min_step, StepRollup.min_loss, StepRollup.min_epoch,
+            StepRollup.max_step, StepRollup.max_loss, StepRollup.max_epoch,
+        ).where(StepRollup.run_id == run_id, StepRollup.width == width)
+    ).all()  # fmt: skip
+    if len(rows) < last // width:  # written before rollups existed: read the step rows instead
+        return None
+    points: set[Point] = set()
+    for row in rows:
+        points.add((row[0], row[1], row[2]))
+        points.add((row[3], row[4], row[5]))
+    return sorted(points)

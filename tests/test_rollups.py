@@ -1,0 +1,88 @@
+"""Step-loss rollups: kept exact across uneven flushes and resumes, and used for chart reads."""
+
+from __future__ import annotations
+
+import random
+from itertools import groupby
+
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select
+
+from app import metrics
+from app.db import make_engine, make_session_factory, session_scope
+from app.models import StepRollup
+from app.rollups import WIDTHS
+from app.settings import Settings
+
+
+def write_in_flushes(factory, run_id: int, steps: range, rng: random.Random) -> None:
+    rows = [{"step": s, "epoch": 1 + s // 1000, "loss": rng.random()} for s in steps]
+    start = 0
+    while start < len(rows):
+        size = rng.choice([1, 7, 300, 5000])
+        with session_scope(factory) as session:
+            metrics.write_steps(session, run_id, rows[start : start + size])
+        start += size
+
+
+def expected_buckets(factory, run_id: int) -> dict:
+    with session_scope(factory) as session:
+        points = metrics.read_step_points(session, run_id)
+    expected = {}
+    for width in WIDTHS:
+        for bucket, members in groupby(points, key=lambda p: (p[0] - 1) // width):
+            group = list(members)
+            low, high = min(group, key=lambda p: p[1]), max(group, key=lambda p: p[1])
+            expected[(width, bucket)] = (low[0], low[1], high[0], high[1])
+    return expected
+
+
+def stored_buckets(factory, run_id: int) -> dict:
+    with session_scope(factory) as session:
+        rows = session.scalars(select(StepRollup).where(StepRollup.run_id == run_id)).all()
+        return {(r.width, r.bucket): (r.min_step, r.min_loss, r.max_step, r.max_loss) for r in rows}
+
+
+def test_rollups_match_the_step_rows_across_flushes_and_a_resume(
+    client: TestClient, make_run, settings: Settings
+) -> None:
+    run_id = make_run()["id"]
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    rng = random.Random(0)
+    write_in_flushes(factory, run_id, range(1, 9001), rng)
+    assert stored_buckets(factory, run_id) == expected_buckets(factory, run_id)
+
+    # A resume from step 5000 drops later rows, then writes them again (other values).
+    with session_scope(factory) as session:
+        metrics.trim_after(session, run_id, epoch=5, step=5000)
+    assert stored_buckets(factory, run_id) == expected_buckets(factory, run_id)
+    write_in_flushes(factory, run_id, range(5001, 12001), rng)
+    assert stored_buckets(factory, run_id) == expected_buckets(factory, run_id)
+    engine.dispose()
+
+
+def test_chart_of_100000_steps_is_read_from_rollups_and_keeps_extremes(
+    client: TestClient, make_run, settings: Settings
+) -> None:
+    run_id = make_run()["id"]
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    rng = random.Random(1)
+    rows = [{"step": s, "epoch": 1, "loss": rng.random()} for s in range(1, 100_001)]
+    rows[31_337]["loss"], rows[77_777]["loss"] = -5.0, 9.0  # a dip and a spike
+    with session_scope(factory) as session:
+        metrics.write_steps(session, run_id, rows)
+
+    steps = client.get(f"/api/runs/{run_id}/metrics", params={"max_points": 2000}).json()["steps"]
+    assert 100 < len(steps) <= 2000
+    assert [p["step"] for p in steps] == sorted(p["step"] for p in steps)
+    losses = {p["step"]: p["loss"] for p in steps}
+    assert losses[31_338] == -5.0 and losses[77_778] == 9.0
+
+    # A run recorded before rollups existed is downsampled from its rows, to the same bound.
+    with session_scope(factory) as session:
+        session.execute(delete(StepRollup).where(StepRollup.run_id == run_id))
+    old = client.get(f"/api/runs/{run_id}/metrics", params={"max_points": 2000}).json()["steps"]
+    assert len(old) == 2000 and {-5.0, 9.0} <= {p["loss"] for p in old}
+    engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.dispatcher import Dispatcher
+from app.runs import get_run
 from app.settings import Settings
 
 
@@ -22,6 +23,17 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def existing_run_id(run_id: int, request: Request) -> int:
+    """The path's run id once a short look found the run (else 404).
+
+    For streaming routes: a `SessionDep` lives as long as the response, so each open event
+    stream would hold a pooled connection, and a few dozen watchers would drain the pool.
+    """
+    with session_scope(request.app.state.session_factory) as session:
+        get_run(session, run_id)
+    return run_id
+
+
 def get_dispatcher(request: Request) -> Dispatcher | None:
     return request.app.state.dispatcher
 
@@ -29,3 +41,4 @@ def get_dispatcher(request: Request) -> Dispatcher | None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 DispatcherDep = Annotated[Dispatcher | None, Depends(get_dispatcher)]
+ExistingRunId = Annotated[int, Depends(existing_run_id)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -137,3 +138,14 @@ def test_many_watchers_and_a_late_one_each_see_every_row_once(live_server: str) 
         assert steps == list(range(1, 3 * 23 + 1))
     assert [row["epoch"] for row in middle["epoch"]] == [3]
     assert [row["step"] for batch in middle["steps"] for row in batch][0] == 51
+
+
+def test_open_event_streams_hold_no_database_connection(live_server: str) -> None:
+    """More streams than the connection pool holds (15), and the API still answers."""
+    run = httpx.post(f"{live_server}/api/runs", json={**TINY_CONFIG, "max_epochs": 1}).json()
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(timeout=20))
+        for _ in range(25):
+            stack.enter_context(client.stream("GET", f"{live_server}/api/runs/{run['id']}/events"))
+        for _ in range(3):
+            assert client.get(f"{live_server}/api/runs").status_code == 200

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
-from app import runs
-from app.deps import SessionDep
+from app.deps import ExistingRunId
 from app.events import Cursor, EventHub
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -18,14 +17,12 @@ router = APIRouter(prefix="/api", tags=["events"])
     response_class=EventSourceResponse,
 )
 def stream_run_events(
-    run_id: int,
+    run_id: ExistingRunId,
     request: Request,
-    session: SessionDep,
     since_epoch: int = Query(0, ge=0),
     since_step: int = Query(0, ge=0),
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
-    runs.get_run(session, run_id)  # 404 before the stream opens
     hub: EventHub = request.app.state.event_hub
     cursor = Cursor.parse(last_event_id, since_epoch, since_step)
     return EventSourceResponse(hub.stream(run_id, cursor), ping=15)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
 
 from app import runs
-from app.deps import SessionDep, SettingsDep
+from app.deps import ExistingRunId, SessionDep, SettingsDep
 from app.logs import log_stream, read_log_chunk
 from app.schemas import LogChunk
 
@@ -28,13 +28,11 @@ def read_log(
     response_class=EventSourceResponse,
 )
 def stream_log(
-    run_id: int,
-    session: SessionDep,
+    run_id: ExistingRunId,
     settings: SettingsDep,
     offset: int = Query(0, ge=0),
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
-    runs.get_run(session, run_id)
     if last_event_id and last_event_id.isdigit():
         offset = int(last_event_id)  # a reconnect resumes where it left off
     return EventSourceResponse(

@@ -1,0 +1,53 @@
+"""A real torchdash server on loopback for the benchmarks, on a temporary home."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(home: Path, **settings: str) -> Iterator[str]:
+    """Start `python -m app serve` on `home`; yield its base URL; stop it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "TORCHDASH_HOME": str(home),
+        "TORCHDASH_PORT": str(port),
+        **{f"TORCHDASH_{key.upper()}": value for key, value in settings.items()},
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.02)
+        else:
+            raise RuntimeError("the server did not answer within 60 s")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

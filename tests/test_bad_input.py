@@ -24,7 +24,7 @@ BAD_CONFIGS = [
     ({"max_epochs": 2.5}, ["body", "max_epochs"]),
     ({"optimizer": {"kind": "adam", "lr": -0.1}}, ["body", "optimizer", "adam", "lr"]),
     ({"optimizer": {"kind": "sgd", "lr": "fast"}}, ["body", "optimizer", "sgd", "lr"]),
-    ({"optimizer": {"kind": "rmsprop"}}, ["body", "optimizer"]),
+    ({"optimizer": {"kind": "quantum_annealer"}}, ["body", "optimizer"]),
     ({"model": {"kind": "transformer"}}, ["body", "model"]),
     ({"data": {"kind": "imagenet"}}, ["body", "data"]),
     ({"model": {"kind": "mlp", "hidden_sizes": [0]}}, ["body", "model", "mlp", "hidden_sizes", 0]),

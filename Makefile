@@ -12,7 +12,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 HOME_DIR ?= var
 
-.PHONY: install run test lint data browser clean
+.PHONY: install run test lint data browser bench clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m pytest
+
+# Every benchmark of bench/, side by side; rewrites the table in bench/README.md.
+bench: $(STAMP)
+	$(PY) -m bench.run_all
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

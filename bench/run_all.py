@@ -1,0 +1,60 @@
+"""`make bench`: run every benchmark in one go and rewrite the table in bench/README.md.
+
+Each figure is a ratio or a comparison measured side by side in the same run (the machine is
+shared and noisy); absolute times are context.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+
+from bench.common import Result, write_table
+
+# In the order of the issue's targets.
+BENCHMARKS = [
+    "bench.throughput",
+    "bench.reporting_overhead",
+    "bench.run_start",
+    "bench.live_latency",
+    "bench.metric_writes",
+    "bench.metric_reads",
+    "bench.server_light",
+    "bench.csv_index",
+]
+
+
+def main() -> int:
+    results: list[Result] = []
+    started = time.perf_counter()
+    for name in BENCHMARKS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            print(f"{name}: not written yet", flush=True)
+            continue
+        print(f"{name} ...", flush=True)
+        began = time.perf_counter()
+        for result in module.run():
+            print(f"  {result.row()}", flush=True)
+            results.append(result)
+        print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
+    minutes = (time.perf_counter() - started) / 60
+    header = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{os.cpu_count()} cores, CPU only, Python {platform.python_version()}; "
+        f"the whole run took {minutes:.1f} minutes."
+    )
+    write_table(results, header)
+    print(f"bench/README.md updated ({minutes:.1f} minutes)")
+    return 0 if all(result.met is not False for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

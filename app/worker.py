@@ -158,17 +158,9 @@ class DatabaseReporter(Callbacks):
 class StopSignal:
     """The loop's `should_stop`: true after SIGTERM/SIGINT or a cancel request in the database."""
 
-    def __init__(
-        self,
-        factory: sessionmaker[Session],
-        run_id: int,
-        keep_last: int | None = None,
-        checkpoint_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
         self.factory = factory
         self.run_id = run_id
-        self.keep_last = keep_last
-        self.checkpoint_dir = checkpoint_dir
         self.signal_name: str | None = None
         self.requested = False
         self.next_poll = 0.0

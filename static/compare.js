@@ -6,25 +6,12 @@
 
   const page = document.getElementById("compare-page");
   if (!page) return;
-  const $ = (id) => document.getElementById(id);
+  const { $, h } = window.dom;
   const runIds = JSON.parse($("compare-run-ids").textContent);
   const COLORS = ["#2563eb", "#f97316", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#ca8a04", "#db2777"];
   const METRICS = ["val_loss", "val_accuracy", "train_loss", "train_accuracy"];
   const ACTIVE = new Set(["queued", "running"]);
 
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined) continue;
-      if (key === "class") el.className = value;
-      else if (key === "text") el.textContent = value;
-      else el.setAttribute(key, String(value));
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
-    }
-    return el;
-  }
 
   async function getJson(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });

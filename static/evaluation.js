@@ -3,23 +3,10 @@
 (function () {
   "use strict";
 
-  const $ = (id) => document.getElementById(id);
+  const { $, h } = window.dom;
   const MAX_MATRIX_CLASSES = 40;
   const fmtPct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined) continue;
-      if (key === "class") el.className = value;
-      else if (key === "text") el.textContent = value;
-      else el.setAttribute(key, String(value));
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
-    }
-    return el;
-  }
 
   function setText(id, text) {
     const el = $(id);

@@ -6,25 +6,12 @@
   const page = document.getElementById("run-page");
   if (!page) return;
   const runId = Number(page.dataset.runId);
-  const $ = (id) => document.getElementById(id);
+  const { $, h } = window.dom;
   const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
   const CHART_HEIGHT = 300;
 
   // --- helpers -------------------------------------------------------------------------------
 
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined) continue;
-      if (key === "class") el.className = value;
-      else if (key === "text") el.textContent = value;
-      else el.setAttribute(key, String(value));
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
-    }
-    return el;
-  }
 
   // The server writes UTC; an ISO string without a zone is read as UTC, not local time.
   function parseTime(iso) {

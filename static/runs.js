@@ -30,19 +30,7 @@
   const params = new URLSearchParams(location.search);
   if (params.get("q")) textFilter.value = params.get("q");
 
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") el.className = value;
-      else if (key === "text") el.textContent = value;
-      else el.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
-    }
-    return el;
-  }
+  const { h } = window.dom;
 
   // The server writes UTC; an ISO string without a zone is read as UTC, not local time.
   function parseTime(iso) {

@@ -7,12 +7,16 @@
 - Always, token or not: a POST, PUT, PATCH or DELETE whose `Origin` is another site is refused
   (403), so a web page the user visits cannot drive a dashboard on 127.0.0.1 (the attack that
   made Ray's dashboard run jobs for anyone). Clients that send no Origin (curl, scripts) pass.
+- Without a token, the `Host` header must name this machine's loopback (localhost, 127.x.x.x,
+  ::1): a DNS-rebinding page (evil.example resolving to 127.0.0.1) sends its own name as Host
+  and as Origin, which would pass the Origin check, but not this one.
 """
 
 from __future__ import annotations
 
 import hmac
 import html
+import ipaddress
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,6 +62,17 @@ def is_cross_site(request: Request) -> bool:
     return origin == "null" or parts.netloc != request.headers.get("host", "")
 
 
+def is_loopback_host(request: Request) -> bool:
+    """True when the request's Host header names the loopback interface."""
+    host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def install_auth(app: FastAPI, settings: Settings) -> None:
     """Add the Origin check and, with a token, the token check in front of every route."""
 
@@ -68,6 +83,14 @@ def install_auth(app: FastAPI, settings: Settings) -> None:
         if request.method in STATE_CHANGING and is_cross_site(request):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         token = settings.token
+        if not token and not is_loopback_host(request):
+            return JSONResponse(
+                {
+                    "detail": "this server answers loopback names only; set TORCHDASH_TOKEN to "
+                    "serve others"
+                },
+                status_code=403,
+            )
         path = request.url.path
         if token and not path.startswith(OPEN_PREFIXES) and not has_token(request, token):
             if request.method == "GET" and not path.startswith("/api/"):

@@ -48,7 +48,9 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     """The API with no dispatcher: runs stay queued until a test claims and executes them."""
-    with TestClient(create_app(settings, dispatch=False)) as test_client:
+    with TestClient(
+        create_app(settings, dispatch=False), base_url="http://127.0.0.1"
+    ) as test_client:
         yield test_client
 
 

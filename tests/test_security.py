@@ -28,7 +28,9 @@ TOKEN = "s3cret-token"
 def guarded(settings: Settings) -> Iterator[TestClient]:
     """The API with a token set."""
     with_token = Settings(home=settings.home, data_roots=settings.data_roots, token=TOKEN)
-    with TestClient(create_app(with_token, dispatch=False)) as test_client:
+    with TestClient(
+        create_app(with_token, dispatch=False), base_url="http://127.0.0.1"
+    ) as test_client:
         yield test_client
 
 
@@ -96,10 +98,21 @@ def test_cross_site_writes_are_refused_with_or_without_a_token(
             response = api.post("/api/runs", json=TINY_CONFIG, headers={**headers, **extra})
             assert response.status_code == 403, headers
         same = api.post(
-            "/api/runs", json=TINY_CONFIG, headers={"Origin": "http://testserver", **extra}
+            "/api/runs", json=TINY_CONFIG, headers={"Origin": "http://127.0.0.1", **extra}
         )
         assert same.status_code == 201
     assert client.get("/api/runs").json()["count"] == 2  # one per client, none cross-site
+
+
+def test_without_a_token_only_loopback_host_names_are_served(client: TestClient) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1, and its page sends its own name as
+    Host and Origin, so the Origin check alone would let its writes through."""
+    rebinding = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+    assert client.post("/api/runs", json=TINY_CONFIG, headers=rebinding).status_code == 403
+    assert client.get("/api/runs", headers={"Host": "evil.example:8000"}).status_code == 403
+    for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "127.0.0.2"):
+        assert client.get("/api/runs", headers={"Host": host}).status_code == 200, host
+    assert client.get("/api/runs").json()["count"] == 0
 
 
 def test_the_server_refuses_to_bind_beyond_loopback_without_a_token(settings: Settings) -> None:

@@ -16,7 +16,7 @@ def test_server_process_never_imports_torch(tmp_path: Path) -> None:
         "from app.main import create_app\n"
         "from app.settings import Settings\n"
         f"app = create_app(Settings(home={str(tmp_path)!r}), dispatch=False)\n"
-        "with TestClient(app) as client:\n"
+        "with TestClient(app, base_url='http://127.0.0.1') as client:\n"
         "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs'):\n"
         "        assert client.get(url).status_code == 200, url\n"
         "print(sorted(m for m in ('torch', 'torchvision', 'sklearn') if m in sys.modules))\n"

@@ -121,7 +121,7 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_working(tmp_path: 
     old.dispose()
 
     settings = Settings(home=home, data_roots=[home / "data"])
-    with TestClient(create_app(settings, dispatch=False)) as client:
+    with TestClient(create_app(settings, dispatch=False), base_url="http://127.0.0.1") as client:
         assert client.get("/api/runs/1").json()["name"] == "old run"
         assert client.get("/api/runs/1/metrics").json()["steps"][0]["loss"] == 2.5
         assert client.post("/api/runs", json=TINY_CONFIG).status_code == 201

@@ -29,15 +29,14 @@ def log_stamp(message: str) -> None:
 
 def preload() -> None:
     """Import and exercise what a run's first step needs, without touching a GPU."""
-    import sklearn.datasets
     import torch
     import torchvision  # noqa: F401  (image data sets and transforms import it)
 
     import trainer.evaluation  # noqa: F401  (the end-of-run evaluation)
     import trainer.loop  # noqa: F401
+    from trainer.datasets import digits_tensors
 
-    # Reading the digits once puts its file in the page cache and its parser in memory.
-    sklearn.datasets.load_digits()
+    digits_tensors()  # the embedded default data set, kept in memory for the run
     # One tiny CPU training step: autograd's engine, the optimizer and the kernels it dispatches
     # are set up lazily on first use, which would otherwise land on the run's first step.
     model = torch.nn.Linear(4, 2)

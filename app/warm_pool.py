@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import time
 from collections.abc import Callable
 
 logger = logging.getLogger("torchdash.warm_pool")
+
+# After a warm worker dies idle (a broken install fails its imports, say), wait this long before
+# spawning another, rather than re-running a failing import on every dispatcher tick.
+RESPAWN_BACKOFF_SECONDS = 10.0
 
 
 class WarmPool:
@@ -25,12 +30,16 @@ class WarmPool:
         self.size = size
         self.spawn = spawn
         self.idle: list[subprocess.Popen[bytes]] = []
+        self.not_before = 0.0
 
     def fill(self) -> None:
         """Forget warm workers that died idle and spawn fresh ones up to `size`."""
         for process in [p for p in self.idle if p.poll() is not None]:
             logger.warning("warm worker %s ended idle, code %s", process.pid, process.returncode)
             self.idle.remove(process)
+            self.not_before = time.monotonic() + RESPAWN_BACKOFF_SECONDS
+        if time.monotonic() < self.not_before:
+            return
         while len(self.idle) < self.size:
             try:
                 self.idle.append(self.spawn())

@@ -2,7 +2,8 @@
 
 A warm worker (app/warm_worker.py) is spawned ahead of need and imports torch while nothing waits
 on it; handing it a run is one line on its stdin. The pipe is also its lifeline: only the server
-holds the writing end, so when the server stops or dies the worker reads end of file and exits.
+holds the writing end, so when the server dies the worker reads end of file and exits (a server
+that stops cleanly terminates its idle warm workers).
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ class WarmPool:
         return None
 
     def close(self) -> None:
-        """Let idle warm workers go: end of file on their stdin tells them to exit."""
+        """Stop idle warm workers: they have no run, so nothing is lost (the server stops)."""
         for process in self.idle:
             if process.stdin is not None:
                 process.stdin.close()
+            process.terminate()  # no point in letting it finish importing torch
         self.idle = []

@@ -24,6 +24,8 @@ from app.errors import ConflictError
 from app.models import Run, RunStatus
 from app.runs import transition
 from app.settings import Settings
+from app.warm_pool import WarmPool
+from app.warm_worker import WARM_FLAG
 
 logger = logging.getLogger("torchdash.dispatcher")
 
@@ -55,18 +57,50 @@ class Executor(Protocol):
         """Workers still running."""
         ...
 
+    def keep_warm(self) -> None:
+        """Have workers ready ahead of the next start, where the executor has such a thing."""
+        ...
+
+    def close(self) -> None:
+        """Let go of workers that have no run yet (the server stops)."""
+        ...
+
 
 class LocalProcessExecutor:
-    """One OS process per run on this machine: `python -m app.worker RUN_ID`."""
+    """One OS process per run on this machine: `python -m app.worker RUN_ID`, or a warm worker.
+
+    With `warm_workers` > 0, that many workers wait with torch imported (`app.worker --warm`);
+    a claimed run goes to one of them, and a fresh one replaces it at once.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.adopted: dict[int, int] = {}
+        self.warm = WarmPool(settings.warm_workers, self._spawn_warm)
+
+    def keep_warm(self) -> None:
+        self.warm.fill()
+
+    def close(self) -> None:
+        self.warm.close()
 
     def start(self, run_id: int) -> int:
         log_path = self.settings.worker_log(run_id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        process = self.warm.hand_over(run_id) or self._spawn(
+            str(run_id), log_path, stdin=subprocess.DEVNULL
+        )
+        self.processes[run_id] = process
+        return process.pid
+
+    def _spawn_warm(self) -> subprocess.Popen[bytes]:
+        log_path = self.settings.warm_worker_log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        return self._spawn(WARM_FLAG, log_path, stdin=subprocess.PIPE)
+
+    def _spawn(self, argument: str, log_path: Path, stdin: int) -> subprocess.Popen[bytes]:
+        """`python -m app.worker ARGUMENT`, its output appended to `log_path`."""
         env = {
             **os.environ,
             # The worker reads the same settings, made absolute so its working folder can't matter.
@@ -75,21 +109,20 @@ class LocalProcessExecutor:
             "TORCHDASH_DATA_ROOTS": ",".join(map(str, self.settings.allowed_data_roots)),
             "PYTHONUNBUFFERED": "1",
         }
+        python = self.settings.worker_python or sys.executable
         with open(log_path, "ab") as log_file:
-            process = subprocess.Popen(
-                [self.settings.worker_python or sys.executable, "-m", "app.worker", str(run_id)],
+            return subprocess.Popen(
+                [python, "-m", "app.worker", argument],
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 # Its own session: a Ctrl-C on the server does not kill the runs it started.
                 start_new_session=True,
             )
-        self.processes[run_id] = process
-        return process.pid
 
     def adopt(self, run_id: int, pid: int) -> bool:
-        if not _is_worker_of(pid, run_id):
+        if not _is_worker_of(pid, run_id, self.settings.worker_log(run_id)):
             return False
         self.adopted[run_id] = pid
         return True
@@ -102,7 +135,7 @@ class LocalProcessExecutor:
                 del self.processes[run_id]
                 exited.append(Exited(run_id, code))
         for run_id, pid in list(self.adopted.items()):
-            if not _is_worker_of(pid, run_id):
+            if not _is_worker_of(pid, run_id, self.settings.worker_log(run_id)):
                 del self.adopted[run_id]
                 exited.append(Exited(run_id, None))
         return exited
@@ -111,12 +144,14 @@ class LocalProcessExecutor:
         return len(self.processes) + len(self.adopted)
 
 
-def _is_worker_of(pid: int, run_id: int) -> bool:
+def _is_worker_of(pid: int, run_id: int, log_path: Path) -> bool:
     """True while `pid` is a live worker of run `run_id`.
 
     A signal-0 probe alone is fooled twice: by a zombie (a killed worker whose new parent does not
     reap it, as in some containers) and by a reused pid after a reboot. Where /proc exists, the
-    process must be running (not Z or X) and its command line must be `app.worker RUN_ID`.
+    process must be running (not Z or X) and its command line must be `app.worker RUN_ID`, or
+    `app.worker --warm` with its output going to the run's log (`log_path`): a warm worker's
+    command line was written before it had a run, its stdout is moved to the log once it has one.
     """
     proc = Path(f"/proc/{pid}")
     if not Path("/proc/self").exists():
@@ -126,7 +161,18 @@ def _is_worker_of(pid: int, run_id: int) -> bool:
         argv = (proc / "cmdline").read_bytes().split(b"\0")
     except (OSError, IndexError):
         return False
-    return state not in ("Z", "X") and argv[-3:-1] == [b"app.worker", str(run_id).encode()]
+    if state in ("Z", "X"):
+        return False
+    if argv[-3:-1] == [b"app.worker", str(run_id).encode()]:
+        return True
+    return argv[-3:-1] == [b"app.worker", WARM_FLAG.encode()] and _writes_to(pid, log_path)
+
+
+def _writes_to(pid: int, path: Path) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/1") == str(path)
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -163,6 +209,7 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.executor.close()
 
     def wake(self) -> None:
         """Look for work now rather than at the next tick (a run was queued)."""
@@ -198,6 +245,7 @@ class Dispatcher:
         for exited in self.executor.reap():
             with session_scope(self.factory) as session:
                 self._settle(session, exited.run_id, *_describe_exit(exited))
+        self.executor.keep_warm()
         free = self.settings.max_concurrent_runs - self.executor.active()
         if free <= 0:
             return

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the server binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
     max_concurrent_runs: int = Field(1, ge=1, description="Runs trained at the same time.")
+    warm_workers: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Worker processes kept waiting with torch imported, so a run starts at once; "
+        "each serves one run, then a fresh one replaces it. 0: a fresh interpreter per run.",
+    )
     dispatch_interval: float = Field(
         0.25, gt=0, description="Seconds between the dispatcher's looks at queued runs."
     )
@@ -91,6 +98,11 @@ class Settings(BaseSettings):
 
     def worker_log(self, run_id: int) -> Path:
         return self.run_dir(run_id) / "worker.log"
+
+    @cached_property
+    def warm_worker_log(self) -> Path:
+        """Where warm workers write until they are handed a run (then: that run's worker.log)."""
+        return self.home_dir / "warm-workers.log"
 
     @cached_property
     def uploads_dir(self) -> Path:

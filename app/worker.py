@@ -1,9 +1,10 @@
 """The worker: one process per run. Binds trainer callbacks to database rows.
 
 Started by the dispatcher as `python -m app.worker RUN_ID` (a fresh interpreter: spawned, never
-forked), after the run was claimed (`running`). Whatever happens, it writes a final status:
-succeeded, cancelled (stop asked for through the API), interrupted (SIGTERM or SIGINT, after
-saving a checkpoint) or failed with the error text.
+forked), after the run was claimed (`running`), or handed the run as a warm worker
+(`python -m app.worker --warm`, see app/warm_worker.py) that had torch imported already.
+Whatever happens, it writes a final status: succeeded, cancelled (stop asked for through the
+API), interrupted (SIGTERM or SIGINT, after saving a checkpoint) or failed with the error text.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.models import Run, RunStatus, Upload, utcnow
 from app.retention import prune_checkpoints
 from app.runs import get_run, transition
 from app.settings import Settings
+from app.warm_worker import WARM_FLAG, serve_one_run
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
 from trainer.checkpoint import (
     CheckpointError,
@@ -67,6 +69,7 @@ class DatabaseReporter(Callbacks):
         self.pending_steps: list[dict[str, Any]] = []
         self.progress: tuple[int, int] | None = None
         self.last_flush = time.monotonic()
+        self.first_step_logged = False
 
     def on_fit_start(self, info: FitStart) -> None:
         log(
@@ -88,6 +91,10 @@ class DatabaseReporter(Callbacks):
             )
 
     def on_step(self, report: StepReport) -> None:
+        if not self.first_step_logged:
+            # Epoch seconds, for measuring a run's start from outside (bench/run_start.py).
+            log(f"first step reported at {time.time():.3f}")
+            self.first_step_logged = True
         self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": report.loss})
         self.progress = (report.batch, report.batches)
         if time.monotonic() - self.last_flush >= STEP_FLUSH_SECONDS:
@@ -309,8 +316,10 @@ def _finish(
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args == [WARM_FLAG]:
+        return serve_one_run(Settings())
     if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m app.worker RUN_ID", file=sys.stderr)
+        print(f"usage: python -m app.worker RUN_ID | {WARM_FLAG}", file=sys.stderr)
         return 2
     status = execute_run(int(args[0]), Settings(), handle_signals=True)
     return 0 if status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED) else 1

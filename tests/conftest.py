@@ -42,7 +42,10 @@ TINY_CONFIG: dict[str, Any] = {
 def settings(tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     (home / "data").mkdir(parents=True)
-    return Settings(home=home, data_roots=[home / "data"])
+    # Dispatchers built in a test's own process start cold workers: a warm worker's environment
+    # is fixed when it is spawned, before a test can set a fault to inject. Servers spawned by
+    # `spawn_server` read their own settings and keep the default warm worker.
+    return Settings(home=home, data_roots=[home / "data"], warm_workers=0)
 
 
 @pytest.fixture

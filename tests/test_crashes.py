@@ -58,6 +58,8 @@ def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
         for run_id in (kept, lost):
             wait_until(lambda r=run_id: len(_steps(base, r)) >= 5, 60, f"run {run_id} to report")
         kept_pid, lost_pid = _run(base, kept)["worker_pid"], _run(base, lost)["worker_pid"]
+        # The server keeps a warm worker: the one adopted below serves its run as `--warm`.
+        assert f"warm worker {kept_pid} takes run {kept}" in settings.worker_log(kept).read_text()
 
         first.send_signal(signal.SIGKILL)  # no shutdown code runs
         first.wait(timeout=10)

@@ -6,6 +6,7 @@ pipelines then turn them into float tensors (see trainer/transforms.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,18 +77,29 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], li
     return order[n_val:], order[:n_val]
 
 
-def _digits(config: DigitsData) -> tuple[Dataset, Dataset, list[str]]:
+@functools.cache
+def digits_tensors() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The embedded digits (images N x 1 x 8 x 8 in [0, 1], labels, class names), read once.
+
+    Once per process: a warm worker reads them before it has a run (app/warm_worker.py). Callers
+    index into the tensors, which copies; nothing writes to them.
+    """
     # load_digits reads the CSV that scikit-learn ships inside its package: no network needed.
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N x 1 x 8 x 8
+    images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     labels = torch.tensor(bunch.target, dtype=torch.long)
+    return images, labels, [str(name) for name in bunch.target_names]
+
+
+def _digits(config: DigitsData) -> tuple[Dataset, Dataset, list[str]]:
+    images, labels, class_names = digits_tensors()
     train_idx, val_idx = split_indices(len(labels), config.val_fraction, config.split_seed)
     return (
         TensorDataset(images[train_idx], labels[train_idx]),
         TensorDataset(images[val_idx], labels[val_idx]),
-        [str(name) for name in bunch.target_names],
+        list(class_names),
     )
 
 

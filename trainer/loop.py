@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
+from trainer.acceleration import Acceleration
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
 from trainer.checkpoint import (
     CheckpointError,
@@ -34,6 +35,7 @@ from trainer.models import build_model, parameter_count
 from trainer.optimizers import build_optimizer
 from trainer.sampling import EpochShuffleSampler
 from trainer.schedulers import Schedule, build_schedule
+from trainer.tensor_cache import Batch, build_batches
 
 
 def never_stop() -> bool:
@@ -88,16 +90,21 @@ def optimizer_step(
     loss_fn: TaskLoss,
     optimizer: torch.optim.Optimizer,
     step: int,
+    acceleration: Acceleration | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch; the batch's output and loss (of the first evaluation)."""
     if not isinstance(optimizer, torch.optim.LBFGS):
         optimizer.zero_grad()
-        output = model(inputs)
-        loss = loss_fn(output, targets)
+        with acceleration.autocast() if acceleration else contextlib.nullcontext():
+            output = model(inputs)
+            loss = loss_fn(output, targets)
         require_finite(loss, step)
         fault_point("step")  # tests: a CUDA out-of-memory error simulated on the CPU
-        loss.backward()
-        optimizer.step()
+        if acceleration is not None:
+            acceleration.backward_and_step(loss, optimizer)
+        else:
+            loss.backward()
+            optimizer.step()
         return output.detach(), loss.detach()
 
     # LBFGS evaluates the batch several times per step (line search): it needs a closure.
@@ -119,11 +126,11 @@ def optimizer_step(
 
 def train_one_epoch(
     model: nn.Module,
-    loader: DataLoader,
+    loader: Iterable[Batch],
     loss_fn: TaskLoss,
     optimizer: torch.optim.Optimizer,
     schedule: Schedule,
-    device: torch.device,
+    acceleration: Acceleration,
     progress: EpochProgress,
     batches: int,
     report_every: int,
@@ -132,6 +139,7 @@ def train_one_epoch(
 ) -> _EpochOutcome:
     """Train over `loader` (already positioned after `progress.batches_done` batches)."""
     model.train()
+    device = acceleration.device
     epoch = progress.epoch + 1
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -155,10 +163,10 @@ def train_one_epoch(
         if should_stop():
             stopped = True
             break
-        inputs = inputs.to(device, non_blocking=True)
-        targets = targets.to(device, non_blocking=True)
+        inputs = acceleration.to_device(inputs)
+        targets = acceleration.to_device(targets)
         output, batch_loss = optimizer_step(
-            model, inputs, targets, loss_fn, optimizer, progress.step + 1
+            model, inputs, targets, loss_fn, optimizer, progress.step + 1, acceleration
         )
         schedule.after_batch()
         loss_sum += batch_loss * len(targets)
@@ -178,18 +186,21 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: DataLoader, loss_fn: TaskLoss, device: torch.device
+    model: nn.Module, loader: Iterable[Batch], loss_fn: TaskLoss, acceleration: Acceleration
 ) -> tuple[float, float]:
     """Mean loss and accuracy over `loader`, weighted by batch size."""
     model.eval()
+    device = acceleration.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     for inputs, targets in loader:
-        inputs = inputs.to(device, non_blocking=True)
-        targets = targets.to(device, non_blocking=True)
-        output = model(inputs)
-        loss_sum += loss_fn(output, targets) * len(targets)
+        inputs = acceleration.to_device(inputs)
+        targets = acceleration.to_device(targets)
+        with acceleration.autocast():
+            output = model(inputs)
+            loss = loss_fn(output, targets)
+        loss_sum += loss * len(targets)
         correct += (loss_fn.predict(output) == targets).sum()
         seen += len(targets)
     # .item(): validation metrics are reported once per epoch.
@@ -226,28 +237,11 @@ def fit(
     data = build_datasets(config.data)
     outputs = output_count(config.loss, data.num_classes)
     model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
+    acceleration = Acceleration(config, device)
+    runner = acceleration.prepare(model)  # what forward passes call; `model` is what is saved
     optimizer = build_optimizer(config.optimizer, model, config.param_groups)
     loss_fn = build_loss(config.loss, data.num_classes).to(device)
     sampler = EpochShuffleSampler(len(data.train), config.seed, shuffle=config.shuffle)  # type: ignore[arg-type]
-    pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
-    train_loader = DataLoader(
-        data.train,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        drop_last=config.drop_last,
-        num_workers=config.num_workers,
-        pin_memory=pin,
-        # A generator of its own keeps the DataLoader from drawing on the global RNG, whose state
-        # is checkpointed: a resumed run then replays the same dropout masks.
-        generator=torch.Generator().manual_seed(config.seed),
-    )
-    val_loader = DataLoader(
-        data.val,
-        batch_size=config.batch_size,
-        shuffle=False,
-        num_workers=config.num_workers,
-        pin_memory=pin,
-    )
     rounding = math.floor if config.drop_last else math.ceil
     batches = rounding(len(data.train) / config.batch_size)  # type: ignore[arg-type]
     if batches == 0:
@@ -256,13 +250,14 @@ def fit(
             f"< batch_size {config.batch_size}"
         )
     schedule = build_schedule(config.scheduler, optimizer, config.max_epochs, batches)
+    source = build_batches(config, data, sampler, device)  # decodes the data once if it fits
 
     progress = EpochProgress()
     if init_weights is not None:
         _load_weights(init_weights, model, device)
     if resume_from is not None:
         progress = _restore(
-            resume_from, model, optimizer, schedule, device, keep_hyperparameters=fork
+            resume_from, model, optimizer, schedule, acceleration, keep_hyperparameters=fork
         )
 
     callbacks.on_fit_start(
@@ -286,19 +281,27 @@ def fit(
         sampler.set_epoch(epoch, skip=progress.batches_done * config.batch_size)
         started = time.perf_counter()
         outcome = train_one_epoch(
-            model, train_loader, loss_fn, optimizer, schedule, device, progress, batches,
-            config.report_every_steps, callbacks, should_stop,
+            runner, source.train, loss_fn, optimizer, schedule, acceleration, progress,
+            batches, config.report_every_steps, callbacks, should_stop,
         )  # fmt: skip
         progress.seconds += time.perf_counter() - started
         if outcome.stopped:
             if checkpoint_dir is not None and progress.batches_done > 0:
                 _checkpoint(
-                    checkpoint_dir, config, model, optimizer, schedule, progress, callbacks, None
+                    checkpoint_dir,
+                    config,
+                    model,
+                    optimizer,
+                    schedule,
+                    acceleration,
+                    progress,
+                    callbacks,
+                    None,
                 )
             return FitResult(model, optimizer, schedule, progress, stopped=True, history=history)
 
         started = time.perf_counter()
-        val_loss, val_accuracy = evaluate(model, val_loader, loss_fn, device)
+        val_loss, val_accuracy = evaluate(runner, source.val, loss_fn, acceleration)
         # The rates this epoch trained with: read before the scheduler moves them on.
         lrs = [float(group["lr"]) for group in optimizer.param_groups]
         optimizer_summary = inspect_optimizer(model, optimizer)
@@ -324,7 +327,15 @@ def fit(
         callbacks.on_epoch_end(report)
         if checkpoint_dir is not None:
             _checkpoint(
-                checkpoint_dir, config, model, optimizer, schedule, progress, callbacks, report
+                checkpoint_dir,
+                config,
+                model,
+                optimizer,
+                schedule,
+                acceleration,
+                progress,
+                callbacks,
+                report,
             )
             remove_checkpoint(checkpoint_dir / checkpoint_name(epoch, complete=False))
         if should_stop() and progress.epoch < config.max_epochs:
@@ -338,6 +349,7 @@ def _checkpoint(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     schedule: Schedule,
+    acceleration: Acceleration,
     progress: EpochProgress,
     callbacks: Callbacks,
     report: EpochReport | None,
@@ -348,6 +360,7 @@ def _checkpoint(
         "progress": vars(progress).copy(),
         "rng": _rng_state(),
         "scheduler": schedule.state_dict(),
+        "grad_scaler": acceleration.state_dict(),
         "config": config.model_dump_json(),
         "val_loss": report.val_loss if report else None,
         "val_accuracy": report.val_accuracy if report else None,
@@ -389,10 +402,10 @@ def _restore(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     schedule: Schedule,
-    device: torch.device,
+    acceleration: Acceleration,
     keep_hyperparameters: bool = False,
 ) -> EpochProgress:
-    loaded = load_checkpoint(path, map_location=device)
+    loaded = load_checkpoint(path, map_location=acceleration.device)
     try:
         model.load_state_dict(loaded["model"])
     except RuntimeError as error:  # e.g. another class count: a clear error before training
@@ -408,6 +421,7 @@ def _restore(
             group.update(hyperparameters)
     state = loaded["state"]
     schedule.load_state_dict(state.get("scheduler"))
+    acceleration.load_state_dict(state.get("grad_scaler"))
     torch.set_rng_state(state["rng"]["torch"].cpu())
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])

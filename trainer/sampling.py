@@ -29,13 +29,17 @@ class EpochShuffleSampler(Sampler[int]):
         self.epoch = epoch
         self.skip = skip
 
-    def __iter__(self) -> Iterator[int]:
+    def order(self) -> torch.Tensor:
+        """This epoch's indices, after the skipped ones, as one int64 tensor."""
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(self.n, generator=generator).tolist()
+            order = torch.randperm(self.n, generator=generator)
         else:
-            order = list(range(self.n))
-        return iter(order[self.skip :])
+            order = torch.arange(self.n)
+        return order[self.skip :]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order().tolist())
 
     def __len__(self) -> int:
         return self.n - self.skip

@@ -64,6 +64,22 @@ class RunConfig(Frozen):
     report_every_steps: int = Field(
         10, ge=1, le=100000, description="Read the loss back from the device every N steps."
     )
+    cache_budget_mb: int = Field(
+        2048,
+        ge=0,
+        le=1_048_576,
+        description="Decode the data set once into memory when it fits this many MB "
+        "(deterministic transforms only); 0: always read items through the DataLoader.",
+    )
+    amp: bool = Field(
+        False, description="Automatic mixed precision (float16 autocast + GradScaler), CUDA only."
+    )
+    channels_last: bool = Field(
+        False, description="Channels-last memory format for 4-D inputs and the model (CNNs, GPUs)."
+    )
+    compile: bool = Field(
+        False, description="torch.compile the model (slow first steps, faster ones after)."
+    )
 
 
 def run_config_schema() -> dict:
@@ -122,6 +138,24 @@ def compatibility_problems(config: RunConfig) -> list[Problem]:
             )
         )
     problems += _loss_problems(config)
+    problems += _accelerator_problems(config)
+    return problems
+
+
+def _accelerator_problems(config: RunConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    if config.amp and config.device in {"cpu", "mps"}:
+        problems.append(
+            (
+                ("amp",),
+                f"automatic mixed precision runs on CUDA only, and device is '{config.device}': "
+                "turn amp off or choose a CUDA device",
+            )
+        )
+    if config.amp and config.optimizer.kind == "lbfgs":
+        problems.append(
+            (("amp",), "LBFGS re-evaluates its closure, which AMP's gradient scaler cannot scale")
+        )
     return problems
 
 

@@ -1,0 +1,172 @@
+"""Target 1: a worker's reporting costs ≤ 2% against `trainer.fit` with no callbacks.
+
+The same config trains three ways, interleaved and repeated: with the worker's real
+`app.worker.DatabaseReporter` on a temp SQLite file plus a checkpoint at every epoch's end (what a
+worker does), with the reporter but no checkpoints, and bare (no callbacks, no checkpoints). Each
+is timed from `on_fit_start` (data decoded, model built) to the return of `fit` plus the final
+flush, so the one-time setup does not dilute the difference. The overhead is the median over
+repeats of each pair's ratio.
+
+Data: 30,000 28x28 images in MNIST's idx format (torchvision's MNIST, read from disk): an epoch
+of about a second or two, a realistic size next to the fixed cost of a checkpoint.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.db import create_tables, make_engine, make_session_factory, session_scope
+from app.runs import create_run
+from app.worker import DatabaseReporter
+from bench.common import Result
+from trainer.callbacks import Callbacks, FitStart
+from trainer.config import RunConfig
+from trainer.loop import fit
+
+TRAIN, TEST = 30_000, 1_000
+EPOCHS = 2
+REPEATS = 6
+
+
+def write_mnist(root: Path) -> Path:
+    """MNIST's four idx files in root/MNIST/raw, with class-dependent stripes to learn."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", TRAIN), ("t10k", TEST)):
+        labels = (np.arange(count) % 10).astype(np.uint8)
+        images = rng.integers(0, 80, (count, 28, 28), dtype=np.uint8)
+        for label in range(10):
+            images[labels == label, :: label + 2, :] += 150
+        header = np.array([0x0803, count, 28, 28], dtype=">i4").tobytes()
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
+        header = np.array([0x0801, count], dtype=">i4").tobytes()
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(header + labels.tobytes())
+    return root
+
+
+def config(root: Path) -> RunConfig:
+    return RunConfig.model_validate(
+        {
+            "data": {"kind": "torchvision", "name": "mnist", "root": str(root)},
+            "model": {"kind": "mlp", "hidden_sizes": [256]},
+            "optimizer": {"kind": "sgd", "lr": 0.01, "momentum": 0.9},
+            "batch_size": 64,
+            "max_epochs": EPOCHS,
+            "device": "cpu",
+        }
+    )
+
+
+class FitClock(Callbacks):
+    """Bare: stamps the start of training and nothing else (the base class does nothing)."""
+
+    started = (0.0, 0.0)
+
+    def on_fit_start(self, info: FitStart) -> None:
+        self.started = now()
+
+
+class TimedReporter(DatabaseReporter):
+    """The worker's reporter, stamping the start of training like `FitClock`."""
+
+    started = (0.0, 0.0)
+
+    def on_fit_start(self, info: FitStart) -> None:
+        self.started = now()
+        super().on_fit_start(info)
+
+
+def now() -> tuple[float, float]:
+    """Wall clock, and this process's CPU time (steadier while others load the machine)."""
+    return time.perf_counter(), time.process_time()
+
+
+def since(started: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = now()
+    return wall - started[0], cpu - started[1]
+
+
+def bare(root: Path) -> tuple[float, float]:
+    clock = FitClock()
+    fit(config(root), clock)
+    return since(clock.started)
+
+
+def reported(root: Path, folder: Path, checkpoints: bool) -> tuple[float, float]:
+    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+    create_tables(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        run_id = create_run(session, config(root)).id
+    checkpoint_dir = folder / f"checkpoints-{run_id}" if checkpoints else None
+    reporter = TimedReporter(factory, run_id, None, checkpoint_dir)
+    fit(config(root), reporter, checkpoint_dir=checkpoint_dir)
+    reporter.flush()  # as the worker does after fit returns
+    elapsed = since(reporter.started)
+    engine.dispose()
+    return elapsed
+
+
+def overhead(
+    timed: list[tuple[float, float]], bare_times: list[tuple[float, float]], which: int
+) -> float:
+    """The median over repeats of timed / bare, minus one; `which`: 0 wall, 1 CPU time."""
+    return (
+        statistics.median(t[which] / b[which] for t, b in zip(timed, bare_times, strict=True)) - 1
+    )
+
+
+def run() -> list[Result]:
+    torch.set_num_threads(1)  # as bench/throughput.py: steadier on a shared 2-core machine
+    with_checkpoints: list[tuple[float, float]] = []
+    without_checkpoints: list[tuple[float, float]] = []
+    bare_times: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        root = write_mnist(folder / "data")
+        runs: list[tuple[list[tuple[float, float]], Callable[[], tuple[float, float]]]] = [
+            (bare_times, lambda: bare(root)),
+            (with_checkpoints, lambda: reported(root, folder, checkpoints=True)),
+            (without_checkpoints, lambda: reported(root, folder, checkpoints=False)),
+        ]
+        for repeat in range(REPEATS):
+            # The order rotates each repeat: whatever runs first or last gets no steady edge.
+            for times, work in runs[repeat % 3 :] + runs[: repeat % 3]:
+                times.append(work())
+    full_cpu, rows_cpu = (
+        overhead(with_checkpoints, bare_times, 1),
+        overhead(without_checkpoints, bare_times, 1),
+    )
+    full_wall, rows_wall = (
+        overhead(with_checkpoints, bare_times, 0),
+        overhead(without_checkpoints, bare_times, 0),
+    )
+    bare_wall = statistics.median(t[0] for t in bare_times)
+    per_epoch_ms = 1000 * statistics.median(
+        (t[0] - b[0]) / EPOCHS for t, b in zip(with_checkpoints, bare_times, strict=True)
+    )
+    return [
+        Result(
+            "1. a worker's reporting (step rows, epoch rows, checkpoints) costs ≤ 2% of `fit`",
+            f"CPU time {full_cpu:+.1%} with checkpoints, {rows_cpu:+.1%} without; wall clock "
+            f"{full_wall:+.1%} and {rows_wall:+.1%} (median of {REPEATS} interleaved repeats, "
+            f"{EPOCHS} epochs of {TRAIN:,} MNIST-format images)",
+            f"`fit` with no callbacks and no checkpoints: {bare_wall:.2f} s median wall clock "
+            f"from the first batch to the end; reporting + checkpoint ≈ {per_epoch_ms:.0f} ms "
+            "per epoch, so ≤ 2% once an epoch lasts 50× that",
+            full_cpu <= 0.02,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result.row())

@@ -1,0 +1,198 @@
+"""Where batches come from: tensors decoded once, or a DataLoader reading item by item.
+
+The classic DataLoader calls `__getitem__` for every item of every epoch: a PIL decode, the
+transform pipeline, a collate, all in Python. When both splits fit `cache_budget_mb` and their
+transforms are deterministic, each item is decoded once instead, into one tensor of inputs and
+one of targets, and each batch is a single `index_select` in the order of the same
+`EpochShuffleSampler`. The batches are the very tensors the DataLoader would have collated, so a
+run trains to the same weights either way, and a mid-epoch resume skips the same indices.
+
+Random steps (crop, flip, rotation) must draw new pixels every epoch: such pipelines keep the
+DataLoader.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from trainer.config import RunConfig
+from trainer.config.transforms import HorizontalFlipStep, RandomCropStep, RotationStep
+from trainer.datasets import DataSplits
+from trainer.sampling import EpochShuffleSampler
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+RANDOM_STEPS = (RandomCropStep, HorizontalFlipStep, RotationStep)
+DECODE_BATCH = 1024
+# A decode that takes longer than this prints its progress, so a long start is not a silent one.
+PROGRESS_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class CacheDecision:
+    """Whether the splits are decoded into memory, and why (printed to the run's log)."""
+
+    use: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class CachedTensors:
+    """A whole split: inputs N x ... and targets N, as the DataLoader would have collated them."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Batches:
+    """The training and validation batches of a run, one pass per `iter()`."""
+
+    train: Iterable[Batch]
+    val: Iterable[Batch]
+    cached: bool
+
+
+def decide_cache(config: RunConfig, data: DataSplits) -> CacheDecision:
+    """Cache when the budget allows, the pipelines are deterministic and both splits fit."""
+    if config.cache_budget_mb == 0:
+        return CacheDecision(False, "cache_budget_mb is 0")
+    steps = [*config.data.train_transforms, *config.data.val_transforms]
+    random_steps = sorted({step.kind for step in steps if isinstance(step, RANDOM_STEPS)})
+    if random_steps:
+        return CacheDecision(
+            False, f"random transform steps {random_steps} need new pixels every epoch"
+        )
+    needed = estimated_bytes(data.train) + estimated_bytes(data.val)
+    budget = config.cache_budget_mb * 2**20
+    size = f"{needed / 2**20:,.1f} MB"
+    if needed > budget:
+        return CacheDecision(False, f"{size} do not fit cache_budget_mb {config.cache_budget_mb}")
+    return CacheDecision(True, f"{size} fit cache_budget_mb {config.cache_budget_mb}")
+
+
+def estimated_bytes(dataset: Dataset) -> int:
+    """Memory of a decoded split, judged by its first item (inputs plus an int64 target)."""
+    sample, _ = dataset[0]
+    per_item = math.prod(sample.shape) * sample.element_size() + 8
+    return per_item * len(dataset)  # type: ignore[arg-type]
+
+
+def decode(dataset: Dataset, name: str, num_workers: int = 0) -> CachedTensors:
+    """Every item of `dataset` through its pipeline once, collated into two tensors."""
+    count = len(dataset)  # type: ignore[arg-type]
+    # A generator of its own: decoding must not draw on the global RNG, or the dropout masks
+    # (and so the weights) would differ from a run without the cache.
+    loader = DataLoader(
+        dataset, batch_size=DECODE_BATCH, num_workers=num_workers, generator=torch.Generator()
+    )
+    inputs = targets = torch.empty(0)
+    filled = 0
+    started = time.perf_counter()
+    next_report = started + PROGRESS_SECONDS
+    for batch_inputs, batch_targets in loader:
+        if filled == 0:
+            inputs = torch.empty((count, *batch_inputs.shape[1:]), dtype=batch_inputs.dtype)
+            targets = torch.empty((count, *batch_targets.shape[1:]), dtype=batch_targets.dtype)
+        if batch_inputs.shape[1:] != inputs.shape[1:]:
+            raise ValueError(
+                f"{name} items differ in shape ({tuple(inputs.shape[1:])} and "
+                f"{tuple(batch_inputs.shape[1:])}): give the data set an image_size or a resize "
+                "step, or set cache_budget_mb to 0"
+            )
+        inputs[filled : filled + len(batch_inputs)] = batch_inputs
+        targets[filled : filled + len(batch_targets)] = batch_targets
+        filled += len(batch_inputs)
+        if time.perf_counter() >= next_report:
+            print(f"cache: decoded {filled:,} of {count:,} {name} items", flush=True)
+            next_report = time.perf_counter() + PROGRESS_SECONDS
+    print(
+        f"cache: {name} split decoded once, {count:,} items in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    return CachedTensors(inputs, targets)
+
+
+class CachedBatches:
+    """Index batches of cached tensors, in the sampler's order: what the DataLoader would yield.
+
+    On CUDA each batch is gathered straight into page-locked memory (PyTorch's caching host
+    allocator keeps such blocks alive until their copy is done), so the loop's
+    `.to(device, non_blocking=True)` is a true asynchronous copy. Pinning the cache itself would
+    not help: an index gather makes a new tensor, unpinned unless told where to write.
+    """
+
+    def __init__(
+        self,
+        cache: CachedTensors,
+        batch_size: int,
+        sampler: EpochShuffleSampler | None = None,
+        drop_last: bool = False,
+        pin: bool = False,
+    ) -> None:
+        self.cache = cache
+        self.batch_size = batch_size
+        self.sampler = sampler
+        self.drop_last = drop_last
+        self.pin = pin
+
+    def __iter__(self) -> Iterator[Batch]:
+        count = len(self.cache.targets)
+        order = self.sampler.order() if self.sampler is not None else torch.arange(count)
+        for indices in order.split(self.batch_size):
+            if self.drop_last and len(indices) < self.batch_size:
+                return
+            yield (
+                self._gather(self.cache.inputs, indices),
+                self._gather(self.cache.targets, indices),
+            )
+
+    def _gather(self, source: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        if not self.pin:
+            return source.index_select(0, indices)
+        out = torch.empty((len(indices), *source.shape[1:]), dtype=source.dtype, pin_memory=True)
+        return torch.index_select(source, 0, indices, out=out)
+
+
+def build_batches(
+    config: RunConfig, data: DataSplits, sampler: EpochShuffleSampler, device: torch.device
+) -> Batches:
+    """Cached batches when `decide_cache` says so, else the DataLoaders; the choice is printed."""
+    pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
+    decision = decide_cache(config, data)
+    print(f"cache: {'on' if decision.use else 'off'}: {decision.reason}", flush=True)
+    if decision.use:
+        pin_cached = pin and device.type == "cuda"  # page-locked memory serves CUDA copies only
+        train = decode(data.train, "train", config.num_workers)
+        val = decode(data.val, "val", config.num_workers)
+        return Batches(
+            train=CachedBatches(train, config.batch_size, sampler, config.drop_last, pin_cached),
+            val=CachedBatches(val, config.batch_size, pin=pin_cached),
+            cached=True,
+        )
+    train_loader = DataLoader(
+        data.train,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        drop_last=config.drop_last,
+        num_workers=config.num_workers,
+        pin_memory=pin,
+        # Generators of their own keep the DataLoaders from drawing on the global RNG, whose
+        # state is checkpointed: a resumed run then replays the same dropout masks.
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    val_loader = DataLoader(
+        data.val,
+        batch_size=config.batch_size,
+        shuffle=False,
+        num_workers=config.num_workers,
+        pin_memory=pin,
+        generator=torch.Generator(),
+    )
+    return Batches(train=train_loader, val=val_loader, cached=False)

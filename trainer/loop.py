@@ -8,22 +8,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from trainer.acceleration import Acceleration
-from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
-from trainer.checkpoint import (
-    CheckpointError,
-    checkpoint_name,
-    checkpoint_size,
-    load_checkpoint,
-    remove_checkpoint,
-    save_checkpoint,
-    sweep_stale,
-)
+from trainer.callbacks import Callbacks, EpochReport, FitStart, StepReport
+from trainer.checkpoint import sweep_stale
+from trainer.checkpoint_writer import CheckpointWriter
 from trainer.config import RunConfig, compatibility_problems
 from trainer.datasets import build_datasets
 from trainer.devices import resolve_device
@@ -36,24 +28,11 @@ from trainer.optimizers import build_optimizer
 from trainer.sampling import EpochShuffleSampler
 from trainer.schedulers import Schedule, build_schedule
 from trainer.tensor_cache import Batch, build_batches
+from trainer.training_state import EpochProgress, checkpoint_job, load_weights, restore
 
 
 def never_stop() -> bool:
     return False
-
-
-@dataclass
-class EpochProgress:
-    """Where the loop stands; saved in every checkpoint so a run continues exactly."""
-
-    epoch: int = 0  # last finished epoch
-    batches_done: int = 0  # batches of epoch + 1 already trained (non-zero only mid-epoch)
-    step: int = 0  # global optimizer steps so far
-    loss_sum: float = 0.0  # the unfinished epoch's running sums, so its mean stays right
-    correct: int = 0
-    seen: int = 0
-    seconds: float = 0.0
-    best_val_accuracy: float | None = None
 
 
 @dataclass
@@ -254,9 +233,9 @@ def fit(
 
     progress = EpochProgress()
     if init_weights is not None:
-        _load_weights(init_weights, model, device)
+        load_weights(init_weights, model, device)
     if resume_from is not None:
-        progress = _restore(
+        progress = restore(
             resume_from, model, optimizer, schedule, acceleration, keep_hyperparameters=fork
         )
 
@@ -275,154 +254,64 @@ def fit(
     if checkpoint_dir is not None:
         sweep_stale(checkpoint_dir)
 
+    writer = CheckpointWriter(checkpoint_dir, callbacks) if checkpoint_dir is not None else None
     history: list[EpochReport] = []
-    while progress.epoch < config.max_epochs:
-        epoch = progress.epoch + 1
-        sampler.set_epoch(epoch, skip=progress.batches_done * config.batch_size)
-        started = time.perf_counter()
-        outcome = train_one_epoch(
-            runner, source.train, loss_fn, optimizer, schedule, acceleration, progress,
-            batches, config.report_every_steps, callbacks, should_stop,
-        )  # fmt: skip
-        progress.seconds += time.perf_counter() - started
-        if outcome.stopped:
-            if checkpoint_dir is not None and progress.batches_done > 0:
-                _checkpoint(
-                    checkpoint_dir,
-                    config,
-                    model,
-                    optimizer,
-                    schedule,
-                    acceleration,
-                    progress,
-                    callbacks,
-                    None,
-                )
-            return FitResult(model, optimizer, schedule, progress, stopped=True, history=history)
+    stopped = False
+    try:
+        while progress.epoch < config.max_epochs and not stopped:
+            epoch = progress.epoch + 1
+            sampler.set_epoch(epoch, skip=progress.batches_done * config.batch_size)
+            started = time.perf_counter()
+            outcome = train_one_epoch(
+                runner, source.train, loss_fn, optimizer, schedule, acceleration, progress,
+                batches, config.report_every_steps, callbacks, should_stop,
+            )  # fmt: skip
+            progress.seconds += time.perf_counter() - started
+            if outcome.stopped:
+                if writer is not None and progress.batches_done > 0:
+                    writer.submit(
+                        checkpoint_job(
+                            config, model, optimizer, schedule, acceleration, progress, None
+                        )
+                    )
+                stopped = True
+                break
 
-        started = time.perf_counter()
-        val_loss, val_accuracy = evaluate(runner, source.val, loss_fn, acceleration)
-        # The rates this epoch trained with: read before the scheduler moves them on.
-        lrs = [float(group["lr"]) for group in optimizer.param_groups]
-        optimizer_summary = inspect_optimizer(model, optimizer)
-        schedule.after_epoch(val_loss, val_accuracy)
-        report = EpochReport(
-            epoch=epoch,
-            train_loss=progress.loss_sum / max(progress.seen, 1),
-            train_accuracy=progress.correct / max(progress.seen, 1),
-            val_loss=val_loss,
-            val_accuracy=val_accuracy,
-            lr=lrs[0],
-            seconds=progress.seconds + time.perf_counter() - started,
-            lrs=lrs,
-            optimizer_summary=optimizer_summary,
-        )
-        best = progress.best_val_accuracy
-        progress = EpochProgress(
-            epoch=epoch,
-            step=progress.step,
-            best_val_accuracy=val_accuracy if best is None else max(best, val_accuracy),
-        )
-        history.append(report)
-        callbacks.on_epoch_end(report)
-        if checkpoint_dir is not None:
-            _checkpoint(
-                checkpoint_dir,
-                config,
-                model,
-                optimizer,
-                schedule,
-                acceleration,
-                progress,
-                callbacks,
-                report,
+            started = time.perf_counter()
+            val_loss, val_accuracy = evaluate(runner, source.val, loss_fn, acceleration)
+            # The rates this epoch trained with: read before the scheduler moves them on.
+            lrs = [float(group["lr"]) for group in optimizer.param_groups]
+            optimizer_summary = inspect_optimizer(model, optimizer)
+            schedule.after_epoch(val_loss, val_accuracy)
+            report = EpochReport(
+                epoch=epoch,
+                train_loss=progress.loss_sum / max(progress.seen, 1),
+                train_accuracy=progress.correct / max(progress.seen, 1),
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
+                lr=lrs[0],
+                seconds=progress.seconds + time.perf_counter() - started,
+                lrs=lrs,
+                optimizer_summary=optimizer_summary,
             )
-            remove_checkpoint(checkpoint_dir / checkpoint_name(epoch, complete=False))
-        if should_stop() and progress.epoch < config.max_epochs:
-            return FitResult(model, optimizer, schedule, progress, stopped=True, history=history)
-    return FitResult(model, optimizer, schedule, progress, stopped=False, history=history)
-
-
-def _checkpoint(
-    directory: Path,
-    config: RunConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: Schedule,
-    acceleration: Acceleration,
-    progress: EpochProgress,
-    callbacks: Callbacks,
-    report: EpochReport | None,
-) -> None:
-    complete = report is not None
-    epoch = progress.epoch if complete else progress.epoch + 1
-    state: dict[str, Any] = {
-        "progress": vars(progress).copy(),
-        "rng": _rng_state(),
-        "scheduler": schedule.state_dict(),
-        "grad_scaler": acceleration.state_dict(),
-        "config": config.model_dump_json(),
-        "val_loss": report.val_loss if report else None,
-        "val_accuracy": report.val_accuracy if report else None,
-    }
-    path = save_checkpoint(
-        directory, epoch, complete, model.state_dict(), optimizer.state_dict(), state
-    )
-    callbacks.on_checkpoint(
-        CheckpointReport(
-            epoch=epoch,
-            complete=complete,
-            batches_done=progress.batches_done,
-            path=path,
-            size_bytes=checkpoint_size(path),
-            val_loss=state["val_loss"],
-            val_accuracy=state["val_accuracy"],
-        )
-    )
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _load_weights(path: Path, model: nn.Module, device: torch.device) -> None:
-    """Load a bare model state_dict; weights_only=True refuses pickles that would run code."""
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-        model.load_state_dict(state)
-    except Exception as error:  # an unpickling refusal, a foreign format, a shape mismatch
-        raise CheckpointError(f"checkpoint file '{path}' cannot be loaded: {error}") from error
-
-
-def _restore(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: Schedule,
-    acceleration: Acceleration,
-    keep_hyperparameters: bool = False,
-) -> EpochProgress:
-    loaded = load_checkpoint(path, map_location=acceleration.device)
-    try:
-        model.load_state_dict(loaded["model"])
-    except RuntimeError as error:  # e.g. another class count: a clear error before training
-        raise CheckpointError(
-            f"checkpoint '{path}' does not fit the model built for this data: {error}"
-        ) from error
-    configured = [
-        {k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups
-    ]
-    optimizer.load_state_dict(loaded["optimizer"])  # this also restores the saved lr, betas, ...
-    if keep_hyperparameters:
-        for group, hyperparameters in zip(optimizer.param_groups, configured, strict=True):
-            group.update(hyperparameters)
-    state = loaded["state"]
-    schedule.load_state_dict(state.get("scheduler"))
-    acceleration.load_state_dict(state.get("grad_scaler"))
-    torch.set_rng_state(state["rng"]["torch"].cpu())
-    if "cuda" in state["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
-    return EpochProgress(**state["progress"])
+            best = progress.best_val_accuracy
+            progress = EpochProgress(
+                epoch=epoch,
+                step=progress.step,
+                best_val_accuracy=val_accuracy if best is None else max(best, val_accuracy),
+            )
+            history.append(report)
+            callbacks.on_epoch_end(report)
+            if writer is not None:  # written on the writer's thread while the next epoch trains
+                writer.submit(
+                    checkpoint_job(
+                        config, model, optimizer, schedule, acceleration, progress, report
+                    )
+                )
+            stopped = should_stop() and progress.epoch < config.max_epochs
+        if writer is not None:
+            writer.wait()  # every checkpoint on disk before the run reports its end
+    finally:
+        if writer is not None:
+            writer.close()
+    return FitResult(model, optimizer, schedule, progress, stopped=stopped, history=history)

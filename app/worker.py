@@ -9,10 +9,13 @@ API), interrupted (SIGTERM or SIGINT, after saving a checkpoint) or failed with 
 
 from __future__ import annotations
 
+import queue
 import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -53,7 +56,11 @@ def log(message: str) -> None:
 
 
 class DatabaseReporter(Callbacks):
-    """Writes what the trainer reports as rows: buffered steps, epochs, checkpoints, progress."""
+    """Writes what the trainer reports as rows: buffered steps, epochs, checkpoints, progress.
+
+    The writes happen on a thread of their own, in the order reported, so the training loop
+    only appends to a list: it never waits for SQLite. `flush` waits until all is written.
+    """
 
     def __init__(
         self,
@@ -70,13 +77,45 @@ class DatabaseReporter(Callbacks):
         self.progress: tuple[int, int] | None = None
         self.last_flush = time.monotonic()
         self.first_step_logged = False
+        self.writes: queue.Queue[Callable[[Session], None] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write_all, name="report-writer", daemon=True)
+        self.thread.start()
+
+    def _write_all(self) -> None:
+        """The writer thread: each write its own transaction, in order, until the first error."""
+        while (write := self.writes.get()) is not None:
+            try:
+                if self.error is None:
+                    with session_scope(self.factory) as session:
+                        write(session)
+            except BaseException as error:  # raised to the worker by the next flush
+                self.error = error
+            finally:
+                self.writes.task_done()
+
+    def _submit(self, write: Callable[[Session], None]) -> None:
+        self.writes.put(write)
+
+    def flush(self) -> None:
+        """Write what is buffered and wait until every write is done; raise a failed one."""
+        self._submit_steps()
+        self.writes.join()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Stop the writer thread once it has written everything handed to it."""
+        self.writes.put(None)
+        self.thread.join()
 
     def on_fit_start(self, info: FitStart) -> None:
         log(
             f"training on {info.device}: {info.parameter_count:,} parameters, "
             f"{info.batches_per_epoch} batches per epoch, starting after epoch {info.start_epoch}"
         )
-        with session_scope(self.factory) as session:
+
+        def write(session: Session) -> None:
             # Rows written after the checkpoint we restart from would be written again.
             metrics.trim_after(session, self.run_id, info.start_epoch, info.start_step)
             self._update_run(
@@ -90,6 +129,8 @@ class DatabaseReporter(Callbacks):
                 progress_batches=info.batches_per_epoch,
             )
 
+        self._submit(write)
+
     def on_step(self, report: StepReport) -> None:
         if not self.first_step_logged:
             # Epoch seconds, for measuring a run's start from outside (bench/run_start.py).
@@ -98,29 +139,37 @@ class DatabaseReporter(Callbacks):
         self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": report.loss})
         self.progress = (report.batch, report.batches)
         if time.monotonic() - self.last_flush >= STEP_FLUSH_SECONDS:
-            self.flush()
+            self._submit_steps()
 
-    def flush(self) -> None:
-        """Write buffered step rows and the progress within the epoch in one transaction."""
-        with session_scope(self.factory) as session:
-            self._write_pending(session)
+    def _take_pending(self) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+        steps, progress = self.pending_steps, self.progress
+        self.pending_steps, self.progress = [], None
         self.last_flush = time.monotonic()
+        return steps, progress
 
-    def _write_pending(self, session: Session) -> None:
-        metrics.write_steps(session, self.run_id, self.pending_steps)
-        self.pending_steps = []
-        if self.progress is not None:
-            batch, batches = self.progress
+    def _submit_steps(self) -> None:
+        """Hand the buffered step rows and the progress within the epoch to the writer."""
+        steps, progress = self._take_pending()
+        if steps or progress:
+            self._submit(lambda session: self._write_steps(session, steps, progress))
+
+    def _write_steps(
+        self, session: Session, steps: list[dict[str, Any]], progress: tuple[int, int] | None
+    ) -> None:
+        metrics.write_steps(session, self.run_id, steps)
+        if progress is not None:
+            batch, batches = progress
             self._update_run(session, progress_batch=batch, progress_batches=batches)
-            self.progress = None
 
     def on_epoch_end(self, report: EpochReport) -> None:
         log(
             f"epoch {report.epoch}: train loss {report.train_loss:.4f}, "
             f"val loss {report.val_loss:.4f}, val accuracy {report.val_accuracy:.4f}"
         )
-        with session_scope(self.factory) as session:
-            self._write_pending(session)
+        steps, progress = self._take_pending()
+
+        def write(session: Session) -> None:
+            self._write_steps(session, steps, progress)
             metrics.write_epoch(session, self.run_id, vars(report))
             best = session.scalar(select(Run.best_val_accuracy).where(Run.id == self.run_id))
             self._update_run(
@@ -131,11 +180,14 @@ class DatabaseReporter(Callbacks):
                 if best is None
                 else max(best, report.val_accuracy),
             )
-        self.last_flush = time.monotonic()
+
+        self._submit(write)
 
     def on_checkpoint(self, report: CheckpointReport) -> None:
+        """Called on the checkpoint writer's thread, after the epoch's rows were handed over."""
         log(f"checkpoint saved: {report.path}")
-        with session_scope(self.factory) as session:
+
+        def write(session: Session) -> None:
             metrics.write_checkpoint(
                 session,
                 self.run_id,
@@ -155,6 +207,8 @@ class DatabaseReporter(Callbacks):
                 )
                 if removed:
                     log(f"retention removed the checkpoints of epochs {removed}")
+
+        self._submit(write)
 
     def _update_run(self, session: Session, **values: Any) -> None:
         session.execute(
@@ -246,11 +300,13 @@ def _execute(
             reporter.flush()  # the steps trained before the failure stay on the chart
         except Exception:  # the failure may be the database itself: the status matters more
             traceback.print_exc()
+        reporter.close()
         if message.startswith("out of memory"):
             free_device_memory()
         _finish(factory, run_id, RunStatus.FAILED, error=message)
         return RunStatus.FAILED
 
+    reporter.close()
     if not stop.signal_name:
         _evaluate_best(factory, run_id, config, settings)
     if not result.stopped:

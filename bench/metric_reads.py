@@ -45,6 +45,7 @@ def seed_run(home: Path) -> int:
         loss = 2.0 / (1 + step / 5000) + 0.1 * ((step * 7919) % 101) / 101  # a noisy decay
         reporter.on_step(StepReport(step, 1 + step // 1000, step, STEPS, loss))
     reporter.flush()
+    reporter.close()
     engine.dispose()
     return run_id
 

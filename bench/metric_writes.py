@@ -39,6 +39,7 @@ def batched_rate(folder: Path) -> float:
     for step in range(1, POINTS + 1):
         reporter.on_step(StepReport(step, 1, step, POINTS, 0.5))
     reporter.flush()
+    reporter.close()
     elapsed = time.perf_counter() - started
     with session_scope(factory) as session:
         assert len(metrics.read_steps(session, run_id)) == POINTS

@@ -20,10 +20,10 @@ class Result:
     target: str  # the target, e.g. "6. server start to /healthz ≤ 1.5 s"
     measured: str  # the figure(s), e.g. "0.61 s median of 5"
     baseline: str  # what it was compared with in the same run, or the reference figure
-    met: bool | None  # None: not measurable here
+    met: bool | None  # None: not measurable here, or drowned in the machine's noise
 
     def row(self) -> str:
-        verdict = {True: "met", False: "**not met**", None: "not measured"}[self.met]
+        verdict = {True: "met", False: "**not met**", None: "no verdict"}[self.met]
         return f"| {self.target} | {self.measured} | {self.baseline} | {verdict} |"
 
 

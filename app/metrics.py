@@ -21,36 +21,31 @@ def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence
     ).all()
 
 
-def read_steps(
+def read_step_points(
     session: Session, run_id: int, since_step: int = 0, limit: int | None = None
-) -> list[dict[str, Any]]:
-    """Step rows after `since_step`, oldest first (a primary-key range scan: O(new rows)).
+) -> list[tuple[int, float, int]]:
+    """(step, loss, epoch) after `since_step`, oldest first (a primary-key range scan: O(new rows)).
 
-    Plain dicts from plain column tuples: a run holds up to hundreds of thousands of steps, and
-    building an ORM object per row costs about 20x more than the query.
+    Plain column tuples: a run holds up to hundreds of thousands of steps, and building an ORM
+    object per row costs about 20x more than the query.
     """
     query = (
-        select(StepMetric.step, StepMetric.epoch, StepMetric.loss)
+        select(StepMetric.step, StepMetric.loss, StepMetric.epoch)
         .where(StepMetric.run_id == run_id, StepMetric.step > since_step)
         .order_by(StepMetric.step)
     )
     if limit is not None:
         query = query.limit(limit)
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def read_steps(
+    session: Session, run_id: int, since_step: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The same rows as `read_step_points`, as the API's step dicts."""
     return [
         {"step": step, "epoch": epoch, "loss": loss}
-        for step, epoch, loss in session.execute(query).tuples()
-    ]
-
-
-def read_step_points(session: Session, run_id: int, since_step: int = 0) -> list[tuple]:
-    """(step, loss, epoch) tuples after `since_step`: plain rows, no ORM objects, for 100k+ rows."""
-    return [
-        tuple(row)
-        for row in session.execute(
-            select(StepMetric.step, StepMetric.loss, StepMetric.epoch)
-            .where(StepMetric.run_id == run_id, StepMetric.step > since_step)
-            .order_by(StepMetric.step)
-        )
+        for step, loss, epoch in read_step_points(session, run_id, since_step, limit)
     ]
 
 

@@ -28,13 +28,11 @@ def update_rollups(session: Session, run_id: int, rows: Sequence[dict[str, Any]]
     """Fold new step rows (in step order, past every stored step) into the run's buckets."""
     if not rows:
         return
-    fresh: dict[tuple[int, int], dict[str, Any]] = {}
-    for width in WIDTHS:
-        for bucket, members in groupby(rows, key=lambda row: (row["step"] - 1) // width):
-            group = list(members)
-            low = min(group, key=lambda row: row["loss"])
-            high = max(group, key=lambda row: row["loss"])
-            fresh[(width, bucket)] = _bucket(run_id, width, bucket, low, high)
+    fresh = {
+        (bucket["width"], bucket["bucket"]): bucket
+        for width in WIDTHS
+        for bucket in _buckets(run_id, width, rows)
+    }
     # Only the first bucket of each width can hold rows of an earlier flush: merge with it.
     firsts = [(width, (rows[0]["step"] - 1) // width) for width in WIDTHS]
     key = tuple_(StepRollup.width, StepRollup.bucket)
@@ -95,14 +93,20 @@ def trim_rollups(session: Session, run_id: int, step: int) -> None:
 
 
 def _insert_width(session: Session, run_id: int, width: int, rows: list[dict[str, Any]]) -> None:
-    values = []
+    values = _buckets(run_id, width, rows)
+    if values:
+        session.execute(StepRollup.__table__.insert(), values)
+
+
+def _buckets(run_id: int, width: int, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lowest and highest row of each bucket of `width` steps that `rows` (in order) touch."""
+    buckets = []
     for bucket, members in groupby(rows, key=lambda row: (row["step"] - 1) // width):
         group = list(members)
         low = min(group, key=lambda row: row["loss"])
         high = max(group, key=lambda row: row["loss"])
-        values.append(_bucket(run_id, width, bucket, low, high))
-    if values:
-        session.execute(StepRollup.__table__.insert(), values)
+        buckets.append(_bucket(run_id, width, bucket, low, high))
+    return buckets
 
 
 def chart_points(session: Session, run_id: int, max_points: int) -> list[Point] | None:

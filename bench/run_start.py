@@ -12,11 +12,8 @@ Each run is cancelled after that first step, to keep the bench short.
 from __future__ import annotations
 
 import math
-import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,9 +23,8 @@ from typing import Any
 import httpx
 
 from bench.common import Result
-from bench.server_light import free_port
+from bench.live_server import serve
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5
 TARGET_SECONDS = 0.5
 # The README's minimal config, its loss reported after every step.
@@ -69,22 +65,9 @@ def ready_warm_workers(home: Path) -> int:
 
 def start_latencies(warm_workers: int) -> list[float]:
     """Seconds from POST to the first step, for RUNS runs posted one after another."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        env = {
-            **os.environ,
-            "TORCHDASH_HOME": str(home),
-            "TORCHDASH_PORT": str(port),
-            "TORCHDASH_WARM_WORKERS": str(warm_workers),
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_for(lambda: _answers(base), 60, "the server")
+        with serve(home, warm_workers=str(warm_workers)) as base:
             latencies = []
             for turn in range(RUNS):
                 if warm_workers:
@@ -97,16 +80,6 @@ def start_latencies(warm_workers: int) -> list[float]:
                 httpx.post(f"{base}/api/runs/{run_id}/cancel", timeout=30)
                 wait_for(lambda r=run_id: _ended(base, r), 120, f"run {run_id} to end")
             return latencies
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _ended(base: str, run_id: int) -> bool:

@@ -16,17 +16,10 @@ from pathlib import Path
 import httpx
 
 from bench.common import Result, timed
+from bench.live_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 5
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:

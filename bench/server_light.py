@@ -1,5 +1,7 @@
 """Target 6: the web server never imports torch; start to /healthz <= 1.5 s; idle RSS <= 150 MB.
 
+Each repeat starts the server twice on one home: first on a new home (it creates the database
+through the migrations), then again on that home (the database is current: every later start).
 Side by side in the same run: the time a bare `python -c "import torch"` takes on this machine.
 """
 
@@ -29,48 +31,56 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def start_once() -> tuple[float, float]:
-    """Seconds from spawning the server to its first 200 on /healthz, and RSS after 3 s idle."""
+def start_once(home: str) -> tuple[float, float]:
+    """Seconds from spawning the server on `home` to its first 200 on /healthz, and RSS after 3 s
+    idle."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "TORCHDASH_HOME": home, "TORCHDASH_PORT": str(port)}
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() - started > 30:
-                    raise RuntimeError("server did not answer within 30 s")
-                time.sleep(0.005)
-            ready = time.perf_counter() - started
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=5)  # the home page, once
-            time.sleep(3)
-            return ready, rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    env = {**os.environ, "TORCHDASH_HOME": home, "TORCHDASH_PORT": str(port)}
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - started > 30:
+                raise RuntimeError("server did not answer within 30 s")
+            time.sleep(0.005)
+        ready = time.perf_counter() - started
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)  # the home page, once
+        time.sleep(3)
+        return ready, rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def run() -> list[Result]:
-    starts, memory = zip(*(start_once() for _ in range(REPEATS)), strict=True)
+    first_starts, later_starts, memory = [], [], []
+    for _ in range(REPEATS):
+        with tempfile.TemporaryDirectory() as home:
+            first_starts.append(start_once(home)[0])
+            ready, rss = start_once(home)
+            later_starts.append(ready)
+            memory.append(rss)
     import_torch = statistics.median(
         timed(lambda: subprocess.run([sys.executable, "-c", "import torch"], check=True))
         for _ in range(3)
     )
-    start, rss = statistics.median(starts), statistics.median(memory)
+    first, later = statistics.median(first_starts), statistics.median(later_starts)
+    rss = statistics.median(memory)
     return [
         Result(
             "6. server start to answering /healthz ≤ 1.5 s",
-            f"{start:.2f} s (median of {REPEATS})",
+            f"{first:.2f} s on a new home (it creates the database), {later:.2f} s on an existing"
+            f" one (medians of {REPEATS})",
             f"`python -c 'import torch'` alone: {import_torch:.2f} s; MLflow server reference 13 s",
-            start <= 1.5,
+            max(first, later) <= 1.5,
         ),
         Result(
             "6. idle server resident memory ≤ 150 MB",

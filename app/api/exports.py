@@ -29,7 +29,7 @@ def download_bundle(run_id: int, session: SessionDep, settings: SettingsDep) -> 
 def download_metrics_csv(run_id: int, session: SessionDep) -> Response:
     runs.get_run(session, run_id)
     return Response(
-        bundle.metrics_frame(session, run_id).to_csv(index=False),
+        bundle.metrics_csv(session, run_id),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="run{run_id}-metrics.csv"'},
     )

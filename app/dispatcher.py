@@ -69,8 +69,8 @@ class Executor(Protocol):
 class LocalProcessExecutor:
     """One OS process per run on this machine: `python -m app.worker RUN_ID`, or a warm worker.
 
-    With `warm_workers` > 0, that many workers wait with torch imported (`app.worker --warm`);
-    a claimed run goes to one of them, and a fresh one replaces it at once.
+    With `warm_workers` > 0, up to that many workers wait with torch imported (`app.worker
+    --warm`), as long as a run slot is free for them; a claimed run goes to one of them.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -80,7 +80,7 @@ class LocalProcessExecutor:
         self.warm = WarmPool(settings.warm_workers, self._spawn_warm)
 
     def keep_warm(self) -> None:
-        self.warm.fill()
+        self.warm.fill(free_slots=self.settings.max_concurrent_runs - self.active())
 
     def close(self) -> None:
         self.warm.close()

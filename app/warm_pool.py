@@ -4,6 +4,11 @@ A warm worker (app/warm_worker.py) is spawned ahead of need and imports torch wh
 on it; handing it a run is one line on its stdin. The pipe is also its lifeline: only the server
 holds the writing end, so when the server dies the worker reads end of file and exits (a server
 that stops cleanly terminates its idle warm workers).
+
+A warm worker is only worth having for a run that could start now. While every run slot is busy,
+a replacement would import torch on the cores the running workers train on (on a 2-core machine
+that slowed a running epoch by up to 40 times, bench/live_latency.py); so the pool is filled only
+up to the number of free slots, and a run that ends makes room for the next warm worker.
 """
 
 from __future__ import annotations
@@ -33,15 +38,16 @@ class WarmPool:
         self.idle: list[subprocess.Popen[bytes]] = []
         self.not_before = 0.0
 
-    def fill(self) -> None:
-        """Forget warm workers that died idle and spawn fresh ones up to `size`."""
+    def fill(self, free_slots: int) -> None:
+        """Forget warm workers that died idle; spawn fresh ones up to `size`, but no more than
+        the run slots free now could use."""
         for process in [p for p in self.idle if p.poll() is not None]:
             logger.warning("warm worker %s ended idle, code %s", process.pid, process.returncode)
             self.idle.remove(process)
             self.not_before = time.monotonic() + RESPAWN_BACKOFF_SECONDS
         if time.monotonic() < self.not_before:
             return
-        while len(self.idle) < self.size:
+        while len(self.idle) < min(self.size, free_slots):
             try:
                 self.idle.append(self.spawn())
             except OSError:  # runs still start, cold; the next tick tries again
@@ -60,7 +66,6 @@ class WarmPool:
                 process.stdin.close()  # one run per worker: nothing more will come
             except OSError:  # it died between the poll and the write (a broken pipe)
                 continue
-            self.fill()  # the replacement starts importing at once, for the next run
             return process
         return None
 

@@ -15,6 +15,22 @@ from tests.test_crashes import _gone
 from tests.test_live import wait_for_status
 
 
+def warm_worker_processes(settings: Settings) -> set[int]:
+    """Live `app.worker --warm` processes of this home, idle or serving a run (from /proc: a
+    spawned worker shows there at once, long before it can write a line)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            environment = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:  # not a process, or gone meanwhile
+            continue
+        home = f"TORCHDASH_HOME={settings.home_dir}".encode()
+        if command[1:4] == [b"-m", b"app.worker", b"--warm"] and home in environment:
+            found.add(int(proc.name))
+    return found
+
+
 def ready_warm_workers(settings: Settings) -> list[int]:
     """Pids of the warm workers that said they were ready, in order."""
     path = settings.warm_worker_log
@@ -49,6 +65,26 @@ def test_each_run_goes_to_its_own_warm_worker_and_logs_to_its_own_file(
         assert "epoch 1: train loss" in text and "first step reported at" in text
     # The warm workers' own log holds what they said before they had a run, and nothing after.
     assert "epoch 1:" not in settings.warm_worker_log.read_text()
+
+
+def test_no_warm_worker_is_started_while_every_run_slot_is_busy(
+    live_server: str, settings: Settings
+) -> None:
+    """A replacement would import torch on the cores the running run trains on, for a run that
+    could not start before this one ends anyway (one slot: TORCHDASH_MAX_CONCURRENT_RUNS=1)."""
+    first = wait_until(lambda: ready_warm_workers(settings), 90, "a ready warm worker")[0]
+    slow = {**TINY_CONFIG, "max_epochs": 20, "batch_size": 2, "report_every_steps": 1}
+    run = httpx.post(f"{live_server}/api/runs", json=slow).json()
+    steps_url = f"{live_server}/api/runs/{run['id']}/metrics"
+    wait_until(lambda: len(httpx.get(steps_url).json()["steps"]) >= 200, 60, "the run to train")
+    assert httpx.get(f"{live_server}/api/runs/{run['id']}").json()["status"] == "running"
+    assert serving_pid(settings, run["id"]) == first
+    assert warm_worker_processes(settings) == {first}  # the slot is busy: no replacement yet
+
+    httpx.post(f"{live_server}/api/runs/{run['id']}/cancel")
+    wait_for_status(live_server, run["id"], "cancelled", 60)
+    # The slot is free again: the next warm worker starts.
+    wait_until(lambda: warm_worker_processes(settings) - {first}, 30, "a fresh warm worker")
 
 
 def test_an_idle_warm_worker_exits_when_the_server_is_killed(settings: Settings) -> None:

@@ -47,7 +47,14 @@ def write_table(results: list[Result], header: str) -> None:
         "|---|---|---|---|",
         *(result.row() for result in results),
     ]
-    text = README.read_text()
-    block = f"{START}\n" + "\n".join(lines) + f"\n{END}"
-    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    README.write_text(text)
+    replace_section(README, START, END, lines)
+
+
+def replace_section(path: Path, start: str, end: str, lines: list[str]) -> None:
+    """Replace what lies between the markers `start` and `end` in `path` with `lines`."""
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} lacks the markers {start} and {end}")
+    block = f"{start}\n" + "\n".join(lines) + f"\n{end}"
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    path.write_text(text)

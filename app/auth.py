@@ -17,11 +17,11 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.settings import Settings
 
@@ -73,35 +73,54 @@ def is_loopback_host(request: Request) -> bool:
         return False
 
 
+def refusal(request: Request, token: str | None) -> Response | None:
+    """The answer to a request that may not pass; None for one that may."""
+    if request.method in STATE_CHANGING and is_cross_site(request):
+        return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+    if not token and not is_loopback_host(request):
+        return JSONResponse(
+            {
+                "detail": "this server answers loopback names only; set TORCHDASH_TOKEN to "
+                "serve others"
+            },
+            status_code=403,
+        )
+    path = request.url.path
+    if token and not path.startswith(OPEN_PREFIXES) and not has_token(request, token):
+        if request.method == "GET" and not path.startswith("/api/"):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse(
+            {"detail": "a valid token is required"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return None
+
+
+class Guard:
+    """The checks above in front of every route, as plain ASGI middleware.
+
+    Not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware relays every chunk of a
+    response through a task and a stream of its own, which on a hundred event streams cost the
+    server as much CPU as the events themselves (bench/live_latency.py).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refused = refusal(Request(scope), self.settings.token)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_auth(app: FastAPI, settings: Settings) -> None:
     """Add the Origin check and, with a token, the token check in front of every route."""
-
-    @app.middleware("http")
-    async def _guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if request.method in STATE_CHANGING and is_cross_site(request):
-            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
-        token = settings.token
-        if not token and not is_loopback_host(request):
-            return JSONResponse(
-                {
-                    "detail": "this server answers loopback names only; set TORCHDASH_TOKEN to "
-                    "serve others"
-                },
-                status_code=403,
-            )
-        path = request.url.path
-        if token and not path.startswith(OPEN_PREFIXES) and not has_token(request, token):
-            if request.method == "GET" and not path.startswith("/api/"):
-                return RedirectResponse("/login", status_code=303)
-            return JSONResponse(
-                {"detail": "a valid token is required"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return await call_next(request)
-
+    app.add_middleware(Guard, settings=settings)
     app.include_router(router)
 
 

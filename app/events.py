@@ -11,14 +11,15 @@ EventSource resumes without duplicates.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
+from sse_starlette import ServerSentEvent
 
 from app import metrics
 from app.db import session_scope
@@ -49,14 +50,34 @@ class Cursor:
         return cls(since_epoch, since_step)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Batch:
-    """What one read found: the run as it is now, and rows past the reader's cursor."""
+    """What one read found: the run as it is now, and rows past the reader's cursor.
+
+    It is encoded once for every client it goes to: each row is JSON-encoded when it is read, and
+    the SSE bytes are built once per cursor position (clients in step with each other, the usual
+    case, share them). Encoding per client cost a hundred watchers' server more CPU than the rest
+    of the stream, and that CPU is taken from the training it reports (bench/live_latency.py).
+    """
 
     run_version: datetime
-    run: dict[str, Any]
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    run: str  # JSON
+    epochs: list[tuple[int, str]] = field(default_factory=list)  # (epoch, JSON), ascending
+    steps: list[tuple[int, str]] = field(default_factory=list)  # (step, JSON), ascending
+    _encoded: dict[tuple[datetime | None, int, int], tuple[bytes, Cursor]] = field(
+        default_factory=dict
+    )
+
+    def sse_for(self, cursor: Cursor) -> bytes:
+        """The SSE bytes of every event a client at `cursor` has not seen, advancing its cursor."""
+        key = (cursor.run_version, cursor.epoch, cursor.step)
+        if key not in self._encoded:
+            after = Cursor(cursor.epoch, cursor.step, cursor.run_version)
+            events = events_for(self, after)
+            self._encoded[key] = (b"".join(ServerSentEvent(**e).encode() for e in events), after)
+        chunk, after = self._encoded[key]
+        cursor.epoch, cursor.step, cursor.run_version = after.epoch, after.step, after.run_version
+        return chunk
 
 
 def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
@@ -66,9 +87,11 @@ def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
     steps = metrics.read_steps(session, run_id, cursor.step, limit=MAX_STEPS_PER_READ)
     return Batch(
         run_version=run.updated_at,
-        run=RunPublic.of(run).model_dump(mode="json"),
-        epochs=[EpochPublic.model_validate(row).model_dump() for row in epochs],
-        steps=steps,
+        run=json.dumps(RunPublic.of(run).model_dump(mode="json")),
+        epochs=[
+            (row.epoch, json.dumps(EpochPublic.model_validate(row).model_dump())) for row in epochs
+        ],
+        steps=[(row["step"], json.dumps(row)) for row in steps],
     )
 
 
@@ -78,19 +101,20 @@ def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
     if batch.run_version != cursor.run_version:  # the run first: a new client learns its state
         cursor.run_version = batch.run_version
         events.append(_event("run", batch.run, cursor))
-    for row in batch.epochs:
-        if row["epoch"] > cursor.epoch:
-            cursor.epoch = row["epoch"]
+    for epoch, row in batch.epochs:
+        if epoch > cursor.epoch:
+            cursor.epoch = epoch
             events.append(_event("epoch", row, cursor))
-    steps = [row for row in batch.steps if row["step"] > cursor.step]
-    if steps:
-        cursor.step = steps[-1]["step"]
-        events.append(_event("steps", steps, cursor))
+    start = bisect.bisect_right(batch.steps, cursor.step, key=lambda row: row[0])
+    if start < len(batch.steps):
+        cursor.step = batch.steps[-1][0]
+        rows = "[" + ",".join(row for _, row in batch.steps[start:]) + "]"
+        events.append(_event("steps", rows, cursor))
     return events
 
 
-def _event(name: str, data: object, cursor: Cursor) -> dict[str, str]:
-    return {"event": name, "id": cursor.event_id, "data": json.dumps(data)}
+def _event(name: str, data: str, cursor: Cursor) -> dict[str, str]:
+    return {"event": name, "id": cursor.event_id, "data": data}
 
 
 class EventHub:
@@ -106,7 +130,7 @@ class EventHub:
         with session_scope(self.factory) as session:
             return read_batch(session, run_id, cursor)
 
-    async def stream(self, run_id: int, cursor: Cursor) -> AsyncIterator[dict[str, str]]:
+    async def stream(self, run_id: int, cursor: Cursor) -> AsyncIterator[bytes]:
         """Events for one client from `cursor` on, until it goes away or the run is deleted."""
         queue: asyncio.Queue[Batch | None] = asyncio.Queue()
         # Subscribe before catching up, so that no row falls between the two.
@@ -117,8 +141,9 @@ class EventHub:
         try:
             batch: Batch | None = await anyio.to_thread.run_sync(self._read, run_id, cursor)
             while batch is not None:
-                for event in events_for(batch, cursor):
-                    yield event
+                chunk = batch.sse_for(cursor)
+                if chunk:
+                    yield chunk
                 batch = await queue.get()
         finally:
             self.subscribers.get(run_id, set()).discard(queue)

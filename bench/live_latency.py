@@ -5,7 +5,10 @@ p95 <= 250 ms with 100 clients watching the same run; training throughput with 1
 Latency: a writer in this process plays the worker, committing step rows (and an epoch row now
 and then) to a real server's database, each row's loss holding its commit time; 100 SSE clients
 on the server record when each row arrives. Throughput: the same real training run (a worker
-process) with no watcher and with 100, side by side, from the epoch rows' seconds.
+process, 80 digits epochs: about 6 s) with no watcher and with 100, interleaved, from the
+epoch rows' seconds. Those watchers read the raw stream and only look for the run's end: real
+watchers are browsers, usually on other machines, while these share the run's two cores, and 100
+httpx clients parsing every line took more CPU than the server's side of the streams.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from trainer.config import RunConfig
 CLIENTS = 100
 ROWS = 60
 ROW_INTERVAL = 0.1  # seconds between commits, like a worker flushing every 0.1-0.25 s
+EPOCHS = 80  # of the watched run, about 6 s: long enough for noise and start-up to weigh less
+PAIRS = 7  # interleaved runs watched and not
 
 
 async def watch(base: str, run_id: int, arrivals: list[float], ready: asyncio.Event) -> None:
@@ -86,20 +91,36 @@ def latency(folder: Path) -> list[float]:
     return arrivals
 
 
+async def watch_raw(base: str, run_id: int) -> None:
+    """A watcher that reads the run's event stream until the run has succeeded."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"GET /api/runs/{run_id}/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
+    marker, tail = b'"status": "succeeded"', b""
+    try:
+        while chunk := await reader.read(65536):
+            if marker in tail + chunk:
+                return
+            tail = chunk[-len(marker) :]
+        raise RuntimeError(f"the stream of run {run_id} ended before the run did")
+    finally:
+        writer.close()
+
+
 async def train_watched(base: str, watchers: int) -> float:
     """Samples/s of one real run while `watchers` clients stream its events."""
-    config = {"max_epochs": 4, "batch_size": 16, "device": "cpu", "name": f"{watchers} watchers"}
+    config = {
+        "max_epochs": EPOCHS,
+        "batch_size": 16,
+        "device": "cpu",
+        "name": f"{watchers} watchers",
+    }
     async with httpx.AsyncClient(timeout=None) as client:
         run = (await client.post(f"{base}/api/runs", json=config)).json()
-
-        async def follow() -> None:
-            url = f"{base}/api/runs/{run['id']}/events"
-            async with client.stream("GET", url) as response:
-                async for line in response.aiter_lines():
-                    if line.startswith("data:") and '"status": "succeeded"' in line:
-                        return
-
-        streams = [asyncio.create_task(follow()) for _ in range(watchers)]
+        streams = [asyncio.create_task(watch_raw(base, run["id"])) for _ in range(watchers)]
         while (await client.get(f"{base}/api/runs/{run['id']}")).json()["status"] != "succeeded":
             await asyncio.sleep(0.2)
         await asyncio.wait_for(asyncio.gather(*streams), 60)
@@ -108,23 +129,28 @@ async def train_watched(base: str, watchers: int) -> float:
     return samples / sum(row["seconds"] for row in epochs)
 
 
-def throughput(folder: Path) -> tuple[float, float]:
-    """Median samples/s with no watcher and with CLIENTS watchers, interleaved."""
-    alone, watched = [], []
+def throughput(folder: Path) -> list[tuple[float, float]]:
+    """Samples/s with no watcher and with CLIENTS watchers: PAIRS runs each, interleaved."""
+    pairs = []
     with serve(folder, max_concurrent_runs="1") as base:
-        for _ in range(3):
-            alone.append(asyncio.run(train_watched(base, 0)))
-            watched.append(asyncio.run(train_watched(base, CLIENTS)))
-    return statistics.median(alone), statistics.median(watched)
+        for _ in range(PAIRS):
+            alone = asyncio.run(train_watched(base, 0))
+            pairs.append((alone, asyncio.run(train_watched(base, CLIENTS))))
+    return pairs
 
 
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         arrivals = sorted(latency(Path(a)))
-        alone, watched = throughput(Path(b))
+        pairs = throughput(Path(b))
     p50 = arrivals[len(arrivals) // 2] * 1000
     p95 = arrivals[int(len(arrivals) * 0.95)] * 1000
-    ratio = watched / alone
+    # Each watched run against the unwatched run just before it: neighbours share the machine's
+    # mood, which on this VM moves single runs by ±15%.
+    ratios = sorted(watched / alone for alone, watched in pairs)
+    ratio = statistics.median(ratios)
+    alone = statistics.median(alone for alone, _ in pairs)
+    watched = statistics.median(watched for _, watched in pairs)
     return [
         Result(
             f"3. row committed → SSE event received, p95 ≤ 250 ms with {CLIENTS} clients",
@@ -134,8 +160,11 @@ def run() -> list[Result]:
         ),
         Result(
             f"3. training throughput with {CLIENTS} watchers ≥ 0.95× of none",
-            f"{watched:,.0f} vs {alone:,.0f} samples/s (×{ratio:.2f}, medians of 3 runs)",
-            "the same run, no watcher, interleaved",
+            f"×{ratio:.2f}: the median of {PAIRS} watched/unwatched pairs of {EPOCHS}-epoch runs"
+            f" (pairs from ×{ratios[0]:.2f} to ×{ratios[-1]:.2f}); medians {watched:,.0f} vs"
+            f" {alone:,.0f} samples/s",
+            "the same run, no watcher, just before; the watchers only read the stream (see the"
+            " file's docstring)",
             ratio >= 0.95,
         ),
     ]

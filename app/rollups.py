@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.models import StepMetric, StepRollup
@@ -25,33 +26,39 @@ Point = tuple[int, float, int]
 
 
 def update_rollups(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    """Fold new step rows (in step order, past every stored step) into the run's buckets."""
-    if not rows:
-        return
-    fresh = {
-        (bucket["width"], bucket["bucket"]): bucket
-        for width in WIDTHS
-        for bucket in _buckets(run_id, width, rows)
-    }
-    # Only the first bucket of each width can hold rows of an earlier flush: merge with it.
-    firsts = [(width, (rows[0]["step"] - 1) // width) for width in WIDTHS]
-    key = tuple_(StepRollup.width, StepRollup.bucket)
-    stored = session.scalars(
-        select(StepRollup).where(StepRollup.run_id == run_id, key.in_(firsts))
-    ).all()
-    for old in stored:
-        new = fresh[(old.width, old.bucket)]
-        if old.min_loss <= new["min_loss"]:
-            new.update(min_step=old.min_step, min_loss=old.min_loss, min_epoch=old.min_epoch)
-        if old.max_loss >= new["max_loss"]:
-            new.update(max_step=old.max_step, max_loss=old.max_loss, max_epoch=old.max_epoch)
-    if stored:
-        session.execute(
-            delete(StepRollup).where(
-                StepRollup.run_id == run_id, key.in_([(o.width, o.bucket) for o in stored])
-            )
-        )
-    session.execute(StepRollup.__table__.insert(), list(fresh.values()))
+    """Fold new step rows (in step order, past every stored step) into the run's buckets.
+
+    One upsert for every width: a bucket already stored (only the first of each width can be,
+    holding rows of an earlier flush) keeps its own lowest or highest point unless the new rows
+    beat it. It runs at every flush of the worker's step rows, so it is kept to one statement.
+    """
+    if rows:
+        values = [bucket for width in WIDTHS for bucket in _buckets(run_id, width, rows)]
+        session.execute(UPSERT, values)
+
+
+def _keep_lower(column: str) -> Any:
+    """Stored bucket's value unless the new bucket's lowest loss is lower (ties keep the old)."""
+    table = StepRollup.__table__
+    new = UPSERT_BASE.excluded
+    return case((new.min_loss < table.c.min_loss, new[column]), else_=table.c[column])
+
+
+def _keep_higher(column: str) -> Any:
+    """Stored bucket's value unless the new bucket's highest loss is higher (ties keep the old)."""
+    table = StepRollup.__table__
+    new = UPSERT_BASE.excluded
+    return case((new.max_loss > table.c.max_loss, new[column]), else_=table.c[column])
+
+
+UPSERT_BASE = sqlite_insert(StepRollup.__table__)
+UPSERT = UPSERT_BASE.on_conflict_do_update(
+    index_elements=["run_id", "width", "bucket"],
+    set_={
+        **{column: _keep_lower(column) for column in ("min_step", "min_loss", "min_epoch")},
+        **{column: _keep_higher(column) for column in ("max_step", "max_loss", "max_epoch")},
+    },
+)
 
 
 def _bucket(run_id: int, width: int, bucket: int, low: dict, high: dict) -> dict[str, Any]:

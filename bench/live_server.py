@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,9 +23,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str  # e.g. http://127.0.0.1:PORT
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (all its threads, user and system)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serve(home: Path, **settings: str) -> Iterator[str]:
-    """Start `python -m app serve` on `home`; yield its base URL; stop it."""
+def serve(home: Path, **settings: str) -> Iterator[Server]:
+    """Start `python -m app serve` on `home`; yield it once it answers; stop it."""
     port = free_port()
     env = {
         **os.environ,
@@ -47,7 +59,7 @@ def serve(home: Path, **settings: str) -> Iterator[str]:
                 time.sleep(0.02)
         else:
             raise RuntimeError("the server did not answer within 60 s")
-        yield base
+        yield Server(base, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=15)

@@ -65,7 +65,8 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         run_id = seed_run(home)
-        with serve(home) as base, httpx.Client(timeout=60) as client:
+        with serve(home) as server, httpx.Client(timeout=60) as client:
+            base = server.base
             url = f"{base}/api/runs/{run_id}/metrics"
             chart_ms, chart_points = median_ms(client, url, {"max_points": 2000})
             full_ms, full_points = median_ms(client, url, {})

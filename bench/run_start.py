@@ -67,7 +67,8 @@ def start_latencies(warm_workers: int) -> list[float]:
     """Seconds from POST to the first step, for RUNS runs posted one after another."""
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        with serve(home, warm_workers=str(warm_workers)) as base:
+        with serve(home, warm_workers=str(warm_workers)) as server:
+            base = server.base
             latencies = []
             for turn in range(RUNS):
                 if warm_workers:

@@ -10,10 +10,12 @@ lowest and highest point of every bucket keep the series' peaks and dips (its sh
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -34,31 +36,26 @@ def update_rollups(session: Session, run_id: int, rows: Sequence[dict[str, Any]]
     """
     if rows:
         values = [bucket for width in WIDTHS for bucket in _buckets(run_id, width, rows)]
-        session.execute(UPSERT, values)
+        session.execute(_upsert(session.get_bind().dialect.name), values)
 
 
-def _keep_lower(column: str) -> Any:
-    """Stored bucket's value unless the new bucket's lowest loss is lower (ties keep the old)."""
-    table = StepRollup.__table__
-    new = UPSERT_BASE.excluded
-    return case((new.min_loss < table.c.min_loss, new[column]), else_=table.c[column])
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE, in SQLite's or PostgreSQL's words (the same ones)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(StepRollup.__table__)
+    new, old = statement.excluded, StepRollup.__table__.c
 
+    def unless_beaten(columns: tuple[str, ...], beaten: Any) -> dict[str, Any]:
+        return {column: case((beaten, new[column]), else_=old[column]) for column in columns}
 
-def _keep_higher(column: str) -> Any:
-    """Stored bucket's value unless the new bucket's highest loss is higher (ties keep the old)."""
-    table = StepRollup.__table__
-    new = UPSERT_BASE.excluded
-    return case((new.max_loss > table.c.max_loss, new[column]), else_=table.c[column])
-
-
-UPSERT_BASE = sqlite_insert(StepRollup.__table__)
-UPSERT = UPSERT_BASE.on_conflict_do_update(
-    index_elements=["run_id", "width", "bucket"],
-    set_={
-        **{column: _keep_lower(column) for column in ("min_step", "min_loss", "min_epoch")},
-        **{column: _keep_higher(column) for column in ("max_step", "max_loss", "max_epoch")},
-    },
-)
+    return statement.on_conflict_do_update(
+        index_elements=["run_id", "width", "bucket"],
+        set_={  # ties keep the stored point, the earlier step
+            **unless_beaten(("min_step", "min_loss", "min_epoch"), new.min_loss < old.min_loss),
+            **unless_beaten(("max_step", "max_loss", "max_epoch"), new.max_loss > old.max_loss),
+        },
+    )
 
 
 def _bucket(run_id: int, width: int, bucket: int, low: dict, high: dict) -> dict[str, Any]:

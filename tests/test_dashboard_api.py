@@ -175,3 +175,30 @@ def test_a_fork_trains_with_its_own_optimizer_settings(
     # Not the lr saved in the source's optimizer state: the fork's own.
     assert fork_rows[0]["lr"] == 0.01 and source_rows[1]["lr"] == 0.003
     assert fork_rows[0]["train_loss"] != source_rows[1]["train_loss"]
+
+
+def test_a_fork_to_another_optimizer_and_scheduler_starts_their_state_fresh(
+    client: TestClient, make_run, execute, capfd
+) -> None:
+    source = make_run(
+        max_epochs=2,
+        optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.9},
+        scheduler={"kind": "step", "step_size": 1},
+    )
+    execute(source["id"])
+    overrides = {
+        "optimizer": {"kind": "adam", "lr": 0.002},
+        "scheduler": {"kind": "cosine"},
+        "max_epochs": 3,
+    }
+    fork = client.post(
+        f"/api/runs/{source['id']}/fork", json={"epoch": 1, "overrides": overrides}
+    ).json()
+    capfd.readouterr()
+    # SGD's momentum buffers are not Adam's state: loaded, they failed Adam's first step.
+    assert execute(fork["id"]) == RunStatus.SUCCEEDED
+    log = capfd.readouterr().out
+    assert "fork: the optimizer differs from the checkpoint's: its state starts fresh" in log
+    assert "fork: the scheduler differs from the checkpoint's" in log
+    rows = client.get(f"/api/runs/{fork['id']}/metrics").json()["epochs"]
+    assert [row["epoch"] for row in rows] == [2, 3] and rows[0]["lr"] == 0.002

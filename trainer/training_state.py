@@ -72,6 +72,21 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def _same_shape(built: dict[str, Any], saved: dict[str, Any]) -> bool:
+    """True when a saved optimizer state_dict fits the built optimizer: as many groups, each with
+    as many parameters and the same hyperparameter names (another optimizer kind has others)."""
+    groups, saved_groups = built["param_groups"], saved["param_groups"]
+    return len(groups) == len(saved_groups) and all(
+        len(group["params"]) == len(old["params"]) and group.keys() == old.keys()
+        for group, old in zip(groups, saved_groups, strict=False)
+    )
+
+
+def _same_keys(built: dict[str, Any] | None, saved: dict[str, Any] | None) -> bool:
+    """True when a saved scheduler state fits the built scheduler (none, or the same kind)."""
+    return (built is None) == (saved is None) and (built is None or built.keys() == saved.keys())
+
+
 def load_weights(path: Path, model: nn.Module, device: torch.device) -> None:
     """Load a bare model state_dict; weights_only=True refuses pickles that would run code."""
     try:
@@ -97,15 +112,24 @@ def restore(
         raise CheckpointError(
             f"checkpoint '{path}' does not fit the model built for this data: {error}"
         ) from error
-    configured = [
-        {k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups
-    ]
-    optimizer.load_state_dict(loaded["optimizer"])  # this also restores the saved lr, betas, ...
-    if keep_hyperparameters:
-        for group, hyperparameters in zip(optimizer.param_groups, configured, strict=True):
-            group.update(hyperparameters)
     state = loaded["state"]
-    schedule.load_state_dict(state.get("scheduler"))
+    if keep_hyperparameters and not _same_shape(optimizer.state_dict(), loaded["optimizer"]):
+        # A fork may pick another optimizer kind or other parameter groups: its saved moments
+        # cannot be carried over, so it starts fresh (on the checkpoint's weights).
+        print("fork: the optimizer differs from the checkpoint's: its state starts fresh")
+    else:
+        configured = [
+            {k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups
+        ]
+        optimizer.load_state_dict(loaded["optimizer"])  # this also restores the saved lr, ...
+        if keep_hyperparameters:
+            for group, hyperparameters in zip(optimizer.param_groups, configured, strict=True):
+                group.update(hyperparameters)
+    saved_schedule = state.get("scheduler")
+    if keep_hyperparameters and not _same_keys(schedule.state_dict(), saved_schedule):
+        print("fork: the scheduler differs from the checkpoint's: it starts from its beginning")
+    else:
+        schedule.load_state_dict(saved_schedule)
     acceleration.load_state_dict(state.get("grad_scaler"))
     torch.set_rng_state(state["rng"]["torch"].cpu())
     if "cuda" in state["rng"] and torch.cuda.is_available():

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import torch
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -282,6 +283,10 @@ def _execute(
         if parent_id is not None and resume_from is None:
             raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
         log(f"run {run_id} starts" + (f" from checkpoint {resume_from}" if resume_from else ""))
+        threads = settings.torch_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+            log(f"torch trains on {threads} CPU thread(s) (TORCHDASH_WORKER_THREADS)")
         result = fit(
             config,
             reporter,

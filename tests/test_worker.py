@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 
 import torch
 from fastapi.testclient import TestClient
 
+from app.db import make_engine, make_session_factory, session_scope
 from app.models import RunStatus
+from app.runs import transition
 from app.settings import Settings
 from trainer.config import RunConfig
 from trainer.datasets import build_datasets
@@ -103,3 +106,35 @@ def test_imagefolder_run_trains_on_the_demo_pngs(
     assert finished["class_names"] == [str(d) for d in range(10)]
     epochs = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
     assert [row["epoch"] for row in epochs] == [1, 2]
+
+
+def test_runs_that_train_side_by_side_share_the_cores_out(settings: Settings) -> None:
+    cores = len(os.sched_getaffinity(0))
+    one_at_a_time = settings.model_copy(update={"max_concurrent_runs": 1})
+    assert one_at_a_time.torch_threads() is None  # torch's own default: every core
+    side_by_side = settings.model_copy(update={"max_concurrent_runs": 2})
+    assert side_by_side.torch_threads() == max(1, cores // 2)
+    crowded = settings.model_copy(update={"max_concurrent_runs": 4 * cores})
+    assert crowded.torch_threads() == 1
+    chosen = settings.model_copy(update={"max_concurrent_runs": 2, "worker_threads": 3})
+    assert chosen.torch_threads() == 3
+
+
+def test_a_worker_gives_torch_the_threads_of_its_share(
+    client: TestClient, make_run, settings: Settings, capfd
+) -> None:
+    from app.worker import execute_run
+
+    run = make_run(max_epochs=1)
+    engine = make_engine(settings.sqlalchemy_url)
+    with session_scope(make_session_factory(engine)) as session:
+        transition(session, run["id"], RunStatus.RUNNING)
+    engine.dispose()
+    before = torch.get_num_threads()
+    try:
+        shared = settings.model_copy(update={"max_concurrent_runs": 2, "worker_threads": 1})
+        assert execute_run(run["id"], shared) == RunStatus.SUCCEEDED
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)  # this test process trains more afterwards
+    assert "torch trains on 1 CPU thread(s)" in capfd.readouterr().out

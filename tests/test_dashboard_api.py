@@ -195,7 +195,7 @@ def test_a_fork_to_another_optimizer_and_scheduler_starts_their_state_fresh(
         f"/api/runs/{source['id']}/fork", json={"epoch": 1, "overrides": overrides}
     ).json()
     capfd.readouterr()
-    # SGD's momentum buffers are not Adam's state: loaded, they failed Adam's first step.
+    # SGD's saved state is not Adam's: Adam's load_state_dict failed on it (KeyError: 'step').
     assert execute(fork["id"]) == RunStatus.SUCCEEDED
     log = capfd.readouterr().out
     assert "fork: the optimizer differs from the checkpoint's: its state starts fresh" in log

@@ -46,7 +46,9 @@ def _gone(pid: int) -> bool:
 def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
     settings: Settings,
 ) -> None:
-    slow = {**TINY_CONFIG, "max_epochs": 2, "batch_size": 2, "report_every_steps": 1}
+    # Long enough (719 steps an epoch) to be still training when the second server starts.
+    epochs = 8
+    slow = {**TINY_CONFIG, "max_epochs": epochs, "batch_size": 2, "report_every_steps": 1}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     first = spawn_server(settings, port, "server-1.log", TORCHDASH_MAX_CONCURRENT_RUNS="2")
@@ -78,9 +80,9 @@ def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
 
         wait_until(lambda: _run(base, kept)["status"] == "succeeded", 180, "the adopted run")
         steps = _steps(base, kept)
-        assert len(steps) > reported and steps == list(range(1, 2 * 719 + 1))
-        epochs = httpx.get(f"{base}/api/runs/{kept}/metrics").json()["epochs"]
-        assert [row["epoch"] for row in epochs] == [1, 2]
+        assert len(steps) > reported and steps == list(range(1, epochs * 719 + 1))
+        rows = httpx.get(f"{base}/api/runs/{kept}/metrics").json()["epochs"]
+        assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
         wait_until(
             lambda: _run(base, waiting["id"])["status"] == "succeeded", 120, "the queued run"
         )

@@ -62,6 +62,17 @@ def mlp() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, CLASSES))
 
 
+def mlp_training() -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    """What every side trains: the same MLP in train mode, its loss, and SGD with momentum."""
+    model = mlp()
+    model.train()
+    return (
+        model,
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM),
+    )
+
+
 def classic_loop(root: Path) -> float:
     """(a) The tutorial's loop, one epoch: samples/s."""
     from torchvision import datasets, transforms
@@ -70,10 +81,7 @@ def classic_loop(root: Path) -> float:
         str(root), transform=transforms.Compose([transforms.Grayscale(), transforms.ToTensor()])
     )
     loader = DataLoader(data, batch_size=BATCH, shuffle=True, num_workers=0)
-    model = mlp()
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    model.train()
+    model, loss_fn, optimizer = mlp_training()
     started = time.perf_counter()
     for inputs, targets in loader:
         loss = loss_fn(model(inputs), targets)
@@ -87,10 +95,7 @@ def classic_loop(root: Path) -> float:
 def compute_limit(inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """(c) The same steps over pre-built batches: samples/s of the best of LIMIT_EPOCHS epochs."""
     batches = list(zip(inputs.split(BATCH), targets.split(BATCH), strict=True))
-    model = mlp()
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    model.train()
+    model, loss_fn, optimizer = mlp_training()
     best = float("inf")
     for _ in range(LIMIT_EPOCHS):
         started = time.perf_counter()
@@ -106,10 +111,7 @@ def compute_limit(inputs: torch.Tensor, targets: torch.Tensor) -> float:
 def limit_with_step_duties(inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """(c') (c) plus what every step of `fit` must also do (trainer/loop.py), best of
     LIMIT_EPOCHS epochs: a shuffled gather from the cache, the non-finite check, the sums."""
-    model = mlp()
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    model.train()
+    model, loss_fn, optimizer = mlp_training()
     best = float("inf")
     for epoch in range(LIMIT_EPOCHS):
         order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(epoch))

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"demo ImageFolder ready at {write_digits_image_folder(root)}")
         return
 
-    from app.auth import check_bind
+    from app.web.auth import check_bind
 
     try:
         check_bind(settings)

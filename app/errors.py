@@ -1,12 +1,9 @@
-"""Domain errors, and the one place that maps them to HTTP responses."""
+"""The domain's errors. Each maps to one HTTP status, in one place: app/web/error_handlers.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 
@@ -48,24 +45,3 @@ class ConfigError(ValueError):
         return cls(
             errors=[{"loc": list(loc), "msg": message, "type": "value_error", "input": value}]
         )
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotFoundError)
-    async def _not_found(_request: Request, error: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(_request: Request, error: ConflictError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=409)
-
-    @app.exception_handler(UploadTooLarge)
-    async def _too_large(_request: Request, error: UploadTooLarge) -> JSONResponse:
-        # Connection: close, since the rest of the body was never read.
-        return JSONResponse(
-            {"detail": str(error)}, status_code=413, headers={"Connection": "close"}
-        )
-
-    @app.exception_handler(ConfigError)
-    async def _config(_request: Request, error: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(error.errors)}, status_code=422)

@@ -9,8 +9,15 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import pages
-from app.api import (
+from app.runs.dispatcher import Dispatcher
+from app.runs.executors.local import LocalProcessExecutor
+from app.settings import Settings
+from app.storage.engine import create_tables, make_engine, make_session_factory
+from app.web import pages
+from app.web.auth import install_auth
+from app.web.error_handlers import install_error_handlers
+from app.web.event_stream import EventHub
+from app.web.routes import (
     checkpoints,
     evaluation,
     events,
@@ -21,12 +28,6 @@ from app.api import (
     runs,
     uploads,
 )
-from app.auth import install_auth
-from app.db import create_tables, make_engine, make_session_factory
-from app.dispatcher import Dispatcher, LocalProcessExecutor
-from app.errors import install_error_handlers
-from app.events import EventHub
-from app.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

@@ -17,7 +17,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 class Result:
     """One measured target: what was measured, against what, and whether the target holds."""
 
-    target: str  # the issue's target, e.g. "6. server start to /healthz ≤ 1.5 s"
+    target: str  # what is measured and its goal, e.g. "6. server start to /healthz ≤ 1.5 s"
     measured: str  # the figure(s), e.g. "0.61 s median of 5"
     baseline: str  # what it was compared with in the same run, or the reference figure
     met: bool | None  # None: not measurable here, or drowned in the machine's noise

@@ -1,4 +1,4 @@
-"""Target 7: CSV-labelled data set: O(1) label lookup per item, >= 1,000x faster per item than
+"""CSV-labelled data set: O(1) label lookup per item, >= 1,000x faster per item than
 the classic tutorial's DataFrame scan at 100,000 rows; bad rows reported in one pass.
 
 Both lookups run here on the same 100,000-row CSV: torchdash's (`trainer.csv_images`, a dict

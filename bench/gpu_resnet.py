@@ -1,4 +1,4 @@
-"""Target 8: a ResNet-18 on a GPU through torchdash's trainer, against the classic tutorial loop.
+"""A ResNet-18 on a GPU through torchdash's trainer, against the classic tutorial loop.
 
 Side by side in one run, on one synthetic CIFAR-10 (50,000 training and 10,000 test images of
 3x32x32, 10 classes, seeded noise with a stripe pattern per class) written in torchvision's own
@@ -11,7 +11,7 @@ torchvision ResNet-18 (random weights), SGD lr 0.001 momentum 0.9, batch 256, an
     `loss.item()` on every step;
 (b) torchdash's `fit` with a real `RunConfig` (data kind torchvision/cifar10, model
     torchvision/resnet18), float32: the worker's own path, without its database reporting and
-    checkpoints (those are target 1's);
+    checkpoints (bench/throughput.py measures those);
 (c) (b) with `amp`; (d) (b) with `channels_last`; (e) (b) with both.
 
 Samples/s are the median over the timed epochs, after warm-up epochs that carry the CUDA and

@@ -1,4 +1,4 @@
-"""Target 3: epoch or step row committed by the worker -> event received by an SSE client:
+"""Epoch or step row committed by the worker -> event received by an SSE client:
 p95 <= 250 ms with 100 clients watching the same run; training throughput with 100 watchers
 >= 0.95x of none.
 
@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 from sqlalchemy import update
 
-from app import metrics
-from app.db import create_tables, make_engine, make_session_factory, session_scope
-from app.models import Run
-from app.runs import create_run
+from app.runs.lifecycle import create_run
+from app.storage import metrics
+from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
+from app.storage.models import Run
 from bench.common import Result
 from bench.live_server import Server, serve
 from trainer.config import RunConfig

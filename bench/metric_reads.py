@@ -1,4 +1,4 @@
-"""Target 5: the chart payload of a run with 100,000 step points, downsampled on the server to
+"""The chart payload of a run with 100,000 step points, downsampled on the server to
 <= 2,000 points per series keeping its shape, >= 20x faster than MLflow's get-history of a
 10,000-point metric (reference: 420 ms on this kind of machine; MLflow is not installed by the
 benchmarks, so the reference figure stands in). Incremental `since_step` reads are O(new rows).
@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 from sqlalchemy import update
 
-from app.db import create_tables, make_engine, make_session_factory, session_scope
-from app.models import Run
-from app.runs import create_run
-from app.worker import DatabaseReporter
+from app.runs.lifecycle import create_run
+from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
+from app.storage.models import Run
+from app.worker.reporter import DatabaseReporter
 from bench.common import Result
 from bench.live_server import serve
 from trainer.callbacks import StepReport

@@ -1,7 +1,8 @@
-"""Target 4: a worker writes >= 50,000 step points/s to SQLite (batched, one transaction a flush).
+"""A worker writes >= 50,000 step points/s to SQLite (batched, one transaction a flush).
 
-Measures the worker's real reporter (`app.worker.DatabaseReporter`, which buffers step rows and
-flushes them every 0.25 s) against one transaction per point, in the same run on the same file.
+Measures the worker's real reporter (`app.worker.reporter.DatabaseReporter`, which buffers step
+rows and flushes them every 0.25 s) against one transaction per point, in the same run on the same
+file.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from app import metrics
-from app.db import create_tables, make_engine, make_session_factory, session_scope
-from app.runs import create_run
-from app.worker import DatabaseReporter
+from app.runs.lifecycle import create_run
+from app.storage import metrics
+from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
+from app.worker.reporter import DatabaseReporter
 from bench.common import Result
 from trainer.callbacks import StepReport
 from trainer.config import RunConfig

@@ -1,10 +1,10 @@
-"""Target 1: a worker's reporting costs ≤ 2% against `trainer.fit` with no callbacks.
+"""A worker's reporting costs ≤ 2% against `trainer.fit` with no callbacks.
 
 The same config trains three ways, interleaved and repeated: with the worker's real
-`app.worker.DatabaseReporter` on a temp SQLite file plus a checkpoint at every epoch's end (what a
-worker does), with the reporter but no checkpoints, and bare (no callbacks, no checkpoints). Each
-is timed from `on_fit_start` (data decoded, model built) to the return of `fit` plus the final
-flush, so the one-time setup does not dilute the difference.
+`app.worker.reporter.DatabaseReporter` on a temp SQLite file plus a checkpoint at every epoch's end
+(what a worker does), with the reporter but no checkpoints, and bare (no callbacks, no
+checkpoints). Each is timed from `on_fit_start` (data decoded, model built) to the return of `fit`
+plus the final flush, so the one-time setup does not dilute the difference.
 
 This machine's noise is large next to the target (identical bare runs differ by up to 30%), and
 it only ever adds time. So the wall-clock verdict uses each variant's fastest repeat (the least
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.db import create_tables, make_engine, make_session_factory, session_scope
-from app.runs import create_run
-from app.worker import DatabaseReporter
+from app.runs.lifecycle import create_run
+from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
+from app.worker.reporter import DatabaseReporter
 from bench.common import Result
 from trainer.callbacks import Callbacks, FitStart
 from trainer.config import RunConfig

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from bench.common import Result, write_table
 
-# In the order of the targets.
+# In the order of bench/README.md's table.
 BENCHMARKS = [
     "bench.throughput",
     "bench.reporting_overhead",

@@ -1,4 +1,4 @@
-"""Target 2: POST of a run -> its first training step <= 0.5 s median, with a warm worker waiting.
+"""POST of a run -> its first training step <= 0.5 s median, with a warm worker waiting.
 
 A real server on a temporary home; runs of the digits default config are posted one after
 another, each once the previous one has ended (a free slot), cold (TORCHDASH_WARM_WORKERS=0: a

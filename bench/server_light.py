@@ -1,4 +1,4 @@
-"""Target 6: the web server never imports torch; start to /healthz <= 1.5 s; idle RSS <= 150 MB.
+"""The web server never imports torch; start to /healthz <= 1.5 s; idle RSS <= 150 MB.
 
 Each repeat starts the server twice on one home: first on a new home (it creates the database
 through the migrations), then again on that home (the database is current: every later start).

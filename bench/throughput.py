@@ -1,4 +1,4 @@
-"""Target 1: training throughput from cached tensors against the classic per-item PIL loop.
+"""Training throughput from cached tensors against the classic per-item PIL loop.
 
 Side by side in one run, on one ImageFolder of 28x28 grayscale PNGs written once into a temp
 folder, the same MLP (784 -> 256 -> 10), SGD with momentum, batch 64, on the CPU:

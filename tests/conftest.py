@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.db import make_engine, make_session_factory, session_scope
 from app.main import create_app
-from app.models import Run, RunStatus
-from app.runs import transition
+from app.runs.state_machine import transition
 from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import Run, RunStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ def make_run(client: TestClient) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def execute(settings: Settings) -> Callable[[int], RunStatus]:
     """Claim a queued run and train it synchronously in this process, as a worker would."""
-    from app.worker import execute_run
+    from app.worker.execute import execute_run
 
     def run(run_id: int) -> RunStatus:
         engine = make_engine(settings.sqlalchemy_url)
@@ -91,9 +91,11 @@ def free_port() -> int:
 
 
 def spawn_server(
-    settings: Settings, port: int, log_name: str = "server.log", **env: str
+    settings: Settings, port: int, log_name: str = "server.log", cwd: Path = ROOT, **env: str
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m app serve` on loopback for `settings`' home; `env` adds variables."""
+    """Start `python -m app serve` on loopback for `settings`' home; `env` adds variables.
+
+    `cwd` is where `app` is imported from (another checkout of torchdash, say)."""
     full_env = {
         **os.environ,
         "TORCHDASH_HOME": str(settings.home_dir),
@@ -104,7 +106,7 @@ def spawn_server(
     }
     with open(settings.home_dir / log_name, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=full_env, stdout=log, stderr=log
+            [sys.executable, "-m", "app", "serve"], cwd=cwd, env=full_env, stdout=log, stderr=log
         )
 
 
@@ -138,9 +140,11 @@ def stop_workers(settings: Settings) -> None:
     """Workers outlive the server on purpose; a test must not leave them behind."""
     engine = make_engine(settings.sqlalchemy_url)
     with session_scope(make_session_factory(engine)) as session:
-        pids = session.scalars(select(Run.worker_pid).where(Run.worker_pid.is_not(None))).all()
+        handles = session.scalars(
+            select(Run.worker_handle).where(Run.worker_handle.is_not(None))
+        ).all()
     engine.dispose()
-    for pid in pids:
+    for pid in map(int, handles):  # the local executor's handle is the worker's pid
         try:
             os.kill(pid, 9)
         except ProcessLookupError:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from app import metrics
-from app.db import make_engine, make_session_factory, session_scope
+from app.storage import metrics
+from app.storage.engine import make_engine, make_session_factory, session_scope
 
 
 def main(url: str, run_id: int, rows: int, per_transaction: int) -> None:

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import update
 
-from app.db import make_engine, make_session_factory, session_scope
-from app.models import Checkpoint, RunStatus
 from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import Checkpoint, RunStatus
 from tests.conftest import TINY_CONFIG
 
 BAD_CONFIGS = [

@@ -46,8 +46,10 @@ def _gone(pid: int) -> bool:
 def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
     settings: Settings,
 ) -> None:
-    # Long enough (719 steps an epoch) to be still training when the second server starts.
-    epochs = 8
+    # Long enough to be still training when the second server starts: 719 steps an epoch, about
+    # 0.4 s here, while the other run's worker starts cold and the server restarts (8 epochs were
+    # done before that on an idle machine).
+    epochs = 40
     slow = {**TINY_CONFIG, "max_epochs": epochs, "batch_size": 2, "report_every_steps": 1}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -59,7 +61,8 @@ def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
         waiting = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, "max_epochs": 1}).json()
         for run_id in (kept, lost):
             wait_until(lambda r=run_id: len(_steps(base, r)) >= 5, 60, f"run {run_id} to report")
-        kept_pid, lost_pid = _run(base, kept)["worker_pid"], _run(base, lost)["worker_pid"]
+        # The local executor's handle for a worker is its pid.
+        kept_pid, lost_pid = (int(_run(base, r)["worker_handle"]) for r in (kept, lost))
         # The server keeps a warm worker: the one adopted below serves its run as `--warm`.
         assert f"warm worker {kept_pid} takes run {kept}" in settings.worker_log(kept).read_text()
 
@@ -74,7 +77,7 @@ def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
         assert interrupted["status"] == "interrupted"
         assert interrupted["error"] == "worker lost: the server restarted without it"
         adopted = _run(base, kept)
-        assert adopted["status"] == "running" and adopted["worker_pid"] == kept_pid
+        assert adopted["status"] == "running" and adopted["worker_handle"] == str(kept_pid)
         assert _run(base, waiting["id"])["status"] == "queued"  # the adopted run holds the slot
         reported = len(_steps(base, kept))
 

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import insert
 
-from app.db import make_engine, make_session_factory, session_scope
-from app.downsample import lttb
-from app.models import RunStatus, StepMetric
 from app.settings import Settings
+from app.storage.downsample import lttb
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import RunStatus, StepMetric
+from app.web.shapes import EpochPublic
 from tests.conftest import TINY_CONFIG
 
 
@@ -111,6 +112,10 @@ def test_bundle_evaluation_and_metrics_csv_of_a_finished_run(
 
     csv_text = client.get(f"/api/runs/{run['id']}/metrics.csv").text
     assert csv_text.splitlines()[0].startswith("epoch,train_loss")
+    # Both CSVs hold the API's epoch rows: its columns, its values.
+    assert csv_text.splitlines()[0].split(",") == list(EpochPublic.model_fields)
+    api_epochs = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    assert [float(row["val_loss"]) for row in rows] == [row["val_loss"] for row in api_epochs]
 
     log = client.get(f"/api/runs/{run['id']}/log")
     assert log.status_code == 200 and log.json() == {"text": "", "offset": 0}  # no log in-process

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.events import Batch, Cursor
+from app.web.event_stream import Batch, Cursor
 
 VERSION = datetime(2026, 1, 1, tzinfo=UTC)
 

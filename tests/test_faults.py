@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.db import make_engine, make_session_factory
-from app.dispatcher import Dispatcher, LocalProcessExecutor
-from app.models import RunStatus
+from app.runs.dispatcher import Dispatcher
+from app.runs.executors.local import LocalProcessExecutor
 from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory
+from app.storage.models import RunStatus
 from tests.conftest import wait_until
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 from trainer.faults import FAULT_ENV, reset_fault_counts
@@ -76,7 +77,7 @@ def test_out_of_memory_fails_the_run_and_frees_its_slot_for_the_next(
     failed = client.get(f"/api/runs/{first['id']}").json()
     assert failed["status"] == "failed"
     assert failed["error"].startswith("out of memory: OutOfMemoryError: CUDA out of memory")
-    assert failed["worker_pid"] is None
+    assert failed["worker_handle"] is None
 
 
 def test_a_full_disk_while_saving_fails_the_run_and_keeps_the_previous_checkpoint(

@@ -89,7 +89,7 @@ def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(
     slow = {**TINY_CONFIG, "max_epochs": 3, "batch_size": 4}  # 360 steps an epoch
     run = httpx.post(f"{live_server}/api/runs", json=slow).json()
     wait_until(lambda: get_run(live_server, run["id"])["epoch"] >= 1, 60, "a finished epoch")
-    os.kill(get_run(live_server, run["id"])["worker_pid"] or 0, signal.SIGKILL)
+    os.kill(int(get_run(live_server, run["id"])["worker_handle"] or 0), signal.SIGKILL)
     interrupted = wait_for_status(live_server, run["id"], "interrupted", 15)
     assert interrupted["error"] == "worker killed by signal SIGKILL"
     # The newest checkpoint on disk loads whole: the kill could not leave a half-written one.

@@ -8,11 +8,11 @@ from itertools import groupby
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from app import metrics
-from app.db import make_engine, make_session_factory, session_scope
-from app.models import StepRollup
-from app.rollups import WIDTHS
 from app.settings import Settings
+from app.storage import metrics
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import StepRollup
+from app.storage.rollups import WIDTHS
 
 
 def write_in_flushes(factory, run_id: int, steps: range, rng: random.Random) -> None:

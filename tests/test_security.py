@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from app.main import create_app
-from app.models import RunStatus
 from app.settings import Settings
+from app.storage.models import RunStatus
 from tests.conftest import ROOT, TINY_CONFIG, free_port, spawn_server, wait_for_server
 
 TOKEN = "s3cret-token"
@@ -148,8 +148,9 @@ def test_shell_text_in_a_run_config_is_never_run(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     """A real worker process trains a run whose name is a shell payload; nothing runs it."""
-    from app.db import make_engine, make_session_factory
-    from app.dispatcher import Dispatcher, LocalProcessExecutor
+    from app.runs.dispatcher import Dispatcher
+    from app.runs.executors.local import LocalProcessExecutor
+    from app.storage.engine import make_engine, make_session_factory
     from tests.conftest import wait_until
 
     marker = tmp_path / "pwned"

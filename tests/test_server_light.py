@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Loaded by workers, never by the server: torch and torchvision take seconds to import, pandas a
-# third of a second (issue 6, target 6).
+# third of a second (bench/server_light.py measures the server's start).
 WORKER_ONLY = ("torch", "torchvision", "sklearn", "pandas")
 
 

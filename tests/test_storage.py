@@ -11,11 +11,11 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, text
 
-from app.db import make_engine, make_session_factory, session_scope
 from app.main import create_app
-from app.models import RunStatus
-from app.schema import HEAD_REVISION, alembic_config, current_revision, upgrade
 from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import RunStatus
+from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
 from tests.conftest import ROOT, TINY_CONFIG
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 
@@ -59,8 +59,8 @@ def test_eight_writers_and_a_reader_lose_no_row_and_never_see_a_lock(
 def test_retention_keeps_the_last_k_and_the_best_checkpoint(
     make_run, client: TestClient, settings: Settings
 ) -> None:
-    from app.runs import transition
-    from app.worker import execute_run
+    from app.runs.state_machine import transition
+    from app.worker.execute import execute_run
 
     run = make_run(max_epochs=4)
     keeping_one = Settings(
@@ -140,7 +140,7 @@ def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from app.models import Base
+    from app.storage.models import Base
 
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     upgrade(engine)

@@ -8,10 +8,10 @@ import os
 import torch
 from fastapi.testclient import TestClient
 
-from app.db import make_engine, make_session_factory, session_scope
-from app.models import RunStatus
-from app.runs import transition
+from app.runs.state_machine import transition
 from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import RunStatus
 from trainer.config import RunConfig
 from trainer.datasets import build_datasets
 from trainer.models import build_model
@@ -123,7 +123,7 @@ def test_runs_that_train_side_by_side_share_the_cores_out(settings: Settings) ->
 def test_a_worker_gives_torch_the_threads_of_its_share(
     client: TestClient, make_run, settings: Settings, capfd
 ) -> None:
-    from app.worker import execute_run
+    from app.worker.execute import execute_run
 
     run = make_run(max_epochs=1)
     engine = make_engine(settings.sqlalchemy_url)

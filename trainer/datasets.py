@@ -81,7 +81,7 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], li
 def digits_tensors() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """The embedded digits (images N x 1 x 8 x 8 in [0, 1], labels, class names), read once.
 
-    Once per process: a warm worker reads them before it has a run (app/warm_worker.py). Callers
+    Once per process: a warm worker reads them before it has a run (app/worker/warm.py). Callers
     index into the tensors, which copies; nothing writes to them.
     """
     # load_digits reads the CSV that scikit-learn ships inside its package: no network needed.

@@ -18,8 +18,8 @@ class Frozen(BaseModel):
 class PathKind:
     """Marks a string field as a path a user gives: it must resolve inside a data root.
 
-    `app/paths.py::check_data_paths` walks the config for fields carrying this marker, so a new
-    path field is checked as soon as it is declared with `DataDir` or `DataFile`.
+    `app/runs/data_paths.py::check_data_paths` walks the config for fields carrying this marker,
+    so a new path field is checked as soon as it is declared with `DataDir` or `DataFile`.
     """
 
     expects: Literal["dir", "file"]

@@ -1,0 +1,82 @@
+"""A run's bundle: one zip with its last and best checkpoints, config, metrics and a train.py.
+
+The metrics CSV has one row per epoch (the csv module: importing pandas would add a third of a
+second to the server's start, bench/server_light.py). `train.py` is
+`app/exports/standalone_train.py` copied as text: plain PyTorch that rebuilds the run from
+`config.json`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.errors import NotFoundError
+from app.storage import checkpoint_rows, metrics
+from app.storage.models import Checkpoint, Run
+from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
+
+TRAIN_SCRIPT = Path(__file__).with_name("standalone_train.py")
+# The epoch row as the API shows it (`EpochPublic`); a test checks the two agree.
+EPOCH_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "seconds",
+    "lrs",
+)
+
+
+def metrics_csv(session: Session, run_id: int) -> str:
+    """The run's epoch rows as CSV text with a header, one row per epoch."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=EPOCH_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in metrics.read_epochs(session, run_id):
+        writer.writerow({column: getattr(row, column) for column in EPOCH_COLUMNS})
+    return text.getvalue()
+
+
+def build_bundle(session: Session, run: Run, checkpoint_root: Path) -> bytes:
+    """The zip's bytes. Checkpoint files are read only from inside `checkpoint_root`."""
+    buffer = io.BytesIO()
+    picked = checkpoint_rows.last_and_best_checkpoints(
+        checkpoint_rows.read_checkpoints(session, run.id)
+    )
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", json.dumps(run.config, indent=2) + "\n")
+        archive.writestr("metrics.csv", metrics_csv(session, run.id))
+        archive.write(TRAIN_SCRIPT, "train.py")
+        archive.writestr("README.txt", _readme(run, picked))
+        for role, row in picked.items():
+            folder = Path(row.path).resolve()
+            if not folder.is_relative_to(checkpoint_root.resolve()):
+                raise NotFoundError(f"checkpoint of run {run.id}, epoch {row.epoch} is missing")
+            for name in (MODEL_FILE, OPTIMIZER_FILE):
+                file = folder / name
+                if not file.is_file():
+                    raise NotFoundError(f"checkpoint file {name} of run {run.id} is missing")
+                archive.write(file, f"checkpoints/{role}/{name}")
+    return buffer.getvalue()
+
+
+def _readme(run: Run, picked: dict[str, Checkpoint]) -> str:
+    lines = [
+        f"torchdash run #{run.id} ({run.name}), status {run.status}, epoch {run.epoch}.",
+        "",
+        "config.json    the run config",
+        "metrics.csv    one row per epoch",
+        "train.py       plain PyTorch; `python train.py` reproduces the run from config.json",
+    ]
+    for role, row in picked.items():
+        state = "" if row.complete else f", partial after {row.batches_done} batches"
+        lines.append(f"checkpoints/{role}/  model.pt and optimizer.pt of epoch {row.epoch}{state}")
+    return "\n".join(lines) + "\n"

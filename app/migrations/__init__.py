@@ -1,1 +1,0 @@
-"""Alembic migrations of torchdash's database (see `app/schema.py` and the README)."""

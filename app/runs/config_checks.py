@@ -1,0 +1,55 @@
+"""Everything checked on a run config beyond its schema, on submit and again in the worker:
+data paths inside the data roots, a plugin model that exists, choices that fit together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.errors import ConfigError
+from app.runs.data_paths import check_data_paths
+from app.settings import Settings
+from trainer.config import PluginModel, RunConfig, compatibility_problems
+from trainer.plugin_discovery import discover_plugin_models
+
+
+def check_run_config(config: RunConfig, settings: Settings) -> RunConfig:
+    """The config with its data paths resolved; ConfigError (422) names the first bad field."""
+    problems = compatibility_problems(config)
+    if problems:
+        raise ConfigError(
+            errors=[
+                {"loc": ["body", *loc], "msg": why, "type": "value_error", "input": None}
+                for loc, why in problems
+            ]
+        )
+    check_plugin(config, settings.plugins_path)
+    return check_data_paths(config, settings.allowed_data_roots)
+
+
+def check_plugin(config: RunConfig, plugins_dir: Path) -> None:
+    """A plugin model must name a class found in the plugins folder (read, never imported)."""
+    if not isinstance(config.model, PluginModel):
+        return
+    found = discover_plugin_models(plugins_dir)
+    if config.model.name not in found:
+        raise ConfigError.field(
+            ("body", "model", "name"),
+            f"no nn.Module named '{config.model.name}' in the plugins folder '{plugins_dir}'"
+            f" (found: {', '.join(sorted(found)) or 'none'})",
+            config.model.name,
+        )
+
+
+def schema_with_plugins(schema: dict, plugins_dir: Path) -> dict:
+    """The run-config schema with the plugin model's `name` limited to the classes found, so the
+    form offers them in a list."""
+    names = sorted(discover_plugin_models(plugins_dir))
+    plugin = schema.get("$defs", {}).get("PluginModel")
+    if plugin and names:
+        plugin["properties"]["name"] = {
+            **plugin["properties"]["name"],
+            "enum": names,
+            "default": names[0],
+        }
+        plugin["properties"]["name"].pop("pattern", None)
+    return schema

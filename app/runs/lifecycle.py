@@ -1,0 +1,139 @@
+"""The run's lifecycle operations: create, read, list, cancel, delete, resume.
+
+Each status change among them goes through `state_machine.transition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from app.errors import ConfigError, ConflictError, NotFoundError
+from app.runs.state_machine import TERMINAL, transition
+from app.storage.models import Run, RunStatus, utcnow
+from trainer.config import RunConfig
+
+S = RunStatus
+
+
+def create_run(session: Session, config: RunConfig, **fields: Any) -> Run:
+    """Store a new queued run for a validated config."""
+    run = Run(
+        name=config.name,
+        status=S.QUEUED.value,
+        config=config.model_dump(mode="json"),
+        max_epochs=config.max_epochs,
+        **fields,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise NotFoundError(f"run {run_id} not found")
+    return run
+
+
+def list_runs(
+    session: Session, status: RunStatus | None, limit: int, offset: int, text: str = ""
+) -> tuple[Sequence[Run], int]:
+    """Runs newest first, optionally of one status or with `text` in the name or group."""
+    query = select(Run)
+    count = select(func.count()).select_from(Run)
+    if status is not None:
+        query = query.where(Run.status == status.value)
+        count = count.where(Run.status == status.value)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = Run.name.ilike(pattern, escape="\\") | Run.group_name.ilike(pattern, escape="\\")
+        query = query.where(matches)
+        count = count.where(matches)
+    runs = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    return runs, session.scalar(count) or 0
+
+
+def cancel_run(session: Session, run_id: int) -> Run:
+    """Cancel a queued run at once; ask a running one to stop at its next batch boundary."""
+    run = get_run(session, run_id)
+    if run.status == S.QUEUED:
+        transition(session, run_id, S.CANCELLED, allowed_from=[S.QUEUED])
+    elif run.status == S.RUNNING:
+        result = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == S.RUNNING.value)
+            .values(stop_requested=True, updated_at=utcnow())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return cancel_run(session, run_id)  # it changed state meanwhile: decide again
+    else:
+        raise ConflictError(f"run {run_id} is {run.status}; only queued or running runs cancel")
+    return get_run(session, run_id)
+
+
+def delete_run(session: Session, run_id: int) -> None:
+    """Delete a finished run and its rows (metrics and checkpoints cascade); 409 while it may
+    still train, so no worker ever writes into a run that is gone."""
+    result = session.execute(
+        delete(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in TERMINAL]))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        status = get_run(session, run_id).status  # 404 when there is no such run
+        raise ConflictError(f"run {run_id} is {status}; cancel it before deleting it")
+
+
+def resume_run(
+    session: Session, run_id: int, max_epochs: int | None, fallback: bool = False
+) -> Run:
+    """Queue a finished run again; its worker continues from the newest checkpoint."""
+    run = get_run(session, run_id)
+    config = run.config
+    if max_epochs is not None:
+        config = with_overrides(run.config, {"max_epochs": max_epochs})
+    target = config["max_epochs"]
+    if run.status == S.SUCCEEDED and run.epoch >= target:
+        raise ConflictError(
+            f"run {run_id} already finished {run.epoch} of {target} epochs; "
+            "resume it with a larger max_epochs"
+        )
+    transition(
+        session,
+        run_id,
+        S.QUEUED,
+        config=config,
+        max_epochs=target,
+        error=None,
+        finished_at=None,
+        progress_batch=0,
+        resume_fallback=fallback,
+    )
+    return get_run(session, run_id)
+
+
+def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A config with `overrides` merged in (nested dicts merge), validated again."""
+    merged = _deep_merge(config, overrides)
+    try:
+        return RunConfig.model_validate(merged).model_dump(mode="json")
+    except ValidationError as error:
+        raise ConfigError(error, prefix=("body", "overrides")) from error
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            # A new `kind` replaces the part whole: its fields belong to another schema.
+            same_kind = value.get("kind", merged[key].get("kind")) == merged[key].get("kind")
+            merged[key] = _deep_merge(merged[key], value) if same_kind else value
+        else:
+            merged[key] = value
+    return merged

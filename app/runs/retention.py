@@ -1,0 +1,53 @@
+"""Checkpoint retention: keep a run's last K checkpoints and its best one, delete the rest.
+
+Runs after every checkpoint a worker records. Never deleted: the newest checkpoint (just written
+whole, so a run always keeps one that loads), the best by validation accuracy, and any epoch a
+forked run starts from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.storage.models import Checkpoint, Run
+from trainer.checkpoint import remove_checkpoint
+
+
+def checkpoints_to_keep(rows: list[Checkpoint], keep_last: int, forked: set[int]) -> set[int]:
+    """Epochs to keep among `rows` (oldest first): the last `keep_last`, the best, the forked."""
+    keep = {row.epoch for row in rows[-max(keep_last, 1) :]}
+    scored = [row for row in rows if row.complete and row.val_accuracy is not None]
+    if scored:
+        # Ties go to the later epoch: max() keeps the first maximum of a reversed list.
+        best = max(reversed(scored), key=lambda row: row.val_accuracy or 0.0)
+        keep.add(best.epoch)
+    return keep | forked
+
+
+def prune_checkpoints(
+    session: Session, run_id: int, keep_last: int | None, checkpoint_dir: Path
+) -> list[int]:
+    """Delete the run's checkpoints that retention does not keep; return their epochs."""
+    if keep_last is None:
+        return []
+    rows = list(
+        session.scalars(
+            select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.epoch)
+        )
+    )
+    forked = set(session.scalars(select(Run.fork_epoch).where(Run.parent_run_id == run_id)).all())
+    keep = checkpoints_to_keep(rows, keep_last, {e for e in forked if e is not None})
+    removed = []
+    root = checkpoint_dir.resolve()
+    for row in rows:
+        if row.epoch in keep:
+            continue
+        folder = Path(row.path).resolve()
+        if folder.is_relative_to(root):  # a stored path is checked before anything is deleted
+            remove_checkpoint(folder)
+        session.execute(delete(Checkpoint).where(Checkpoint.id == row.id))
+        removed.append(row.epoch)
+    return removed

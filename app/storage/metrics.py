@@ -1,0 +1,91 @@
+"""Epoch and step rows: the worker writes them, the API and the event stream read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from app.storage.models import EpochMetric, StepMetric
+from app.storage.rollups import trim_rollups, update_rollups
+
+
+def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence[EpochMetric]:
+    """Epoch rows after `since_epoch`, oldest first (an index range scan: O(new rows))."""
+    return session.scalars(
+        select(EpochMetric)
+        .where(EpochMetric.run_id == run_id, EpochMetric.epoch > since_epoch)
+        .order_by(EpochMetric.epoch)
+    ).all()
+
+
+def read_step_points(
+    session: Session, run_id: int, since_step: int = 0, limit: int | None = None
+) -> list[tuple[int, float, int]]:
+    """(step, loss, epoch) after `since_step`, oldest first (a primary-key range scan: O(new rows)).
+
+    Plain column tuples: a run holds up to hundreds of thousands of steps, and building an ORM
+    object per row costs about 20x more than the query.
+    """
+    query = (
+        select(StepMetric.step, StepMetric.loss, StepMetric.epoch)
+        .where(StepMetric.run_id == run_id, StepMetric.step > since_step)
+        .order_by(StepMetric.step)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def read_steps(
+    session: Session, run_id: int, since_step: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The same rows as `read_step_points`, as the API's step dicts."""
+    return [
+        {"step": step, "epoch": epoch, "loss": loss}
+        for step, loss, epoch in read_step_points(session, run_id, since_step, limit)
+    ]
+
+
+def epoch_summaries(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per run: val losses by epoch (for a sparkline) and mean seconds per epoch (for an ETA)."""
+    summaries: dict[int, dict[str, Any]] = {
+        run_id: {"val_loss": [], "epoch_seconds": None} for run_id in run_ids
+    }
+    rows = session.execute(
+        select(EpochMetric.run_id, EpochMetric.val_loss, EpochMetric.seconds)
+        .where(EpochMetric.run_id.in_(list(run_ids)))
+        .order_by(EpochMetric.run_id, EpochMetric.epoch)
+    )
+    seconds: dict[int, list[float]] = {}
+    for run_id, val_loss, epoch_seconds in rows:
+        summaries[run_id]["val_loss"].append(val_loss)
+        seconds.setdefault(run_id, []).append(epoch_seconds)
+    for run_id, values in seconds.items():
+        summaries[run_id]["epoch_seconds"] = sum(values) / len(values)
+    return summaries
+
+
+def write_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """Insert step rows (step, epoch, loss) in one executemany.
+
+    A Core insert on the table, not the ORM's bulk insert, which costs several times more per row.
+    """
+    if rows:
+        session.execute(StepMetric.__table__.insert(), [{"run_id": run_id, **row} for row in rows])
+        update_rollups(session, run_id, rows)
+
+
+def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:
+    session.execute(insert(EpochMetric).values(run_id=run_id, **row))
+
+
+def trim_after(session: Session, run_id: int, epoch: int, step: int) -> None:
+    """Drop rows written after the checkpoint a run restarts from, so each stays unique."""
+    session.execute(
+        delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > epoch)
+    )
+    session.execute(delete(StepMetric).where(StepMetric.run_id == run_id, StepMetric.step > step))
+    trim_rollups(session, run_id, step)

@@ -1,0 +1,1 @@
+"""Alembic migrations of torchdash's database (see `app/storage/revision.py` and the README)."""

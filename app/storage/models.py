@@ -1,0 +1,134 @@
+"""The database tables: runs, and their narrow metric and checkpoint rows."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite keeps no time zone, so every stored time is UTC by convention."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Stored as text, not an Enum type, so a new state needs no migration of a CHECK constraint.
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
+    config: Mapped[dict] = mapped_column(JSON)
+    epoch: Mapped[int] = mapped_column(default=0)  # last finished epoch
+    max_epochs: Mapped[int]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    best_val_accuracy: Mapped[float | None]
+    stop_requested: Mapped[bool] = mapped_column(default=False)
+    # Superseded by `worker_handle` (migration 0006) and never set now; kept because a worker
+    # started by an earlier torchdash clears it with its final status, even after an upgrade.
+    worker_pid: Mapped[int | None]
+    progress_batch: Mapped[int] = mapped_column(default=0)
+    progress_batches: Mapped[int] = mapped_column(default=0)
+    device: Mapped[str | None] = mapped_column(String(32))
+    class_names: Mapped[list | None] = mapped_column(JSON)
+    model_summary: Mapped[str | None] = mapped_column(Text)
+    parameter_count: Mapped[int | None]
+    parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    fork_epoch: Mapped[int | None]
+    # Added by migration 0002.
+    resume_fallback: Mapped[bool] = mapped_column(default=False, server_default="0")
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    # Added by migration 0004: runs launched together by one sweep share a group name.
+    group_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    # Added by migration 0006: the executor's name for the run's worker (a pid, or a job id).
+    worker_handle: Mapped[str | None] = mapped_column(String(200))
+
+
+class EpochMetric(Base):
+    __tablename__ = "epoch_metrics"
+    __table_args__ = (UniqueConstraint("run_id", "epoch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    epoch: Mapped[int]
+    train_loss: Mapped[float]
+    train_accuracy: Mapped[float]
+    val_loss: Mapped[float]
+    val_accuracy: Mapped[float]
+    lr: Mapped[float]
+    seconds: Mapped[float]
+    lrs: Mapped[list | None] = mapped_column(JSON)  # every param group's learning rate
+    optimizer_summary: Mapped[dict | None] = mapped_column(JSON)  # trainer/inspector.py
+
+
+class StepMetric(Base):
+    __tablename__ = "step_metrics"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(primary_key=True)
+    epoch: Mapped[int]
+    loss: Mapped[float]
+
+
+class StepRollup(Base):
+    """The lowest and highest step loss of each bucket of `width` steps (app/storage/rollups.py)."""
+
+    __tablename__ = "step_rollups"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    width: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)  # (step - 1) // width
+    min_step: Mapped[int]
+    min_loss: Mapped[float]
+    min_epoch: Mapped[int]
+    max_step: Mapped[int]
+    max_loss: Mapped[float]
+    max_epoch: Mapped[int]
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("run_id", "epoch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    epoch: Mapped[int]
+    complete: Mapped[bool]
+    batches_done: Mapped[int] = mapped_column(default=0)
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int]
+    val_loss: Mapped[float | None]
+    val_accuracy: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Upload(Base):
+    """A checkpoint file uploaded to start a run from (read by workers, weights_only=True)."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

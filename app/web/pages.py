@@ -1,0 +1,58 @@
+"""The HTML pages: the runs list with the new-run form, and a run's page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.errors import NotFoundError
+from app.runs import lifecycle
+from app.web.deps import SessionDep
+from trainer.config import RunConfig, run_config_schema
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
+
+router = APIRouter(include_in_schema=False)
+
+
+def _script_json(value: object) -> str:
+    """JSON safe to place inside a <script> element."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home_page(request: Request) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "title": "torchdash",
+            "schema_json": _script_json(run_config_schema()),
+            "default_config_json": _script_json(RunConfig().model_dump(mode="json")),
+        },
+    )
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: int, session: SessionDep) -> HTMLResponse:
+    try:
+        title, status = f"{lifecycle.get_run(session, run_id).name} · torchdash", 200
+    except NotFoundError:
+        # The page itself says "run N not found" and links back to the list.
+        title, status = "run not found · torchdash", 404
+    return TEMPLATES.TemplateResponse(
+        request, "run.html", {"title": title, "run_id": run_id}, status_code=status
+    )
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, ids: str = "") -> HTMLResponse:
+    """Overlaid curves of several runs; `ids` is a comma-separated list of run ids."""
+    run_ids = [int(part) for part in ids.split(",") if part.strip().isdigit()]
+    return TEMPLATES.TemplateResponse(
+        request, "compare.html", {"title": "compare", "run_ids_json": _script_json(run_ids)}
+    )

@@ -1,0 +1,33 @@
+"""Routes for the best epoch's evaluation: confusion matrix, per-class accuracy, thumbnails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from app.exports.evaluation import evaluation_summary, load_evaluation, render_thumbnail
+from app.runs import lifecycle
+from app.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/runs/{run_id}/evaluation", tags=["evaluation"])
+
+
+@router.get("", summary="Confusion matrix, per-class accuracy and misclassified examples")
+def read_evaluation(run_id: int, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    lifecycle.get_run(session, run_id)
+    return evaluation_summary(load_evaluation(settings.run_dir(run_id), run_id), run_id)
+
+
+@router.get(
+    "/misclassified/{number}.png",
+    summary="A misclassified validation image, rendered with Pillow",
+    response_class=Response,
+)
+def read_thumbnail(run_id: int, number: int, settings: SettingsDep) -> Response:
+    evaluation = load_evaluation(settings.run_dir(run_id), run_id)
+    return Response(
+        render_thumbnail(evaluation, number, run_id),
+        media_type="image/png",
+        headers={"Cache-Control": "max-age=3600"},
+    )

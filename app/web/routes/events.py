@@ -1,0 +1,28 @@
+"""The Server-Sent Events route of a run."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse
+
+from app.web.deps import ExistingRunId
+from app.web.event_stream import Cursor, EventHub
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    summary="Server-Sent Events: new epoch rows, step rows, run changes",
+    response_class=EventSourceResponse,
+)
+def stream_run_events(
+    run_id: ExistingRunId,
+    request: Request,
+    since_epoch: int = Query(0, ge=0),
+    since_step: int = Query(0, ge=0),
+    last_event_id: str | None = Header(None),
+) -> EventSourceResponse:
+    hub: EventHub = request.app.state.event_hub
+    cursor = Cursor.parse(last_event_id, since_epoch, since_step)
+    return EventSourceResponse(hub.stream(run_id, cursor), ping=15)

@@ -1,0 +1,36 @@
+"""Routes that export a run: its bundle (zip) and its epoch metrics as CSV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.exports import bundle
+from app.runs import lifecycle
+from app.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
+
+
+@router.get(
+    "/bundle",
+    summary="Zip: last and best checkpoints, config.json, metrics.csv and a standalone train.py",
+    response_class=Response,
+)
+def download_bundle(run_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+    run = lifecycle.get_run(session, run_id)
+    data = bundle.build_bundle(session, run, settings.checkpoint_dir(run_id))
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="run{run_id}-bundle.zip"'},
+    )
+
+
+@router.get("/metrics.csv", summary="Epoch metrics as CSV", response_class=Response)
+def download_metrics_csv(run_id: int, session: SessionDep) -> Response:
+    lifecycle.get_run(session, run_id)
+    return Response(
+        bundle.metrics_csv(session, run_id),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="run{run_id}-metrics.csv"'},
+    )

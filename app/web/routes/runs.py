@@ -1,0 +1,178 @@
+"""Routes for runs: create, list, read, delete, cancel, resume, fork, sweeps, metrics."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+
+from app.errors import ConfigError, ConflictError
+from app.runs import lifecycle, sweeps
+from app.runs.config_checks import check_run_config, schema_with_plugins
+from app.storage import checkpoint_rows, metrics, rollups
+from app.storage.downsample import lttb
+from app.storage.models import RunStatus
+from app.web.deps import DispatcherDep, SessionDep, SettingsDep
+from app.web.shapes import (
+    EpochPublic,
+    ForkRequest,
+    MetricsPublic,
+    ResumeRequest,
+    RunPublic,
+    RunsPublic,
+    StepPublic,
+    SweepPublic,
+    SweepRequest,
+)
+from trainer.config import RunConfig, run_config_schema
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+
+@router.get("/schema/run-config", summary="JSON Schema of the run config")
+def read_run_config_schema(settings: SettingsDep) -> dict:
+    return schema_with_plugins(run_config_schema(), settings.plugins_path)
+
+
+@router.post("/runs", status_code=status.HTTP_201_CREATED, summary="Queue a new run")
+def create_run(
+    config: RunConfig, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+) -> RunPublic:
+    config = check_run_config(config, settings)
+    run = lifecycle.create_run(session, config)
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return RunPublic.of(run)
+
+
+@router.get("/runs", summary="Runs, newest first")
+def read_runs(
+    session: SessionDep,
+    status: RunStatus | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    q: str = Query("", max_length=200, description="Text in the run's name or sweep group."),
+) -> RunsPublic:
+    found, count = lifecycle.list_runs(session, status, limit, offset, q)
+    summaries = metrics.epoch_summaries(session, [run.id for run in found])
+    return RunsPublic(
+        runs=[RunPublic.of(run) for run in found],
+        count=count,
+        summaries=summaries,  # type: ignore[arg-type]
+    )
+
+
+@router.post(
+    "/sweeps", status_code=status.HTTP_201_CREATED, summary="Queue a grid of runs in one group"
+)
+def create_sweep(
+    request: SweepRequest, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+) -> SweepPublic:
+    group, created = sweeps.create_sweep(
+        session, request.config, request.grid, request.group_name, settings.allowed_data_roots
+    )
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return SweepPublic(group_name=group, runs=[RunPublic.of(run) for run in created])
+
+
+@router.get("/runs/{run_id}", summary="One run")
+def read_run(run_id: int, session: SessionDep) -> RunPublic:
+    return RunPublic.of(lifecycle.get_run(session, run_id))
+
+
+@router.get("/runs/{run_id}/metrics", summary="Epoch and step metrics, optionally only new ones")
+def read_metrics(
+    run_id: int,
+    session: SessionDep,
+    since_epoch: int = Query(0, ge=0),
+    since_step: int = Query(0, ge=0),
+    max_points: int | None = Query(
+        None, ge=3, le=100_000, description="Downsample the steps (LTTB) to at most this many."
+    ),
+) -> MetricsPublic:
+    lifecycle.get_run(session, run_id)
+    points = None
+    if max_points is not None and since_step == 0:
+        points = rollups.chart_points(session, run_id, max_points)  # a few hundred rows read
+    if points is None:
+        points = metrics.read_step_points(session, run_id, since_step)
+    if max_points is not None:
+        points = lttb(points, max_points)
+    return MetricsPublic(
+        epochs=[
+            EpochPublic.model_validate(row)
+            for row in metrics.read_epochs(session, run_id, since_epoch)
+        ],
+        steps=[StepPublic(step=step, loss=loss, epoch=epoch) for step, loss, epoch in points],
+    )
+
+
+@router.delete(
+    "/runs/{run_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a finished run: its rows and its files (409 while queued or running)",
+)
+def delete_run(run_id: int, session: SessionDep, settings: SettingsDep) -> None:
+    lifecycle.delete_run(session, run_id)
+    session.commit()
+    shutil.rmtree(settings.run_dir(run_id), ignore_errors=True)
+
+
+@router.post("/runs/{run_id}/cancel", summary="Cancel: queued at once, running at the next batch")
+def cancel_run(run_id: int, session: SessionDep) -> RunPublic:
+    run = lifecycle.cancel_run(session, run_id)
+    session.commit()
+    return RunPublic.of(run)
+
+
+@router.post("/runs/{run_id}/resume", summary="Continue the same run from its last checkpoint")
+def resume_run(
+    run_id: int,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+    request: Annotated[ResumeRequest, Body(default_factory=ResumeRequest)],
+) -> RunPublic:
+    run = lifecycle.resume_run(session, run_id, request.max_epochs, request.fallback)
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return RunPublic.of(run)
+
+
+@router.post(
+    "/runs/{run_id}/fork",
+    status_code=status.HTTP_201_CREATED,
+    summary="A new run starting from one of this run's epoch checkpoints",
+)
+def fork_run(
+    run_id: int,
+    request: ForkRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+) -> RunPublic:
+    source = lifecycle.get_run(session, run_id)
+    checkpoint = checkpoint_rows.find_checkpoint(session, run_id, request.epoch)
+    if checkpoint is None or not checkpoint.complete:
+        raise ConflictError(f"run {run_id} has no checkpoint of finished epoch {request.epoch}")
+    config = RunConfig.model_validate(lifecycle.with_overrides(source.config, request.overrides))
+    if "name" not in request.overrides:
+        config = config.model_copy(update={"name": f"{source.name} (fork @{request.epoch})"})
+    config = check_run_config(config, settings)
+    if config.max_epochs <= request.epoch:
+        raise ConfigError.field(
+            ("body", "overrides", "max_epochs"),
+            f"max_epochs {config.max_epochs} leaves nothing to train after epoch {request.epoch}",
+            config.max_epochs,
+        )
+    run = lifecycle.create_run(
+        session, config, parent_run_id=run_id, fork_epoch=request.epoch, epoch=request.epoch
+    )
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return RunPublic.of(run)

@@ -1,0 +1,66 @@
+"""Routes for checkpoint uploads: store one (streamed, size-limited), start a run from it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel
+
+from app.runs import lifecycle
+from app.runs.data_paths import check_data_paths
+from app.storage import uploads
+from app.web.deps import DispatcherDep, SessionDep, SettingsDep
+from app.web.shapes import RunPublic
+from trainer.config import RunConfig
+
+router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+
+
+class UploadPublic(BaseModel):
+    id: int
+    filename: str
+    size_bytes: int
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a model state_dict file (the raw body, application/octet-stream)",
+)
+async def create_upload(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    filename: str = Query("checkpoint.pt", max_length=255),
+) -> UploadPublic:
+    length = request.headers.get("content-length")
+    upload = await uploads.store_upload(
+        session,
+        request.stream(),
+        settings.uploads_dir,
+        filename,
+        settings.max_upload_bytes,
+        int(length) if length and length.isdigit() else None,
+    )
+    session.commit()
+    return UploadPublic(id=upload.id, filename=upload.filename, size_bytes=upload.size_bytes)
+
+
+@router.post(
+    "/{upload_id}/runs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue a new run whose model starts from an uploaded state_dict",
+)
+def create_run_from_upload(
+    upload_id: int,
+    config: RunConfig,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+) -> RunPublic:
+    uploads.get_upload(session, upload_id)
+    config = check_data_paths(config, settings.allowed_data_roots)
+    run = lifecycle.create_run(session, config, upload_id=upload_id)
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return RunPublic.of(run)

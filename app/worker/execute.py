@@ -1,0 +1,173 @@
+"""Train one claimed run to its end and write its final status, whatever happens.
+
+Succeeded; cancelled (stop asked for through the API); interrupted (SIGTERM or SIGINT, after
+saving a checkpoint); or failed with the error text. A fresh worker (`python -m app.worker
+RUN_ID`) and a warm one that was handed the run both end up here.
+"""
+
+from __future__ import annotations
+
+import signal
+import traceback
+from pathlib import Path
+
+import torch
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.exports.evaluation import save_evaluation
+from app.runs.config_checks import check_run_config
+from app.runs.lifecycle import get_run
+from app.runs.state_machine import transition
+from app.settings import Settings
+from app.storage import checkpoint_rows
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import RunStatus, Upload
+from app.worker.console import log
+from app.worker.failures import failure_reason, free_device_memory
+from app.worker.reporter import DatabaseReporter
+from app.worker.stop_signal import StopSignal
+from trainer.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    newest_valid_checkpoint,
+)
+from trainer.config import RunConfig
+from trainer.loop import fit
+
+
+def exit_code(status: RunStatus) -> int:
+    """The worker process's exit code for a run that ended in `status`."""
+    return 0 if status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED) else 1
+
+
+def execute_run(run_id: int, settings: Settings, *, handle_signals: bool = False) -> RunStatus:
+    """Train a claimed (`running`) run to its end and write its final status."""
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    try:
+        return _execute(run_id, settings, factory, handle_signals)
+    finally:
+        engine.dispose()
+
+
+def _execute(
+    run_id: int, settings: Settings, factory: sessionmaker[Session], handle_signals: bool
+) -> RunStatus:
+    with session_scope(factory) as session:
+        run = get_run(session, run_id)
+        if run.status != RunStatus.RUNNING:
+            log(f"run {run_id} is {run.status}, not running: nothing to do")
+            return RunStatus(run.status)
+        config_json, parent_id, fork_epoch = run.config, run.parent_run_id, run.fork_epoch
+        fallback = run.resume_fallback
+        upload = session.get(Upload, run.upload_id) if run.upload_id is not None else None
+        init_weights = _upload_file(upload, settings) if upload is not None else None
+        parent_path = None
+        if parent_id is not None and fork_epoch is not None:
+            parent = checkpoint_rows.find_checkpoint(session, parent_id, fork_epoch)
+            parent_path = Path(parent.path) if parent else None
+
+    stop = StopSignal(factory, run_id)
+    if handle_signals:
+        signal.signal(signal.SIGTERM, stop.on_signal)
+        signal.signal(signal.SIGINT, stop.on_signal)
+    checkpoint_dir = settings.checkpoint_dir(run_id)
+    reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, checkpoint_dir)
+    try:
+        config = check_run_config(RunConfig.model_validate(config_json), settings)
+        own = _own_checkpoint(checkpoint_dir, fallback)
+        resume_from = own or parent_path
+        if parent_id is not None and resume_from is None:
+            raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
+        log(f"run {run_id} starts" + (f" from checkpoint {resume_from}" if resume_from else ""))
+        threads = settings.torch_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+            log(f"torch trains on {threads} CPU thread(s) (TORCHDASH_WORKER_THREADS)")
+        result = fit(
+            config,
+            reporter,
+            checkpoint_dir=checkpoint_dir,
+            resume_from=resume_from,
+            should_stop=stop,
+            plugins_dir=settings.plugins_path,
+            init_weights=init_weights if own is None else None,
+            fork=own is None and parent_path is not None,
+        )
+        reporter.flush()
+    except Exception as error:  # any failure of the run is reported, none takes the worker down
+        traceback.print_exc()
+        message = failure_reason(error)
+        try:
+            reporter.flush()  # the steps trained before the failure stay on the chart
+        except Exception:  # the failure may be the database itself: the status matters more
+            traceback.print_exc()
+        reporter.close()
+        if message.startswith("out of memory"):
+            free_device_memory()
+        _finish(factory, run_id, RunStatus.FAILED, error=message)
+        return RunStatus.FAILED
+
+    reporter.close()
+    if not stop.signal_name:
+        _evaluate_best(factory, run_id, config, settings)
+    if not result.stopped:
+        status, reason = RunStatus.SUCCEEDED, None
+    elif stop.signal_name:
+        status, reason = RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
+    else:
+        status, reason = RunStatus.CANCELLED, None
+    _finish(factory, run_id, status, error=reason)
+    return status
+
+
+def _own_checkpoint(directory: Path, fallback: bool) -> Path | None:
+    """The run's checkpoint to resume from: the newest, or with `fallback` the newest valid."""
+    if not fallback:
+        ref = latest_checkpoint(directory)
+        return ref.path if ref else None
+    ref = newest_valid_checkpoint(directory, warn=log)
+    if ref is None and list_checkpoints(directory):
+        raise CheckpointError(f"no checkpoint in '{directory}' loads")
+    if ref is not None:
+        log(f"resuming from the newest valid checkpoint {ref.path}")
+    return ref.path if ref else None
+
+
+def _upload_file(upload: Upload, settings: Settings) -> Path:
+    """An uploaded file's path, checked again to lie in the uploads folder."""
+    path = Path(upload.path).resolve()
+    if not path.is_relative_to(settings.uploads_dir.resolve()):
+        raise CheckpointError(f"upload {upload.id} is not inside the uploads folder")
+    return path
+
+
+def _evaluate_best(
+    factory: sessionmaker[Session], run_id: int, config: RunConfig, settings: Settings
+) -> None:
+    """Save the confusion matrix and misclassified images of the run's best epoch."""
+    from trainer.evaluation import evaluate_checkpoint
+
+    with session_scope(factory) as session:
+        best = checkpoint_rows.last_and_best_checkpoints(
+            checkpoint_rows.read_checkpoints(session, run_id)
+        ).get("best")
+        if best is None:
+            return
+        path, epoch = Path(best.path), best.epoch
+    try:
+        evaluation = evaluate_checkpoint(config, path, epoch)
+        save_evaluation(settings.run_dir(run_id), evaluation)
+        log(f"evaluation of epoch {epoch} saved")
+    except Exception:  # an evaluation that fails must not fail a run that trained well
+        traceback.print_exc()
+        log("evaluation failed; the run itself is unaffected")
+
+
+def _finish(
+    factory: sessionmaker[Session], run_id: int, status: RunStatus, error: str | None
+) -> None:
+    log(f"run {run_id} {status.value}" + (f": {error}" if error else ""))
+    with session_scope(factory) as session:
+        transition(session, run_id, status, allowed_from=[RunStatus.RUNNING], error=error)

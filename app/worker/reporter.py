@@ -1,0 +1,188 @@
+"""The worker's reporter: what the trainer reports becomes database rows.
+
+Buffered step rows and the progress within the epoch, epoch rows, checkpoint rows (and the
+retention that follows each), all written on a thread of their own, in the order reported.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.runs.retention import prune_checkpoints
+from app.storage import checkpoint_rows, metrics
+from app.storage.engine import session_scope
+from app.storage.models import Run, utcnow
+from app.worker.console import log
+from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
+
+# Step rows wait at most this long in memory before they are written (one transaction a flush).
+STEP_FLUSH_SECONDS = 0.25
+
+
+class DatabaseReporter(Callbacks):
+    """Writes what the trainer reports as rows: buffered steps, epochs, checkpoints, progress.
+
+    The writes happen on a thread of their own, in the order reported, so the training loop
+    only appends to a list: it never waits for SQLite. `flush` waits until all is written.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        run_id: int,
+        keep_last: int | None = None,
+        checkpoint_dir: Path | None = None,
+    ) -> None:
+        self.factory = factory
+        self.run_id = run_id
+        self.keep_last = keep_last
+        self.checkpoint_dir = checkpoint_dir
+        self.pending_steps: list[dict[str, Any]] = []
+        self.progress: tuple[int, int] | None = None
+        self.last_flush = time.monotonic()
+        self.first_step_logged = False
+        self.writes: queue.Queue[Callable[[Session], None] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write_all, name="report-writer", daemon=True)
+        self.thread.start()
+
+    def _write_all(self) -> None:
+        """The writer thread: each write its own transaction, in order, until the first error."""
+        while (write := self.writes.get()) is not None:
+            try:
+                if self.error is None:
+                    with session_scope(self.factory) as session:
+                        write(session)
+            except BaseException as error:  # raised to the worker by the next flush
+                self.error = error
+            finally:
+                self.writes.task_done()
+
+    def _submit(self, write: Callable[[Session], None]) -> None:
+        self.writes.put(write)
+
+    def flush(self) -> None:
+        """Write what is buffered and wait until every write is done; raise a failed one."""
+        self._submit_steps()
+        self.writes.join()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Stop the writer thread once it has written everything handed to it."""
+        self.writes.put(None)
+        self.thread.join()
+
+    def on_fit_start(self, info: FitStart) -> None:
+        log(
+            f"training on {info.device}: {info.parameter_count:,} parameters, "
+            f"{info.batches_per_epoch} batches per epoch, starting after epoch {info.start_epoch}"
+        )
+
+        def write(session: Session) -> None:
+            # Rows written after the checkpoint we restart from would be written again.
+            metrics.trim_after(session, self.run_id, info.start_epoch, info.start_step)
+            self._update_run(
+                session,
+                device=info.device,
+                class_names=info.class_names,
+                model_summary=info.model_summary,
+                parameter_count=info.parameter_count,
+                epoch=info.start_epoch,
+                progress_batch=info.start_batch,
+                progress_batches=info.batches_per_epoch,
+            )
+
+        self._submit(write)
+
+    def on_step(self, report: StepReport) -> None:
+        if not self.first_step_logged:
+            # Epoch seconds, for measuring a run's start from outside (bench/run_start.py).
+            log(f"first step reported at {time.time():.3f}")
+            self.first_step_logged = True
+        self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": report.loss})
+        self.progress = (report.batch, report.batches)
+        if time.monotonic() - self.last_flush >= STEP_FLUSH_SECONDS:
+            self._submit_steps()
+
+    def _take_pending(self) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+        steps, progress = self.pending_steps, self.progress
+        self.pending_steps, self.progress = [], None
+        self.last_flush = time.monotonic()
+        return steps, progress
+
+    def _submit_steps(self) -> None:
+        """Hand the buffered step rows and the progress within the epoch to the writer."""
+        steps, progress = self._take_pending()
+        if steps or progress:
+            self._submit(lambda session: self._write_steps(session, steps, progress))
+
+    def _write_steps(
+        self, session: Session, steps: list[dict[str, Any]], progress: tuple[int, int] | None
+    ) -> None:
+        metrics.write_steps(session, self.run_id, steps)
+        if progress is not None:
+            batch, batches = progress
+            self._update_run(session, progress_batch=batch, progress_batches=batches)
+
+    def on_epoch_end(self, report: EpochReport) -> None:
+        log(
+            f"epoch {report.epoch}: train loss {report.train_loss:.4f}, "
+            f"val loss {report.val_loss:.4f}, val accuracy {report.val_accuracy:.4f}"
+        )
+        steps, progress = self._take_pending()
+
+        def write(session: Session) -> None:
+            self._write_steps(session, steps, progress)
+            metrics.write_epoch(session, self.run_id, vars(report))
+            best = session.scalar(select(Run.best_val_accuracy).where(Run.id == self.run_id))
+            self._update_run(
+                session,
+                epoch=report.epoch,
+                progress_batch=0,
+                best_val_accuracy=report.val_accuracy
+                if best is None
+                else max(best, report.val_accuracy),
+            )
+
+        self._submit(write)
+
+    def on_checkpoint(self, report: CheckpointReport) -> None:
+        """Called on the checkpoint writer's thread, after the epoch's rows were handed over."""
+        log(f"checkpoint saved: {report.path}")
+
+        def write(session: Session) -> None:
+            checkpoint_rows.write_checkpoint(
+                session,
+                self.run_id,
+                {
+                    "epoch": report.epoch,
+                    "complete": report.complete,
+                    "batches_done": report.batches_done,
+                    "path": str(report.path),
+                    "size_bytes": report.size_bytes,
+                    "val_loss": report.val_loss,
+                    "val_accuracy": report.val_accuracy,
+                },
+            )
+            if self.checkpoint_dir is not None:
+                removed = prune_checkpoints(
+                    session, self.run_id, self.keep_last, self.checkpoint_dir
+                )
+                if removed:
+                    log(f"retention removed the checkpoints of epochs {removed}")
+
+        self._submit(write)
+
+    def _update_run(self, session: Session, **values: Any) -> None:
+        session.execute(
+            update(Run).where(Run.id == self.run_id).values(updated_at=utcnow(), **values)
+        )

@@ -1,0 +1,42 @@
+"""The loop's cooperative stop: a signal to the worker, or a cancel asked for through the API."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.storage.engine import session_scope
+from app.storage.models import Run
+
+# How often the loop looks at the database for a cancel request.
+STOP_POLL_SECONDS = 0.5
+
+
+class StopSignal:
+    """The loop's `should_stop`: true after SIGTERM/SIGINT or a cancel request in the database."""
+
+    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+        self.factory = factory
+        self.run_id = run_id
+        self.signal_name: str | None = None
+        self.requested = False
+        self.next_poll = 0.0
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def __call__(self) -> bool:
+        if self.signal_name or self.requested:
+            return True
+        now = time.monotonic()
+        if now >= self.next_poll:  # throttled: a query every STOP_POLL_SECONDS, not every batch
+            self.next_poll = now + STOP_POLL_SECONDS
+            with session_scope(self.factory) as session:
+                self.requested = bool(
+                    session.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
+                )
+        return self.requested

@@ -1,0 +1,87 @@
+"""An upgrade of torchdash while a run trains: the new server adopts the worker the old one
+started, and the run ends as if nothing had happened.
+
+The old torchdash is the real one: the last commit of the flat `app/` layout (one module per
+file, `worker_pid` on the run), taken from this repository's history with `git archive`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tarfile
+from io import BytesIO
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.settings import Settings
+from tests.conftest import ROOT, TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
+from tests.test_crashes import _gone, _run, _steps
+
+# The last commit before app/ became packages (and before the run's worker handle, migration
+# 0006): what a user upgrades from.
+FLAT_LAYOUT_COMMIT = "7ffd19f"
+
+
+def _old_checkout(folder: Path) -> Path:
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", FLAT_LAYOUT_COMMIT, "app", "trainer"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        if os.environ.get("CI"):  # CI runs on a full clone: a missing commit is a broken setup
+            raise RuntimeError(f"git archive {FLAT_LAYOUT_COMMIT}: {archive.stderr.decode()}")
+        pytest.skip(f"commit {FLAT_LAYOUT_COMMIT} is not in this clone's history")
+    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    # The old pages need the templates and static files where the old app looks for them.
+    for shared in ("templates", "static"):
+        (folder / shared).symlink_to(ROOT / shared)
+    return folder
+
+
+def test_a_worker_started_by_the_old_layout_is_adopted_by_the_new_server(
+    settings: Settings, tmp_path: Path
+) -> None:
+    old = _old_checkout(tmp_path / "old-torchdash")
+    epochs = 20  # 719 steps an epoch: still training while the servers change
+    slow = {**TINY_CONFIG, "max_epochs": epochs, "batch_size": 2, "report_every_steps": 1}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    servers = [spawn_server(settings, port, "server-old.log", cwd=old)]
+    worker_pid = None
+    try:
+        wait_for_server(base)
+        run_id = httpx.post(f"{base}/api/runs", json=slow).json()["id"]
+        wait_until(lambda: len(_steps(base, run_id)) >= 5, 60, "the old worker to report")
+        worker_pid = _run(base, run_id)["worker_pid"]  # the old API's field
+        assert f"/{old.name}/" in Path(f"/proc/{worker_pid}/cwd").resolve().as_posix() + "/"
+
+        servers[0].send_signal(signal.SIGKILL)
+        servers[0].wait(timeout=10)
+        servers.append(spawn_server(settings, port, "server-new.log"))  # migrates to 0006
+        wait_for_server(base)
+        adopted = _run(base, run_id)
+        assert adopted["status"] == "running" and adopted["worker_handle"] == str(worker_pid)
+        reported = len(_steps(base, run_id))
+
+        # The old worker writes its final status into the upgraded table.
+        finished = wait_until(
+            lambda: (run := _run(base, run_id))["status"] != "running" and run, 180, "the run"
+        )
+        assert finished["status"] == "succeeded" and finished["worker_handle"] is None
+        steps = _steps(base, run_id)
+        assert len(steps) > reported and steps == list(range(1, epochs * 719 + 1))
+        log = Settings(home=settings.home_dir).worker_log(run_id).read_text()
+        assert f"run {run_id} succeeded" in log
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=15)
+        if worker_pid is not None and not _gone(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)

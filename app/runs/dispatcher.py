@@ -125,6 +125,13 @@ class Dispatcher:
         """A worker is gone; if its run still says running, say why it stopped."""
         status = session.scalar(select(Run.status).where(Run.id == run_id))
         if status != RunStatus.RUNNING:
-            return  # the worker wrote its own final status
+            # The worker wrote its own final status. One started by a torchdash older than the
+            # worker handle cleared only `worker_pid`: let go of its handle here.
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status != RunStatus.RUNNING.value)
+                .values(worker_handle=None)
+            )
+            return
         transition(session, run_id, target, allowed_from=[RunStatus.RUNNING], error=reason)
         logger.warning("run %s: %s", run_id, reason)

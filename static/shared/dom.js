@@ -1,5 +1,6 @@
-/* DOM helpers shared by every page: `$` finds an element by id and `h` builds one with its
- * attributes and children in a single call. */
+/* DOM helpers shared by every page: `$` finds an element by id, `h` builds one with its
+ * attributes and children in a single call, and `setText` changes an element's text only when
+ * it differs. */
 
 /** document.getElementById, shorter. */
 export const $ = (id) => document.getElementById(id);

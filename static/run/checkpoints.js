@@ -1,0 +1,61 @@
+/* The run page's checkpoints table (epoch, state, metrics, size, downloads, "fork from here")
+ * and the header's "Fork from epoch N…" link to the newest complete checkpoint. Refreshes never
+ * overlap: one asked for while another runs is done right after it. */
+
+import { $, h } from "../shared/dom.js";
+import { api } from "../shared/api.js";
+import { fmtBytes, fmtNum, fmtPct, fmtTime } from "../shared/format.js";
+
+const COLUMNS = 8;
+
+/** {refresh()} for run `runId`'s checkpoints. */
+export function createCheckpoints(runId) {
+  const tbody = $("checkpoints-table").querySelector("tbody");
+  const forkUrl = (epoch) => `/?fork=${runId}&epoch=${epoch}#new-run`;
+  const note = (text) => h("tr", { class: "empty-row" }, h("td", { colspan: COLUMNS, text }));
+  let busy = false;
+  let again = false;
+
+  function render(list) {
+    if (!list || !list.length) {
+      tbody.replaceChildren(note("No checkpoints yet."));
+      return;
+    }
+    tbody.replaceChildren(...list.map((c) => h("tr", {},
+      h("td", { class: "num", text: String(c.epoch) }),
+      h("td", { text: c.complete ? "complete" : `partial (${c.batches_done} batches)` }),
+      h("td", { class: "num", text: fmtNum(c.val_loss) }),
+      h("td", { class: "num", text: fmtPct(c.val_accuracy) }),
+      h("td", { class: "num", text: fmtBytes(c.size_bytes) }),
+      h("td", { text: fmtTime(c.created_at) }),
+      h("td", {},
+        h("a", { href: c.model_url, download: "", text: "model" }),
+        h("a", { href: c.optimizer_url, download: "", text: "optimizer" })),
+      h("td", {}, c.complete ? h("a", { class: "fork-here", href: forkUrl(c.epoch), text: "fork from here" }) : null),
+    )));
+    const lastComplete = list.filter((c) => c.complete).map((c) => c.epoch).pop();
+    const forkLink = $("fork-link");
+    forkLink.hidden = lastComplete === undefined;
+    if (lastComplete !== undefined) {
+      forkLink.href = forkUrl(lastComplete);
+      forkLink.textContent = `Fork from epoch ${lastComplete}…`;
+    }
+  }
+
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      do {
+        again = false;
+        render(await api("GET", `/api/runs/${runId}/checkpoints`));
+      } while (again);
+    } catch (err) {
+      tbody.replaceChildren(note(`Could not load checkpoints: ${err.message}`));
+    } finally {
+      busy = false;
+    }
+  }
+
+  return { refresh };
+}

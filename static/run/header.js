@@ -1,0 +1,90 @@
+/* The run page's header card: name, status badge, "stopping…", epoch and in-epoch progress bar
+ * (with samples/s and ETA while running), the facts (device, best accuracy, times, parent run),
+ * the run's error, and which action buttons show. `render` takes each new run object the API
+ * or the event stream sends and updates only the text that changed. */
+
+import { $, h, setText } from "../shared/dom.js";
+import { fmtDuration, fmtPct, fmtTime } from "../shared/format.js";
+import { stepsPerSecond } from "./pace.js";
+
+export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
+
+function renderProgress(run) {
+  setText("run-epoch", `epoch ${run.epoch}/${run.max_epochs}`);
+  const progress = run.progress || { batch: 0, batches: 0 };
+  const done = run.status === "succeeded";
+  const batches = progress.batches || 0;
+  const batch = done ? batches : Math.min(progress.batch || 0, batches);
+  const fraction = done ? 1 : batches ? batch / batches : 0;
+  const bar = $("progress-bar");
+  bar.querySelector(".progress-fill").style.width = `${(fraction * 100).toFixed(1)}%`;
+  bar.classList.toggle("done", done);
+  bar.setAttribute("aria-valuemax", String(batches));
+  bar.setAttribute("aria-valuenow", String(batch));
+  let progressText = "";
+  if (batches && run.status === "running") {
+    progressText = `batch ${batch}/${batches}`;
+    const rate = stepsPerSecond();
+    if (rate) {
+      const batchSize = run.config && run.config.batch_size ? run.config.batch_size : 0;
+      const left = (run.max_epochs - run.epoch) * batches - batch;
+      progressText += ` · ${Math.round(rate * batchSize).toLocaleString("en-US")} samples/s · ETA ${fmtDuration(left / rate)}`;
+    }
+  }
+  setText("progress-text", progressText);
+}
+
+function renderFacts(run) {
+  setText("run-device", run.device || "–");
+  setText("run-best", fmtPct(run.best_val_accuracy));
+  setText("run-created", fmtTime(run.created_at));
+  setText("run-started", fmtTime(run.started_at));
+  setText("run-finished", fmtTime(run.finished_at));
+  if (run.parent_run_id !== null && run.parent_run_id !== undefined) {
+    $("run-parent-wrap").hidden = false;
+    const label = `#${run.parent_run_id}` + (run.fork_epoch !== null && run.fork_epoch !== undefined ? ` at epoch ${run.fork_epoch}` : "");
+    $("run-parent").replaceChildren(h("a", { href: `/runs/${run.parent_run_id}`, text: label }));
+  }
+}
+
+function renderButtons(run, stopping) {
+  const cancel = $("cancel-button");
+  cancel.hidden = !(run.status === "queued" || run.status === "running");
+  cancel.disabled = stopping;
+  cancel.textContent = stopping ? "Stopping…" : "Cancel";
+  $("resume-controls").hidden = !TERMINAL.has(run.status);
+  $("delete-button").hidden = !TERMINAL.has(run.status);
+}
+
+/** The header: {render(run), current()}. `onFinished()` runs when the run reaches a terminal
+ * status; `onChange(prev, run)` after every render. */
+export function createHeader({ onFinished, onChange }) {
+  let run = null;
+
+  function render(next) {
+    const prev = run;
+    run = next;
+    document.title = `${run.name} · torchdash`;
+    setText("run-name", run.name);
+
+    const badge = $("run-status");
+    badge.textContent = run.status;
+    badge.className = `badge status-${run.status}`;
+    const stopping = Boolean(run.stop_requested) && !TERMINAL.has(run.status);
+    $("run-stopping").hidden = !stopping;
+
+    renderProgress(run);
+    renderFacts(run);
+
+    const errorEl = $("run-error");
+    errorEl.hidden = !run.error;
+    setText("run-error", run.error || "");
+
+    renderButtons(run, stopping);
+    if (TERMINAL.has(run.status) && (!prev || !TERMINAL.has(prev.status))) onFinished();
+    $("resume-max-epochs").placeholder = String(run.max_epochs);
+    onChange(prev, run);
+  }
+
+  return { render, current: () => run };
+}

@@ -1,0 +1,103 @@
+/* Entry of the home page's runs table: fetches the list every 2 s (redrawing only when it
+ * changed), filtered by status and by text (`?q=` prefills it), sorted by the clicked column,
+ * paged 50 at a time, with rows selectable for comparing. Exposes `window.torchdashRuns`
+ * ({refresh}) to force a reload of the list. */
+
+import { $, h } from "../shared/dom.js";
+import { runRow } from "./row.js";
+import { sortRuns, startsDescending } from "./sort.js";
+import { createSelection } from "./selection.js";
+
+const PAGE_SIZE = 50;
+const REFRESH_MS = 2000;
+
+function main(table) {
+  const tbody = table.querySelector("tbody");
+  const filter = $("status-filter");
+  const textFilter = $("text-filter");
+  const countEl = $("runs-count");
+  const prev = $("runs-prev");
+  const next = $("runs-next");
+  const errorEl = $("runs-error");
+  const selection = createSelection(tbody, $("select-all"), $("compare-button"));
+
+  let offset = 0;
+  let lastJson = null;
+  let lastData = null;
+  let inFlight = false;
+  let sortKey = "id";
+  let sortDesc = true;
+
+  const params = new URLSearchParams(location.search);
+  if (params.get("q")) textFilter.value = params.get("q");
+
+  function render(data) {
+    lastData = data;
+    const summaries = data.summaries || {};
+    const runs = sortRuns(data.runs || [], summaries, sortKey, sortDesc);
+    if (runs.length === 0) {
+      const what = filter.value || textFilter.value ? "No runs match." : "No runs yet. Start one below.";
+      tbody.replaceChildren(h("tr", { class: "empty-row" }, h("td", { colspan: 10, text: what })));
+    } else {
+      tbody.replaceChildren(...runs.map((run) => runRow(run, summaries[run.id], selection.has(run.id),
+        (on) => selection.set(run.id, on))));
+    }
+    table.querySelectorAll("th[data-sort]").forEach((th) => {
+      th.classList.toggle("sorted", th.dataset.sort === sortKey);
+      th.dataset.dir = th.dataset.sort === sortKey ? (sortDesc ? "desc" : "asc") : "";
+    });
+    const total = data.count ?? runs.length;
+    countEl.textContent = total ? `${offset + 1}–${offset + runs.length} of ${total}` : "";
+    prev.disabled = offset === 0;
+    next.disabled = offset + runs.length >= total;
+    selection.update();
+  }
+
+  async function refresh() {
+    if (inFlight) return;
+    inFlight = true;
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
+    if (filter.value) query.set("status", filter.value);
+    if (textFilter.value.trim()) query.set("q", textFilter.value.trim());
+    try {
+      const response = await fetch(`/api/runs?${query}`, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const text = await response.text();
+      // Skip re-rendering an unchanged list (keeps hover and text selection), but redraw now
+      // and then so durations and "x min ago" stay true.
+      if (text !== lastJson || Date.now() % 30000 < REFRESH_MS) {
+        lastJson = text;
+        render(JSON.parse(text));
+      }
+      errorEl.hidden = true;
+    } catch (err) {
+      errorEl.textContent = `Could not load the runs: ${err.message}`;
+      errorEl.hidden = false;
+    } finally {
+      inFlight = false;
+    }
+  }
+
+  function again() { lastJson = null; refresh(); }
+
+  table.querySelectorAll("th[data-sort]").forEach((th) => {
+    th.addEventListener("click", () => {
+      if (sortKey === th.dataset.sort) sortDesc = !sortDesc;
+      else { sortKey = th.dataset.sort; sortDesc = startsDescending(sortKey); }
+      if (lastData) render(lastData);
+    });
+  });
+  let typing = null;
+  textFilter.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => { offset = 0; again(); }, 250); });
+  filter.addEventListener("change", () => { offset = 0; again(); });
+  prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); again(); });
+  next.addEventListener("click", () => { offset += PAGE_SIZE; again(); });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+
+  window.torchdashRuns = { refresh: again };
+  refresh();
+  setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+}
+
+const table = $("runs-table");
+if (table) main(table);

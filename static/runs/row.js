@@ -1,0 +1,77 @@
+/* One row of the home page's runs table: select box, id, name and sweep group, status badge,
+ * progress bar with ETA, best validation accuracy, a validation-loss sparkline, duration,
+ * device and age. Also the per-run values (progress, duration) that sorting uses. */
+
+import { h } from "../shared/dom.js";
+import { fmtDuration, parseTime, relativeTime } from "../shared/format.js";
+
+/** Seconds the run has trained (so far, while running); null before it started. */
+export function duration(run) {
+  const start = parseTime(run.started_at);
+  if (!start) return null;
+  const end = run.status === "running" ? new Date() : parseTime(run.finished_at);
+  return end ? (end - start) / 1000 : null;
+}
+
+/** Fraction of the run done and seconds left, from the mean epoch time so far. */
+export function progressOf(run, summary) {
+  const batches = run.progress ? run.progress.batches : 0;
+  const inEpoch = batches && run.status === "running" ? run.progress.batch / batches : 0;
+  const done = run.status === "succeeded" ? 1 : Math.min(1, (run.epoch + inEpoch) / run.max_epochs);
+  let eta = null;
+  if (run.status === "running" && summary && summary.epoch_seconds) {
+    eta = (run.max_epochs - run.epoch - inEpoch) * summary.epoch_seconds;
+  }
+  return { done, eta };
+}
+
+function sparkline(values) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("viewBox", "0 0 100 24");
+  svg.setAttribute("preserveAspectRatio", "none");
+  const finite = (values || []).filter(Number.isFinite);
+  if (finite.length < 2) return svg;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const points = finite.map((v, i) => `${(i / (finite.length - 1)) * 100},${22 - ((v - lo) / (hi - lo || 1)) * 20}`);
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", points.join(" "));
+  svg.append(line);
+  const title = document.createElementNS(ns, "title");
+  title.textContent = `val loss ${finite[0].toFixed(3)} → ${finite[finite.length - 1].toFixed(3)}`;
+  svg.append(title);
+  return svg;
+}
+
+function statusBadge(run) {
+  const text = run.stop_requested && run.status === "running" ? "stopping…" : run.status;
+  return h("span", { class: `badge status-${run.status}`, title: run.error || run.status, text });
+}
+
+/** The <tr> of `run`; `selected` says whether its box is ticked, `onSelect(checked)` hears of
+ * a change. */
+export function runRow(run, summary, selected, onSelect) {
+  const created = parseTime(run.created_at);
+  const acc = run.best_val_accuracy;
+  const { done, eta } = progressOf(run, summary);
+  const box = h("input", { type: "checkbox", class: "run-select", "aria-label": `select run ${run.id}`, checked: selected });
+  box.addEventListener("change", () => onSelect(box.checked));
+  return h("tr", { "data-run-id": run.id, class: selected ? "selected" : null },
+    h("td", { class: "select-col" }, box),
+    h("td", { class: "num" }, h("a", { href: `/runs/${run.id}`, text: `#${run.id}` })),
+    h("td", { class: "name-col" }, h("a", { href: `/runs/${run.id}`, text: run.name }),
+      run.group_name ? h("span", { class: "group-tag", title: "sweep group", text: run.group_name }) : null),
+    h("td", {}, statusBadge(run)),
+    h("td", { class: "epoch" },
+      h("span", { class: "mini-progress", title: `${(done * 100).toFixed(0)}%` }, h("span", { style: `width:${(done * 100).toFixed(1)}%` })),
+      ` ${run.epoch}/${run.max_epochs}`,
+      eta !== null ? h("span", { class: "eta muted", text: ` · ETA ${fmtDuration(eta)}` }) : null),
+    h("td", { class: "num" }, acc === null || acc === undefined ? "–" : `${(acc * 100).toFixed(1)}%`),
+    h("td", {}, sparkline(summary ? summary.val_loss : [])),
+    h("td", { class: "num" }, fmtDuration(duration(run))),
+    h("td", {}, run.device || "–"),
+    h("td", { title: created ? created.toLocaleString() : "" }, created ? relativeTime(created) : "–"),
+  );
+}

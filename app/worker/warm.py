@@ -23,7 +23,7 @@ from app.worker.execute import execute_run, exit_code
 
 
 def log_stamp(message: str) -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} warm worker {os.getpid()}: {message}", flush=True)
+    log(f"warm worker {os.getpid()}: {message}")
 
 
 def preload() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import math
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from trainer.checkpoint_writer import CheckpointWriter
 from trainer.config import RunConfig, compatibility_problems
 from trainer.datasets import build_datasets
 from trainer.devices import resolve_device
+from trainer.distributed import Ranks
 from trainer.errors import NonFiniteLossError
 from trainer.faults import fault_point
 from trainer.inspector import inspect_optimizer
@@ -165,9 +166,13 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: Iterable[Batch], loss_fn: TaskLoss, acceleration: Acceleration
+    model: nn.Module,
+    loader: Iterable[Batch],
+    loss_fn: TaskLoss,
+    acceleration: Acceleration,
+    ranks: Ranks | None = None,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy over `loader`, weighted by batch size."""
+    """Mean loss and accuracy over `loader`, weighted by batch size (over all ranks' shards)."""
     model.eval()
     device = acceleration.device
     loss_sum = torch.zeros((), device=device)
@@ -183,7 +188,10 @@ def evaluate(
         correct += (loss_fn.predict(output) == targets).sum()
         seen += len(targets)
     # .item(): validation metrics are reported once per epoch.
-    return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+    total_loss, total_correct, total = (ranks or Ranks()).sum(
+        [loss_sum.item(), correct.item(), seen]
+    )
+    return total_loss / max(total, 1), total_correct / max(total, 1)
 
 
 def fit(
@@ -196,6 +204,7 @@ def fit(
     plugins_dir: Path | None = None,
     init_weights: Path | None = None,
     fork: bool = False,
+    ranks: Ranks | None = None,
 ) -> FitResult:
     """Train `config` up to `config.max_epochs`, from scratch or from the checkpoint `resume_from`.
 
@@ -204,13 +213,15 @@ def fit(
     `init_weights` is a model state_dict file (an uploaded checkpoint) to start from, read with
     weights_only=True. `fork=True` says `resume_from` is another run's checkpoint: the optimizer
     keeps its saved state (moments, step counts) but takes this config's hyperparameters (lr,
-    weight decay, ...) rather than the ones saved with it.
+    weight decay, ...) rather than the ones saved with it. `ranks` is this process's place
+    in a DDP group (trainer/distributed.py): only rank 0 gets callbacks and a `checkpoint_dir`.
     """
     problems = compatibility_problems(config)
     if problems:
         raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {why}" for loc, why in problems))
     callbacks = callbacks or Callbacks()
-    device = resolve_device(config.device)
+    ranks = ranks or Ranks()
+    device = ranks.device or resolve_device(config.device)
     torch.manual_seed(config.seed)
 
     data = build_datasets(config.data)
@@ -218,26 +229,44 @@ def fit(
     model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
     acceleration = Acceleration(config, device)
     runner = acceleration.prepare(model)  # what forward passes call; `model` is what is saved
+    train_runner = ranks.wrap(runner)  # DDP averages gradients; evaluation needs no wrapper
     optimizer = build_optimizer(config.optimizer, model, config.param_groups)
     loss_fn = build_loss(config.loss, data.num_classes).to(device)
-    sampler = EpochShuffleSampler(len(data.train), config.seed, shuffle=config.shuffle)  # type: ignore[arg-type]
-    rounding = math.floor if config.drop_last else math.ceil
-    batches = rounding(len(data.train) / config.batch_size)  # type: ignore[arg-type]
+    sampler = EpochShuffleSampler(
+        len(data.train),  # type: ignore[arg-type]
+        config.seed,
+        shuffle=config.shuffle,
+        rank=ranks.rank,
+        world=ranks.world_size,
+    )
+    val_sampler = None
+    if ranks.world_size > 1:  # each rank validates its part; `evaluate` sums them
+        val_sampler = EpochShuffleSampler(
+            len(data.val),  # type: ignore[arg-type]
+            config.seed,
+            shuffle=False,
+            rank=ranks.rank,
+            world=ranks.world_size,
+            pad=False,
+        )
+    batches = ranks.batches_per_epoch(len(data.train), config.batch_size, config.drop_last)  # type: ignore[arg-type]
     if batches == 0:
         raise ValueError(
             f"drop_last leaves no batch: {len(data.train)} training samples "  # type: ignore[arg-type]
             f"< batch_size {config.batch_size}"
         )
     schedule = build_schedule(config.scheduler, optimizer, config.max_epochs, batches)
-    source = build_batches(config, data, sampler, device)  # decodes the data once if it fits
+    source = build_batches(config, data, sampler, device, val_sampler)  # decodes once if it fits
+    should_stop = ranks.shared_stop(should_stop)
 
-    progress = EpochProgress()
+    progress = EpochProgress(processes=ranks.world_size)
     if init_weights is not None:
         load_weights(init_weights, model, device)
     if resume_from is not None:
         progress = restore(
             resume_from, model, optimizer, schedule, acceleration, keep_hyperparameters=fork
         )
+        progress = ranks.adopt(progress, config.batch_size)
 
     callbacks.on_fit_start(
         FitStart(
@@ -260,33 +289,36 @@ def fit(
     try:
         while progress.epoch < config.max_epochs and not stopped:
             epoch = progress.epoch + 1
-            sampler.set_epoch(epoch, skip=progress.batches_done * config.batch_size)
+            skip = progress.batches_done * config.batch_size * ranks.world_size
+            sampler.set_epoch(epoch, skip=skip)
             started = time.perf_counter()
             outcome = train_one_epoch(
-                runner, source.train, loss_fn, optimizer, schedule, acceleration, progress,
+                train_runner, source.train, loss_fn, optimizer, schedule, acceleration, progress,
                 batches, config.report_every_steps, callbacks, should_stop,
             )  # fmt: skip
             progress.seconds += time.perf_counter() - started
+            sums = [progress.loss_sum, progress.correct, progress.seen]
+            loss_sum, correct, seen = ranks.sum(sums)  # the whole group's epoch so far
             if outcome.stopped:
                 if writer is not None and progress.batches_done > 0:
-                    writer.submit(
-                        checkpoint_job(
-                            config, model, optimizer, schedule, acceleration, progress, None
-                        )
+                    whole = dataclasses.replace(
+                        progress, loss_sum=loss_sum, correct=int(correct), seen=int(seen)
                     )
+                    parts = (config, model, optimizer, schedule, acceleration, whole, None)
+                    writer.submit(checkpoint_job(*parts))
                 stopped = True
                 break
 
             started = time.perf_counter()
-            val_loss, val_accuracy = evaluate(runner, source.val, loss_fn, acceleration)
+            val_loss, val_accuracy = evaluate(runner, source.val, loss_fn, acceleration, ranks)
             # The rates this epoch trained with: read before the scheduler moves them on.
             lrs = [float(group["lr"]) for group in optimizer.param_groups]
             optimizer_summary = inspect_optimizer(model, optimizer)
             schedule.after_epoch(val_loss, val_accuracy)
             report = EpochReport(
                 epoch=epoch,
-                train_loss=progress.loss_sum / max(progress.seen, 1),
-                train_accuracy=progress.correct / max(progress.seen, 1),
+                train_loss=loss_sum / max(seen, 1),
+                train_accuracy=correct / max(seen, 1),
                 val_loss=val_loss,
                 val_accuracy=val_accuracy,
                 lr=lrs[0],
@@ -299,6 +331,7 @@ def fit(
                 epoch=epoch,
                 step=progress.step,
                 best_val_accuracy=val_accuracy if best is None else max(best, val_accuracy),
+                processes=ranks.world_size,
             )
             history.append(report)
             callbacks.on_epoch_end(report)

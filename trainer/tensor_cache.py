@@ -161,9 +161,16 @@ class CachedBatches:
 
 
 def build_batches(
-    config: RunConfig, data: DataSplits, sampler: EpochShuffleSampler, device: torch.device
+    config: RunConfig,
+    data: DataSplits,
+    sampler: EpochShuffleSampler,
+    device: torch.device,
+    val_sampler: EpochShuffleSampler | None = None,
 ) -> Batches:
-    """Cached batches when `decide_cache` says so, else the DataLoaders; the choice is printed."""
+    """Cached batches when `decide_cache` says so, else the DataLoaders; the choice is printed.
+
+    `val_sampler` is a DDP rank's shard of the validation set (None: all of it, in order).
+    """
     pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
     decision = decide_cache(config, data)
     print(f"cache: {'on' if decision.use else 'off'}: {decision.reason}", flush=True)
@@ -173,7 +180,7 @@ def build_batches(
         val = decode(data.val, "val", config.num_workers)
         return Batches(
             train=CachedBatches(train, config.batch_size, sampler, config.drop_last, pin_cached),
-            val=CachedBatches(val, config.batch_size, pin=pin_cached),
+            val=CachedBatches(val, config.batch_size, val_sampler, pin=pin_cached),
             cached=True,
         )
     train_loader = DataLoader(
@@ -191,6 +198,7 @@ def build_batches(
         data.val,
         batch_size=config.batch_size,
         shuffle=False,
+        sampler=val_sampler,
         num_workers=config.num_workers,
         pin_memory=pin,
         generator=torch.Generator(),

@@ -33,6 +33,7 @@ class EpochProgress:
     seen: int = 0
     seconds: float = 0.0
     best_val_accuracy: float | None = None
+    processes: int = 1  # the rank count that `batches_done` counts in (trainer/distributed.py)
 
 
 def checkpoint_job(

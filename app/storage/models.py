@@ -132,3 +132,24 @@ class Upload(Base):
     path: Mapped[str] = mapped_column(Text)
     size_bytes: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SystemMetric(Base):
+    """One sample of a run's worker: its processes (`gpu` NULL) or one of its GPUs (`gpu` set).
+
+    Added by migration 0008. Written by app/worker/system_sampler.py every
+    TORCHDASH_SYSTEM_SAMPLE_SECONDS; each sample is one processes row plus one row per GPU.
+    """
+
+    __tablename__ = "system_metrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    gpu: Mapped[str | None] = mapped_column(String(16))  # NVML index; NULL: the processes
+    cpu_percent: Mapped[float | None]  # the worker and its DDP ranks together; 100 = one core
+    rss_mb: Mapped[float | None]  # resident memory of the same processes, summed
+    gpu_utilization_percent: Mapped[float | None]
+    gpu_memory_used_mb: Mapped[float | None]
+    gpu_memory_total_mb: Mapped[float | None]
+    gpu_power_watts: Mapped[float | None]  # None where NVML does not report power

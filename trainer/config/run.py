@@ -80,6 +80,13 @@ class RunConfig(Frozen):
     compile: bool = Field(
         False, description="torch.compile the model (slow first steps, faster ones after)."
     )
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Train with DistributedDataParallel over this many processes: one GPU each "
+        "on CUDA (NCCL), CPU processes otherwise (gloo). 1: a single process.",
+    )
 
 
 def run_config_schema() -> dict:
@@ -152,6 +159,16 @@ def _accelerator_problems(config: RunConfig) -> list[Problem]:
                 "turn amp off or choose a CUDA device",
             )
         )
+    if config.processes > 1 and config.optimizer.kind == "lbfgs":
+        problems.append(
+            (
+                ("processes",),
+                "LBFGS's line search evaluates each rank's batch a different number of times, "
+                "which DistributedDataParallel cannot synchronise: use processes 1",
+            )
+        )
+    if config.processes > 1 and config.device == "mps":
+        problems.append((("processes",), "DistributedDataParallel does not train on MPS"))
     if config.amp and config.optimizer.kind == "lbfgs":
         problems.append(
             (("amp",), "LBFGS re-evaluates its closure, which AMP's gradient scaler cannot scale")

@@ -1,0 +1,48 @@
+"""System metric rows: the worker's sampler writes them, the API and the event stream read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from app.storage.models import SystemMetric
+
+FIELDS = (
+    "gpu",
+    "cpu_percent",
+    "rss_mb",
+    "gpu_utilization_percent",
+    "gpu_memory_used_mb",
+    "gpu_memory_total_mb",
+    "gpu_power_watts",
+)
+
+
+def write_samples(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert one sample's rows (the processes row, then one per GPU) in one statement."""
+    if rows:
+        session.execute(insert(SystemMetric), [{"run_id": run_id, **row} for row in rows])
+
+
+def read_samples(
+    session: Session, run_id: int, since_id: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Rows after row id `since_id`, oldest first, as plain dicts (`time` in ISO 8601 UTC)."""
+    query = (
+        select(SystemMetric)
+        .where(SystemMetric.run_id == run_id, SystemMetric.id > since_id)
+        .order_by(SystemMetric.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        {
+            "id": row.id,
+            "time": row.recorded_at.isoformat() + "Z",
+            **{name: getattr(row, name) for name in FIELDS},
+        }
+        for row in session.scalars(query)
+    ]

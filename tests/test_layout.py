@@ -11,10 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # What each package of app/ may import from the others (settings and errors: everyone).
 ALLOWED = {
     "storage": set(),
-    "runs": {"storage"},
+    "hardware": set(),
+    "runs": {"storage", "hardware"},
     "exports": {"storage"},
-    "worker": {"runs", "storage", "exports"},
-    "web": {"runs", "storage", "exports"},
+    "worker": {"runs", "storage", "exports", "hardware"},
+    "web": {"runs", "storage", "exports", "hardware"},
 }
 SHARED = {"settings", "errors"}
 

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     worker_python: str | None = Field(
         None, description="Python interpreter for worker processes; default: the server's."
     )
+    # System metrics (issue 11): how often a training worker samples its CPU, memory and GPUs.
+    system_sample_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two samples of a run's CPU, memory and GPU use.",
+    )
 
     @field_validator("data_roots", mode="before")
     @classmethod

@@ -73,6 +73,7 @@ class RankGroup:
         self.log = log
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.casualty: str | None = None  # "rank 1 of 2 was killed by SIGKILL", after a failure
+        self.casualty_killed = False  # the casualty died of a signal (not of its own error)
 
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes.values()]
@@ -128,7 +129,7 @@ class RankGroup:
     def _end(self, failed: bool) -> None:
         """Leave the group; no rank is left running when this returns."""
         if failed:
-            self.casualty = self._first_death()
+            self._note_first_death()
             self._kill_all()  # survivors wait in a collective for a rank 0 that will not come
         leave_group()
         for rank, process in self.processes.items():
@@ -138,18 +139,20 @@ class RankGroup:
                 self.log(f"ddp: rank {rank} did not leave within {LEAVE_SECONDS:.0f} s; killed")
         self._kill_all()
 
-    def _first_death(self) -> str | None:
-        """The first rank found ended on its own, in words; None when all still run."""
+    def _note_first_death(self) -> None:
+        """Name the first rank found to have ended on its own (none: all still run)."""
         world = self.config.processes
         for rank, process in self.processes.items():
             try:
                 code = process.wait(timeout=DEATH_NOTICE_SECONDS)
             except subprocess.TimeoutExpired:
                 continue
+            self.casualty_killed = code < 0
             if code < 0:
-                return f"rank {rank} of {world} was killed by {signal.Signals(-code).name}"
-            return f"rank {rank} of {world} exited with code {code}"
-        return None
+                self.casualty = f"rank {rank} of {world} was killed by {signal.Signals(-code).name}"
+            else:
+                self.casualty = f"rank {rank} of {world} exited with code {code}"
+            return
 
     def _kill_all(self) -> None:
         for process in self.processes.values():

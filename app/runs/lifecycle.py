@@ -91,13 +91,23 @@ def delete_run(session: Session, run_id: int) -> None:
 
 
 def resume_run(
-    session: Session, run_id: int, max_epochs: int | None, fallback: bool = False
+    session: Session,
+    run_id: int,
+    max_epochs: int | None,
+    fallback: bool = False,
+    processes: int | None = None,
 ) -> Run:
-    """Queue a finished run again; its worker continues from the newest checkpoint."""
+    """Queue a finished run again; its worker continues from the newest checkpoint.
+
+    `processes` changes its DDP process count: checkpoints hold the plain model, whatever count
+    wrote them (trainer/distributed.py).
+    """
     run = get_run(session, run_id)
     config = run.config
-    if max_epochs is not None:
-        config = with_overrides(run.config, {"max_epochs": max_epochs})
+    changes = {"max_epochs": max_epochs, "processes": processes}
+    overrides = {name: value for name, value in changes.items() if value is not None}
+    if overrides:
+        config = with_overrides(run.config, overrides)
     target = config["max_epochs"]
     if run.status == S.SUCCEEDED and run.epoch >= target:
         raise ConflictError(

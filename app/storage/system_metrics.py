@@ -24,7 +24,8 @@ FIELDS = (
 def write_samples(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
     """Insert one sample's rows (the processes row, then one per GPU) in one statement."""
     if rows:
-        session.execute(insert(SystemMetric), [{"run_id": run_id, **row} for row in rows])
+        blank = dict.fromkeys(FIELDS)  # one shape for every row: a single executemany
+        session.execute(insert(SystemMetric), [{**blank, "run_id": run_id, **row} for row in rows])
 
 
 def read_samples(

@@ -4,8 +4,9 @@ However many clients watch a run, one poller per run reads the database (indexed
 O(new rows)) and hands each batch of new rows to every subscriber; each subscriber filters the
 batch against its own cursor. A new client first catches up from its cursor with a query of its
 own, then lives on the shared batches. Events: `run` (the run, on any change), `epoch` (one
-epoch row), `steps` (a list of step rows). The SSE id is the cursor, so a reconnecting
-EventSource resumes without duplicates.
+epoch row), `steps` (a list of step rows), `system` (a list of system metric rows: CPU, memory,
+GPUs; app/storage/system_metrics.py). The SSE id is the cursor, so a reconnecting EventSource
+resumes without duplicates.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from sse_starlette import ServerSentEvent
 
 from app.errors import NotFoundError
 from app.runs.lifecycle import get_run
-from app.storage import metrics
+from app.storage import metrics, system_metrics
 from app.storage.engine import session_scope
 from app.web.shapes import EpochPublic, RunPublic
 
 MAX_STEPS_PER_READ = 5000
+MAX_SYSTEM_ROWS_PER_READ = 5000
 
 
 @dataclass
@@ -35,19 +37,29 @@ class Cursor:
     epoch: int = 0
     step: int = 0
     run_version: datetime | None = None  # the run row's updated_at last sent
+    system: int = 0  # the last system metric row id sent
 
     @property
     def event_id(self) -> str:
-        return f"{self.epoch}:{self.step}"
+        # Two parts until a system row was sent: the ids of runs without system rows stay as
+        # they were before system metrics existed.
+        if not self.system:
+            return f"{self.epoch}:{self.step}"
+        return f"{self.epoch}:{self.step}:{self.system}"
 
     @classmethod
-    def parse(cls, last_event_id: str | None, since_epoch: int, since_step: int) -> Cursor:
+    def parse(
+        cls, last_event_id: str | None, since_epoch: int, since_step: int, since_system: int = 0
+    ) -> Cursor:
         """The client's position: its Last-Event-ID on a reconnect, else the query."""
         if last_event_id:
-            epoch, _, step = last_event_id.partition(":")
-            if epoch.isdigit() and step.isdigit():
-                return cls(int(epoch), int(step))
-        return cls(since_epoch, since_step)
+            parts = last_event_id.split(":")
+            if len(parts) == 2:  # an id sent before system rows existed
+                parts.append("0")
+            if len(parts) == 3 and all(part.isdigit() for part in parts):
+                epoch, step, system = map(int, parts)
+                return cls(epoch, step, system=system)
+        return cls(since_epoch, since_step, system=since_system)
 
 
 @dataclass
@@ -64,19 +76,21 @@ class Batch:
     run: str  # JSON
     epochs: list[tuple[int, str]] = field(default_factory=list)  # (epoch, JSON), ascending
     steps: list[tuple[int, str]] = field(default_factory=list)  # (step, JSON), ascending
-    _encoded: dict[tuple[datetime | None, int, int], tuple[bytes, Cursor]] = field(
+    system: list[tuple[int, str]] = field(default_factory=list)  # (row id, JSON), ascending
+    _encoded: dict[tuple[datetime | None, int, int, int], tuple[bytes, Cursor]] = field(
         default_factory=dict
     )
 
     def sse_for(self, cursor: Cursor) -> bytes:
         """The SSE bytes of every event a client at `cursor` has not seen, advancing its cursor."""
-        key = (cursor.run_version, cursor.epoch, cursor.step)
+        key = (cursor.run_version, cursor.epoch, cursor.step, cursor.system)
         if key not in self._encoded:
-            after = Cursor(cursor.epoch, cursor.step, cursor.run_version)
+            after = Cursor(cursor.epoch, cursor.step, cursor.run_version, cursor.system)
             events = events_for(self, after)
             self._encoded[key] = (b"".join(ServerSentEvent(**e).encode() for e in events), after)
         chunk, after = self._encoded[key]
         cursor.epoch, cursor.step, cursor.run_version = after.epoch, after.step, after.run_version
+        cursor.system = after.system
         return chunk
 
 
@@ -85,6 +99,9 @@ def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
     run = get_run(session, run_id)
     epochs = metrics.read_epochs(session, run_id, cursor.epoch)
     steps = metrics.read_steps(session, run_id, cursor.step, limit=MAX_STEPS_PER_READ)
+    system = system_metrics.read_samples(
+        session, run_id, cursor.system, limit=MAX_SYSTEM_ROWS_PER_READ
+    )
     return Batch(
         run_version=run.updated_at,
         run=json.dumps(RunPublic.of(run).model_dump(mode="json")),
@@ -92,6 +109,7 @@ def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
             (row.epoch, json.dumps(EpochPublic.model_validate(row).model_dump())) for row in epochs
         ],
         steps=[(row["step"], json.dumps(row)) for row in steps],
+        system=[(row["id"], json.dumps(row)) for row in system],
     )
 
 
@@ -110,6 +128,11 @@ def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
         cursor.step = batch.steps[-1][0]
         rows = "[" + ",".join(row for _, row in batch.steps[start:]) + "]"
         events.append(_event("steps", rows, cursor))
+    start = bisect.bisect_right(batch.system, cursor.system, key=lambda row: row[0])
+    if start < len(batch.system):
+        cursor.system = batch.system[-1][0]
+        rows = "[" + ",".join(row for _, row in batch.system[start:]) + "]"
+        events.append(_event("system", rows, cursor))
     return events
 
 
@@ -136,7 +159,7 @@ class EventHub:
         # Subscribe before catching up, so that no row falls between the two.
         self.subscribers.setdefault(run_id, set()).add(queue)
         if run_id not in self.pollers:
-            head = Cursor(cursor.epoch, cursor.step)
+            head = Cursor(cursor.epoch, cursor.step, system=cursor.system)
             self.pollers[run_id] = asyncio.get_running_loop().create_task(self._poll(run_id, head))
         try:
             batch: Batch | None = await anyio.to_thread.run_sync(self._read, run_id, cursor)

@@ -134,6 +134,9 @@ class ResumeRequest(BaseModel):
         description="When the newest checkpoint does not load, resume from the newest one that "
         "does (the skipped ones are named in the worker log).",
     )
+    processes: int | None = Field(
+        None, ge=1, le=64, description="Continue on another number of DDP processes (GPUs)."
+    )
 
 
 class SweepRequest(BaseModel):
@@ -163,3 +166,21 @@ class ForkRequest(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Config fields to change, e.g. {"max_epochs": 20}.'
     )
+
+
+class SystemSamplePublic(BaseModel):
+    """One system metric row: the run's processes (`gpu` null) or one of its GPUs."""
+
+    id: int = Field(description="Row id: the `since` cursor of the next read.")
+    time: str = Field(description="When it was sampled, ISO 8601 UTC.")
+    gpu: str | None = Field(description="NVML index of the GPU; null: the worker's processes.")
+    cpu_percent: float | None = Field(description="Worker and DDP ranks together; 100 = a core.")
+    rss_mb: float | None = Field(description="Resident memory of the same processes, summed.")
+    gpu_utilization_percent: float | None
+    gpu_memory_used_mb: float | None
+    gpu_memory_total_mb: float | None
+    gpu_power_watts: float | None = Field(description="Null where NVML reports no power.")
+
+
+class SystemPublic(BaseModel):
+    samples: list[SystemSamplePublic]

@@ -7,6 +7,7 @@ RUN_ID`) and a warm one that was handed the run both end up here.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import traceback
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
 from app.worker.reporter import DatabaseReporter
 from app.worker.stop_signal import StopSignal
+from app.worker.system_sampler import SystemSampler, assigned_gpus
 from trainer.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -34,6 +36,7 @@ from trainer.checkpoint import (
 )
 from trainer.config import RunConfig
 from trainer.loop import fit
+from trainer.rank_launcher import FitInputs, RankGroup
 
 
 def exit_code(status: RunStatus) -> int:
@@ -74,6 +77,7 @@ def _execute(
         signal.signal(signal.SIGINT, stop.on_signal)
     checkpoint_dir = settings.checkpoint_dir(run_id)
     reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, checkpoint_dir)
+    group: RankGroup | None = None
     try:
         config = check_run_config(RunConfig.model_validate(config_json), settings)
         own = _own_checkpoint(checkpoint_dir, fallback)
@@ -85,20 +89,34 @@ def _execute(
         if threads is not None:
             torch.set_num_threads(threads)
             log(f"torch trains on {threads} CPU thread(s) (TORCHDASH_WORKER_THREADS)")
-        result = fit(
-            config,
-            reporter,
-            checkpoint_dir=checkpoint_dir,
+        inputs = FitInputs(
             resume_from=resume_from,
-            should_stop=stop,
             plugins_dir=settings.plugins_path,
             init_weights=init_weights if own is None else None,
             fork=own is None and parent_path is not None,
         )
+        # processes > 1: this worker is rank 0 of a DDP group and starts the other ranks.
+        group = RankGroup(config, inputs, log) if config.processes > 1 else None
+        sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, assigned_gpus())
+        with sampler, group or contextlib.nullcontext() as ranks:
+            result = fit(
+                config,
+                reporter,
+                checkpoint_dir=checkpoint_dir,
+                should_stop=stop,
+                ranks=ranks,
+                **vars(inputs),
+            )
         reporter.flush()
     except Exception as error:  # any failure of the run is reported, none takes the worker down
         traceback.print_exc()
         message = failure_reason(error)
+        status = RunStatus.FAILED
+        if group is not None and group.casualty is not None:
+            # The dead rank is the cause; rank 0's own error (a closed socket) is its echo.
+            message = f"{group.casualty}; rank 0: {message}"
+            # A rank lost to a signal is a worker lost to the outside: interrupted, resumable.
+            status = RunStatus.INTERRUPTED if group.casualty_killed else RunStatus.FAILED
         try:
             reporter.flush()  # the steps trained before the failure stay on the chart
         except Exception:  # the failure may be the database itself: the status matters more
@@ -106,8 +124,8 @@ def _execute(
         reporter.close()
         if message.startswith("out of memory"):
             free_device_memory()
-        _finish(factory, run_id, RunStatus.FAILED, error=message)
-        return RunStatus.FAILED
+        _finish(factory, run_id, status, error=message)
+        return status
 
     reporter.close()
     if not stop.signal_name:

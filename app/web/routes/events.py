@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api", tags=["events"])
 
 @router.get(
     "/runs/{run_id}/events",
-    summary="Server-Sent Events: new epoch rows, step rows, run changes",
+    summary="Server-Sent Events: new epoch rows, step rows, system metric rows, run changes",
     response_class=EventSourceResponse,
 )
 def stream_run_events(
@@ -21,8 +21,9 @@ def stream_run_events(
     request: Request,
     since_epoch: int = Query(0, ge=0),
     since_step: int = Query(0, ge=0),
+    since_system: int = Query(0, ge=0, description="The last system metric row id seen."),
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
     hub: EventHub = request.app.state.event_hub
-    cursor = Cursor.parse(last_event_id, since_epoch, since_step)
+    cursor = Cursor.parse(last_event_id, since_epoch, since_step, since_system)
     return EventSourceResponse(hub.stream(run_id, cursor), ping=15)

@@ -136,7 +136,9 @@ def resume_run(
     dispatcher: DispatcherDep,
     request: Annotated[ResumeRequest, Body(default_factory=ResumeRequest)],
 ) -> RunPublic:
-    run = lifecycle.resume_run(session, run_id, request.max_epochs, request.fallback)
+    run = lifecycle.resume_run(
+        session, run_id, request.max_epochs, request.fallback, request.processes
+    )
     session.commit()
     if dispatcher is not None:
         dispatcher.wake()

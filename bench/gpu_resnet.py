@@ -25,6 +25,8 @@ starts no new timed epoch once its share is spent (it always finishes one). Run 
 GPU machine with `--out`, then render the README section here from the JSON it returns
 (`--from-json ... --write-readme`); bench/README.md, "GPU (target 8)", has both commands.
 `--quick --device cpu` checks the whole script in seconds (amp is then off: CUDA only).
+`--ddp` measures DDP instead: 1, 2 and all GPUs, samples/s and scaling efficiency
+(bench/gpu_ddp.py; its own README section).
 """
 
 from __future__ import annotations
@@ -308,7 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write-readme", action="store_true", help="replace the GPU section of bench/README.md"
     )
+    parser.add_argument(
+        "--ddp", action="store_true", help="the DDP case: processes 1, 2 and all GPUs"
+    )
     args = parser.parse_args(argv)
+    if args.ddp:
+        return ddp_main(args)
     if args.from_json:
         report = json.loads(args.from_json.read_text())
     else:
@@ -320,6 +327,25 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     if args.write_readme:
         write_readme(report)
+        print(f"{README} updated")
+    return 0
+
+
+def ddp_main(args: argparse.Namespace) -> int:
+    """`--ddp`: bench/gpu_ddp.py's measurement, with the same --quick, --out and --from-json."""
+    from bench.gpu_ddp import DDP_END, DDP_START, ddp_table, measure_ddp
+
+    if args.from_json:
+        report = json.loads(args.from_json.read_text())
+    else:
+        report = measure_ddp(resolve_device(args.device), QUICK if args.quick else FULL)
+    for line in ddp_table(report):
+        print(line)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    if args.write_readme:
+        replace_section(README, DDP_START, DDP_END, ddp_table(report))
         print(f"{README} updated")
     return 0
 

@@ -11,15 +11,17 @@ export function setLive(on, text) {
   el.textContent = text;
 }
 
-/** Follow run `runId`'s events after epoch `sinceEpoch` and step `sinceStep`. `handlers` has
- * run(run), epoch(row) and steps(rows). Returns the EventSource. */
-export function follow(runId, sinceEpoch, sinceStep, handlers) {
-  const since = `since_epoch=${sinceEpoch}&since_step=${sinceStep}`;
+/** Follow run `runId`'s events after epoch `sinceEpoch`, step `sinceStep` and system row
+ * `sinceSystem`. `handlers` has run(run), epoch(row), steps(rows) and system(rows). Returns the
+ * EventSource. */
+export function follow(runId, sinceEpoch, sinceStep, handlers, sinceSystem = 0) {
+  const since = `since_epoch=${sinceEpoch}&since_step=${sinceStep}&since_system=${sinceSystem}`;
   const source = new EventSource(`/api/runs/${runId}/events?${since}`);
   source.addEventListener("open", () => setLive(true, "live"));
   source.addEventListener("error", () => setLive(false, source.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting…"));
   source.addEventListener("run", (e) => handlers.run(JSON.parse(e.data)));
   source.addEventListener("epoch", (e) => handlers.epoch(JSON.parse(e.data)));
   source.addEventListener("steps", (e) => handlers.steps(JSON.parse(e.data)));
+  if (handlers.system) source.addEventListener("system", (e) => handlers.system(JSON.parse(e.data)));
   return source;
 }

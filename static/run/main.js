@@ -18,6 +18,7 @@ import { wireActions } from "./actions.js";
 import { followLog } from "./log_view.js";
 import { follow, setLive } from "./live.js";
 import { startInspector } from "./inspector.js";
+import { createSystemCharts } from "./system_charts.js";
 
 function main(page) {
   const runId = Number(page.dataset.runId);
@@ -30,6 +31,9 @@ function main(page) {
     stepPoints: () => plots.steps.data[0].length,
     charts: plots.charts,
   };
+  const system = createSystemCharts();
+  torchdash.systemPoints = system.points;
+  torchdash.gpuCharts = system.gpuCharts;
   window.torchdash = torchdash;
   startFreshnessClock();
 
@@ -56,6 +60,7 @@ function main(page) {
       const metrics = await api("GET", `/api/runs/${runId}/metrics?max_points=${MAX_STEP_POINTS}`);
       feed.addEpochRows(metrics.epochs);
       feed.addStepRows(metrics.steps);
+      system.addRows((await api("GET", `/api/runs/${runId}/system`)).samples);
       touch();
     } catch (err) {
       const box = $("run-not-found");
@@ -68,7 +73,8 @@ function main(page) {
       run: (run) => { header.render(run); touch(); },
       epoch: (row) => { feed.addEpochRows([row]); touch(); },
       steps: (rows) => { feed.addStepRows(rows); touch(); },
-    });
+      system: (rows) => system.addRows(rows),
+    }, system.lastId());
     torchdash.logSource = followLog(runId, touch);
   }
 

@@ -8,6 +8,10 @@ order, same loop), so on a CPU it prints the same losses as the run did:
     python train.py                      # reads ./config.json, trains max_epochs
     python train.py --epochs 1 --device cpu
     python train.py --init model.pt      # start from the bundle's weights instead
+
+It trains in a single process, always: a run trained with DDP (`processes` > 1 in its config)
+is retrained here on one device, with the whole training set per epoch (so N times the steps of
+an epoch of the run, and other losses); its checkpoints, plain state_dicts, load here as usual.
 """
 
 from __future__ import annotations
@@ -147,6 +151,9 @@ def main() -> None:
     args = parser.parse_args()
     config = json.loads(Path(args.config).read_text())
     device = torch.device(args.device)
+    if config.get("processes", 1) > 1:
+        processes = config["processes"]
+        print(f"note: the run trained on {processes} DDP processes; this script trains in one")
 
     torch.manual_seed(config["seed"])  # before the model is built: it seeds the weights
     train, val, in_features, classes = build_data(config["data"])

@@ -1,0 +1,57 @@
+"""The run page draws a run's system charts, live: a real server, worker and headless Chromium.
+
+The run is a 2-process DDP run sampled every 0.2 s. Its GPU rows come from a fake at the NVML
+seam (app/hardware/nvml.py `read_gpus`; there is no GPU here), written by the worker's real
+`SystemSampler` into the server's database while the page is open. TORCHDASH_SCREENSHOTS=1 also
+writes docs/run-page-system.png.
+"""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory
+from app.worker.system_sampler import SystemSampler
+from tests.conftest import TINY_CONFIG, wait_until
+from tests.test_browser import DOCS, browser, page, screenshots_wanted  # noqa: F401 (fixtures)
+from tests.test_system_metrics import fake_gpus, sampling_server  # noqa: F401 (fixture)
+
+
+def samples(base: str, run_id: int) -> list[dict]:
+    return httpx.get(f"{base}/api/runs/{run_id}/system").json()["samples"]
+
+
+def test_the_run_page_draws_the_system_charts_per_gpu(
+    sampling_server: str,  # noqa: F811
+    page: Page,  # noqa: F811
+    settings: Settings,
+) -> None:
+    config = {**TINY_CONFIG, "name": "ddp-digits", "processes": 2, "max_epochs": 200}
+    run = httpx.post(f"{sampling_server}/api/runs", json=config).json()
+    wait_until(lambda: len(samples(sampling_server, run["id"])) >= 3, 180, "process samples")
+    page.goto(f"{sampling_server}/runs/{run['id']}")
+    wait_until(lambda: page.evaluate("window.torchdash.systemPoints()") >= 3, 30, "CPU points")
+    expect(page.locator("#system-empty")).to_be_hidden()
+
+    # Two GPUs, as a 2-process run on CUDA would have: sampled through the fake NVML seam.
+    engine = make_engine(settings.sqlalchemy_url)
+    sampler = SystemSampler(make_session_factory(engine), run["id"], 60, ["0", "1"], fake_gpus)
+    for _ in range(3):
+        sampler.sample_once()
+    engine.dispose()
+    wait_until(lambda: page.evaluate("window.torchdash.gpuCharts()") == 2, 30, "GPU charts")
+    charts = page.locator("#system-charts .system-chart")
+    expect(charts).to_have_count(3)
+    expect(charts.locator("h3")).to_have_text(["Processes: CPU and memory", "GPU 0", "GPU 1"])
+    expect(charts.locator("canvas")).to_have_count(3)  # uPlot drew each chart
+    # The CPU chart keeps growing from the run's `system` events, with no reload.
+    points = page.evaluate("window.torchdash.systemPoints()")
+    wait_until(
+        lambda: page.evaluate("window.torchdash.systemPoints()") > points, 30, "live samples"
+    )
+    if screenshots_wanted():
+        page.locator("#system-section").scroll_into_view_if_needed()
+        page.screenshot(path=str(DOCS / "run-page-system.png"), full_page=True)
+    httpx.post(f"{sampling_server}/api/runs/{run['id']}/cancel")

@@ -40,7 +40,21 @@ def main(argv: list[str] | None = None) -> int:
             print("--resume needs --checkpoints holding a checkpoint", file=sys.stderr)
             return 2
         resume_from = ref.path
-    result = fit(config, PrintCallbacks(), checkpoint_dir=args.checkpoints, resume_from=resume_from)
+    if config.processes > 1:  # this process is rank 0 and starts the others
+        from trainer.rank_launcher import FitInputs, RankGroup
+
+        with RankGroup(config, FitInputs(resume_from=resume_from)) as ranks:
+            result = fit(
+                config,
+                PrintCallbacks(),
+                checkpoint_dir=args.checkpoints,
+                resume_from=resume_from,
+                ranks=ranks,
+            )
+    else:
+        result = fit(
+            config, PrintCallbacks(), checkpoint_dir=args.checkpoints, resume_from=resume_from
+        )
     print(
         f"done: epoch {result.progress.epoch}, best val accuracy "
         f"{result.progress.best_val_accuracy:.4f}"

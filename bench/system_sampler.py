@@ -68,7 +68,6 @@ def sampled_and_bare(folder: Path) -> tuple[list[float], list[float], float]:
             sampled.append(training_seconds(config()))
         bare.append(training_seconds(config()))
     sampler = SystemSampler(factory, run_id, DEFAULT_INTERVAL, gpus=[])
-    sampler.tree.sample()
     started = time.thread_time()
     for _ in range(50):
         sampler.sample_once()

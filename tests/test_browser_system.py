@@ -11,12 +11,29 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page, expect
 
+from app.hardware.nvml import GpuReading
 from app.settings import Settings
-from app.storage.engine import make_engine, make_session_factory
+from app.storage import system_metrics
+from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.worker.system_sampler import SystemSampler
 from tests.conftest import TINY_CONFIG, wait_until
 from tests.test_browser import DOCS, browser, page, screenshots_wanted  # noqa: F401 (fixtures)
-from tests.test_system_metrics import fake_gpus, sampling_server  # noqa: F401 (fixture)
+from tests.test_system_metrics import sampling_server  # noqa: F401 (fixture)
+
+
+class BusyFakeGpus:
+    """A fake at the NVML seam (no GPU here): two GPUs whose load moves from call to call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> list[GpuReading]:
+        self.calls += 1
+        wave = (self.calls % 4) * 5
+        return [
+            GpuReading(0, "GPU-a", "Fake A100", 40960, 6100 + 40 * wave, 80 + wave, 210 + wave),
+            GpuReading(1, "GPU-b", "Fake A100", 40960, 6000 + 40 * wave, 78 + wave, 205 + wave),
+        ]
 
 
 def samples(base: str, run_id: int) -> list[dict]:
@@ -35,11 +52,16 @@ def test_the_run_page_draws_the_system_charts_per_gpu(
     wait_until(lambda: page.evaluate("window.torchdash.systemPoints()") >= 3, 30, "CPU points")
     expect(page.locator("#system-empty")).to_be_hidden()
 
-    # Two GPUs, as a 2-process run on CUDA would have: sampled through the fake NVML seam.
+    # Two GPUs, as a 2-process run on CUDA would have: the sampler's GPU rows through the fake
+    # NVML seam (its processes rows would be this test process's, not the run's: left out).
     engine = make_engine(settings.sqlalchemy_url)
-    sampler = SystemSampler(make_session_factory(engine), run["id"], 60, ["0", "1"], fake_gpus)
-    for _ in range(3):
-        sampler.sample_once()
+    factory = make_session_factory(engine)
+    sampler = SystemSampler(factory, run["id"], 60, ["0", "1"], BusyFakeGpus())
+    for _ in range(8):
+        with session_scope(factory) as session:
+            gpu_rows = [row for row in sampler.rows() if row["gpu"] is not None]
+            system_metrics.write_samples(session, run["id"], gpu_rows)
+        page.wait_for_timeout(250)  # spread over time, as samples are (not a test condition)
     engine.dispose()
     wait_until(lambda: page.evaluate("window.torchdash.gpuCharts()") == 2, 30, "GPU charts")
     charts = page.locator("#system-charts .system-chart")
@@ -52,6 +74,7 @@ def test_the_run_page_draws_the_system_charts_per_gpu(
         lambda: page.evaluate("window.torchdash.systemPoints()") > points, 30, "live samples"
     )
     if screenshots_wanted():
+        wait_until(lambda: page.evaluate("window.torchdash.epochPoints()") >= 5, 180, "epochs")
         page.locator("#system-section").scroll_into_view_if_needed()
         page.screenshot(path=str(DOCS / "run-page-system.png"), full_page=True)
     httpx.post(f"{sampling_server}/api/runs/{run['id']}/cancel")

@@ -77,6 +77,7 @@ class ProcessTree:
         self.root = root
         self.cpu_seconds: dict[int, float] = {}
         self.at = time.monotonic()
+        self.sample()  # the baseline: the first sample measures the time since now, no more
 
     def sample(self) -> TreeSample | None:
         if not PROC.is_dir():

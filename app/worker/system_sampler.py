@@ -56,7 +56,6 @@ class SystemSampler:
         self.failed = False
 
     def __enter__(self) -> SystemSampler:
-        self.tree.sample()  # the CPU baseline: the first row measures its own interval only
         self.thread.start()
         return self
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from bench.gpu_resnet import Variant, device_info, fit_config, synced_clock
 from bench.synthetic_cifar import write_cifar10
 from bench.throughput import EpochClock
 from trainer.loop import fit
@@ -40,8 +41,6 @@ def measure_count(
     config: Any, train: int, processes: int, warmup: int, deadline: float
 ) -> dict[str, Any]:
     """One run on `processes` ranks: its median samples/s over the timed epochs."""
-    from bench.gpu_resnet import synced_clock  # the two modules import each other's pieces
-
     run_config = config.model_copy(update={"processes": processes})
     cuda = run_config.device.startswith("cuda")
     device = torch.device("cuda", 0) if cuda else torch.device("cpu")
@@ -65,8 +64,6 @@ def measure_count(
 
 def measure_ddp(device: torch.device, sizes: Any) -> dict[str, Any]:
     """Every process count, one after the other, each within its share of the budget."""
-    from bench.gpu_resnet import Variant, device_info, fit_config
-
     started = time.perf_counter()
     end = started + sizes.budget_s
     counts = process_counts(device)

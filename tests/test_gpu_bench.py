@@ -42,3 +42,36 @@ def test_quick_cpu_run_measures_every_variant_and_renders_the_readme(tmp_path: P
     section = readme.read_text().split(GPU_START)[1].split(GPU_END)[0]
     assert report["card"] in section and "(amp off: CUDA only)" in section
     assert section.count("| (") == len(VARIANTS)
+
+
+def test_the_ddp_case_renders_its_section_from_the_json_a_gpu_machine_returns(
+    tmp_path: Path,
+) -> None:
+    """`--ddp --from-json`: what a device session renders; the measurement itself needs GPUs
+    (`--ddp --quick --device cpu` runs it with gloo, too slow for the suite on this machine)."""
+    import torch
+
+    from bench.gpu_ddp import DDP_END, DDP_START, process_counts
+
+    assert process_counts(torch.device("cpu")) == [1, 2]
+    report = {
+        "card": "NVIDIA H200",
+        "torch": "2.11.0",
+        "total_s": 180.0,
+        "ddp": [
+            {"processes": 1, "samples_per_s": 5000.0, "epoch_rates": [5000.0], "efficiency": 1.0},
+            {"processes": 2, "samples_per_s": 9000.0, "epoch_rates": [9000.0], "efficiency": 0.9},
+        ],
+    }
+    source = tmp_path / "ddp.json"
+    source.write_text(json.dumps(report))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.gpu_resnet", "--ddp", "--from-json", source],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "| 2 | 9,000 | 90% | 1 |" in done.stdout and "NVIDIA H200" in done.stdout
+    assert DDP_START in README.read_text() and DDP_END in README.read_text()

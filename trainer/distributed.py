@@ -30,6 +30,9 @@ from trainer.training_state import EpochProgress
 # torch and decode its data under load, short enough that a hung peer fails the run.
 GROUP_TIMEOUT = timedelta(seconds=300)
 LOOPBACK = "127.0.0.1"
+# Model kinds whose forward may leave parameters out (a head chosen among several; a user's
+# plugin): DDP must then look for them every step, which costs a walk of the autograd graph.
+MAY_LEAVE_PARAMETERS_UNUSED = {"custom_layers", "plugin"}
 
 
 class Ranks:
@@ -43,7 +46,7 @@ class Ranks:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module, model_kind: str) -> nn.Module:
         """What training forward passes call."""
         return model
 
@@ -85,9 +88,13 @@ class DistributedRanks(Ranks):
         self.world_size = world_size
         self.device = device
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module, model_kind: str) -> nn.Module:
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        return nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=device_ids,
+            find_unused_parameters=model_kind in MAY_LEAVE_PARAMETERS_UNUSED,
+        )
 
     def shared_stop(self, should_stop: Callable[[], bool]) -> Callable[[], bool]:
         def stop_from_rank_0() -> bool:

@@ -229,7 +229,8 @@ def fit(
     model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
     acceleration = Acceleration(config, device)
     runner = acceleration.prepare(model)  # what forward passes call; `model` is what is saved
-    train_runner = ranks.wrap(runner)  # DDP averages gradients; evaluation needs no wrapper
+    # DDP averages the gradients; evaluation needs no wrapper (and no collective per batch).
+    train_runner = ranks.wrap(runner, config.model.kind)
     optimizer = build_optimizer(config.optimizer, model, config.param_groups)
     loss_fn = build_loss(config.loss, data.num_classes).to(device)
     sampler = EpochShuffleSampler(

@@ -299,9 +299,7 @@ def test_rollup_upserts_run_in_postgresqls_dialect(postgres_url: str) -> None:
     losses = [3.0, 1.0, 2.0, 0.5, 4.0, 2.5]
     for start in range(0, len(losses), 2):  # three flushes into the same buckets
         with session_scope(factory) as session:
-            rows = [
-                {"step": s + 1, "epoch": 1, "loss": losses[s]} for s in range(start, start + 2)
-            ]
+            rows = [{"step": s + 1, "epoch": 1, "loss": losses[s]} for s in range(start, start + 2)]
             metrics.write_steps(session, run_id, rows)
     with session_scope(factory) as session:
         assert session.get_bind().dialect.name == "postgresql"

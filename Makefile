@@ -12,7 +12,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 HOME_DIR ?= var
 
-.PHONY: install run test lint data browser bench clean
+.PHONY: install run test lint data browser postgres bench clean
 
 install: $(STAMP)
 
@@ -34,11 +34,24 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests"; fi; }
 
-test: $(STAMP) browser
+# Debian's PostgreSQL server programs: the tests and benches start a throw-away server of their
+# own (tests/postgres_server.py) as the `postgres` user; nothing runs as a system service.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	  else echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' for its tests"; fi; }
+
+# The tests that touch the database, run a second time on PostgreSQL (README "PostgreSQL").
+POSTGRES_TESTS := tests/test_storage.py tests/test_api.py tests/test_live.py tests/test_events.py \
+	tests/test_crashes.py tests/test_faults.py tests/test_rollups.py
+
+# The whole suite on SQLite, then the database tests again on a fresh PostgreSQL database each.
+test: $(STAMP) browser postgres
 	$(PY) -m pytest
+	TORCHDASH_TEST_DATABASE=postgresql $(PY) -m pytest $(POSTGRES_TESTS)
 
 # Every benchmark of bench/, side by side; rewrites the table in bench/README.md.
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(PY) -m bench.run_all
 
 lint: $(STAMP)

@@ -13,7 +13,17 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the dashboard (TORCHDASH_HOST, TORCHDASH_PORT)")
     commands.add_parser("prepare-data", help="write the demo data under the first data root")
+    copying = commands.add_parser(
+        "copy-database",
+        help="copy every row of a database into an empty one (SQLite -> PostgreSQL)",
+    )
+    copying.add_argument("--from", dest="source", required=True, help="source SQLAlchemy URL")
+    copying.add_argument("--to", dest="target", required=True, help="empty target SQLAlchemy URL")
     args = parser.parse_args(argv)
+    if args.command == "copy-database":
+        from app.storage.copy import run_copy_command
+
+        parser.exit(run_copy_command(args.source, args.target))
     settings = Settings()
 
     if args.command == "prepare-data":

@@ -13,6 +13,7 @@ from app.runs.dispatcher import Dispatcher
 from app.runs.executors.local import LocalProcessExecutor
 from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory
+from app.storage.notifications import RunListener
 from app.web import pages
 from app.web.auth import install_auth
 from app.web.error_handlers import install_error_handlers
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     """The app for `settings`; `dispatch=False` leaves queued runs alone (for API tests)."""
     settings = settings or Settings()
     settings.home_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, **settings.pool_options())
     create_tables(engine)
     factory = make_session_factory(engine)
 
@@ -48,9 +49,16 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
             dispatcher = Dispatcher(settings, factory, LocalProcessExecutor(settings))
             dispatcher.start()
         app.state.dispatcher = dispatcher
+        listener = None
+        if settings.uses_postgresql:  # one LISTEN connection wakes the event streams' pollers
+            hub = app.state.event_hub
+            listener = RunListener(engine, on_run=hub.wake, on_reconnect=hub.wake_all)
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             if dispatcher is not None:
                 dispatcher.stop()
             engine.dispose()
@@ -64,7 +72,10 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.settings = settings
     app.state.session_factory = factory
     app.state.dispatcher = None
-    app.state.event_hub = EventHub(factory, settings.event_poll_interval)
+    poll_interval = settings.event_poll_interval
+    if settings.uses_postgresql:  # notifications wake the pollers: their own look can be slow
+        poll_interval = settings.notified_poll_interval
+    app.state.event_hub = EventHub(factory, poll_interval)
     install_error_handlers(app)
     install_auth(app, settings)
     routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -78,6 +78,24 @@ class Settings(BaseSettings):
         description="Seconds between two samples of a run's CPU, memory and GPU use.",
     )
 
+    # PostgreSQL (README "PostgreSQL"): the connection pool of each process, and the slower
+    # fallback poll of the event streams, which LISTEN/NOTIFY wakes as soon as a worker writes.
+    db_pool_size: int = Field(
+        5, ge=1, description="PostgreSQL: connections each process keeps open in its pool."
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, description="PostgreSQL: connections a process may open beyond the pool size."
+    )
+    db_pool_timeout: float = Field(
+        30, gt=0, description="PostgreSQL: seconds to wait for a free pooled connection."
+    )
+    notified_poll_interval: float = Field(
+        1.5,
+        gt=0,
+        description="PostgreSQL: seconds between looks for new rows of a watched run when no "
+        "notification woke its poller (notifications can be missed across a reconnect).",
+    )
+
     @field_validator("data_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
@@ -117,6 +135,18 @@ class Settings(BaseSettings):
     @cached_property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home_dir / 'torchdash.db'}"
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.sqlalchemy_url.startswith("postgresql")
+
+    def pool_options(self) -> dict[str, Any]:
+        """The keyword arguments of `app.storage.engine.make_engine` for this process's pool."""
+        return {
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_max_overflow,
+            "pool_timeout": self.db_pool_timeout,
+        }
 
     def run_dir(self, run_id: int) -> Path:
         return self.runs_dir / str(run_id)

@@ -1,8 +1,9 @@
-"""A worker writes >= 50,000 step points/s to SQLite (batched, one transaction a flush).
+"""A worker writes >= 50,000 step points/s to SQLite, and to PostgreSQL (batched, one
+transaction a flush).
 
 Measures the worker's real reporter (`app.worker.reporter.DatabaseReporter`, which buffers step
 rows and flushes them every 0.25 s) against one transaction per point, in the same run on the same
-file.
+file; then the reporter on a real PostgreSQL server on loopback (bench/databases.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.storage import metrics
 from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
 from app.worker.reporter import DatabaseReporter
 from bench.common import Result
+from bench.databases import new_database, postgres
 from trainer.callbacks import StepReport
 from trainer.config import RunConfig
 
@@ -24,8 +26,8 @@ NAIVE_POINTS = 2_000
 MLFLOW_LOG_BATCH = 5_900  # points/s, the issue's reference figure on this kind of machine
 
 
-def _new_run(folder: Path):  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+def _new_run(url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(url)
     create_tables(engine)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
@@ -33,8 +35,8 @@ def _new_run(folder: Path):  # type: ignore[no-untyped-def]
     return engine, factory, run_id
 
 
-def batched_rate(folder: Path) -> float:
-    engine, factory, run_id = _new_run(folder)
+def batched_rate(url: str) -> float:
+    engine, factory, run_id = _new_run(url)
     reporter = DatabaseReporter(factory, run_id)
     started = time.perf_counter()
     for step in range(1, POINTS + 1):
@@ -48,8 +50,8 @@ def batched_rate(folder: Path) -> float:
     return POINTS / elapsed
 
 
-def per_point_rate(folder: Path) -> float:
-    engine, factory, run_id = _new_run(folder)
+def per_point_rate(url: str) -> float:
+    engine, factory, run_id = _new_run(url)
     started = time.perf_counter()
     for step in range(1, NAIVE_POINTS + 1):
         with session_scope(factory) as session:
@@ -59,10 +61,29 @@ def per_point_rate(folder: Path) -> float:
     return NAIVE_POINTS / elapsed
 
 
+def sqlite_url(folder: str) -> str:
+    return f"sqlite:///{Path(folder) / 'bench.db'}"
+
+
+def postgres_results(sqlite_rate: float) -> list[Result]:
+    with postgres() as server:
+        if server is None:
+            return []
+        batched = batched_rate(new_database(server))
+    return [
+        Result(
+            "4. worker writes ≥ 50,000 step points/s to PostgreSQL",
+            f"{batched:,.0f} points/s ({POINTS:,} points through DatabaseReporter, a local server)",
+            f"SQLite in the same run: {sqlite_rate:,.0f}/s (×{batched / sqlite_rate:.2f})",
+            batched >= 50_000,
+        )
+    ]
+
+
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        batched = batched_rate(Path(a))
-        naive = per_point_rate(Path(b))
+        batched = batched_rate(sqlite_url(a))
+        naive = per_point_rate(sqlite_url(b))
     return [
         Result(
             "4. worker writes ≥ 50,000 step points/s to SQLite",
@@ -71,7 +92,8 @@ def run() -> list[Result]:
             f"MLflow log_batch reference {MLFLOW_LOG_BATCH:,}/s "
             f"(×{batched / MLFLOW_LOG_BATCH:.1f})",
             batched >= 50_000,
-        )
+        ),
+        *postgres_results(batched),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -19,10 +20,21 @@ from sqlalchemy import select
 from app.main import create_app
 from app.runs.state_machine import transition
 from app.settings import Settings
-from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
 from app.storage.models import Run, RunStatus
+from tests.postgres_server import PostgresServer, unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# TORCHDASH_TEST_DATABASE=postgresql: the `settings` fixture gives each test a fresh PostgreSQL
+# database (on one server started for the session) instead of the SQLite file in its home.
+ON_POSTGRESQL = os.environ.get("TORCHDASH_TEST_DATABASE") == "postgresql"
+
+
+def sqlite_only(reason: str) -> pytest.MarkDecorator:
+    """Skip a test on the PostgreSQL pass, saying why it concerns SQLite alone."""
+    return pytest.mark.skipif(ON_POSTGRESQL, reason=f"SQLite only: {reason}")
+
 
 # A run small enough to train in about a second on a CPU: digits, a narrow MLP.
 TINY_CONFIG: dict[str, Any] = {
@@ -39,9 +51,12 @@ TINY_CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch) -> Settings:
     home = tmp_path / "home"
     (home / "data").mkdir(parents=True)
+    if ON_POSTGRESQL:
+        # Every Settings made in the test, and every process it starts, reads this database.
+        monkeypatch.setenv("TORCHDASH_DATABASE_URL", request.getfixturevalue("postgres_url"))
     # Dispatchers built in a test's own process start cold workers: a warm worker's environment
     # is fixed when it is spawned, before a test can set a fault to inject. Servers spawned by
     # `spawn_server` read their own settings and keep the default warm worker.
@@ -160,3 +175,34 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# PostgreSQL (README "PostgreSQL"): one real server for the session, a fresh database per test.
+POSTGRES_TEMPLATE = "torchdash_template"
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on a free port for the whole session, with a template database at the
+    newest schema (a CREATE DATABASE from it takes a fraction of running the migrations)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        if ON_POSTGRESQL:  # the PostgreSQL pass must not pass by skipping everything
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    try:
+        engine = make_engine(server.create_database(POSTGRES_TEMPLATE))
+        create_tables(engine)
+        engine.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh database, migrated to the newest revision, on the session's server."""
+    name = f"test_{next(_database_numbers)}"
+    return postgres_server.create_database(name, template=POSTGRES_TEMPLATE)

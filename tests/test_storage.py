@@ -16,7 +16,7 @@ from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus
 from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.conftest import ROOT, TINY_CONFIG, sqlite_only
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 
 WRITERS, ROWS = 8, 1000
@@ -110,6 +110,7 @@ INSERT INTO step_metrics VALUES (1, 1, 1, 2.5);
 """
 
 
+@sqlite_only("torchdash 0.1.0, before migrations, made SQLite files only")
 def test_a_database_of_the_first_schema_is_migrated_and_keeps_working(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "data").mkdir(parents=True)
@@ -135,6 +136,7 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_working(tmp_path: 
     engine.dispose()
 
 
+@sqlite_only("the PostgreSQL check is in tests/test_postgres.py")
 def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -> None:
     """Fails when a model changes without a revision: add one (see the README)."""
     from alembic.autogenerate import compare_metadata

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
 from app.storage.models import Run, RunStatus, utcnow
+from app.storage.notifications import notify_run
 
 S = RunStatus
 
@@ -55,3 +56,4 @@ def transition(
         if current is None:
             raise NotFoundError(f"run {run_id} not found")
         raise ConflictError(f"run {run_id} is {current}; it cannot become {target.value}")
+    notify_run(session, run_id)  # wakes the run's event streams at once (PostgreSQL)

@@ -1,4 +1,4 @@
-"""The database engine: SQLite settings in one connect hook, sessions, table creation."""
+"""The database engine: SQLite settings in one connect hook, PostgreSQL's pool, sessions, tables."""
 
 from __future__ import annotations
 
@@ -11,10 +11,23 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+def make_engine(
+    url: str, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys on every connection.
+
+    A server database (PostgreSQL) gets a pool of `pool_size` (+ `max_overflow`) connections, each
+    pinged when taken from the pool: after the server restarted, a dead connection is replaced
+    instead of failing the request that took it.
+    """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+        )
     engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")

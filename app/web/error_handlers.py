@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from app.errors import ConfigError, ConflictError, NotFoundError, UploadTooLarge
 
@@ -23,6 +24,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # Connection: close, since the rest of the body was never read.
         return JSONResponse(
             {"detail": str(error)}, status_code=413, headers={"Connection": "close"}
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(_request: Request, _error: OperationalError) -> JSONResponse:
+        # A database server restarting (PostgreSQL): the next request gets a new connection.
+        return JSONResponse(
+            {"detail": "the database is unreachable; try again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(ConfigError)

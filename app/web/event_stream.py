@@ -7,18 +7,24 @@ own, then lives on the shared batches. Events: `run` (the run, on any change), `
 epoch row), `steps` (a list of step rows), `system` (a list of system metric rows: CPU, memory,
 GPUs; app/storage/system_metrics.py). The SSE id is the cursor, so a reconnecting EventSource
 resumes without duplicates.
+
+On PostgreSQL a poller also wakes when a worker's NOTIFY says its run changed (`EventHub.wake`,
+called by app/storage/notifications.py's listener), so its own interval can be slow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import ServerSentEvent
 
@@ -30,6 +36,8 @@ from app.web.shapes import EpochPublic, RunPublic
 
 MAX_STEPS_PER_READ = 5000
 MAX_SYSTEM_ROWS_PER_READ = 5000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -148,6 +156,23 @@ class EventHub:
         self.interval = interval
         self.subscribers: dict[int, set[asyncio.Queue[Batch | None]]] = {}
         self.pollers: dict[int, asyncio.Task[None]] = {}
+        # PostgreSQL's notifications wake a poller before its interval is up (`wake`).
+        self.wakeups: dict[int, asyncio.Event] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self, run_id: int) -> None:
+        """Have the poller of `run_id` read now; safe to call from any thread."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._wake, run_id)
+
+    def wake_all(self) -> None:
+        """Have every poller read now (after notifications may have been missed)."""
+        for run_id in list(self.wakeups):
+            self.wake(run_id)
+
+    def _wake(self, run_id: int) -> None:
+        if (wakeup := self.wakeups.get(run_id)) is not None:
+            wakeup.set()
 
     def _read(self, run_id: int, cursor: Cursor) -> Batch:
         with session_scope(self.factory) as session:
@@ -156,6 +181,7 @@ class EventHub:
     async def stream(self, run_id: int, cursor: Cursor) -> AsyncIterator[bytes]:
         """Events for one client from `cursor` on, until it goes away or the run is deleted."""
         queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
         # Subscribe before catching up, so that no row falls between the two.
         self.subscribers.setdefault(run_id, set()).add(queue)
         if run_id not in self.pollers:
@@ -173,21 +199,29 @@ class EventHub:
 
     async def _poll(self, run_id: int, head: Cursor) -> None:
         """Read new rows for `run_id` while anyone watches it."""
+        wakeup = self.wakeups.setdefault(run_id, asyncio.Event())
         try:
             while self.subscribers.get(run_id):
+                wakeup.clear()  # before the read: a wake-up during it means read again
                 try:
                     batch = await anyio.to_thread.run_sync(self._read, run_id, head)
                 except NotFoundError:  # the run was deleted: end every stream on it
                     for queue in self.subscribers.get(run_id, ()):
                         queue.put_nowait(None)
                     return
+                except OperationalError:  # the database is away (a restart): look again later
+                    logger.warning("event poller of run %s could not read; retrying", run_id)
+                    await anyio.sleep(self.interval)
+                    continue
                 if events_for(batch, head):  # moves the shared head past what was read
                     for queue in self.subscribers.get(run_id, ()):
                         queue.put_nowait(batch)
                 if len(batch.steps) < MAX_STEPS_PER_READ:  # else more are waiting: read on now
-                    await anyio.sleep(self.interval)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), self.interval)
         finally:
             # No await between the last check of the subscribers and this: no watcher is lost.
             del self.pollers[run_id]
+            self.wakeups.pop(run_id, None)
             if not self.subscribers.get(run_id):
                 self.subscribers.pop(run_id, None)

@@ -46,7 +46,7 @@ def exit_code(status: RunStatus) -> int:
 
 def execute_run(run_id: int, settings: Settings, *, handle_signals: bool = False) -> RunStatus:
     """Train a claimed (`running`) run to its end and write its final status."""
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, **settings.pool_options())
     factory = make_session_factory(engine)
     try:
         return _execute(run_id, settings, factory, handle_signals)

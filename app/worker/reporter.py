@@ -14,17 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.runs.retention import prune_checkpoints
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
 from app.storage.models import Run, utcnow
+from app.storage.notifications import notify_run
 from app.worker.console import log
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
 
 # Step rows wait at most this long in memory before they are written (one transaction a flush).
 STEP_FLUSH_SECONDS = 0.25
+# A write that finds the database unreachable is retried, waiting from the first delay doubling
+# to the last, for up to RETRY_SECONDS in all (a PostgreSQL restart takes a few seconds).
+RETRY_DELAYS = (0.1, 2.0)
+RETRY_SECONDS = 60.0
 
 
 class DatabaseReporter(Callbacks):
@@ -59,12 +65,29 @@ class DatabaseReporter(Callbacks):
         while (write := self.writes.get()) is not None:
             try:
                 if self.error is None:
-                    with session_scope(self.factory) as session:
-                        write(session)
+                    self._write_retrying(write)
             except BaseException as error:  # raised to the worker by the next flush
                 self.error = error
             finally:
                 self.writes.task_done()
+
+    def _write_retrying(self, write: Callable[[Session], None]) -> None:
+        """One write in one transaction (with its NOTIFY on PostgreSQL), retried while the
+        database server is unreachable (a restart, say): a transaction that failed wrote nothing,
+        so the retry writes each row once. Other errors are raised at once."""
+        delay, deadline = RETRY_DELAYS[0], time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                with session_scope(self.factory) as session:
+                    write(session)
+                    notify_run(session, self.run_id)
+                return
+            except OperationalError as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log(f"database unreachable ({type(error.orig).__name__}); retrying in {delay} s")
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_DELAYS[1])
 
     def _submit(self, write: Callable[[Session], None]) -> None:
         self.writes.put(write)

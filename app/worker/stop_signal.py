@@ -7,6 +7,7 @@ import time
 from types import FrameType
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.engine import session_scope
@@ -35,8 +36,11 @@ class StopSignal:
         now = time.monotonic()
         if now >= self.next_poll:  # throttled: a query every STOP_POLL_SECONDS, not every batch
             self.next_poll = now + STOP_POLL_SECONDS
-            with session_scope(self.factory) as session:
-                self.requested = bool(
-                    session.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
-                )
+            try:
+                with session_scope(self.factory) as session:
+                    self.requested = bool(
+                        session.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
+                    )
+            except OperationalError:  # the database is away (a restart): look again next time
+                pass
         return self.requested

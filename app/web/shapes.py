@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -235,3 +235,26 @@ class ForkRequest(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Config fields to change, e.g. {"max_epochs": 20}.'
     )
+
+
+class PreflightPublic(BaseModel):
+    """`POST /api/preflight`: what a few real training steps of a config showed
+    (docs/api-run-controls.md)."""
+
+    parameter_count: int
+    model_summary: str
+    input_shape: list[int]  # one training batch, batch dimension first
+    output_shape: list[int]  # the model's output for it
+    train_samples: int
+    val_samples: int
+    batches_per_epoch: int
+    val_batches: int
+    measured_batches: int  # the timed steps `seconds_per_batch` is the mean of
+    seconds_per_batch: float  # forward + loss + backward + optimizer step, device-synchronised
+    epoch_seconds_estimate: float  # training batches and the validation pass
+    run_seconds_estimate: float  # epoch_seconds_estimate * max_epochs
+    peak_memory_mb: float
+    peak_memory_kind: Literal["cuda_max_allocated", "rss_growth"]
+    device: str
+    worker: Literal["warm", "cold"]
+    seconds: float  # the whole preflight, as the server saw it

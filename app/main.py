@@ -26,6 +26,7 @@ from app.web.routes import (
     health,
     inspector,
     logs,
+    preflight,
     runs,
     system,
     uploads,
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_error_handlers(app)
     install_auth(app, settings)
     routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)
-    routers += (system,)  # issue 11: system metrics
+    routers += (system, preflight)
     for module in (*routers, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

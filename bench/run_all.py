@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench.server_light",
     "bench.csv_index",
     "bench.system_sampler",
+    "bench.preflight",
 ]
 
 

@@ -34,6 +34,7 @@ class EpochProgress:
     seconds: float = 0.0
     best_val_accuracy: float | None = None
     processes: int = 1  # the rank count that `batches_done` counts in (trainer/distributed.py)
+    early_stopping: dict[str, Any] | None = None  # trainer/early_stopping.py's state
 
 
 def checkpoint_job(

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from trainer.config.base import Frozen
 from trainer.config.data import DataConfig, DigitsData, known_class_count
+from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -86,6 +87,11 @@ class RunConfig(Frozen):
         le=64,
         description="Train with DistributedDataParallel over this many processes: one GPU each "
         "on CUDA (NCCL), CPU processes otherwise (gloo). 1: a single process.",
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None,
+        description="Empty: train every epoch. Else stop (succeeded) when the monitored "
+        "validation metric has not improved for `patience` epochs.",
     )
 
 

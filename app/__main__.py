@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from pydantic import ValidationError
+
 from app.settings import Settings
 
 
@@ -14,7 +16,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="serve the dashboard (TORCHDASH_HOST, TORCHDASH_PORT)")
     commands.add_parser("prepare-data", help="write the demo data under the first data root")
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:  # a malformed TORCHDASH_* variable: say which, and stop
+        parser.exit(2, f"torchdash: invalid settings: {error}\n")
 
     if args.command == "prepare-data":
         from trainer.demo_data import write_digits_image_folder

@@ -40,6 +40,8 @@ class RunPublic(BaseModel):
     parent_run_id: int | None
     fork_epoch: int | None
     group_name: str | None
+    assigned_gpus: list[str]  # NVML indexes of the run's GPUs; empty for a CPU run
+    waiting_reason: str | None  # why a queued run has not started, e.g. "waiting for GPU 1"
 
     @classmethod
     def of(cls, run: Run) -> RunPublic:
@@ -163,3 +165,26 @@ class ForkRequest(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Config fields to change, e.g. {"max_epochs": 20}.'
     )
+
+
+class GpuPublic(BaseModel):
+    index: int  # NVML's index (PCI bus order): `cuda:N` in a run config names this N
+    uuid: str | None
+    name: str | None  # None for a GPU of TORCHDASH_GPUS that NVML does not report
+    memory_total_mb: float | None
+    memory_used_mb: float | None
+    utilization_percent: float | None
+    reported_by_nvml: bool
+    run_id: int | None  # the running run placed on it
+
+
+class CpuPublic(BaseModel):
+    cores: int | None
+    usable_cores: int
+    memory_total_mb: int | None
+    max_concurrent_runs: int  # CPU runs trained at once (TORCHDASH_MAX_CONCURRENT_RUNS)
+
+
+class DevicesPublic(BaseModel):
+    gpus: list[GpuPublic]
+    cpu: CpuPublic

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ConflictError
-from app.hardware.inventory import Gpu
+from app.hardware.inventory import Gpu, gpu_inventory
 from app.runs.executors.interface import Executor
 from app.runs.placement import Allocator, Decision, Held
 from app.runs.state_machine import transition
@@ -44,7 +44,9 @@ class Dispatcher:
         self.settings = settings
         self.factory = factory
         self.executor = executor
-        self.gpus = {gpu.index: gpu for gpu in gpus or []}
+        # The GPU set (TORCHDASH_GPUS, else NVML's), read once: it does not change under a server.
+        gpus = gpu_inventory(settings.gpus) if gpus is None else gpus
+        self.gpus = {gpu.index: gpu for gpu in gpus}
         self.allocator = Allocator(self.gpus, settings.max_concurrent_runs)
         self._wake = threading.Event()
         self._stopping = threading.Event()

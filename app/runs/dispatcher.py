@@ -107,7 +107,7 @@ class Dispatcher:
                 .order_by(Run.id)
                 .limit(QUEUED_PER_TICK)
             ).all()
-            self.executor.keep_warm(self.allocator.room(held))
+            room = self.allocator.room(held)
             reasons = {run_id: reason for run_id, _, reason in queued}
             decisions = self.allocator.plan([(r, config) for r, config, _ in queued], held)
             for decision in decisions:
@@ -120,6 +120,7 @@ class Dispatcher:
                         .where(Run.id == decision.run_id, Run.status == RunStatus.QUEUED.value)
                         .values(waiting_reason=decision.waiting_reason)
                     )
+        self.executor.keep_warm(room)
         for decision in decisions:
             if decision.starts:
                 self._launch(decision.run_id, decision.gpus)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from pydantic import ValidationError
+
 from app.settings import Settings
 
 
@@ -24,7 +26,10 @@ def main(argv: list[str] | None = None) -> None:
         from app.storage.copy import run_copy_command
 
         parser.exit(run_copy_command(args.source, args.target))
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:  # a malformed TORCHDASH_* variable: say which, and stop
+        parser.exit(2, f"torchdash: invalid settings: {error}\n")
 
     if args.command == "prepare-data":
         from trainer.demo_data import write_digits_image_folder

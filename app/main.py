@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.hardware.inventory import gpu_inventory
 from app.runs.dispatcher import Dispatcher
 from app.runs.executors.local import LocalProcessExecutor
 from app.settings import Settings
@@ -20,6 +21,7 @@ from app.web.error_handlers import install_error_handlers
 from app.web.event_stream import EventHub
 from app.web.routes import (
     checkpoints,
+    devices,
     evaluation,
     events,
     exports,
@@ -42,12 +44,14 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     engine = make_engine(settings.sqlalchemy_url, **settings.pool_options())
     create_tables(engine)
     factory = make_session_factory(engine)
+    # The GPU set is read once: runs are placed on it and checked against it at submit.
+    gpus = gpu_inventory(settings.gpus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = None
         if dispatch:
-            dispatcher = Dispatcher(settings, factory, LocalProcessExecutor(settings))
+            dispatcher = Dispatcher(settings, factory, LocalProcessExecutor(settings), gpus)
             dispatcher.start()
         app.state.dispatcher = dispatcher
         listener = None
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.settings = settings
     app.state.session_factory = factory
     app.state.dispatcher = None
+    app.state.gpus = gpus
     poll_interval = settings.event_poll_interval
     if settings.uses_postgresql:  # notifications wake the pollers: their own look can be slow
         poll_interval = settings.notified_poll_interval
@@ -80,7 +85,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_error_handlers(app)
     install_auth(app, settings)
     routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)
-    routers += (system, preflight)
+    routers += (system, preflight, devices)
     for module in (*routers, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

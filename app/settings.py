@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# One entry of TORCHDASH_GPUS: an NVML index, or a GPU (or MIG instance) UUID as NVML prints it.
+_GPU_ENTRY = re.compile(r"\d{1,3}|(GPU|MIG)-[0-9A-Za-z-]{8,}")
 
 
 class Settings(BaseSettings):
@@ -103,6 +107,39 @@ class Settings(BaseSettings):
     preflight_batches: int = Field(
         5, ge=1, le=100, description="Training steps a preflight times (after one warm-up step)."
     )
+
+    # GPU placement (issue 11): which GPUs runs are placed on, and the test seam for placement.
+    gpus: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="GPUs runs may be placed on: NVML indexes or UUIDs, comma-separated "
+        "('0,2', 'GPU-8a2f...'), or 'none' for no GPU; default: every GPU NVML reports. "
+        "GPUs listed here that NVML does not report still count (with unknown name and "
+        "memory): that is how a machine without GPUs exercises the placement.",
+    )
+    fake_gpus_train_on_cpu: bool = Field(
+        False,
+        description="TEST SEAM ONLY, for machines without GPUs: a worker placed on GPUs trains "
+        "on the CPU instead, keeping its CUDA_VISIBLE_DEVICES. Never set it on a real box.",
+    )
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _parse_gpus(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None  # `TORCHDASH_GPUS=` says no more than leaving it unset
+        if value.strip().lower() == "none":
+            return []
+        entries = [part.strip() for part in value.split(",")]
+        bad = [entry for entry in entries if not _GPU_ENTRY.fullmatch(entry)]
+        if bad or len(set(entries)) != len(entries):
+            raise ValueError(
+                f"TORCHDASH_GPUS={value!r}: expected 'none' or distinct GPU indexes or UUIDs, "
+                "comma-separated (e.g. '0,2' or 'GPU-8a2f0c1e-...')"
+                + (f"; not a GPU: {', '.join(map(repr, bad))}" if bad else "")
+            )
+        return entries
 
     @field_validator("data_roots", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ def _serve_once_and_list_modules(home: Path) -> list[str]:
         "from app.settings import Settings\n"
         f"app = create_app(Settings(home={str(home)!r}), dispatch=False)\n"
         "with TestClient(app, base_url='http://127.0.0.1') as client:\n"
-        "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs'):\n"
+        "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs', '/api/devices'):\n"
         "        assert client.get(url).status_code == 200, url\n"
         f"print(' '.join(sorted(m for m in {(*WORKER_ONLY, 'alembic')!r} if m in sys.modules)))\n"
     )

@@ -1,20 +1,29 @@
 """Everything checked on a run config beyond its schema, on submit and again in the worker:
-data paths inside the data roots, a plugin model that exists, choices that fit together."""
+data paths inside the data roots, a plugin model that exists, choices that fit together, and (on
+submit) a device this server's GPUs can give."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import ConfigError
 from app.runs.data_paths import check_data_paths
+from app.runs.placement import pinned_gpu, processes_of, trains_on_cuda
 from app.settings import Settings
 from trainer.config import PluginModel, RunConfig, compatibility_problems
 from trainer.plugin_discovery import discover_plugin_models
 
 
-def check_run_config(config: RunConfig, settings: Settings) -> RunConfig:
-    """The config with its data paths resolved; ConfigError (422) names the first bad field."""
+def check_run_config(
+    config: RunConfig, settings: Settings, gpus: Sequence[int] | None = None
+) -> RunConfig:
+    """The config with its data paths resolved; ConfigError (422) names the first bad field.
+
+    With `gpus` (the server's GPU set, on submit) the device must be one it can give."""
     problems = compatibility_problems(config)
+    if gpus is not None:
+        problems = [*problems, *gpu_problems(config.model_dump(mode="json"), gpus)]
     if problems:
         raise ConfigError(
             errors=[
@@ -24,6 +33,37 @@ def check_run_config(config: RunConfig, settings: Settings) -> RunConfig:
         )
     check_plugin(config, settings.plugins_path)
     return check_data_paths(config, settings.allowed_data_roots)
+
+
+def gpu_problems(config: dict, gpus: Sequence[int]) -> list[tuple[tuple[str, ...], str]]:
+    """Why this server could never place the run: a GPU it does not have, or more of them."""
+    device = config.get("device", "auto")
+    processes = processes_of(config)
+    have = ", ".join(map(str, sorted(gpus))) or "none"
+    if not trains_on_cuda(device, bool(gpus)):
+        return []
+    if not gpus:
+        return [(("device",), f"device '{device}' asks for a GPU, and this server has none")]
+    pinned = pinned_gpu(device)
+    if pinned is not None and pinned not in gpus:
+        return [(("device",), f"GPU {pinned} is not one of this server's GPUs ({have})")]
+    if pinned is not None and processes > 1:
+        return [
+            (
+                ("device",),
+                f"device '{device}' pins one GPU, and processes={processes} needs {processes}: "
+                "choose 'cuda' or 'auto' to have them placed",
+            )
+        ]
+    if processes > len(gpus):
+        return [
+            (
+                ("processes",),
+                f"processes={processes} needs {processes} GPUs, and this server has "
+                f"{len(gpus)} ({have})",
+            )
+        ]
+    return []
 
 
 def check_plugin(config: RunConfig, plugins_dir: Path) -> None:

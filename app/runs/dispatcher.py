@@ -1,10 +1,11 @@
-"""The dispatcher: claims queued runs in queue order (app/runs/queue.py) while its executor has
-room, and settles runs whose worker ended without a word.
+"""The dispatcher: claims queued runs in queue order (app/runs/queue.py) for the GPUs or CPU slot
+the allocator gives them, and settles runs whose worker ended without a word.
 
-It runs as a thread of the server. Where and how a worker starts is the executor's business
-(`app/runs/executors/`); the claim is a guarded transition to `running` before the start, so a
-run is never started twice, and the executor's handle for the worker is stored on the run for
-the next server to adopt.
+It runs as a thread of the server. Which GPUs a run gets is the allocator's business
+(`app/runs/placement.py`), rebuilt at every tick from the database; where and how a worker starts
+is the executor's (`app/runs/executors/`). The claim is a guarded transition to `running` that
+also records `assigned_gpus` before the start, so a run is never started twice nor two runs on one
+GPU, and the executor's handle for the worker is stored on the run for the next server to adopt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ConflictError
+from app.hardware.inventory import Gpu, gpu_inventory
 from app.runs.executors.interface import Executor
+from app.runs.placement import Allocator, Decision, Held
 from app.runs.queue import queued_in_order
 from app.runs.state_machine import transition
 from app.settings import Settings
@@ -25,16 +28,27 @@ from app.storage.models import Run, RunStatus
 
 logger = logging.getLogger("torchdash.dispatcher")
 
+# Queued runs looked at per tick, in queue order (a run further back waits for a later tick).
+QUEUED_PER_TICK = 500
+
 
 class Dispatcher:
     """Claims queued runs for free slots, and settles runs whose worker ended without a word."""
 
     def __init__(
-        self, settings: Settings, factory: sessionmaker[Session], executor: Executor
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        executor: Executor,
+        gpus: list[Gpu] | None = None,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.executor = executor
+        # The GPU set (TORCHDASH_GPUS, else NVML's), read once: it does not change under a server.
+        gpus = gpu_inventory(settings.gpus) if gpus is None else gpus
+        self.gpus = {gpu.index: gpu for gpu in gpus}
+        self.allocator = Allocator(self.gpus, settings.max_concurrent_runs)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,23 +100,68 @@ class Dispatcher:
         for exited in self.executor.reap():
             with session_scope(self.factory) as session:
                 self._settle(session, exited.run_id, exited.outcome, exited.reason)
-        self.executor.keep_warm()
-        free = self.executor.free_slots()
-        if free <= 0:
-            return
         with session_scope(self.factory) as session:
-            queued = session.scalars(queued_in_order().limit(free)).all()
-        for run_id in queued:
-            self._launch(run_id)
+            held = self.held(session)
+            queued = session.execute(
+                queued_in_order().add_columns(Run.config, Run.waiting_reason).limit(QUEUED_PER_TICK)
+            ).all()
+            room = self.allocator.room(held)
+            reasons = {run_id: reason for run_id, _, reason in queued}
+            decisions = self.allocator.plan([(r, config) for r, config, _ in queued], held)
+            for decision in decisions:
+                if decision.impossible is not None:
+                    self._refuse(session, decision)
+                elif decision.waiting_reason != reasons[decision.run_id] and not decision.starts:
+                    # Written only when it changes: a long queue costs no write per tick.
+                    session.execute(
+                        update(Run)
+                        .where(Run.id == decision.run_id, Run.status == RunStatus.QUEUED.value)
+                        .values(waiting_reason=decision.waiting_reason)
+                    )
+        self.executor.keep_warm(room)
+        for decision in decisions:
+            if decision.starts:
+                self._launch(decision.run_id, decision.gpus)
 
-    def _launch(self, run_id: int) -> None:
+    def held(self, session: Session) -> list[Held]:
+        """What runs hold now, from the database: every running run, and every run whose worker
+        the executor still watches (one that wrote its final status may still be exiting)."""
+        watched = self.executor.watched()
+        rows = session.execute(
+            select(Run.id, Run.assigned_gpus).where(
+                (Run.status == RunStatus.RUNNING.value) | Run.id.in_(watched)
+            )
+        ).all()
+        return [Held(run_id, tuple(int(gpu) for gpu in gpus or [])) for run_id, gpus in rows]
+
+    def _refuse(self, session: Session, decision: Decision) -> None:
+        """A queued run this server can never place (its GPU left the set): fail it, saying why."""
+        try:
+            transition(
+                session,
+                decision.run_id,
+                RunStatus.FAILED,
+                allowed_from=[RunStatus.QUEUED],
+                error=decision.impossible,
+            )
+        except ConflictError:
+            return  # cancelled meanwhile
+        logger.warning("run %s: %s", decision.run_id, decision.impossible)
+
+    def _launch(self, run_id: int, gpus: tuple[int, ...]) -> None:
         with session_scope(self.factory) as session:
             try:
-                transition(session, run_id, RunStatus.RUNNING, progress_batch=0)
+                transition(
+                    session,
+                    run_id,
+                    RunStatus.RUNNING,
+                    progress_batch=0,
+                    assigned_gpus=[str(gpu) for gpu in gpus],
+                )
             except ConflictError:
                 return  # cancelled meanwhile
         try:
-            handle = self.executor.start(run_id)
+            handle = self.executor.start(run_id, [self.gpus[gpu] for gpu in gpus])
         except OSError as error:
             with session_scope(self.factory) as session:
                 transition(
@@ -115,7 +174,8 @@ class Dispatcher:
                 .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
                 .values(worker_handle=handle)
             )
-        logger.info("run %s: worker %s started", run_id, handle)
+        on = f"GPUs {', '.join(map(str, gpus))}" if gpus else "a CPU slot"
+        logger.info("run %s: worker %s started on %s", run_id, handle, on)
 
     def _settle(self, session: Session, run_id: int, target: RunStatus, reason: str) -> None:
         """A worker is gone; if its run still says running, say why it stopped."""

@@ -45,6 +45,11 @@ def transition(
         values = {"started_at": now, "error": None, "finished_at": None, **values}
     elif target in TERMINAL:
         values = {"finished_at": now, "worker_handle": None, "stop_requested": False, **values}
+    if target != S.QUEUED:
+        values = {"waiting_reason": None, **values}  # only a queued run waits
+    else:
+        # Queued again (resume): placed afresh when it starts; until then it holds no GPU.
+        values = {"assigned_gpus": [], **values}
     result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status.in_([s.value for s in sources]))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import ConfigError
 from app.runs import lifecycle
+from app.runs.config_checks import gpu_problems
 from app.runs.data_paths import check_data_paths
 from app.storage.models import Run
 from trainer.config import RunConfig
@@ -66,12 +67,19 @@ def create_sweep(
     data_roots: list[Path],
     tags: list[str] | None = None,
     notes: str = "",
+    gpus: list[int] | None = None,
 ) -> tuple[str, list[Run]]:
-    """Queue every run of the grid in one group, each with the sweep's tags and notes."""
+    """Queue every run of the grid in one group, each with the sweep's tags and notes; `gpus`:
+    the server's GPU set, to check the device against."""
     configs = [
         check_data_paths(RunConfig.model_validate(config), data_roots)
         for config in expand_grid(base, grid)
     ]
+    for config in configs if gpus is not None else []:
+        problems = gpu_problems(config.model_dump(mode="json"), gpus)
+        if problems:
+            (loc, why), *_ = problems
+            raise ConfigError.field(("body", "config", *loc), why, None)
     group = group_name or f"sweep {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     created = [
         lifecycle.create_run(session, config, group_name=group, tags=list(tags or []), notes=notes)

@@ -62,6 +62,10 @@ class Run(Base):
     group_name: Mapped[str | None] = mapped_column(String(200), index=True)
     # Added by migration 0006: the executor's name for the run's worker (a pid, or a job id).
     worker_handle: Mapped[str | None] = mapped_column(String(200))
+    # Added by migration 0007: the GPUs (NVML index strings) the run was placed on, empty for a
+    # CPU run, kept after it ends; and why a queued run waits, written by the dispatcher.
+    assigned_gpus: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    waiting_reason: Mapped[str | None] = mapped_column(Text)
     # Added by migration 0009 (run controls): why the run ended early of its own accord (early
     # stopping), free notes and short tags, its place in the queue (lowest first, ties by id),
     # the preflight's estimate of one epoch, and the epoch early stopping keeps as the best.

@@ -1,4 +1,4 @@
-"""Dependencies the routes take: the settings, a database session, the dispatcher."""
+"""Dependencies the routes take: the settings, a database session, the dispatcher, the GPUs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from app.hardware.inventory import Gpu
 from app.runs.dispatcher import Dispatcher
 from app.runs.lifecycle import get_run
 from app.settings import Settings
@@ -38,7 +39,13 @@ def get_dispatcher(request: Request) -> Dispatcher | None:
     return request.app.state.dispatcher
 
 
+def get_gpus(request: Request) -> list[Gpu]:
+    """The server's GPU set, as read at start-up (TORCHDASH_GPUS, else NVML's)."""
+    return request.app.state.gpus
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 DispatcherDep = Annotated[Dispatcher | None, Depends(get_dispatcher)]
 ExistingRunId = Annotated[int, Depends(existing_run_id)]
+GpusDep = Annotated[list[Gpu], Depends(get_gpus)]

@@ -104,6 +104,8 @@ class RunPublic(BaseModel):
     estimated_start_at: UtcTime | None
     estimated_epoch_seconds: float | None  # the preflight's, until real epochs replace it
     best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
+    assigned_gpus: list[str]  # NVML indexes of the run's GPUs; empty for a CPU run
+    waiting_reason: str | None  # why a queued run has not started, e.g. "waiting for GPU 1"
 
     @classmethod
     def of(cls, run: Run, spot: QueueSpot | None = None) -> RunPublic:
@@ -256,6 +258,8 @@ class SystemSamplePublic(BaseModel):
 
 class SystemPublic(BaseModel):
     samples: list[SystemSamplePublic]
+
+
 class PreflightPublic(BaseModel):
     """`POST /api/preflight`: what a few real training steps of a config showed
     (docs/api-run-controls.md)."""
@@ -277,3 +281,26 @@ class PreflightPublic(BaseModel):
     device: str
     worker: Literal["warm", "cold"]
     seconds: float  # the whole preflight, as the server saw it
+
+
+class GpuPublic(BaseModel):
+    index: int  # NVML's index (PCI bus order): `cuda:N` in a run config names this N
+    uuid: str | None
+    name: str | None  # None for a GPU of TORCHDASH_GPUS that NVML does not report
+    memory_total_mb: float | None
+    memory_used_mb: float | None
+    utilization_percent: float | None
+    reported_by_nvml: bool
+    run_id: int | None  # the running run placed on it
+
+
+class CpuPublic(BaseModel):
+    cores: int | None
+    usable_cores: int
+    memory_total_mb: int | None
+    max_concurrent_runs: int  # CPU runs trained at once (TORCHDASH_MAX_CONCURRENT_RUNS)
+
+
+class DevicesPublic(BaseModel):
+    gpus: list[GpuPublic]
+    cpu: CpuPublic

@@ -25,9 +25,10 @@ from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus, Upload
 from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
+from app.worker.gpu_view import config_for_worker, log_placement
 from app.worker.reporter import DatabaseReporter
 from app.worker.stop_signal import StopSignal
-from app.worker.system_sampler import SystemSampler, assigned_gpus
+from app.worker.system_sampler import SystemSampler
 from trainer.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -64,6 +65,7 @@ def _execute(
             return RunStatus(run.status)
         config_json, parent_id, fork_epoch = run.config, run.parent_run_id, run.fork_epoch
         fallback = run.resume_fallback
+        assigned_gpus = list(run.assigned_gpus or [])
         upload = session.get(Upload, run.upload_id) if run.upload_id is not None else None
         init_weights = _upload_file(upload, settings) if upload is not None else None
         parent_path = None
@@ -80,6 +82,8 @@ def _execute(
     group: RankGroup | None = None
     try:
         config = check_run_config(RunConfig.model_validate(config_json), settings)
+        log_placement(run_id, assigned_gpus)
+        config = config_for_worker(config, assigned_gpus, settings.fake_gpus_train_on_cpu)
         own = _own_checkpoint(checkpoint_dir, fallback)
         resume_from = own or parent_path
         if parent_id is not None and resume_from is None:
@@ -97,7 +101,7 @@ def _execute(
         )
         # processes > 1: this worker is rank 0 of a DDP group and starts the other ranks.
         group = RankGroup(config, inputs, log) if config.processes > 1 else None
-        sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, assigned_gpus())
+        sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, assigned_gpus)
         with sampler, group or contextlib.nullcontext() as ranks:
             result = fit(
                 config,

@@ -3,11 +3,13 @@
 Started by the local executor as `python -m app.worker --warm` (a fresh interpreter, like every
 worker) while no run needs it. It pays the start-up cost up front — torch, torchvision, the
 trainer, the digits data — and then blocks on stdin for one line: the id of a run the dispatcher
-has claimed. From then on it is that run's worker, exactly as `python -m app.worker RUN_ID` would
-be: its output goes to the run's worker.log, it writes the final status, and it exits when the run
-ends. (Or the line is `preflight PATH`: a config to check, app/worker/preflight.py; it answers,
-then exits as after a run.) A fresh warm worker replaces it, so no two runs ever share a
-process (nor its CUDA state).
+has claimed, and the environment that places it on its GPUs. It sets that environment before
+anything touches CUDA (preloading imports torch but never initialises CUDA, which reads
+`CUDA_VISIBLE_DEVICES` once, when it starts). From then on it is that run's worker, exactly as
+`python -m app.worker RUN_ID` would be: its output goes to the run's worker.log, it writes the
+final status, and it exits when the run ends. (Or the line is `preflight PATH`: a config to check,
+app/worker/preflight.py; it answers, then exits as after a run.) A fresh warm worker replaces it,
+so no two runs ever share a process (nor its CUDA state).
 
 End of file on stdin means the server is gone (stopped, or killed: the pipe closes either way):
 an idle warm worker then exits without touching any run.
@@ -15,9 +17,11 @@ an idle warm worker then exits without touching any run.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 from app.settings import Settings
 from app.worker.console import log
@@ -59,10 +63,34 @@ def redirect_output(path: os.PathLike[str] | str) -> None:
     os.close(fd)
 
 
+@dataclass(frozen=True)
+class Handover:
+    """What the dispatcher sends a warm worker: its run and the environment to train it in."""
+
+    run_id: int
+    environment: dict[str, str]
+
+
 def read_job() -> str | None:
-    """Block until the server hands over a run id (or a preflight); None when it went away."""
+    """Block until the server hands over a job line; None when it went away."""
     line = sys.stdin.readline()
     return line.strip() or None
+
+
+def parse_handover(line: str) -> Handover:
+    """A run's job line: `{"run_id": N, "environment": {...}}`."""
+    message = json.loads(line)
+    return Handover(int(message["run_id"]), dict(message["environment"]))
+
+
+def take_environment(environment: dict[str, str]) -> None:
+    """Set the run's environment (its GPUs) in this process, which must not have started CUDA:
+    CUDA reads CUDA_VISIBLE_DEVICES once, when it starts, and would keep the old set."""
+    import torch
+
+    if torch.cuda.is_initialized():  # cannot happen unless preload changes; never train elsewhere
+        raise RuntimeError("this warm worker initialised CUDA before it was given its GPUs")
+    os.environ.update(environment)
 
 
 def serve_one_run(settings: Settings) -> int:
@@ -79,11 +107,13 @@ def serve_one_run(settings: Settings) -> int:
         redirect_output(preflight_job.with_name("worker.log"))
         log_stamp("takes a preflight")
         return serve_preflight(preflight_job, settings, worker="warm")
-    run_id = int(job)
+    handover = parse_handover(job)
+    run_id = handover.run_id
     log_path = settings.worker_log(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # After this the process's output is the run's log: the dispatcher's adoption check reads it
     # back from /proc/<pid>/fd/1 to tell which run a warm worker serves.
     redirect_output(log_path)
     log(f"warm worker {os.getpid()} takes run {run_id}")
+    take_environment(handover.environment)
     return exit_code(execute_run(run_id, settings, handle_signals=True))

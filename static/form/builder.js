@@ -7,6 +7,7 @@ import { h } from "../shared/dom.js";
 import { isComposite, isNullSchema, makeResolver, unionInfo } from "./schema.js";
 import { buildScalar, fieldId, fieldShell, humanize } from "./widgets.js";
 import { createErrorView } from "./errors.js";
+import { buildDeviceChoice } from "./device_choice.js";
 
 function childPath(path, key) {
   return path ? `${path}.${key}` : key;
@@ -16,6 +17,8 @@ function childPath(path, key) {
 function buildNode(ctx, rawSchema, path, key, value, required) {
   let schema = ctx.resolve(rawSchema);
   if (value === undefined && schema.default !== undefined) value = schema.default;
+  // Hook: the run's device is a choice of this server's devices (device_choice.js).
+  if (path === "device") return buildDeviceChoice(schema, path, humanize(key), value, required);
 
   const union = unionInfo(schema, ctx.resolve);
   if (union) return buildUnion(ctx, schema, union, path, key, value);

@@ -4,7 +4,7 @@
  * or the event stream sends and updates only the text that changed. */
 
 import { $, h, setText } from "../shared/dom.js";
-import { fmtDuration, fmtPct, fmtTime } from "../shared/format.js";
+import { fmtDuration, fmtPct, fmtPlacement, fmtTime } from "../shared/format.js";
 import { stepsPerSecond } from "./pace.js";
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
@@ -35,7 +35,10 @@ function renderProgress(run) {
 }
 
 function renderFacts(run) {
-  setText("run-device", run.device || "–");
+  setText("run-device", fmtPlacement(run));
+  const waiting = run.status === "queued" && run.waiting_reason;
+  $("run-waiting-wrap").hidden = !waiting;
+  setText("run-waiting", waiting || "");
   setText("run-best", fmtPct(run.best_val_accuracy));
   setText("run-created", fmtTime(run.created_at));
   setText("run-started", fmtTime(run.started_at));

@@ -3,7 +3,7 @@
  * device and age. Also the per-run values (progress, duration) that sorting uses. */
 
 import { h } from "../shared/dom.js";
-import { fmtDuration, parseTime, relativeTime } from "../shared/format.js";
+import { fmtDuration, fmtPlacement, parseTime, relativeTime } from "../shared/format.js";
 
 /** Seconds the run has trained (so far, while running); null before it started. */
 export function duration(run) {
@@ -63,7 +63,8 @@ export function runRow(run, summary, selected, onSelect) {
     h("td", { class: "num" }, h("a", { href: `/runs/${run.id}`, text: `#${run.id}` })),
     h("td", { class: "name-col" }, h("a", { href: `/runs/${run.id}`, text: run.name }),
       run.group_name ? h("span", { class: "group-tag", title: "sweep group", text: run.group_name }) : null),
-    h("td", {}, statusBadge(run)),
+    h("td", {}, statusBadge(run),
+      run.status === "queued" && run.waiting_reason ? h("div", { class: "waiting-reason muted", text: run.waiting_reason }) : null),
     h("td", { class: "epoch" },
       h("span", { class: "mini-progress", title: `${(done * 100).toFixed(0)}%` }, h("span", { style: `width:${(done * 100).toFixed(1)}%` })),
       ` ${run.epoch}/${run.max_epochs}`,
@@ -71,7 +72,7 @@ export function runRow(run, summary, selected, onSelect) {
     h("td", { class: "num" }, acc === null || acc === undefined ? "–" : `${(acc * 100).toFixed(1)}%`),
     h("td", {}, sparkline(summary ? summary.val_loss : [])),
     h("td", { class: "num" }, fmtDuration(duration(run))),
-    h("td", {}, run.device || "–"),
+    h("td", { class: "placement" }, fmtPlacement(run)),
     h("td", { title: created ? created.toLocaleString() : "" }, created ? relativeTime(created) : "–"),
   );
 }

@@ -44,3 +44,10 @@ export function relativeTime(date) {
   if (hours < 24) return `${hours} h ago`;
   return date.toLocaleDateString();
 }
+
+/** Where a run trains: its device and the GPUs it was placed on, e.g. "cuda · GPU 1". */
+export function fmtPlacement(run) {
+  const gpus = run.assigned_gpus || [];
+  const where = gpus.length ? `GPU${gpus.length > 1 ? "s" : ""} ${gpus.join(", ")}` : "";
+  return [run.device, where].filter(Boolean).join(" · ") || "–";
+}

@@ -1,16 +1,19 @@
-"""What the dispatcher needs of an executor: start a claimed run's worker, adopt one after a
-server restart, reap those that ended, and say how many more it can start now.
+"""What the dispatcher needs of an executor: start a claimed run's worker on the GPUs it was
+given, adopt one after a server restart, reap those that ended, and say which it still watches.
 
-The dispatcher owns the queue and the claiming (`app/runs/dispatcher.py`); an executor owns
-placement. A second executor (a cluster engine) or a GPU allocator inside one plugs in here
-without touching the claiming logic.
+The dispatcher owns the queue, the claiming and which GPUs a run gets (`app/runs/dispatcher.py`,
+`app/runs/placement.py`); an executor owns how a worker is started on them (locally: its
+`CUDA_VISIBLE_DEVICES`). A second executor (a cluster engine) plugs in here without touching the
+claiming logic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from app.hardware.inventory import Gpu
 from app.storage.models import RunStatus
 
 # How an executor names a worker it started, stored on the run (`runs.worker_handle`) so the
@@ -30,12 +33,13 @@ class Exited:
 class Executor(Protocol):
     """Where workers run."""
 
-    def free_slots(self) -> int:
-        """How many more workers it could start now."""
+    def watched(self) -> set[int]:
+        """The runs whose worker it started or adopted and has not reaped yet."""
         ...
 
-    def start(self, run_id: int) -> WorkerHandle:
-        """Start a worker for a claimed (`running`) run; raise OSError when none could start."""
+    def start(self, run_id: int, gpus: Sequence[Gpu]) -> WorkerHandle:
+        """Start a worker for a claimed (`running`) run that sees exactly `gpus` (none: a CPU
+        run); raise OSError when none could start."""
         ...
 
     def adopt(self, run_id: int, handle: WorkerHandle) -> bool:
@@ -46,8 +50,9 @@ class Executor(Protocol):
         """Workers that ended since the last call."""
         ...
 
-    def keep_warm(self) -> None:
-        """Have workers ready ahead of the next start, where the executor has such a thing."""
+    def keep_warm(self, room: int) -> None:
+        """Have workers ready ahead of the next start, where the executor has such a thing;
+        `room` is how many runs could start now at most."""
         ...
 
     def close(self) -> None:

@@ -2,8 +2,15 @@
 
 `python -m app.worker RUN_ID`, or a warm worker (`app.worker --warm`, torch already imported)
 handed the run on its stdin. With `warm_workers` > 0, up to that many wait, as long as a run
-slot is free for them. Each worker runs in its own process session: stopping the server leaves
+could start for them. Each worker runs in its own process session: stopping the server leaves
 it training, and the next server adopts it by its pid (the handle).
+
+A worker sees exactly the GPUs it was given: `CUDA_VISIBLE_DEVICES` names them by UUID when
+every one has a UUID (NVML's, or as listed in TORCHDASH_GPUS; a UUID cannot point at another
+GPU, whatever the order), by NVML index otherwise (indexes listed in TORCHDASH_GPUS that NVML
+does not report, as in the tests), with
+`CUDA_DEVICE_ORDER=PCI_BUS_ID` so CUDA numbers GPUs as NVML does. A CPU run sees none.
+`TORCHDASH_ASSIGNED_GPUS` tells the worker the NVML indexes of its GPUs.
 """
 
 from __future__ import annotations
@@ -12,8 +19,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from app.hardware.inventory import Gpu
 from app.runs.executors.interface import Exited, WorkerHandle
 from app.runs.executors.warm_pool import WarmPool
 from app.runs.executors.worker_process import WARM_FLAG, is_worker_of, worker_command
@@ -21,8 +30,19 @@ from app.settings import Settings
 from app.storage.models import RunStatus
 
 
+def gpu_environment(gpus: Sequence[Gpu]) -> dict[str, str]:
+    """The variables that give a worker exactly `gpus` (none: no GPU at all)."""
+    by_uuid = all(gpu.uuid for gpu in gpus)
+    names = [str(gpu.uuid) if by_uuid else str(gpu.index) for gpu in gpus]
+    return {
+        "CUDA_VISIBLE_DEVICES": ",".join(names),
+        "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        "TORCHDASH_ASSIGNED_GPUS": ",".join(str(gpu.index) for gpu in gpus),
+    }
+
+
 class LocalProcessExecutor:
-    """Up to `max_concurrent_runs` worker processes on this machine."""
+    """Worker processes on this machine, as many as the dispatcher starts."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -30,20 +50,21 @@ class LocalProcessExecutor:
         self.adopted: dict[int, int] = {}
         self.warm = WarmPool(settings.warm_workers, self._spawn_warm)
 
-    def free_slots(self) -> int:
-        return self.settings.max_concurrent_runs - len(self.processes) - len(self.adopted)
+    def watched(self) -> set[int]:
+        return set(self.processes) | set(self.adopted)
 
-    def keep_warm(self) -> None:
-        self.warm.fill(free_slots=self.free_slots())
+    def keep_warm(self, room: int) -> None:
+        self.warm.fill(room=room)
 
     def close(self) -> None:
         self.warm.close()
 
-    def start(self, run_id: int) -> WorkerHandle:
+    def start(self, run_id: int, gpus: Sequence[Gpu]) -> WorkerHandle:
         log_path = self.settings.worker_log(run_id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        process = self.warm.hand_over(run_id) or self._spawn(
-            str(run_id), log_path, stdin=subprocess.DEVNULL
+        placement = gpu_environment(gpus)
+        process = self.warm.hand_over(run_id, placement) or self._spawn(
+            str(run_id), log_path, stdin=subprocess.DEVNULL, placement=placement
         )
         self.processes[run_id] = process
         return str(process.pid)
@@ -55,9 +76,15 @@ class LocalProcessExecutor:
     def _spawn_warm(self) -> subprocess.Popen[bytes]:
         log_path = self.settings.warm_worker_log
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        return self._spawn(WARM_FLAG, log_path, stdin=subprocess.PIPE)
+        # No GPU until it is handed a run (and its GPUs, on stdin): should anything initialise
+        # CUDA before that, the run finds no GPU rather than someone else's.
+        return self._spawn(
+            WARM_FLAG, log_path, stdin=subprocess.PIPE, placement=gpu_environment([])
+        )
 
-    def _spawn(self, argument: str, log_path: Path, stdin: int) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, argument: str, log_path: Path, stdin: int, placement: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
         """`python -m app.worker ARGUMENT`, its output appended to `log_path`."""
         env = {
             **os.environ,
@@ -66,6 +93,7 @@ class LocalProcessExecutor:
             "TORCHDASH_DATABASE_URL": self.settings.sqlalchemy_url,
             "TORCHDASH_DATA_ROOTS": ",".join(map(str, self.settings.allowed_data_roots)),
             "PYTHONUNBUFFERED": "1",
+            **placement,
         }
         python = self.settings.worker_python or sys.executable
         with open(log_path, "ab") as log_file:

@@ -1,18 +1,22 @@
 """The dispatcher's side of warm workers: keep some waiting, hand each exactly one run.
 
 A warm worker (app/worker/warm.py) is spawned ahead of need and imports torch while nothing waits
-on it; handing it a run is one line on its stdin. The pipe is also its lifeline: only the server
-holds the writing end, so when the server dies the worker reads end of file and exits (a server
-that stops cleanly terminates its idle warm workers).
+on it; handing it a run is one JSON line on its stdin: the run id and the environment that
+places it on its GPUs (`CUDA_VISIBLE_DEVICES`...), which the worker sets before CUDA starts.
+The pipe is also its lifeline: only the server holds the writing end, so when the server dies
+the worker reads end of file and exits (a server that stops cleanly terminates its idle warm
+workers).
 
 A warm worker is only worth having for a run that could start now. While every run slot is busy,
 a replacement would import torch on the cores the running workers train on (on a 2-core machine,
 digits epochs of 0.08 s took up to 3.6 s while one did); so the pool is filled only up to the
-number of free slots, and a run that ends makes room for the next warm worker.
+number of runs that could start now (free CPU slots and free GPUs), and a run that ends makes room
+for the next warm worker.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import threading
@@ -41,32 +45,33 @@ class WarmPool:
         # A preflight takes a warm worker on a request's thread, beside the dispatcher's.
         self.lock = threading.RLock()
 
-    def fill(self, free_slots: int) -> None:
+    def fill(self, room: int) -> None:
         """Forget warm workers that died idle; spawn fresh ones up to `size`, but no more than
-        the run slots free now could use."""
+        the `room` runs that could start now could use."""
         with self.lock:
-            self._fill(free_slots)
+            self._fill(room)
 
-    def _fill(self, free_slots: int) -> None:
+    def _fill(self, room: int) -> None:
         for process in [p for p in self.idle if p.poll() is not None]:
             logger.warning("warm worker %s ended idle, code %s", process.pid, process.returncode)
             self.idle.remove(process)
             self.not_before = time.monotonic() + RESPAWN_BACKOFF_SECONDS
         if time.monotonic() < self.not_before:
             return
-        while len(self.idle) < min(self.size, free_slots):
+        while len(self.idle) < min(self.size, room):
             try:
                 self.idle.append(self.spawn())
             except OSError:  # runs still start, cold; the next tick tries again
                 logger.exception("could not start a warm worker")
                 return
 
-    def hand_over(self, run_id: int) -> subprocess.Popen[bytes] | None:
-        """Give `run_id` to an idle warm worker and return it; None when none could take it."""
-        return self.hand_over_job(str(run_id))
+    def hand_over(self, run_id: int, environment: dict[str, str]) -> subprocess.Popen[bytes] | None:
+        """Give `run_id` and the `environment` it runs in to an idle warm worker and return it;
+        None when none could take it."""
+        return self.hand_over_job(json.dumps({"run_id": run_id, "environment": environment}))
 
     def hand_over_job(self, job: str) -> subprocess.Popen[bytes] | None:
-        """Give one job line (a run id, or `preflight PATH`) to an idle warm worker."""
+        """Give one job line (a run's JSON handover, or `preflight PATH`) to an idle warm worker."""
         with self.lock:
             while self.idle:
                 process = self.idle.pop(0)

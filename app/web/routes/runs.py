@@ -14,7 +14,7 @@ from app.runs.config_checks import check_run_config, schema_with_plugins
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
 from app.storage.models import Run, RunStatus
-from app.web.deps import DispatcherDep, SessionDep, SettingsDep
+from app.web.deps import DispatcherDep, GpusDep, SessionDep, SettingsDep
 from app.web.shapes import (
     EpochPublic,
     ForkRequest,
@@ -55,9 +55,13 @@ def read_run_config_schema(settings: SettingsDep) -> dict:
 
 @router.post("/runs", status_code=status.HTTP_201_CREATED, summary="Queue a new run")
 def create_run(
-    request: RunCreate, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+    request: RunCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    gpus: GpusDep,
 ) -> RunPublic:
-    config = check_run_config(request.run_config(), settings)
+    config = check_run_config(request.run_config(), settings, [gpu.index for gpu in gpus])
     run = lifecycle.create_run(
         session,
         config,
@@ -97,7 +101,11 @@ def read_runs(
     "/sweeps", status_code=status.HTTP_201_CREATED, summary="Queue a grid of runs in one group"
 )
 def create_sweep(
-    request: SweepRequest, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+    request: SweepRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    gpus: GpusDep,
 ) -> SweepPublic:
     group, created = sweeps.create_sweep(
         session,
@@ -107,6 +115,7 @@ def create_sweep(
         settings.allowed_data_roots,
         tags=request.tags,
         notes=request.notes,
+        gpus=[gpu.index for gpu in gpus],
     )
     session.commit()
     if dispatcher is not None:
@@ -217,6 +226,7 @@ def fork_run(
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
+    gpus: GpusDep,
 ) -> RunPublic:
     source = lifecycle.get_run(session, run_id)
     checkpoint = checkpoint_rows.find_checkpoint(session, run_id, request.epoch)
@@ -225,7 +235,7 @@ def fork_run(
     config = RunConfig.model_validate(lifecycle.with_overrides(source.config, request.overrides))
     if "name" not in request.overrides:
         config = config.model_copy(update={"name": f"{source.name} (fork @{request.epoch})"})
-    config = check_run_config(config, settings)
+    config = check_run_config(config, settings, [gpu.index for gpu in gpus])
     if config.max_epochs <= request.epoch:
         raise ConfigError.field(
             ("body", "overrides", "max_epochs"),

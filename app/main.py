@@ -25,6 +25,7 @@ from app.web.routes import (
     health,
     inspector,
     logs,
+    preflight,
     runs,
     uploads,
 )
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.event_hub = EventHub(factory, settings.event_poll_interval)
     install_error_handlers(app)
     install_auth(app, settings)
-    routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)
+    routers = (
+        health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation, preflight
+    )  # fmt: skip
     for module in (*routers, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

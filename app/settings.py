@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     worker_python: str | None = Field(
         None, description="Python interpreter for worker processes; default: the server's."
     )
+    # Preflight (POST /api/preflight, app/runs/preflight.py): a worker checks a config.
+    preflight_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Time limit of one preflight, its worker's start included."
+    )
+    preflight_batches: int = Field(
+        5, ge=1, le=100, description="Training steps a preflight times (after one warm-up step)."
+    )
 
     @field_validator("data_roots", mode="before")
     @classmethod
@@ -119,6 +126,11 @@ class Settings(BaseSettings):
 
     def worker_log(self, run_id: int) -> Path:
         return self.run_dir(run_id) / "worker.log"
+
+    @cached_property
+    def preflight_dir(self) -> Path:
+        """Where preflight jobs and their answers live while a worker checks a config."""
+        return self.home_dir / "preflight"
 
     @cached_property
     def warm_worker_log(self) -> Path:

@@ -65,6 +65,14 @@ class CheckpointReport:
     val_accuracy: float | None
 
 
+@dataclass(frozen=True)
+class EarlyStoppingReport:
+    """Early stopping's verdict after an epoch (only for runs that have it on)."""
+
+    best_epoch: int | None  # the epoch with the best monitored metric so far
+    stop_reason: str | None  # set when the run stops here
+
+
 class Callbacks:
     """Do-nothing base; override what you need."""
 
@@ -79,6 +87,9 @@ class Callbacks:
 
     def on_checkpoint(self, report: CheckpointReport) -> None:
         """Called after a checkpoint is safely on disk."""
+
+    def on_early_stopping(self, report: EarlyStoppingReport) -> None:
+        """Called after each epoch's `on_epoch_end`, when early stopping is on."""
 
 
 class PrintCallbacks(Callbacks):
@@ -98,3 +109,7 @@ class PrintCallbacks(Callbacks):
             f"acc {report.val_accuracy:.3f}  ({report.seconds:.2f} s)",
             flush=True,
         )
+
+    def on_early_stopping(self, report: EarlyStoppingReport) -> None:
+        if report.stop_reason:
+            print(report.stop_reason, flush=True)

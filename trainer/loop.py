@@ -13,12 +13,13 @@ import torch
 from torch import nn
 
 from trainer.acceleration import Acceleration
-from trainer.callbacks import Callbacks, EpochReport, FitStart, StepReport
+from trainer.callbacks import Callbacks, EarlyStoppingReport, EpochReport, FitStart, StepReport
 from trainer.checkpoint import sweep_stale
 from trainer.checkpoint_writer import CheckpointWriter
 from trainer.config import RunConfig, compatibility_problems
 from trainer.datasets import build_datasets
 from trainer.devices import resolve_device
+from trainer.early_stopping import EarlyStopping
 from trainer.errors import NonFiniteLossError
 from trainer.faults import fault_point
 from trainer.inspector import inspect_optimizer
@@ -45,6 +46,7 @@ class FitResult:
     progress: EpochProgress
     stopped: bool  # True when `should_stop` ended the run early
     history: list[EpochReport] = field(default_factory=list)
+    stop_reason: str | None = None  # early stopping ended the run (it counts as finished)
 
 
 @dataclass
@@ -257,6 +259,12 @@ def fit(
     writer = CheckpointWriter(checkpoint_dir, callbacks) if checkpoint_dir is not None else None
     history: list[EpochReport] = []
     stopped = False
+    stop_reason: str | None = None
+    early = (
+        EarlyStopping(config.early_stopping, progress.early_stopping)
+        if config.early_stopping is not None
+        else None
+    )
     try:
         while progress.epoch < config.max_epochs and not stopped:
             epoch = progress.epoch + 1
@@ -295,23 +303,35 @@ def fit(
                 optimizer_summary=optimizer_summary,
             )
             best = progress.best_val_accuracy
+            if early is not None:
+                early.observe(report)
             progress = EpochProgress(
                 epoch=epoch,
                 step=progress.step,
                 best_val_accuracy=val_accuracy if best is None else max(best, val_accuracy),
+                early_stopping=early.state_dict() if early is not None else None,
             )
             history.append(report)
             callbacks.on_epoch_end(report)
+            if early is not None:
+                stop_reason = early.stop_reason
+                verdict = EarlyStoppingReport(early.state.best_epoch, stop_reason)
+                callbacks.on_early_stopping(verdict)
             if writer is not None:  # written on the writer's thread while the next epoch trains
                 writer.submit(
                     checkpoint_job(
                         config, model, optimizer, schedule, acceleration, progress, report
                     )
                 )
+            if stop_reason is not None:
+                break  # finished early, not stopped: the run succeeded
             stopped = should_stop() and progress.epoch < config.max_epochs
         if writer is not None:
             writer.wait()  # every checkpoint on disk before the run reports its end
     finally:
         if writer is not None:
             writer.close()
-    return FitResult(model, optimizer, schedule, progress, stopped=stopped, history=history)
+    return FitResult(
+        model, optimizer, schedule, progress, stopped=stopped, history=history,
+        stop_reason=stop_reason,
+    )  # fmt: skip

@@ -33,6 +33,7 @@ class EpochProgress:
     seen: int = 0
     seconds: float = 0.0
     best_val_accuracy: float | None = None
+    early_stopping: dict[str, Any] | None = None  # trainer/early_stopping.py's state
 
 
 def checkpoint_job(

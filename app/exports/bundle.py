@@ -45,14 +45,29 @@ def metrics_csv(session: Session, run_id: int) -> str:
     return text.getvalue()
 
 
+def run_record(run: Run) -> dict:
+    """What the bundle keeps of the run beside its config: its labels, notes and how it ended."""
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "epoch": run.epoch,
+        "notes": run.notes,
+        "tags": list(run.tags or []),
+        "stop_reason": run.stop_reason,
+        "best_epoch": run.best_epoch,
+    }
+
+
 def build_bundle(session: Session, run: Run, checkpoint_root: Path) -> bytes:
     """The zip's bytes. Checkpoint files are read only from inside `checkpoint_root`."""
     buffer = io.BytesIO()
     picked = checkpoint_rows.last_and_best_checkpoints(
-        checkpoint_rows.read_checkpoints(session, run.id)
+        checkpoint_rows.read_checkpoints(session, run.id), run.best_epoch
     )
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("config.json", json.dumps(run.config, indent=2) + "\n")
+        archive.writestr("run.json", json.dumps(run_record(run), indent=2) + "\n")
         archive.writestr("metrics.csv", metrics_csv(session, run.id))
         archive.write(TRAIN_SCRIPT, "train.py")
         archive.writestr("README.txt", _readme(run, picked))
@@ -73,6 +88,7 @@ def _readme(run: Run, picked: dict[str, Checkpoint]) -> str:
         f"torchdash run #{run.id} ({run.name}), status {run.status}, epoch {run.epoch}.",
         "",
         "config.json    the run config",
+        "run.json       the run's notes, tags and how it ended",
         "metrics.csv    one row per epoch",
         "train.py       plain PyTorch; `python train.py` reproduces the run from config.json",
     ]

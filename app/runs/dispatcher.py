@@ -1,5 +1,5 @@
-"""The dispatcher: claims queued runs, oldest first, while its executor has room, and settles
-runs whose worker ended without a word.
+"""The dispatcher: claims queued runs in queue order (app/runs/queue.py) while its executor has
+room, and settles runs whose worker ended without a word.
 
 It runs as a thread of the server. Where and how a worker starts is the executor's business
 (`app/runs/executors/`); the claim is a guarded transition to `running` before the start, so a
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ConflictError
 from app.runs.executors.interface import Executor
+from app.runs.queue import queued_in_order
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import session_scope
@@ -90,12 +91,7 @@ class Dispatcher:
         if free <= 0:
             return
         with session_scope(self.factory) as session:
-            queued = session.scalars(
-                select(Run.id)
-                .where(Run.status == RunStatus.QUEUED.value)
-                .order_by(Run.id)
-                .limit(free)
-            ).all()
+            queued = session.scalars(queued_in_order().limit(free)).all()
         for run_id in queued:
             self._launch(run_id)
 

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import ConfigError, ConflictError, NotFoundError
+from app.runs.queue import next_queue_rank
 from app.runs.state_machine import TERMINAL, transition
 from app.storage.models import Run, RunStatus, utcnow
 from trainer.config import RunConfig
@@ -27,6 +28,7 @@ def create_run(session: Session, config: RunConfig, **fields: Any) -> Run:
         status=S.QUEUED.value,
         config=config.model_dump(mode="json"),
         max_epochs=config.max_epochs,
+        queue_rank=next_queue_rank(session),
         **fields,
     )
     session.add(run)
@@ -42,11 +44,24 @@ def get_run(session: Session, run_id: int) -> Run:
 
 
 def list_runs(
-    session: Session, status: RunStatus | None, limit: int, offset: int, text: str = ""
+    session: Session,
+    status: RunStatus | None,
+    limit: int,
+    offset: int,
+    text: str = "",
+    tags: Sequence[str] = (),
 ) -> tuple[Sequence[Run], int]:
-    """Runs newest first, optionally of one status or with `text` in the name or group."""
+    """Runs newest first, optionally of one status, with `text` in the name or group, or
+    carrying every one of `tags` (case-insensitive)."""
     query = select(Run)
     count = select(func.count()).select_from(Run)
+    for tag in tags:
+        # Tags hold no quote nor backslash (app/web/shapes.py), so `"tag"` is found in the JSON
+        # text of the list exactly when the list holds the tag; the LIKE wildcards are escaped.
+        pattern = '%"' + tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+        carries = cast(Run.tags, Text).ilike(pattern, escape="\\")
+        query = query.where(carries)
+        count = count.where(carries)
     if status is not None:
         query = query.where(Run.status == status.value)
         count = count.where(Run.status == status.value)
@@ -114,7 +129,28 @@ def resume_run(
         finished_at=None,
         progress_batch=0,
         resume_fallback=fallback,
+        stop_reason=None,
     )
+    return get_run(session, run_id)
+
+
+def annotate_run(
+    session: Session, run_id: int, notes: str | None = None, tags: list[str] | None = None
+) -> Run:
+    """Set a run's notes and/or tags, in any state (they are the user's, not the worker's)."""
+    values: dict[str, Any] = {}
+    if notes is not None:
+        values["notes"] = notes
+    if tags is not None:
+        values["tags"] = tags
+    get_run(session, run_id)  # 404 first
+    if values:
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     return get_run(session, run_id)
 
 

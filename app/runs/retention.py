@@ -1,8 +1,8 @@
 """Checkpoint retention: keep a run's last K checkpoints and its best one, delete the rest.
 
 Runs after every checkpoint a worker records. Never deleted: the newest checkpoint (just written
-whole, so a run always keeps one that loads), the best by validation accuracy, and any epoch a
-forked run starts from.
+whole, so a run always keeps one that loads), the best by validation accuracy, early
+stopping's best epoch (`runs.best_epoch`), and any epoch a forked run starts from.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def prune_checkpoints(
         )
     )
     forked = set(session.scalars(select(Run.fork_epoch).where(Run.parent_run_id == run_id)).all())
-    keep = checkpoints_to_keep(rows, keep_last, {e for e in forked if e is not None})
+    # Early stopping's best epoch (by the metric it monitors) is kept like a forked one.
+    best_epoch = session.scalar(select(Run.best_epoch).where(Run.id == run_id))
+    kept = {e for e in forked | {best_epoch} if e is not None}
+    keep = checkpoints_to_keep(rows, keep_last, kept)
     removed = []
     root = checkpoint_dir.resolve()
     for row in rows:

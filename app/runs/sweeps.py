@@ -64,14 +64,19 @@ def create_sweep(
     grid: dict[str, list[Any]],
     group_name: str | None,
     data_roots: list[Path],
+    tags: list[str] | None = None,
+    notes: str = "",
 ) -> tuple[str, list[Run]]:
-    """Queue every run of the grid in one group."""
+    """Queue every run of the grid in one group, each with the sweep's tags and notes."""
     configs = [
         check_data_paths(RunConfig.model_validate(config), data_roots)
         for config in expand_grid(base, grid)
     ]
     group = group_name or f"sweep {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
-    created = [lifecycle.create_run(session, config, group_name=group) for config in configs]
+    created = [
+        lifecycle.create_run(session, config, group_name=group, tags=list(tags or []), notes=notes)
+        for config in configs
+    ]
     return group, created
 
 

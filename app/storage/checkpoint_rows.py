@@ -18,13 +18,19 @@ def read_checkpoints(session: Session, run_id: int) -> Sequence[Checkpoint]:
     ).all()
 
 
-def last_and_best_checkpoints(rows: Sequence[Checkpoint]) -> dict[str, Checkpoint]:
-    """{"last": the newest checkpoint, "best": the complete one with the best val accuracy}."""
+def last_and_best_checkpoints(
+    rows: Sequence[Checkpoint], best_epoch: int | None = None
+) -> dict[str, Checkpoint]:
+    """{"last": the newest checkpoint, "best": the complete one of `best_epoch` (early stopping's
+    best, by its monitored metric) when given, else the one with the best val accuracy}."""
     if not rows:
         return {}
     picked = {"last": max(rows, key=lambda row: (row.epoch, row.complete))}
     complete = [row for row in rows if row.complete and row.val_accuracy is not None]
-    if complete:
+    marked = [row for row in complete if row.epoch == best_epoch]
+    if marked:
+        picked["best"] = marked[0]
+    elif complete:
         picked["best"] = max(complete, key=lambda row: (row.val_accuracy, -row.epoch))
     return picked
 

@@ -62,6 +62,15 @@ class Run(Base):
     group_name: Mapped[str | None] = mapped_column(String(200), index=True)
     # Added by migration 0006: the executor's name for the run's worker (a pid, or a job id).
     worker_handle: Mapped[str | None] = mapped_column(String(200))
+    # Added by migration 0009 (run controls): why the run ended early of its own accord (early
+    # stopping), free notes and short tags, its place in the queue (lowest first, ties by id),
+    # the preflight's estimate of one epoch, and the epoch early stopping keeps as the best.
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    queue_rank: Mapped[float] = mapped_column(default=0.0, server_default="0", index=True)
+    estimated_epoch_seconds: Mapped[float | None]
+    best_epoch: Mapped[int | None]
 
 
 class EpochMetric(Base):

@@ -3,14 +3,70 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
+from app.runs.queue import QueuePosition, QueueSpot
 from app.storage.models import Checkpoint, Run
+from trainer.config import RunConfig
 
 # Stored times are naive UTC; say so on the wire.
 UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat() + "Z", return_type=str)]
+
+
+def _unique(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))  # the first of each, in order
+
+
+# A tag: short, and of characters that need no quoting anywhere (the tag filter relies on it:
+# no quote nor backslash ever appears in one, app/runs/lifecycle.py::list_runs).
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 _.:-]+$"
+    ),
+]
+Tags = Annotated[list[Tag], Field(max_length=20), AfterValidator(_unique)]
+Notes = Annotated[str, Field(max_length=10_000, description="Plain text.")]
+
+
+class RunCreate(RunConfig):
+    """`POST /api/runs`: a run config, plus what belongs to the run rather than to its config."""
+
+    tags: Tags = Field(default_factory=list, description="Short labels for the run.")
+    notes: Notes = ""
+    estimated_epoch_seconds: float | None = Field(
+        None, gt=0, description="The preflight's epoch_seconds_estimate: the ETA until epochs end."
+    )
+
+    RUN_FIELDS: ClassVar[frozenset[str]] = frozenset({"tags", "notes", "estimated_epoch_seconds"})
+
+    def run_config(self) -> RunConfig:
+        """The config alone, as it is stored with the run."""
+        return RunConfig.model_validate(self.model_dump(exclude=set(self.RUN_FIELDS)))
+
+
+class RunUpdate(BaseModel):
+    """`PATCH /api/runs/{id}`: a field left out is left as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notes: Notes | None = None
+    tags: Tags | None = None
+
+
+class QueueMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: QueuePosition = Field(description="top: start next; bottom: after every queued run.")
 
 
 class Progress(BaseModel):
@@ -40,12 +96,24 @@ class RunPublic(BaseModel):
     parent_run_id: int | None
     fork_epoch: int | None
     group_name: str | None
+    # Run controls (issue 14, docs/api-run-controls.md).
+    stop_reason: str | None
+    notes: str
+    tags: list[str]
+    queue_position: int | None  # 1-based among queued runs; None unless queued
+    estimated_start_at: UtcTime | None
+    estimated_epoch_seconds: float | None  # the preflight's, until real epochs replace it
+    best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
 
     @classmethod
-    def of(cls, run: Run) -> RunPublic:
+    def of(cls, run: Run, spot: QueueSpot | None = None) -> RunPublic:
+        """The run's public shape; `spot` is its place in the queue (app/runs/queue.py)."""
+        computed = {"progress", "queue_position", "estimated_start_at"}
         return cls(
-            **{name: getattr(run, name) for name in cls.model_fields if name != "progress"},
+            **{name: getattr(run, name) for name in cls.model_fields if name not in computed},
             progress=Progress(batch=run.progress_batch, batches=run.progress_batches),
+            queue_position=spot.position if spot else None,
+            estimated_start_at=spot.estimated_start_at if spot else None,
         )
 
 
@@ -108,9 +176,10 @@ class CheckpointPublic(BaseModel):
     created_at: UtcTime
     model_url: str
     optimizer_url: str
+    best: bool = False  # the run's best epoch (early stopping's, else the best val accuracy)
 
     @classmethod
-    def of(cls, row: Checkpoint) -> CheckpointPublic:
+    def of(cls, row: Checkpoint, best: bool = False) -> CheckpointPublic:
         base = f"/api/runs/{row.run_id}/checkpoints/{row.epoch}"
         return cls(
             epoch=row.epoch,
@@ -122,6 +191,7 @@ class CheckpointPublic(BaseModel):
             created_at=row.created_at,
             model_url=f"{base}/model",
             optimizer_url=f"{base}/optimizer",
+            best=best,
         )
 
 
@@ -144,6 +214,8 @@ class SweepRequest(BaseModel):
         description='Dotted config paths to lists of values, e.g. {"optimizer.lr": [0.01, 0.001]}.'
     )
     group_name: str | None = Field(None, max_length=200, description="Default: 'sweep <time>'.")
+    tags: Tags = Field(default_factory=list, description="Given to every run of the sweep.")
+    notes: Notes = Field("", description="Given to every run of the sweep.")
 
 
 class SweepPublic(BaseModel):
@@ -163,3 +235,26 @@ class ForkRequest(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Config fields to change, e.g. {"max_epochs": 20}.'
     )
+
+
+class PreflightPublic(BaseModel):
+    """`POST /api/preflight`: what a few real training steps of a config showed
+    (docs/api-run-controls.md)."""
+
+    parameter_count: int
+    model_summary: str
+    input_shape: list[int]  # one training batch, batch dimension first
+    output_shape: list[int]  # the model's output for it
+    train_samples: int
+    val_samples: int
+    batches_per_epoch: int
+    val_batches: int
+    measured_batches: int  # the timed steps `seconds_per_batch` is the mean of
+    seconds_per_batch: float  # forward + loss + backward + optimizer step, device-synchronised
+    epoch_seconds_estimate: float  # training batches and the validation pass
+    run_seconds_estimate: float  # epoch_seconds_estimate * max_epochs
+    peak_memory_mb: float
+    peak_memory_kind: Literal["cuda_max_allocated", "rss_growth"]
+    device: str
+    worker: Literal["warm", "cold"]
+    seconds: float  # the whole preflight, as the server saw it

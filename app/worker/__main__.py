@@ -1,5 +1,6 @@
 """`python -m app.worker RUN_ID` trains a claimed run; `python -m app.worker --warm` imports torch
-first and then waits on stdin for the run to train (app/worker/warm.py).
+first and then waits on stdin for the run to train (app/worker/warm.py); `python -m app.worker
+--preflight` reads `preflight JOB_PATH` on stdin and checks that config (app/worker/preflight.py).
 
 The exit code is 0 for a run that succeeded or was cancelled, 1 otherwise, 2 for a bad command
 line. The dispatcher reads this command line back from /proc to adopt a worker after a server
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import sys
 
-from app.runs.executors.worker_process import WARM_FLAG, WORKER_MODULE
+from app.runs.executors.worker_process import PREFLIGHT_FLAG, WARM_FLAG, WORKER_MODULE
 from app.settings import Settings
 from app.worker.execute import execute_run, exit_code
+from app.worker.preflight import job_path_of, serve_preflight
 from app.worker.warm import serve_one_run
 
 
@@ -20,8 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == [WARM_FLAG]:
         return serve_one_run(Settings())
+    if args == [PREFLIGHT_FLAG]:
+        job = job_path_of(sys.stdin.readline())
+        return 2 if job is None else serve_preflight(job, Settings(), worker="cold")
     if len(args) != 1 or not args[0].isdigit():
-        print(f"usage: python -m {WORKER_MODULE} RUN_ID | {WARM_FLAG}", file=sys.stderr)
+        usage = f"RUN_ID | {WARM_FLAG} | {PREFLIGHT_FLAG}"
+        print(f"usage: python -m {WORKER_MODULE} {usage}", file=sys.stderr)
         return 2
     return exit_code(execute_run(int(args[0]), Settings(), handle_signals=True))
 

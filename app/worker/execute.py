@@ -151,7 +151,7 @@ def _evaluate_best(
 
     with session_scope(factory) as session:
         best = checkpoint_rows.last_and_best_checkpoints(
-            checkpoint_rows.read_checkpoints(session, run_id)
+            checkpoint_rows.read_checkpoints(session, run_id), get_run(session, run_id).best_epoch
         ).get("best")
         if best is None:
             return

@@ -21,7 +21,14 @@ from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
 from app.storage.models import Run, utcnow
 from app.worker.console import log
-from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart, StepReport
+from trainer.callbacks import (
+    Callbacks,
+    CheckpointReport,
+    EarlyStoppingReport,
+    EpochReport,
+    FitStart,
+    StepReport,
+)
 
 # Step rows wait at most this long in memory before they are written (one transaction a flush).
 STEP_FLUSH_SECONDS = 0.25
@@ -154,6 +161,18 @@ class DatabaseReporter(Callbacks):
             )
 
         self._submit(write)
+
+    def on_early_stopping(self, report: EarlyStoppingReport) -> None:
+        """The best epoch (its checkpoint is kept), and why the run stops when it does.
+
+        Handed to the writer before the epoch's checkpoint row, so retention already knows it.
+        """
+        if report.stop_reason:
+            log(report.stop_reason)
+        values: dict[str, Any] = {"best_epoch": report.best_epoch}
+        if report.stop_reason:
+            values["stop_reason"] = report.stop_reason
+        self._submit(lambda session: self._update_run(session, **values))
 
     def on_checkpoint(self, report: CheckpointReport) -> None:
         """Called on the checkpoint writer's thread, after the epoch's rows were handed over."""

@@ -5,7 +5,9 @@ worker) while no run needs it. It pays the start-up cost up front — torch, tor
 trainer, the digits data — and then blocks on stdin for one line: the id of a run the dispatcher
 has claimed. From then on it is that run's worker, exactly as `python -m app.worker RUN_ID` would
 be: its output goes to the run's worker.log, it writes the final status, and it exits when the run
-ends. A fresh warm worker replaces it, so no two runs ever share a process (nor its CUDA state).
+ends. (Or the line is `preflight PATH`: a config to check, app/worker/preflight.py; it answers,
+then exits as after a run.) A fresh warm worker replaces it, so no two runs ever share a
+process (nor its CUDA state).
 
 End of file on stdin means the server is gone (stopped, or killed: the pipe closes either way):
 an idle warm worker then exits without touching any run.
@@ -20,6 +22,7 @@ import time
 from app.settings import Settings
 from app.worker.console import log
 from app.worker.execute import execute_run, exit_code
+from app.worker.preflight import job_path_of, serve_preflight
 
 
 def log_stamp(message: str) -> None:
@@ -56,12 +59,10 @@ def redirect_output(path: os.PathLike[str] | str) -> None:
     os.close(fd)
 
 
-def read_run_id() -> int | None:
-    """Block until the dispatcher hands over a run; None when the server went away."""
+def read_job() -> str | None:
+    """Block until the server hands over a run id (or a preflight); None when it went away."""
     line = sys.stdin.readline()
-    if not line.strip():
-        return None
-    return int(line)
+    return line.strip() or None
 
 
 def serve_one_run(settings: Settings) -> int:
@@ -69,10 +70,16 @@ def serve_one_run(settings: Settings) -> int:
     started = time.monotonic()
     preload()
     log_stamp(f"ready after {time.monotonic() - started:.2f} s")
-    run_id = read_run_id()
-    if run_id is None:
+    job = read_job()
+    if job is None:
         log_stamp("the server went away; exiting")
         return 0
+    preflight_job = job_path_of(job)
+    if preflight_job is not None:  # a check of a config, not a run (app/worker/preflight.py)
+        redirect_output(preflight_job.with_name("worker.log"))
+        log_stamp("takes a preflight")
+        return serve_preflight(preflight_job, settings, worker="warm")
+    run_id = int(job)
     log_path = settings.worker_log(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # After this the process's output is the run's log: the dispatcher's adoption check reads it

@@ -12,6 +12,7 @@ from trainer.config.data import (
     TorchvisionData,
     known_class_count,
 )
+from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -78,7 +79,8 @@ __all__ = [
     "ASGDOptimizer", "AdadeltaOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer",
     "AdamaxOptimizer", "BCELoss", "BCEWithLogitsLoss", "CNNModel", "CenterCropStep",
     "CosineAnnealingLRScheduler", "CrossEntropyLoss", "CsvImagesData", "CustomLayersModel",
-    "DataConfig", "DataDir", "DataFile", "DigitsData", "ExponentialLRScheduler", "Frozen",
+    "DataConfig", "DataDir", "DataFile", "DigitsData", "EarlyStoppingConfig",
+    "ExponentialLRScheduler", "Frozen",
     "GrayscaleStep", "HorizontalFlipStep", "HuberLoss", "ImageFolderData", "ImageTransforms",
     "KLDivLoss", "L1Loss", "LBFGSOptimizer", "LinearWarmupScheduler", "LossConfig", "MLPModel",
     "MSELoss", "ModelConfig", "MultiMarginLoss", "MultiStepLRScheduler", "NAdamOptimizer",

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 
 from trainer.config.base import FORM_SECTIONS, Frozen, ui
 from trainer.config.data import DataConfig, DigitsData, known_class_count
+from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -94,6 +95,11 @@ class RunConfig(Frozen):
     )
     compile: bool = Field(
         False, description="torch.compile the model (slow first steps, faster ones after)."
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None,
+        description="Empty: train every epoch. Else stop (succeeded) when the monitored "
+        "validation metric has not improved for `patience` epochs.",
     )
 
 

@@ -48,6 +48,10 @@ class LocalProcessExecutor:
         self.processes[run_id] = process
         return str(process.pid)
 
+    def take_warm_worker(self, job: str) -> subprocess.Popen[bytes] | None:
+        """An idle warm worker handed `job` (a preflight, app/runs/preflight.py); None if none."""
+        return self.warm.hand_over_job(job)
+
     def _spawn_warm(self) -> subprocess.Popen[bytes]:
         log_path = self.settings.warm_worker_log
         log_path.parent.mkdir(parents=True, exist_ok=True)

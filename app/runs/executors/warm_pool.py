@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -37,10 +38,16 @@ class WarmPool:
         self.spawn = spawn
         self.idle: list[subprocess.Popen[bytes]] = []
         self.not_before = 0.0
+        # A preflight takes a warm worker on a request's thread, beside the dispatcher's.
+        self.lock = threading.RLock()
 
     def fill(self, free_slots: int) -> None:
         """Forget warm workers that died idle; spawn fresh ones up to `size`, but no more than
         the run slots free now could use."""
+        with self.lock:
+            self._fill(free_slots)
+
+    def _fill(self, free_slots: int) -> None:
         for process in [p for p in self.idle if p.poll() is not None]:
             logger.warning("warm worker %s ended idle, code %s", process.pid, process.returncode)
             self.idle.remove(process)
@@ -56,23 +63,29 @@ class WarmPool:
 
     def hand_over(self, run_id: int) -> subprocess.Popen[bytes] | None:
         """Give `run_id` to an idle warm worker and return it; None when none could take it."""
-        while self.idle:
-            process = self.idle.pop(0)
-            if process.poll() is not None:
-                continue
-            try:
-                assert process.stdin is not None
-                process.stdin.write(f"{run_id}\n".encode())
-                process.stdin.close()  # one run per worker: nothing more will come
-            except OSError:  # it died between the poll and the write (a broken pipe)
-                continue
-            return process
-        return None
+        return self.hand_over_job(str(run_id))
+
+    def hand_over_job(self, job: str) -> subprocess.Popen[bytes] | None:
+        """Give one job line (a run id, or `preflight PATH`) to an idle warm worker."""
+        with self.lock:
+            while self.idle:
+                process = self.idle.pop(0)
+                if process.poll() is not None:
+                    continue
+                try:
+                    assert process.stdin is not None
+                    process.stdin.write(f"{job}\n".encode())
+                    process.stdin.close()  # one job per worker: nothing more will come
+                except OSError:  # it died between the poll and the write (a broken pipe)
+                    continue
+                return process
+            return None
 
     def close(self) -> None:
         """Stop idle warm workers: they have no run, so nothing is lost (the server stops)."""
-        for process in self.idle:
-            if process.stdin is not None:
-                process.stdin.close()
-            process.terminate()  # no point in letting it finish importing torch
-        self.idle = []
+        with self.lock:
+            for process in self.idle:
+                if process.stdin is not None:
+                    process.stdin.close()
+                process.terminate()  # no point in letting it finish importing torch
+            self.idle = []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 WORKER_MODULE = "app.worker"
 WARM_FLAG = "--warm"
+PREFLIGHT_FLAG = "--preflight"  # a worker that checks a config (app/worker/preflight.py)
 
 
 def worker_command(python: str, argument: str) -> list[str]:

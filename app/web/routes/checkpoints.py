@@ -22,8 +22,10 @@ PART_FILES = {"model": MODEL_FILE, "optimizer": OPTIMIZER_FILE}
 
 @router.get("", summary="A run's checkpoints, oldest first")
 def read_checkpoints(run_id: int, session: SessionDep) -> list[CheckpointPublic]:
-    lifecycle.get_run(session, run_id)
-    return [CheckpointPublic.of(row) for row in checkpoint_rows.read_checkpoints(session, run_id)]
+    run = lifecycle.get_run(session, run_id)
+    rows = checkpoint_rows.read_checkpoints(session, run_id)
+    best = checkpoint_rows.last_and_best_checkpoints(rows, run.best_epoch).get("best")
+    return [CheckpointPublic.of(row, best=row is best) for row in rows]
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""Routes for runs: create, list, read, delete, cancel, resume, fork, sweeps, metrics."""
+"""Routes for runs: create, list, read, edit, delete, cancel, resume, fork, move in the queue,
+sweeps, metrics."""
 
 from __future__ import annotations
 
@@ -8,19 +9,22 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from app.errors import ConfigError, ConflictError
-from app.runs import lifecycle, sweeps
+from app.runs import lifecycle, queue, sweeps
 from app.runs.config_checks import check_run_config, schema_with_plugins
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
-from app.storage.models import RunStatus
+from app.storage.models import Run, RunStatus
 from app.web.deps import DispatcherDep, SessionDep, SettingsDep
 from app.web.shapes import (
     EpochPublic,
     ForkRequest,
     MetricsPublic,
+    QueueMove,
     ResumeRequest,
+    RunCreate,
     RunPublic,
     RunsPublic,
+    RunUpdate,
     StepPublic,
     SweepPublic,
     SweepRequest,
@@ -30,6 +34,20 @@ from trainer.config import RunConfig, run_config_schema
 router = APIRouter(prefix="/api", tags=["runs"])
 
 
+def public_runs(session: SessionDep, settings: SettingsDep, runs: list[Run]) -> list[RunPublic]:
+    """The runs' public shapes, queued ones with their place in the queue and start estimate."""
+    outlook = (
+        queue.queue_outlook(session, settings.max_concurrent_runs)
+        if any(run.status == RunStatus.QUEUED for run in runs)
+        else {}
+    )
+    return [RunPublic.of(run, outlook.get(run.id)) for run in runs]
+
+
+def public_run(session: SessionDep, settings: SettingsDep, run: Run) -> RunPublic:
+    return public_runs(session, settings, [run])[0]
+
+
 @router.get("/schema/run-config", summary="JSON Schema of the run config")
 def read_run_config_schema(settings: SettingsDep) -> dict:
     return schema_with_plugins(run_config_schema(), settings.plugins_path)
@@ -37,28 +55,39 @@ def read_run_config_schema(settings: SettingsDep) -> dict:
 
 @router.post("/runs", status_code=status.HTTP_201_CREATED, summary="Queue a new run")
 def create_run(
-    config: RunConfig, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+    request: RunCreate, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
 ) -> RunPublic:
-    config = check_run_config(config, settings)
-    run = lifecycle.create_run(session, config)
+    config = check_run_config(request.run_config(), settings)
+    run = lifecycle.create_run(
+        session,
+        config,
+        tags=request.tags,
+        notes=request.notes,
+        estimated_epoch_seconds=request.estimated_epoch_seconds,
+    )
     session.commit()
     if dispatcher is not None:
         dispatcher.wake()
-    return RunPublic.of(run)
+    return public_run(session, settings, lifecycle.get_run(session, run.id))
 
 
 @router.get("/runs", summary="Runs, newest first")
 def read_runs(
     session: SessionDep,
+    settings: SettingsDep,
     status: RunStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     q: str = Query("", max_length=200, description="Text in the run's name or sweep group."),
+    tag: Annotated[
+        list[Annotated[str, Query(max_length=40)]],
+        Query(description="Only runs carrying this tag (repeat: all of them); case-insensitive."),
+    ] = [],  # noqa: B006  (FastAPI copies a default, it is never shared)
 ) -> RunsPublic:
-    found, count = lifecycle.list_runs(session, status, limit, offset, q)
+    found, count = lifecycle.list_runs(session, status, limit, offset, q, tag)
     summaries = metrics.epoch_summaries(session, [run.id for run in found])
     return RunsPublic(
-        runs=[RunPublic.of(run) for run in found],
+        runs=public_runs(session, settings, list(found)),
         count=count,
         summaries=summaries,  # type: ignore[arg-type]
     )
@@ -71,17 +100,48 @@ def create_sweep(
     request: SweepRequest, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
 ) -> SweepPublic:
     group, created = sweeps.create_sweep(
-        session, request.config, request.grid, request.group_name, settings.allowed_data_roots
+        session,
+        request.config,
+        request.grid,
+        request.group_name,
+        settings.allowed_data_roots,
+        tags=request.tags,
+        notes=request.notes,
     )
     session.commit()
     if dispatcher is not None:
         dispatcher.wake()
-    return SweepPublic(group_name=group, runs=[RunPublic.of(run) for run in created])
+    runs = [lifecycle.get_run(session, run.id) for run in created]
+    return SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
 
 
 @router.get("/runs/{run_id}", summary="One run")
-def read_run(run_id: int, session: SessionDep) -> RunPublic:
-    return RunPublic.of(lifecycle.get_run(session, run_id))
+def read_run(run_id: int, session: SessionDep, settings: SettingsDep) -> RunPublic:
+    return public_run(session, settings, lifecycle.get_run(session, run_id))
+
+
+@router.patch("/runs/{run_id}", summary="Edit a run's notes and tags (in any state)")
+def update_run(
+    run_id: int, request: RunUpdate, session: SessionDep, settings: SettingsDep
+) -> RunPublic:
+    run = lifecycle.annotate_run(session, run_id, notes=request.notes, tags=request.tags)
+    session.commit()
+    return public_run(session, settings, run)
+
+
+@router.post("/runs/{run_id}/queue", summary="Move a queued run to the top or bottom of the queue")
+def move_run_in_queue(
+    run_id: int,
+    request: QueueMove,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+) -> RunPublic:
+    queue.move_in_queue(session, run_id, request.position)
+    session.commit()
+    if dispatcher is not None:
+        dispatcher.wake()
+    return public_run(session, settings, lifecycle.get_run(session, run_id))
 
 
 @router.get("/runs/{run_id}/metrics", summary="Epoch and step metrics, optionally only new ones")
@@ -133,6 +193,7 @@ def cancel_run(run_id: int, session: SessionDep) -> RunPublic:
 def resume_run(
     run_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     dispatcher: DispatcherDep,
     request: Annotated[ResumeRequest, Body(default_factory=ResumeRequest)],
 ) -> RunPublic:
@@ -140,7 +201,7 @@ def resume_run(
     session.commit()
     if dispatcher is not None:
         dispatcher.wake()
-    return RunPublic.of(run)
+    return public_run(session, settings, run)
 
 
 @router.post(
@@ -170,9 +231,15 @@ def fork_run(
             config.max_epochs,
         )
     run = lifecycle.create_run(
-        session, config, parent_run_id=run_id, fork_epoch=request.epoch, epoch=request.epoch
+        session,
+        config,
+        parent_run_id=run_id,
+        fork_epoch=request.epoch,
+        epoch=request.epoch,
+        tags=list(source.tags or []),  # a fork carries its source's labels and notes
+        notes=source.notes,
     )
     session.commit()
     if dispatcher is not None:
         dispatcher.wake()
-    return RunPublic.of(run)
+    return public_run(session, settings, lifecycle.get_run(session, run.id))

@@ -45,7 +45,8 @@ function buildNode(ctx, rawSchema, path, key, value, required) {
     }
   }
 
-  if (schema.type === "object" && schema.properties && !nullable) {
+  if (schema.type === "object" && schema.properties) {
+    if (nullable) return buildOptionalObject(ctx, schema, path, key, value);
     return buildObject(ctx, schema, path, key, value || {}, {});
   }
   if (isRowList(schema, ctx.resolve, unionInfo)) return buildList(ctx, schema, path, key, value);
@@ -74,6 +75,23 @@ function buildObject(ctx, schema, path, key, value, { skip, fixed, root, bare })
   if (bare) return { el: els, get };
   const fieldset = h("fieldset", { class: "group", dataset: { field: path } }, h("legend", { text: humanize(key) }), els, h("span", { class: "field-error" }));
   return { el: fieldset, get };
+}
+
+// An optional object (early stopping): a switch, and its fields while it is on; null when off.
+function buildOptionalObject(ctx, schema, path, key, value) {
+  const toggle = h("input", { type: "checkbox", id: fieldId(path), class: "optional-toggle", dataset: { path } });
+  toggle.checked = value !== null && value !== undefined;
+  const body = h("div", { class: "variant-body" });
+  let inner = null;
+  function show() {
+    if (toggle.checked && !inner) inner = buildObject(ctx, schema, path, key, value || {}, { bare: true });
+    body.replaceChildren(...(toggle.checked ? inner.el : []));
+  }
+  toggle.addEventListener("change", show);
+  show();
+  const fieldset = h("fieldset", { class: "group optional", dataset: { field: path } }, h("legend", { text: humanize(key) }),
+    fieldShell(`${path}.on`, "on", toggle, schema.description || "", { checkbox: true }), body, h("span", { class: "field-error" }));
+  return { el: fieldset, get: () => (toggle.checked ? inner.get() : null) };
 }
 
 // A tagged union: a `kind` select and the chosen variant's fields. Variants are built on first

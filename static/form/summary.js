@@ -8,7 +8,7 @@ function formatValue(value) {
   if (Array.isArray(value)) return value.map(formatValue).join("/");
   if (value === true) return "on";
   if (value === false) return "off";
-  if (value && typeof value === "object") return value.kind !== undefined ? String(value.kind) : JSON.stringify(value);
+  if (value && typeof value === "object") return value.kind !== undefined ? String(value.kind) : `(${settings(value, 3).join(", ")})`;
   return String(value);
 }
 

@@ -100,6 +100,7 @@ class RunConfig(Frozen):
         None,
         description="Empty: train every epoch. Else stop (succeeded) when the monitored "
         "validation metric has not improved for `patience` epochs.",
+        json_schema_extra=ui("training"),
     )
 
 

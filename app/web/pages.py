@@ -11,7 +11,8 @@ from fastapi.templating import Jinja2Templates
 
 from app.errors import NotFoundError
 from app.runs import lifecycle
-from app.web.deps import SessionDep
+from app.web.deps import SessionDep, SettingsDep
+from app.web.form_templates import form_templates
 from trainer.config import RunConfig, run_config_schema
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
@@ -25,7 +26,7 @@ def _script_json(value: object) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home_page(request: Request) -> HTMLResponse:
+def home_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
         request,
         "index.html",
@@ -33,6 +34,7 @@ def home_page(request: Request) -> HTMLResponse:
             "title": "torchdash",
             "schema_json": _script_json(run_config_schema()),
             "default_config_json": _script_json(RunConfig().model_dump(mode="json")),
+            "templates_json": _script_json(form_templates(settings.allowed_data_roots)),
         },
     )
 

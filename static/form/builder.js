@@ -1,13 +1,17 @@
 /* The form builder: walks the run config's schema and builds nested nodes {el, get()} — a
- * fieldset per object, a `kind` select plus the chosen variant's fields per tagged union, and
- * a widget per leaf. `createRunForm` puts the tree in the page and offers collect / reset /
- * load and the error display. */
+ * fieldset per object, a `kind` select plus the chosen variant's fields per tagged union, rows
+ * per list of objects, and a widget per leaf (a registered custom widget where the schema's
+ * `ui.widget` hint names one). The top level is laid out in the schema's sections
+ * (sections.js). `createRunForm` puts the tree in the page and offers collect / reset / load
+ * and the error display. */
 
 import { h } from "../shared/dom.js";
 import { isComposite, isNullSchema, makeResolver, unionInfo } from "./schema.js";
 import { buildScalar, fieldId, fieldShell, humanize } from "./widgets.js";
 import { createErrorView } from "./errors.js";
-import { buildDeviceChoice } from "./device_choice.js";
+import { customWidget } from "./widget_registry.js";
+import { buildList, isRowList } from "./list_editor.js";
+import { buildSections } from "./sections.js";
 
 function childPath(path, key) {
   return path ? `${path}.${key}` : key;
@@ -17,8 +21,8 @@ function childPath(path, key) {
 function buildNode(ctx, rawSchema, path, key, value, required) {
   let schema = ctx.resolve(rawSchema);
   if (value === undefined && schema.default !== undefined) value = schema.default;
-  // Hook: the run's device is a choice of this server's devices (device_choice.js).
-  if (path === "device") return buildDeviceChoice(schema, path, humanize(key), value, required);
+  const custom = customWidget(schema);
+  if (custom) return custom(ctx, schema, path, key, value, required);
 
   const union = unionInfo(schema, ctx.resolve);
   if (union) return buildUnion(ctx, schema, union, path, key, value);
@@ -41,9 +45,11 @@ function buildNode(ctx, rawSchema, path, key, value, required) {
     }
   }
 
-  if (schema.type === "object" && schema.properties && !nullable) {
+  if (schema.type === "object" && schema.properties) {
+    if (nullable) return buildOptionalObject(ctx, schema, path, key, value);
     return buildObject(ctx, schema, path, key, value || {}, {});
   }
+  if (isRowList(schema, ctx.resolve, unionInfo)) return buildList(ctx, schema, path, key, value);
   return buildScalar(ctx, schema, path, key, value, nullable, required);
 }
 
@@ -54,7 +60,8 @@ function buildObject(ctx, schema, path, key, value, { skip, fixed, root, bare })
   for (const [prop, propSchema] of Object.entries(schema.properties || {})) {
     if (prop === skip) continue;
     const node = buildNode(ctx, propSchema, childPath(path, prop), prop, value[prop], required.has(prop));
-    children.push({ prop, node, composite: isComposite(propSchema, ctx.resolve) });
+    const composite = isComposite(propSchema, ctx.resolve) || isRowList(ctx.resolve(propSchema), ctx.resolve, unionInfo);
+    children.push({ prop, node, composite, schema: ctx.resolve(propSchema) });
   }
   const get = () => {
     const out = { ...(fixed || {}) };
@@ -62,17 +69,29 @@ function buildObject(ctx, schema, path, key, value, { skip, fixed, root, bare })
     return out;
   };
 
-  if (root) {
-    // The run itself: its scalar settings in one group, then one group per part.
-    const general = h("fieldset", { class: "group", dataset: { field: "" } }, h("legend", { text: schema.title === "RunConfig" ? "Run" : (schema.title || "Run") }));
-    const grid = h("div", { class: "form-groups" }, general);
-    for (const child of children) (child.composite ? grid : general).append(child.node.el);
-    return { el: grid, get };
-  }
-  const els = children.map((c) => c.node.el);
+  if (root) return { el: buildSections(schema, children, ctx.defaults), get };
+  // A kind's plain settings first, its lists (transform steps) under them.
+  const els = [...children.filter((c) => !c.composite), ...children.filter((c) => c.composite)].map((c) => c.node.el);
   if (bare) return { el: els, get };
   const fieldset = h("fieldset", { class: "group", dataset: { field: path } }, h("legend", { text: humanize(key) }), els, h("span", { class: "field-error" }));
   return { el: fieldset, get };
+}
+
+// An optional object (early stopping): a switch, and its fields while it is on; null when off.
+function buildOptionalObject(ctx, schema, path, key, value) {
+  const toggle = h("input", { type: "checkbox", id: fieldId(path), class: "optional-toggle", dataset: { path } });
+  toggle.checked = value !== null && value !== undefined;
+  const body = h("div", { class: "variant-body" });
+  let inner = null;
+  function show() {
+    if (toggle.checked && !inner) inner = buildObject(ctx, schema, path, key, value || {}, { bare: true });
+    body.replaceChildren(...(toggle.checked ? inner.el : []));
+  }
+  toggle.addEventListener("change", show);
+  show();
+  const fieldset = h("fieldset", { class: "group optional", dataset: { field: path } }, h("legend", { text: humanize(key) }),
+    fieldShell(`${path}.on`, "on", toggle, schema.description || "", { checkbox: true }), body, h("span", { class: "field-error" }));
+  return { el: fieldset, get: () => (toggle.checked ? inner.get() : null) };
 }
 
 // A tagged union: a `kind` select and the chosen variant's fields. Variants are built on first
@@ -125,7 +144,7 @@ function buildUnion(ctx, schema, union, path, key, value, nullable) {
 /** The form for `schema` in `container`, filled with `defaults`; `generalBox` shows errors
  * that belong to no single field. */
 export function createRunForm(container, schema, defaults, generalBox) {
-  const ctx = { resolve: makeResolver(schema) };
+  const ctx = { resolve: makeResolver(schema), build: (c, ...args) => buildNode(c, ...args), defaults };
   const errors = createErrorView(container, generalBox, schema, ctx.resolve);
   let root = null;
 

@@ -2,12 +2,13 @@
  * free GPU, when the server has GPUs) and each GPU as "cuda:N — name, X GiB free". The select
  * is usable at once with what the config holds; the GPUs are added when the server answers.
  * A value the server does not offer (a run prefilled from another box) stays selectable, marked,
- * and the server's 422 at submit names the field. Hook: the builder calls `buildDeviceChoice`
- * for the `device` path. */
+ * and the server's 422 at submit names the field. The schema hints the field `"ui": {"widget":
+ * "device"}`; this module registers the widget (widget_registry.js) when main.js imports it. */
 
 import { h } from "../shared/dom.js";
 import { api } from "../shared/api.js";
-import { fieldId, fieldShell } from "./widgets.js";
+import { fieldId, fieldShell, humanize } from "./widgets.js";
+import { registerWidget } from "./widget_registry.js";
 
 const GIB = 1024;
 
@@ -50,3 +51,6 @@ export function buildDeviceChoice(schema, path, label, value, required) {
   const help = "Where the run trains. GPUs come from this server's NVML (TORCHDASH_GPUS).";
   return { el: fieldShell(path, label, select, help, { required }), get: () => select.value };
 }
+
+registerWidget("device", (ctx, schema, path, key, value, required) =>
+  buildDeviceChoice(schema, path, humanize(key), value, required));

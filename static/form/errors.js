@@ -84,6 +84,8 @@ export function createErrorView(container, generalBox, schema, resolve) {
       const text = where ? `${where}: ${msg}` : msg;
       errorEl.textContent = errorEl.textContent ? `${errorEl.textContent}; ${text}` : text;
       field.classList.add("has-error");
+      // A field in a collapsed section is opened, so the message is seen.
+      for (let d = field.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
       if (!first) first = field;
     }
     if (general.length) showGeneral(general);

@@ -1,15 +1,22 @@
 /* Entry of the home page's "New run" form: builds the form from the schema and default config
- * embedded in the page, prefills it from another run when the URL asks, and wires the reset
- * button, change highlighting and submit. Exposes the form as `window.torchdashForm`. */
+ * embedded in the page, prefills it from another run or a template when asked, and wires the
+ * reset button, change highlighting, the sweep rows, the JSON view, "Check" and submit.
+ * Exposes the form as `window.torchdashForm`. Custom widgets (widget_registry.js) register by
+ * being imported here, before the form is built. */
 
 import { $ } from "../shared/dom.js";
 import { flatten } from "../shared/config_paths.js";
 import { makeResolver } from "./schema.js";
 import { createRunForm } from "./builder.js";
 import { locToPath } from "./errors.js";
-import { parseSweep } from "./sweep.js";
+import { createSweepEditor, sweepGrid } from "./sweep.js";
 import { loadSource, showChanges } from "./prefill.js";
 import { wireSubmit } from "./submit.js";
+import { wireTemplates } from "./templates_menu.js";
+import { wireJsonView } from "./json_view.js";
+import { wireCheck } from "./check.js";
+import { registerWidget } from "./widget_registry.js";
+import "./device_choice.js"; // registers the device widget
 
 function readJson(id) {
   const el = $(id);
@@ -23,9 +30,10 @@ function init() {
   const errorBox = $("form-error");
   const start = $("start-button");
   const sourceNote = $("form-source");
+  const defaults = readJson("default-run-config") || {};
   let form;
   try {
-    form = createRunForm(fields, readJson("run-config-schema"), readJson("default-run-config") || {}, errorBox);
+    form = createRunForm(fields, readJson("run-config-schema"), defaults, errorBox);
   } catch (err) {
     errorBox.textContent = "Could not build the form: " + err.message;
     errorBox.hidden = false;
@@ -34,6 +42,7 @@ function init() {
   }
   window.torchdashForm = form;
   let source = null;
+  let template = null;  // the template last applied: reset goes back to it
 
   const changes = () => { if (source) showChanges(fields, sourceNote, form, source); };
   fields.addEventListener("input", changes);
@@ -42,11 +51,21 @@ function init() {
     .catch((err) => form.showGeneral(err.message));
 
   $("reset-button").addEventListener("click", () => {
-    if (source) { form.load(source.run.config); form.clearErrors(); changes(); } else form.reset();
+    if (source) { form.load(source.run.config); form.clearErrors(); changes(); } else if (template) form.load(template.config); else form.reset();
   });
 
-  wireSubmit({ formEl, form, start, sweepBox: $("sweep-grid"), getSource: () => source });
+  const json = wireJsonView({ details: $("json-details"), area: $("config-json"), apply: $("json-apply"), error: $("json-error") }, form);
+  fields.addEventListener("change", json.refresh);
+  wireTemplates($("template-select"), $("template-note"), readJson("form-templates") || [], (picked) => {
+    template = picked;
+    form.load(picked ? picked.config : defaults);
+    json.refresh();
+  });
+
+  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), () => Object.keys(flatten(form.collect())));
+  const check = wireCheck($("check-button"), $("check-result"), form);
+  wireSubmit({ formEl, form, start, sweep, getSource: () => source, estimate: check.estimateFor });
 }
 
-window.TorchdashForm = { createRunForm, locToPath, makeResolver, flatten, parseSweep };
+window.TorchdashForm = { createRunForm, locToPath, makeResolver, flatten, sweepGrid, registerWidget };
 init();

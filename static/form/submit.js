@@ -1,24 +1,25 @@
-/* Submitting the form: the request it makes (a new run, a sweep when the sweep box has lines,
+/* Submitting the form: the request it makes (a new run, a sweep when the sweep editor has rows,
  * or a fork of the source run), posting it, and what follows — the new run's page, the sweep's
  * group in the runs list, or the server's errors shown at their fields. */
 
-import { parseSweep } from "./sweep.js";
 import { unwrapLocs } from "./errors.js";
 
 // {url, body, sweep}: where the form's config goes.
-function request(config, source, sweepText) {
+function request(config, source, sweepGrid, estimate) {
   if (source && source.fork) {
     const overrides = { ...config };
     if (overrides.name === source.run.config.name) delete overrides.name;  // server names forks
     return { url: `/api/runs/${source.run.id}/fork`, body: { epoch: source.epoch, overrides } };
   }
-  const grid = parseSweep(sweepText);
+  const grid = sweepGrid();
   if (Object.keys(grid).length) return { url: "/api/sweeps", body: { config, grid }, sweep: true };
-  return { url: "/api/runs", body: config };
+  // The checked estimate rides along: the run shows it as its ETA until real epochs replace it.
+  const epochSeconds = estimate && estimate(config);
+  return { url: "/api/runs", body: epochSeconds ? { ...config, estimated_epoch_seconds: epochSeconds } : config };
 }
 
 /** Send the form on submit. `getSource()` is the run it was prefilled from, or null. */
-export function wireSubmit({ formEl, form, start, sweepBox, getSource }) {
+export function wireSubmit({ formEl, form, start, sweep, getSource, estimate }) {
   const startLabel = () => {
     const source = getSource();
     return source && source.fork ? "Start fork" : "Start";
@@ -31,7 +32,7 @@ export function wireSubmit({ formEl, form, start, sweepBox, getSource }) {
     start.textContent = "Starting…";
     let keepDisabled = false;
     try {
-      const req = request(form.collect(), getSource(), sweepBox.value);
+      const req = request(form.collect(), getSource(), sweep.grid, estimate);
       const response = await fetch(req.url, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },

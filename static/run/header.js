@@ -1,10 +1,11 @@
 /* The run page's header card: name, status badge, "stopping…", epoch and in-epoch progress bar
- * (with samples/s and ETA while running), the facts (device, best accuracy, times, parent run),
+ * (with samples/s and ETA while running, a queued run's place and estimated start), the facts
+ * (device, best accuracy, times, parent run, why it stopped early),
  * the run's error, and which action buttons show. `render` takes each new run object the API
  * or the event stream sends and updates only the text that changed. */
 
 import { $, h, setText } from "../shared/dom.js";
-import { fmtDuration, fmtPct, fmtPlacement, fmtTime } from "../shared/format.js";
+import { fmtDuration, fmtPct, fmtPlacement, fmtTime, parseTime } from "../shared/format.js";
 import { stepsPerSecond } from "./pace.js";
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
@@ -31,7 +32,20 @@ function renderProgress(run) {
       progressText += ` · ${Math.round(rate * batchSize).toLocaleString("en-US")} samples/s · ETA ${fmtDuration(left / rate)}`;
     }
   }
-  setText("progress-text", progressText);
+  setText("progress-text", progressText || queueText(run));
+}
+
+// A queued run: its place and estimated start; a run before its first epoch: the Check's ETA.
+function queueText(run) {
+  const parts = [];
+  if (run.status === "queued" && run.queue_position) parts.push(`#${run.queue_position} in the queue`);
+  const startsAt = run.status === "queued" ? parseTime(run.estimated_start_at) : null;
+  if (startsAt) parts.push(`starts ≈ ${startsAt.toLocaleTimeString()}`);
+  if (run.status === "queued" && run.waiting_reason) parts.push(run.waiting_reason);
+  if ((run.status === "queued" || run.status === "running") && run.epoch === 0 && run.estimated_epoch_seconds) {
+    parts.push(`ETA ~${fmtDuration(run.max_epochs * run.estimated_epoch_seconds)} (Check estimate)`);
+  }
+  return parts.join(" · ");
 }
 
 function renderFacts(run) {
@@ -43,6 +57,8 @@ function renderFacts(run) {
   setText("run-created", fmtTime(run.created_at));
   setText("run-started", fmtTime(run.started_at));
   setText("run-finished", fmtTime(run.finished_at));
+  $("run-stop-wrap").hidden = !run.stop_reason;
+  setText("run-stop-reason", run.stop_reason || "");
   if (run.parent_run_id !== null && run.parent_run_id !== undefined) {
     $("run-parent-wrap").hidden = false;
     const label = `#${run.parent_run_id}` + (run.fork_epoch !== null && run.fork_epoch !== undefined ? ` at epoch ${run.fork_epoch}` : "");

@@ -1,7 +1,7 @@
 /* Entry of one run's page: loads the run and its full metric history once, then follows the
  * run's Server-Sent Events and its log, appending new rows to the charts (no reload, no
- * re-fetch). Wires the header, charts, checkpoints, evaluation, Model card, actions and the
- * optimizer inspector together, and exposes `window.torchdash` (point counts, charts, the open
+ * re-fetch). Wires the header, charts, checkpoints, evaluation, Model card, actions, notes and
+ * tags and the optimizer inspector together, and exposes `window.torchdash` (point counts, charts, the open
  * event sources and the last copied text) for the browser tests. */
 
 import { $ } from "../shared/dom.js";
@@ -19,6 +19,7 @@ import { followLog } from "./log_view.js";
 import { follow, setLive } from "./live.js";
 import { startInspector } from "./inspector.js";
 import { createSystemCharts } from "./system_charts.js";
+import { createNotesTags } from "./notes_tags.js";
 
 function main(page) {
   const runId = Number(page.dataset.runId);
@@ -41,6 +42,7 @@ function main(page) {
   const evaluate = () => refreshEvaluation(runId);
   let header = null;
   const getRun = () => header.current();
+  const notesTags = createNotesTags(runId);
   const modelCard = createModelCard({ getRun, onCopied: (text) => { torchdash.copied = text; } });
   header = createHeader({
     onFinished: () => {
@@ -49,6 +51,7 @@ function main(page) {
     },
     onChange: (prev, run) => {
       modelCard.show(prev, run);
+      notesTags.render(run);
       if (!prev || prev.epoch !== run.epoch || prev.status !== run.status) checkpoints.refresh();
     },
   });

@@ -1,5 +1,6 @@
 /* Entry of the home page's runs table: fetches the list every 2 s (redrawing only when it
- * changed), filtered by status and by text (`?q=` prefills it), sorted by the clicked column,
+ * changed), filtered by status, by text (`?q=` prefills it) and by tags (`?tag=`; a tag chip
+ * sets it), with queued runs movable to the top or bottom of the queue, sorted by the clicked column,
  * paged 50 at a time, with rows selectable for comparing. Exposes `window.torchdashRuns`
  * ({refresh}) to force a reload of the list. */
 
@@ -7,6 +8,7 @@ import { $, h } from "../shared/dom.js";
 import { runRow } from "./row.js";
 import { sortRuns, startsDescending } from "./sort.js";
 import { createSelection } from "./selection.js";
+import { moveInQueue } from "./queue.js";
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 2000;
@@ -15,6 +17,7 @@ function main(table) {
   const tbody = table.querySelector("tbody");
   const filter = $("status-filter");
   const textFilter = $("text-filter");
+  const tagFilter = $("tag-filter");
   const countEl = $("runs-count");
   const prev = $("runs-prev");
   const next = $("runs-next");
@@ -30,13 +33,15 @@ function main(table) {
 
   const params = new URLSearchParams(location.search);
   if (params.get("q")) textFilter.value = params.get("q");
+  if (params.getAll("tag").length) tagFilter.value = params.getAll("tag").join(", ");
+  const tagsWanted = () => tagFilter.value.split(",").map((t) => t.trim()).filter(Boolean);
 
   function render(data) {
     lastData = data;
     const summaries = data.summaries || {};
     const runs = sortRuns(data.runs || [], summaries, sortKey, sortDesc);
     if (runs.length === 0) {
-      const what = filter.value || textFilter.value ? "No runs match." : "No runs yet. Start one below.";
+      const what = filter.value || textFilter.value || tagsWanted().length ? "No runs match." : "No runs yet. Start one below.";
       tbody.replaceChildren(h("tr", { class: "empty-row" }, h("td", { colspan: 10, text: what })));
     } else {
       tbody.replaceChildren(...runs.map((run) => runRow(run, summaries[run.id], selection.has(run.id),
@@ -59,6 +64,7 @@ function main(table) {
     const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
     if (filter.value) query.set("status", filter.value);
     if (textFilter.value.trim()) query.set("q", textFilter.value.trim());
+    for (const tag of tagsWanted()) query.append("tag", tag);
     try {
       const response = await fetch(`/api/runs?${query}`, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -90,6 +96,18 @@ function main(table) {
   let typing = null;
   textFilter.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => { offset = 0; again(); }, 250); });
   filter.addEventListener("change", () => { offset = 0; again(); });
+  tagFilter.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => { offset = 0; again(); }, 250); });
+  tbody.addEventListener("click", async (event) => {
+    const chip = event.target.closest("button.tag");
+    if (chip) { tagFilter.value = chip.dataset.tag; offset = 0; again(); return; }
+    const move = event.target.closest("button.queue-move");
+    if (!move) return;
+    move.disabled = true;
+    const problem = await moveInQueue(move.dataset.runId, move.dataset.position);
+    errorEl.textContent = problem || "";
+    errorEl.hidden = !problem;
+    again();
+  });
   prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); again(); });
   next.addEventListener("click", () => { offset += PAGE_SIZE; again(); });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });

@@ -1,9 +1,10 @@
-/* One row of the home page's runs table: select box, id, name and sweep group, status badge,
- * progress bar with ETA, best validation accuracy, a validation-loss sparkline, duration,
+/* One row of the home page's runs table: select box, id, name, sweep group and tags, status
+ * badge (with a queued run's place and moves, or why a run stopped early), progress bar with ETA, best validation accuracy, a validation-loss sparkline, duration,
  * device and age. Also the per-run values (progress, duration) that sorting uses. */
 
 import { h } from "../shared/dom.js";
 import { fmtDuration, fmtPlacement, parseTime, relativeTime } from "../shared/format.js";
+import { queueLine, secondsLeft, stopReasonLine, tagChips } from "./queue.js";
 
 /** Seconds the run has trained (so far, while running); null before it started. */
 export function duration(run) {
@@ -13,16 +14,14 @@ export function duration(run) {
   return end ? (end - start) / 1000 : null;
 }
 
-/** Fraction of the run done and seconds left, from the mean epoch time so far. */
+/** Fraction of the run done and seconds left, from the mean epoch time so far (or the
+ * checked estimate before the first epoch). */
 export function progressOf(run, summary) {
   const batches = run.progress ? run.progress.batches : 0;
   const inEpoch = batches && run.status === "running" ? run.progress.batch / batches : 0;
   const done = run.status === "succeeded" ? 1 : Math.min(1, (run.epoch + inEpoch) / run.max_epochs);
-  let eta = null;
-  if (run.status === "running" && summary && summary.epoch_seconds) {
-    eta = (run.max_epochs - run.epoch - inEpoch) * summary.epoch_seconds;
-  }
-  return { done, eta };
+  const eta = run.status === "running" || run.status === "queued" ? secondsLeft(run, summary, inEpoch) : null;
+  return { done, eta, estimated: !(summary && summary.epoch_seconds) };
 }
 
 function sparkline(values) {
@@ -55,20 +54,21 @@ function statusBadge(run) {
 export function runRow(run, summary, selected, onSelect) {
   const created = parseTime(run.created_at);
   const acc = run.best_val_accuracy;
-  const { done, eta } = progressOf(run, summary);
+  const { done, eta, estimated } = progressOf(run, summary);
   const box = h("input", { type: "checkbox", class: "run-select", "aria-label": `select run ${run.id}`, checked: selected });
   box.addEventListener("change", () => onSelect(box.checked));
   return h("tr", { "data-run-id": run.id, class: selected ? "selected" : null },
     h("td", { class: "select-col" }, box),
     h("td", { class: "num" }, h("a", { href: `/runs/${run.id}`, text: `#${run.id}` })),
     h("td", { class: "name-col" }, h("a", { href: `/runs/${run.id}`, text: run.name }),
-      run.group_name ? h("span", { class: "group-tag", title: "sweep group", text: run.group_name }) : null),
-    h("td", {}, statusBadge(run),
+      run.group_name ? h("span", { class: "group-tag", title: "sweep group", text: run.group_name }) : null,
+      tagChips(run)),
+    h("td", { class: "status-col" }, statusBadge(run), queueLine(run), stopReasonLine(run),
       run.status === "queued" && run.waiting_reason ? h("div", { class: "waiting-reason muted", text: run.waiting_reason }) : null),
     h("td", { class: "epoch" },
       h("span", { class: "mini-progress", title: `${(done * 100).toFixed(0)}%` }, h("span", { style: `width:${(done * 100).toFixed(1)}%` })),
       ` ${run.epoch}/${run.max_epochs}`,
-      eta !== null ? h("span", { class: "eta muted", text: ` · ETA ${fmtDuration(eta)}` }) : null),
+      eta !== null ? h("span", { class: "eta muted", title: estimated ? "from the Check estimate" : "from the epochs so far", text: ` · ${run.status === "queued" ? "takes" : "ETA"} ${estimated ? "~" : ""}${fmtDuration(eta)}` }) : null),
     h("td", { class: "num" }, acc === null || acc === undefined ? "–" : `${(acc * 100).toFixed(1)}%`),
     h("td", {}, sparkline(summary ? summary.val_loss : [])),
     h("td", { class: "num" }, fmtDuration(duration(run))),

@@ -31,3 +31,27 @@ DataDir = Annotated[
 DataFile = Annotated[
     str, PathKind("file"), Field(min_length=1, json_schema_extra={"format": "data-path"})
 ]
+
+
+def ui(section: str, **hints: object) -> dict[str, object]:
+    """A field's form hints, for `Field(json_schema_extra=ui(...))`: which section of the form
+    it is shown in, and optionally `widget` (a custom widget module registered under that
+    name, e.g. "device"). The form reads them from the JSON Schema's `ui` keyword; a field
+    without hints is shown under "Advanced"."""
+    return {"ui": {"section": section, **hints}}
+
+
+# The form's sections, top to bottom: RunConfig's JSON Schema carries them (its `ui.sections`),
+# so the layout lives with the fields. `collapsed` sections start closed and show a one-line
+# summary; `summary: "changes"` summarizes by what differs from the defaults.
+FORM_SECTIONS: list[dict[str, object]] = [
+    {"id": "run", "title": "Run"},
+    {"id": "data", "title": "Data"},
+    {"id": "model", "title": "Model"},
+    {"id": "loss", "title": "Loss", "collapsed": True},
+    {"id": "optimizer", "title": "Optimizer"},
+    {"id": "training", "title": "Training"},
+    {"id": "scheduler", "title": "Learning-rate schedule", "collapsed": True},
+    {"id": "param_groups", "title": "Parameter groups", "collapsed": True},
+    {"id": "advanced", "title": "Advanced", "collapsed": True, "summary": "changes"},
+]

@@ -6,9 +6,9 @@ inside every checkpoint. This package must not import torch: the web server impo
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from trainer.config.base import Frozen
+from trainer.config.base import FORM_SECTIONS, Frozen, ui
 from trainer.config.data import DataConfig, DigitsData, known_class_count
 from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
@@ -39,27 +39,42 @@ from trainer.config.schedulers import OneCycleLRScheduler, SchedulerConfig
 class RunConfig(Frozen):
     """Everything needed to train one run, and nothing about where it is stored."""
 
-    name: str = Field("run", min_length=1, max_length=200, description="A label for the run.")
-    data: DataConfig = Field(default_factory=DigitsData)
-    model: ModelConfig = Field(default_factory=MLPModel)
-    loss: LossConfig = Field(default_factory=CrossEntropyLoss)
-    optimizer: OptimizerConfig = Field(default_factory=AdamOptimizer)
+    # The form's layout rides in the JSON Schema; each field names its section with `ui(...)`.
+    model_config = ConfigDict(json_schema_extra={"ui": {"sections": FORM_SECTIONS}})
+
+    name: str = Field(
+        "run",
+        min_length=1,
+        max_length=200,
+        description="A label for the run.",
+        json_schema_extra=ui("run"),
+    )
+    data: DataConfig = Field(default_factory=DigitsData, json_schema_extra=ui("data"))
+    model: ModelConfig = Field(default_factory=MLPModel, json_schema_extra=ui("model"))
+    loss: LossConfig = Field(default_factory=CrossEntropyLoss, json_schema_extra=ui("loss"))
+    optimizer: OptimizerConfig = Field(
+        default_factory=AdamOptimizer, json_schema_extra=ui("optimizer")
+    )
     param_groups: list[ParamGroup] = Field(
         default_factory=list,
         max_length=32,
-        description='Extra groups, e.g. [{"match": "head.*", "lr": 0.01}].',
+        description="Parameters whose names match a glob get their own optimizer settings.",
+        json_schema_extra=ui("param_groups", item="group"),
     )
-    scheduler: SchedulerConfig | None = Field(None, description="Learning-rate schedule.")
-    batch_size: int = Field(16, ge=1, le=65536)
+    scheduler: SchedulerConfig | None = Field(
+        None, description="Learning-rate schedule.", json_schema_extra=ui("scheduler")
+    )
+    batch_size: int = Field(16, ge=1, le=65536, json_schema_extra=ui("training"))
     shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
     drop_last: bool = Field(False, description="Drop the last, incomplete training batch.")
     num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
     pin_memory: bool | None = Field(None, description="Empty: on when training on CUDA.")
-    max_epochs: int = Field(10, ge=1, le=100000)
+    max_epochs: int = Field(10, ge=1, le=100000, json_schema_extra=ui("training"))
     device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$",
         description="auto picks CUDA when present, else the CPU.",
+        json_schema_extra=ui("training", widget="device"),
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds weights, shuffling and dropout.")
     report_every_steps: int = Field(
@@ -92,6 +107,7 @@ class RunConfig(Frozen):
         None,
         description="Empty: train every epoch. Else stop (succeeded) when the monitored "
         "validation metric has not improved for `patience` epochs.",
+        json_schema_extra=ui("training"),
     )
 
 

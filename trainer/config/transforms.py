@@ -89,8 +89,14 @@ class ImageTransforms(Frozen):
     """Separate train and validation pipelines; mixed into every data kind."""
 
     train_transforms: list[TransformStep] = Field(
-        default_factory=list, max_length=32, description="Steps for training samples, in order."
+        default_factory=list,
+        max_length=32,
+        description="Steps for training samples, in order.",
+        json_schema_extra={"ui": {"item": "step"}},
     )
     val_transforms: list[TransformStep] = Field(
-        default_factory=list, max_length=32, description="Steps for validation samples, in order."
+        default_factory=list,
+        max_length=32,
+        description="Steps for validation samples, in order.",
+        json_schema_extra={"ui": {"item": "step"}},
     )

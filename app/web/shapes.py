@@ -163,3 +163,9 @@ class ForkRequest(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Config fields to change, e.g. {"max_epochs": 20}.'
     )
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: a message, or FastAPI's list of field errors (`loc` names the field)."""
+
+    detail: str | list[dict[str, Any]]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import shutil
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
 from app.errors import ConfigError, ConflictError
 from app.runs import lifecycle, sweeps
 from app.runs.config_checks import check_run_config, schema_with_plugins
+from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
 from app.storage.models import RunStatus
-from app.web.deps import DispatcherDep, SessionDep, SettingsDep
+from app.web.deps import DispatcherDep, QueryNumber, RowId, SessionDep, SettingsDep
+from app.web.error_handlers import errors
 from app.web.shapes import (
     EpochPublic,
     ForkRequest,
@@ -35,7 +37,12 @@ def read_run_config_schema(settings: SettingsDep) -> dict:
     return schema_with_plugins(run_config_schema(), settings.plugins_path)
 
 
-@router.post("/runs", status_code=status.HTTP_201_CREATED, summary="Queue a new run")
+@router.post(
+    "/runs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue a new run",
+    responses=errors(400, 422),
+)
 def create_run(
     config: RunConfig, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
 ) -> RunPublic:
@@ -47,15 +54,17 @@ def create_run(
     return RunPublic.of(run)
 
 
-@router.get("/runs", summary="Runs, newest first")
+@router.get("/runs", summary="A page of runs, newest first or sorted", responses=errors(422))
 def read_runs(
     session: SessionDep,
     status: RunStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: QueryNumber = 0,
     q: str = Query("", max_length=200, description="Text in the run's name or sweep group."),
+    sort: Annotated[RunSortKey, Query(description="The column to sort on.")] = "id",
+    order: Literal["asc", "desc"] = "desc",
 ) -> RunsPublic:
-    found, count = lifecycle.list_runs(session, status, limit, offset, q)
+    found, count = lifecycle.list_runs(session, status, limit, offset, q, sort, order)
     summaries = metrics.epoch_summaries(session, [run.id for run in found])
     return RunsPublic(
         runs=[RunPublic.of(run) for run in found],
@@ -65,7 +74,10 @@ def read_runs(
 
 
 @router.post(
-    "/sweeps", status_code=status.HTTP_201_CREATED, summary="Queue a grid of runs in one group"
+    "/sweeps",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue a grid of runs in one group",
+    responses=errors(400, 422),
 )
 def create_sweep(
     request: SweepRequest, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
@@ -79,17 +91,21 @@ def create_sweep(
     return SweepPublic(group_name=group, runs=[RunPublic.of(run) for run in created])
 
 
-@router.get("/runs/{run_id}", summary="One run")
-def read_run(run_id: int, session: SessionDep) -> RunPublic:
+@router.get("/runs/{run_id}", summary="One run", responses=errors(404, 422))
+def read_run(run_id: RowId, session: SessionDep) -> RunPublic:
     return RunPublic.of(lifecycle.get_run(session, run_id))
 
 
-@router.get("/runs/{run_id}/metrics", summary="Epoch and step metrics, optionally only new ones")
+@router.get(
+    "/runs/{run_id}/metrics",
+    summary="Epoch and step metrics, optionally only new ones",
+    responses=errors(404, 422),
+)
 def read_metrics(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
-    since_epoch: int = Query(0, ge=0),
-    since_step: int = Query(0, ge=0),
+    since_epoch: QueryNumber = 0,
+    since_step: QueryNumber = 0,
     max_points: int | None = Query(
         None, ge=3, le=100_000, description="Downsample the steps (LTTB) to at most this many."
     ),
@@ -115,23 +131,32 @@ def read_metrics(
     "/runs/{run_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a finished run: its rows and its files (409 while queued or running)",
+    responses=errors(404, 409, 422),
 )
-def delete_run(run_id: int, session: SessionDep, settings: SettingsDep) -> None:
+def delete_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> None:
     lifecycle.delete_run(session, run_id)
     session.commit()
     shutil.rmtree(settings.run_dir(run_id), ignore_errors=True)
 
 
-@router.post("/runs/{run_id}/cancel", summary="Cancel: queued at once, running at the next batch")
-def cancel_run(run_id: int, session: SessionDep) -> RunPublic:
+@router.post(
+    "/runs/{run_id}/cancel",
+    summary="Cancel: queued at once, running at the next batch",
+    responses=errors(404, 409, 422),
+)
+def cancel_run(run_id: RowId, session: SessionDep) -> RunPublic:
     run = lifecycle.cancel_run(session, run_id)
     session.commit()
     return RunPublic.of(run)
 
 
-@router.post("/runs/{run_id}/resume", summary="Continue the same run from its last checkpoint")
+@router.post(
+    "/runs/{run_id}/resume",
+    summary="Continue the same run from its last checkpoint",
+    responses=errors(400, 404, 409, 422),
+)
 def resume_run(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     dispatcher: DispatcherDep,
     request: Annotated[ResumeRequest, Body(default_factory=ResumeRequest)],
@@ -147,9 +172,10 @@ def resume_run(
     "/runs/{run_id}/fork",
     status_code=status.HTTP_201_CREATED,
     summary="A new run starting from one of this run's epoch checkpoints",
+    responses=errors(400, 404, 409, 422),
 )
 def fork_run(
-    run_id: int,
+    run_id: RowId,
     request: ForkRequest,
     session: SessionDep,
     settings: SettingsDep,

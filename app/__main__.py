@@ -1,11 +1,11 @@
-"""`python -m app`: serve the dashboard, or prepare the demo data."""
+"""`python -m app`: serve the dashboard, prepare the demo data, or talk to a server (app/cli/)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from app.settings import Settings
+from app import cli
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -13,7 +13,12 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the dashboard (TORCHDASH_HOST, TORCHDASH_PORT)")
     commands.add_parser("prepare-data", help="write the demo data under the first data root")
+    cli.register(commands)
     args = parser.parse_args(argv)
+    if getattr(args, "client_command", None):
+        raise SystemExit(cli.run(args))
+    from app.settings import Settings  # here: a client command starts without pydantic-settings
+
     settings = Settings()
 
     if args.command == "prepare-data":

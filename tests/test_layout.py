@@ -15,6 +15,9 @@ ALLOWED = {
     "exports": {"storage"},
     "worker": {"runs", "storage", "exports"},
     "web": {"runs", "storage", "exports"},
+    # HTTP only: the client reads the API's shapes, the CLI is built on the client.
+    "client": {"web"},
+    "cli": {"client", "web"},
 }
 SHARED = {"settings", "errors"}
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from app.storage.models import Checkpoint, Run
+if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
+    # SQLAlchemy, which is most of a `torchdash runs` start (bench/cli_start.py)
+    from app.storage.models import Checkpoint, Run
 
 # Stored times are naive UTC; say so on the wire.
 UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat() + "Z", return_type=str)]

@@ -25,6 +25,8 @@ BENCHMARKS = [
     "bench.metric_reads",
     "bench.server_light",
     "bench.csv_index",
+    "bench.runs_list",
+    "bench.cli_start",
 ]
 
 

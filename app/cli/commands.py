@@ -51,7 +51,20 @@ def read_config(path: str | None, sets: list[str]) -> dict[str, Any]:
             raise ValueError(f"{path} is not JSON: {error}") from error
         if not isinstance(config, dict):
             raise ValueError(f"{path} must hold a JSON object (a run config)")
-    return apply_sets(config, sets)
+    return apply_sets(with_default_parts(config, sets), sets)
+
+
+def with_default_parts(config: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """`config` with the default of each part a `--set` reaches into but the config lacks:
+    `--set optimizer.lr=0.01` on no file means the default optimizer (adam) with that lr."""
+    parts = {text.partition("=")[0].strip().split(".")[0] for text in sets if "." in text}
+    missing = parts - config.keys()
+    if not missing:
+        return config
+    from trainer.config import RunConfig  # torch-free; imported only when a default is needed
+
+    defaults = RunConfig().model_dump(mode="json")
+    return {**config, **{p: defaults[p] for p in missing if isinstance(defaults.get(p), dict)}}
 
 
 def submit(client: Client, args: argparse.Namespace) -> int:

@@ -167,6 +167,8 @@ class Client:
                         source.response.read()
                         raise _error(source.response)
                     for sse in source.iter_sse():
+                        if not sse.data:  # a keep-alive ping
+                            continue
                         last_id = sse.id or last_id
                         yield _run_event(sse.event, sse.id, json.loads(sse.data))
             except (httpx.RemoteProtocolError, httpx.ReadError):

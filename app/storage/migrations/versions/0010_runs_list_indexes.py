@@ -1,6 +1,5 @@
-"""An index for each column the runs list sorts on (`GET /api/runs?sort=`).
-
-`status`, `created_at` and `group_name` (the filters) already have one.
+"""An index for each column the runs list sorts on (`GET /api/runs?sort=`), alone and after
+`status`, the filter (`status`, `created_at` and `group_name` alone already have one).
 
 Revision ID: 0010
 Revises: 0006
@@ -15,18 +14,16 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+SORTED = ["name", "epoch", "started_at", "finished_at", "best_val_accuracy"]
 INDEXES = {
-    "ix_runs_name": "name",
-    "ix_runs_epoch": "epoch",
-    "ix_runs_started_at": "started_at",
-    "ix_runs_finished_at": "finished_at",
-    "ix_runs_best_val_accuracy": "best_val_accuracy",
+    **{f"ix_runs_{column}": [column] for column in SORTED},
+    **{f"ix_runs_status_{column}": ["status", column] for column in [*SORTED, "created_at"]},
 }
 
 
 def upgrade() -> None:
-    for name, column in INDEXES.items():
-        op.create_index(name, "runs", [column])
+    for name, columns in INDEXES.items():
+        op.create_index(name, "runs", columns)
 
 
 def downgrade() -> None:

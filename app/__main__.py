@@ -1,4 +1,4 @@
-"""`python -m app`: serve the dashboard, or prepare the demo data."""
+"""`python -m app`: serve the dashboard, prepare the demo data, or talk to a server (app/cli/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 from pydantic import ValidationError
 
-from app.settings import Settings
+from app import cli
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,11 +21,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     copying.add_argument("--from", dest="source", required=True, help="source SQLAlchemy URL")
     copying.add_argument("--to", dest="target", required=True, help="empty target SQLAlchemy URL")
+    cli.register(commands)
     args = parser.parse_args(argv)
+    if getattr(args, "client_command", None):
+        raise SystemExit(cli.run(args))
     if args.command == "copy-database":
         from app.storage.copy import run_copy_command
 
         parser.exit(run_copy_command(args.source, args.target))
+    from app.settings import Settings  # here: a client command starts without pydantic-settings
+
     try:
         settings = Settings()
     except ValidationError as error:  # a malformed TORCHDASH_* variable: say which, and stop

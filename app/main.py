@@ -16,7 +16,7 @@ from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory
 from app.storage.notifications import RunListener
 from app.web import pages
-from app.web.auth import install_auth
+from app.web.auth import guard_responses, install_auth
 from app.web.error_handlers import install_error_handlers
 from app.web.event_stream import EventHub
 from app.web.routes import (
@@ -86,7 +86,9 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_auth(app, settings)
     routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)
     routers += (system, preflight, devices)
-    for module in (*routers, pages):
-        app.include_router(module.router)
+    for module in routers:
+        # The guard's 401/403 are documented here, once, for every route of every router.
+        app.include_router(module.router, responses=guard_responses(module.router))
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

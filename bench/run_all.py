@@ -27,6 +27,8 @@ BENCHMARKS = [
     "bench.csv_index",
     "bench.system_sampler",
     "bench.preflight",
+    "bench.runs_list",
+    "bench.cli_start",
 ]
 
 

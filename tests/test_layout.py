@@ -16,6 +16,9 @@ ALLOWED = {
     "exports": {"storage"},
     "worker": {"runs", "storage", "exports", "hardware"},
     "web": {"runs", "storage", "exports", "hardware"},
+    # HTTP only: the client reads the API's shapes, the CLI is built on the client.
+    "client": {"web"},
+    "cli": {"client", "web"},
 }
 SHARED = {"settings", "errors"}
 

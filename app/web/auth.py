@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -24,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.settings import Settings
+from app.web.error_handlers import errors
 
 COOKIE = "torchdash_token"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -32,6 +34,14 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OPEN_PREFIXES = ("/login", "/static/", "/healthz")
 
 router = APIRouter(include_in_schema=False)
+
+
+def guard_responses(router: APIRouter) -> dict[int | str, dict[str, Any]]:
+    """The refusals `Guard` may answer on `router`'s routes, for their OpenAPI entries."""
+    paths = [getattr(route, "path", "") for route in router.routes]
+    if paths and all(path.startswith(OPEN_PREFIXES) for path in paths):
+        return errors(403)
+    return errors(401, 403)
 
 
 def check_bind(settings: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.hardware.inventory import Gpu
@@ -13,6 +13,14 @@ from app.runs.dispatcher import Dispatcher
 from app.runs.lifecycle import get_run
 from app.settings import Settings
 from app.storage.engine import session_scope
+
+# SQLite's largest integer (PostgreSQL's BIGINT too): no id or cursor beyond it is stored, and
+# binding a larger one raised OverflowError, a 500, where the answer is "no such run" (fuzzing
+# found it). Every integer in a path or query is bounded by it, so the API answers 422 naming it.
+SQL_INT_MAX = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=SQL_INT_MAX, description="A row id (a run, an upload).")]
+PathNumber = Annotated[int, Path(ge=0, le=SQL_INT_MAX)]
+QueryNumber = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
 
 
 def get_settings(request: Request) -> Settings:
@@ -24,7 +32,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def existing_run_id(run_id: int, request: Request) -> int:
+def existing_run_id(run_id: RowId, request: Request) -> int:
     """The path's run id once a short look found the run (else 404).
 
     For streaming routes: a `SessionDep` lives as long as the response, so each open event

@@ -1,6 +1,9 @@
-"""The one place that maps the domain's errors (app/errors.py) to HTTP responses."""
+"""The one place that maps the domain's errors (app/errors.py) to HTTP responses, and documents
+them: `errors(404, 409)` is a route's `responses=` for its OpenAPI entry."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -8,6 +11,22 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from app.errors import ConfigError, ConflictError, NotFoundError, UploadTooLarge
+from app.web.shapes import ErrorPublic
+
+MEANINGS = {
+    400: "The body could not be read as JSON (bytes that are not UTF-8, say).",
+    401: "No valid token: the server has TORCHDASH_TOKEN set and the request did not carry it.",
+    403: "Refused: a cross-site write, or a Host that is not loopback on a server without a token.",
+    404: "No such run (or checkpoint, upload, evaluation, image).",
+    409: "The run's current status does not allow this.",
+    413: "The body is larger than TORCHDASH_MAX_UPLOAD_BYTES.",
+    422: "A parameter or body field is invalid; `detail[].loc` names it.",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the one error shape."""
+    return {code: {"model": ErrorPublic, "description": MEANINGS[code]} for code in codes}
 
 
 def install_error_handlers(app: FastAPI) -> None:

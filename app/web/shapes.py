@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -14,9 +14,15 @@ from pydantic import (
     StringConstraints,
 )
 
-from app.runs.queue import QueuePosition, QueueSpot
-from app.storage.models import Checkpoint, Run
 from trainer.config import RunConfig
+
+if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
+    # SQLAlchemy, which is most of a `torchdash runs` start (bench/cli_start.py)
+    from app.runs.queue import QueueSpot
+    from app.storage.models import Checkpoint, Run
+
+# app/runs/queue.py's positions, repeated here: importing that module would load SQLAlchemy.
+QueuePosition = Literal["top", "bottom"]
 
 # Stored times are naive UTC; say so on the wire.
 UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat() + "Z", return_type=str)]
@@ -304,3 +310,9 @@ class CpuPublic(BaseModel):
 class DevicesPublic(BaseModel):
     gpus: list[GpuPublic]
     cpu: CpuPublic
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: a message, or FastAPI's list of field errors (`loc` names the field)."""
+
+    detail: str | list[dict[str, Any]]

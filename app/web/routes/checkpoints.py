@@ -11,17 +11,21 @@ from fastapi.responses import FileResponse
 from app.errors import NotFoundError
 from app.runs import lifecycle
 from app.storage import checkpoint_rows
-from app.web.deps import SessionDep, SettingsDep
+from app.web.deps import PathNumber, RowId, SessionDep, SettingsDep
+from app.web.error_handlers import errors
 from app.web.shapes import CheckpointPublic
 from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
 
 router = APIRouter(prefix="/api/runs/{run_id}/checkpoints", tags=["checkpoints"])
 
 PART_FILES = {"model": MODEL_FILE, "optimizer": OPTIMIZER_FILE}
+BINARY = {
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+}  # noqa: E501
 
 
-@router.get("", summary="A run's checkpoints, oldest first")
-def read_checkpoints(run_id: int, session: SessionDep) -> list[CheckpointPublic]:
+@router.get("", summary="A run's checkpoints, oldest first", responses=errors(404, 422))
+def read_checkpoints(run_id: RowId, session: SessionDep) -> list[CheckpointPublic]:
     run = lifecycle.get_run(session, run_id)
     rows = checkpoint_rows.read_checkpoints(session, run_id)
     best = checkpoint_rows.last_and_best_checkpoints(rows, run.best_epoch).get("best")
@@ -32,10 +36,11 @@ def read_checkpoints(run_id: int, session: SessionDep) -> list[CheckpointPublic]
     "/{epoch}/{part}",
     summary="Download torch.save(model.state_dict()) or torch.save(optimizer.state_dict())",
     response_class=FileResponse,
+    responses={200: BINARY, **errors(404, 422)},
 )
 def download_checkpoint(
-    run_id: int,
-    epoch: int,
+    run_id: RowId,
+    epoch: PathNumber,
     part: Literal["model", "optimizer"],
     session: SessionDep,
     settings: SettingsDep,

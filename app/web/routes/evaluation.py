@@ -8,13 +8,18 @@ from fastapi import APIRouter, Response
 
 from app.exports.evaluation import evaluation_summary, load_evaluation, render_thumbnail
 from app.runs import lifecycle
-from app.web.deps import SessionDep, SettingsDep
+from app.web.deps import PathNumber, RowId, SessionDep, SettingsDep
+from app.web.error_handlers import errors
 
 router = APIRouter(prefix="/api/runs/{run_id}/evaluation", tags=["evaluation"])
 
 
-@router.get("", summary="Confusion matrix, per-class accuracy and misclassified examples")
-def read_evaluation(run_id: int, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+@router.get(
+    "",
+    summary="Confusion matrix, per-class accuracy and misclassified examples",
+    responses=errors(404, 422),
+)
+def read_evaluation(run_id: RowId, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     lifecycle.get_run(session, run_id)
     return evaluation_summary(load_evaluation(settings.run_dir(run_id), run_id), run_id)
 
@@ -23,8 +28,12 @@ def read_evaluation(run_id: int, session: SessionDep, settings: SettingsDep) -> 
     "/misclassified/{number}.png",
     summary="A misclassified validation image, rendered with Pillow",
     response_class=Response,
+    responses={
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+        **errors(404, 422),
+    },
 )
-def read_thumbnail(run_id: int, number: int, settings: SettingsDep) -> Response:
+def read_thumbnail(run_id: RowId, number: PathNumber, settings: SettingsDep) -> Response:
     evaluation = load_evaluation(settings.run_dir(run_id), run_id)
     return Response(
         render_thumbnail(evaluation, number, run_id),

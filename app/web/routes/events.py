@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse
 
-from app.web.deps import ExistingRunId
+from app.web.deps import ExistingRunId, QueryNumber
+from app.web.error_handlers import errors
 from app.web.event_stream import Cursor, EventHub
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -15,13 +16,14 @@ router = APIRouter(prefix="/api", tags=["events"])
     "/runs/{run_id}/events",
     summary="Server-Sent Events: new epoch rows, step rows, system metric rows, run changes",
     response_class=EventSourceResponse,
+    responses=errors(404, 422),
 )
 def stream_run_events(
     run_id: ExistingRunId,
     request: Request,
-    since_epoch: int = Query(0, ge=0),
-    since_step: int = Query(0, ge=0),
-    since_system: int = Query(0, ge=0, description="The last system metric row id seen."),
+    since_epoch: QueryNumber = 0,
+    since_step: QueryNumber = 0,
+    since_system: QueryNumber = 0,  # the last system metric row id seen
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
     hub: EventHub = request.app.state.event_hub

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Response
 
 from app.exports import bundle
 from app.runs import lifecycle
-from app.web.deps import SessionDep, SettingsDep
+from app.web.deps import RowId, SessionDep, SettingsDep
+from app.web.error_handlers import errors
 
 router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
 
@@ -15,8 +16,12 @@ router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
     "/bundle",
     summary="Zip: last and best checkpoints, config.json, metrics.csv and a standalone train.py",
     response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **errors(404, 422),
+    },
 )
-def download_bundle(run_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+def download_bundle(run_id: RowId, session: SessionDep, settings: SettingsDep) -> Response:
     run = lifecycle.get_run(session, run_id)
     data = bundle.build_bundle(session, run, settings.checkpoint_dir(run_id))
     return Response(
@@ -26,8 +31,13 @@ def download_bundle(run_id: int, session: SessionDep, settings: SettingsDep) -> 
     )
 
 
-@router.get("/metrics.csv", summary="Epoch metrics as CSV", response_class=Response)
-def download_metrics_csv(run_id: int, session: SessionDep) -> Response:
+@router.get(
+    "/metrics.csv",
+    summary="Epoch metrics as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(404, 422)},
+)
+def download_metrics_csv(run_id: RowId, session: SessionDep) -> Response:
     lifecycle.get_run(session, run_id)
     return Response(
         bundle.metrics_csv(session, run_id),

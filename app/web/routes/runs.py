@@ -4,17 +4,19 @@ sweeps, metrics."""
 from __future__ import annotations
 
 import shutil
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
 from app.errors import ConfigError, ConflictError
 from app.runs import lifecycle, queue, sweeps
 from app.runs.config_checks import check_run_config, schema_with_plugins
+from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
 from app.storage.models import Run, RunStatus
-from app.web.deps import DispatcherDep, GpusDep, SessionDep, SettingsDep
+from app.web.deps import DispatcherDep, GpusDep, QueryNumber, RowId, SessionDep, SettingsDep
+from app.web.error_handlers import errors
 from app.web.shapes import (
     EpochPublic,
     ForkRequest,
@@ -53,7 +55,12 @@ def read_run_config_schema(settings: SettingsDep) -> dict:
     return schema_with_plugins(run_config_schema(), settings.plugins_path)
 
 
-@router.post("/runs", status_code=status.HTTP_201_CREATED, summary="Queue a new run")
+@router.post(
+    "/runs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue a new run",
+    responses=errors(400, 422),
+)
 def create_run(
     request: RunCreate,
     session: SessionDep,
@@ -75,20 +82,22 @@ def create_run(
     return public_run(session, settings, lifecycle.get_run(session, run.id))
 
 
-@router.get("/runs", summary="Runs, newest first")
+@router.get("/runs", summary="A page of runs, newest first or sorted", responses=errors(422))
 def read_runs(
     session: SessionDep,
     settings: SettingsDep,
     status: RunStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: QueryNumber = 0,
     q: str = Query("", max_length=200, description="Text in the run's name or sweep group."),
     tag: Annotated[
         list[Annotated[str, Query(max_length=40)]],
         Query(description="Only runs carrying this tag (repeat: all of them); case-insensitive."),
     ] = [],  # noqa: B006  (FastAPI copies a default, it is never shared)
+    sort: Annotated[RunSortKey, Query(description="The column to sort on.")] = "id",
+    order: Literal["asc", "desc"] = "desc",
 ) -> RunsPublic:
-    found, count = lifecycle.list_runs(session, status, limit, offset, q, tag)
+    found, count = lifecycle.list_runs(session, status, limit, offset, q, tag, sort, order)
     summaries = metrics.epoch_summaries(session, [run.id for run in found])
     return RunsPublic(
         runs=public_runs(session, settings, list(found)),
@@ -98,7 +107,10 @@ def read_runs(
 
 
 @router.post(
-    "/sweeps", status_code=status.HTTP_201_CREATED, summary="Queue a grid of runs in one group"
+    "/sweeps",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue a grid of runs in one group",
+    responses=errors(400, 422),
 )
 def create_sweep(
     request: SweepRequest,
@@ -124,23 +136,31 @@ def create_sweep(
     return SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
 
 
-@router.get("/runs/{run_id}", summary="One run")
-def read_run(run_id: int, session: SessionDep, settings: SettingsDep) -> RunPublic:
+@router.get("/runs/{run_id}", summary="One run", responses=errors(404, 422))
+def read_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> RunPublic:
     return public_run(session, settings, lifecycle.get_run(session, run_id))
 
 
-@router.patch("/runs/{run_id}", summary="Edit a run's notes and tags (in any state)")
+@router.patch(
+    "/runs/{run_id}",
+    summary="Edit a run's notes and tags (in any state)",
+    responses=errors(400, 404, 422),
+)
 def update_run(
-    run_id: int, request: RunUpdate, session: SessionDep, settings: SettingsDep
+    run_id: RowId, request: RunUpdate, session: SessionDep, settings: SettingsDep
 ) -> RunPublic:
     run = lifecycle.annotate_run(session, run_id, notes=request.notes, tags=request.tags)
     session.commit()
     return public_run(session, settings, run)
 
 
-@router.post("/runs/{run_id}/queue", summary="Move a queued run to the top or bottom of the queue")
+@router.post(
+    "/runs/{run_id}/queue",
+    summary="Move a queued run to the top or bottom of the queue",
+    responses=errors(400, 404, 409, 422),
+)
 def move_run_in_queue(
-    run_id: int,
+    run_id: RowId,
     request: QueueMove,
     session: SessionDep,
     settings: SettingsDep,
@@ -153,12 +173,16 @@ def move_run_in_queue(
     return public_run(session, settings, lifecycle.get_run(session, run_id))
 
 
-@router.get("/runs/{run_id}/metrics", summary="Epoch and step metrics, optionally only new ones")
+@router.get(
+    "/runs/{run_id}/metrics",
+    summary="Epoch and step metrics, optionally only new ones",
+    responses=errors(404, 422),
+)
 def read_metrics(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
-    since_epoch: int = Query(0, ge=0),
-    since_step: int = Query(0, ge=0),
+    since_epoch: QueryNumber = 0,
+    since_step: QueryNumber = 0,
     max_points: int | None = Query(
         None, ge=3, le=100_000, description="Downsample the steps (LTTB) to at most this many."
     ),
@@ -184,23 +208,32 @@ def read_metrics(
     "/runs/{run_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a finished run: its rows and its files (409 while queued or running)",
+    responses=errors(404, 409, 422),
 )
-def delete_run(run_id: int, session: SessionDep, settings: SettingsDep) -> None:
+def delete_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> None:
     lifecycle.delete_run(session, run_id)
     session.commit()
     shutil.rmtree(settings.run_dir(run_id), ignore_errors=True)
 
 
-@router.post("/runs/{run_id}/cancel", summary="Cancel: queued at once, running at the next batch")
-def cancel_run(run_id: int, session: SessionDep) -> RunPublic:
+@router.post(
+    "/runs/{run_id}/cancel",
+    summary="Cancel: queued at once, running at the next batch",
+    responses=errors(404, 409, 422),
+)
+def cancel_run(run_id: RowId, session: SessionDep) -> RunPublic:
     run = lifecycle.cancel_run(session, run_id)
     session.commit()
     return RunPublic.of(run)
 
 
-@router.post("/runs/{run_id}/resume", summary="Continue the same run from its last checkpoint")
+@router.post(
+    "/runs/{run_id}/resume",
+    summary="Continue the same run from its last checkpoint",
+    responses=errors(400, 404, 409, 422),
+)
 def resume_run(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
@@ -219,9 +252,10 @@ def resume_run(
     "/runs/{run_id}/fork",
     status_code=status.HTTP_201_CREATED,
     summary="A new run starting from one of this run's epoch checkpoints",
+    responses=errors(400, 404, 409, 422),
 )
 def fork_run(
-    run_id: int,
+    run_id: RowId,
     request: ForkRequest,
     session: SessionDep,
     settings: SettingsDep,

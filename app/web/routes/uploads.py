@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from app.runs import lifecycle
 from app.runs.data_paths import check_data_paths
 from app.storage import uploads
-from app.web.deps import DispatcherDep, SessionDep, SettingsDep
+from app.web.deps import DispatcherDep, RowId, SessionDep, SettingsDep
+from app.web.error_handlers import errors
 from app.web.shapes import RunPublic
 from trainer.config import RunConfig
 
@@ -25,6 +26,15 @@ class UploadPublic(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Upload a model state_dict file (the raw body, application/octet-stream)",
+    responses=errors(413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
 )
 async def create_upload(
     request: Request,
@@ -49,9 +59,10 @@ async def create_upload(
     "/{upload_id}/runs",
     status_code=status.HTTP_201_CREATED,
     summary="Queue a new run whose model starts from an uploaded state_dict",
+    responses=errors(400, 404, 422),
 )
 def create_run_from_upload(
-    upload_id: int,
+    upload_id: RowId,
     config: RunConfig,
     session: SessionDep,
     settings: SettingsDep,

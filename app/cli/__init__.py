@@ -1,0 +1,113 @@
+"""The `torchdash` command line's client commands: submit, sweep, runs, show, logs, watch, cancel,
+resume, fork, download. They talk to a server over HTTP through the Python client (app/client/)
+and never import torch.
+
+`register(commands)` adds them to the `torchdash` parser (app/__main__.py); `run(args)` runs
+the one that was parsed and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+SORT_KEYS = [
+    "id", "name", "status", "created_at", "started_at", "finished_at", "epoch", "best_val_accuracy"
+]  # fmt: skip
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the client commands to `commands`, the `torchdash` parser's subcommands."""
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--url",
+        default=os.environ.get("TORCHDASH_URL", DEFAULT_URL),
+        help=f"the server (default: TORCHDASH_URL, else {DEFAULT_URL})",
+    )
+    server.add_argument(
+        "--token",
+        default=os.environ.get("TORCHDASH_TOKEN"),
+        help="the server's access token (default: TORCHDASH_TOKEN)",
+    )
+    reads = argparse.ArgumentParser(add_help=False)
+    reads.add_argument("--json", action="store_true", help="print the API's JSON")
+    sets = argparse.ArgumentParser(add_help=False)
+    sets.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="set a config field by its dotted path, e.g. optimizer.lr=0.01 (repeatable)",
+    )
+    watches = argparse.ArgumentParser(add_help=False)
+    watches.add_argument(
+        "--watch", action="store_true", help="then watch it; the exit code is its final status"
+    )
+
+    def add(name: str, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help, parents=[server, *parents])
+        parser.set_defaults(client_command=name)
+        return parser
+
+    submit = add("submit", "queue a run from a config file (or the defaults)", sets, watches, reads)
+    submit.add_argument("config", nargs="?", help="a run config JSON file (default: {})")
+
+    sweep = add("sweep", "queue one run per combination of --grid values", sets, reads)
+    sweep.add_argument("config", nargs="?", help="the base run config JSON file (default: {})")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        required=True,
+        metavar="PATH=V1,V2",
+        help="a field's values, e.g. optimizer.lr=0.01,0.001 (repeatable)",
+    )
+    sweep.add_argument("--group", help="the sweep's group name (default: 'sweep <time>')")
+
+    runs = add("runs", "list runs (a table)", reads)
+    runs.add_argument("--status", choices=STATUSES)
+    runs.add_argument("--tag", help="only runs with this tag")
+    runs.add_argument("--text", "-q", help="text in the run's name or sweep group")
+    runs.add_argument("--sort", choices=SORT_KEYS, help="column to sort on (default: id)")
+    runs.add_argument("--order", choices=["asc", "desc"], help="default: desc")
+    runs.add_argument("--limit", type=int, default=50)
+    runs.add_argument("--offset", type=int, default=0)
+
+    show = add("show", "a run and its last epochs", reads)
+    show.add_argument("run_id", type=int)
+    show.add_argument("--epochs", type=int, default=5, help="how many last epochs (default 5)")
+
+    logs = add("logs", "a run's worker log")
+    logs.add_argument("run_id", type=int)
+    logs.add_argument("-f", "--follow", action="store_true", help="until the run has finished")
+
+    watch = add("watch", "live view of a run; exit code 0 when it succeeded")
+    watch.add_argument("run_id", type=int)
+
+    cancel = add("cancel", "cancel runs (queued at once, running at the next batch)", reads)
+    cancel.add_argument("run_ids", type=int, nargs="+", metavar="run_id")
+
+    resume = add("resume", "continue a run from its newest checkpoint", watches, reads)
+    resume.add_argument("run_id", type=int)
+    resume.add_argument("--max-epochs", type=int, help="a new epoch limit")
+    resume.add_argument("--fallback", action="store_true", help="skip unreadable checkpoints")
+
+    fork = add("fork", "a new run from one of a run's epoch checkpoints", sets, watches, reads)
+    fork.add_argument("run_id", type=int)
+    fork.add_argument("--epoch", type=int, required=True, help="the finished epoch to start from")
+
+    download = add("download", "a run's model and optimizer state_dicts, or its bundle")
+    download.add_argument("run_id", type=int)
+    download.add_argument("--epoch", type=int, help="default: the newest complete checkpoint")
+    download.add_argument("--out", default=".", help="folder to save into (default: .)")
+    download.add_argument("--bundle", action="store_true", help="the bundle zip instead")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed client command; its exit code."""
+    from app.cli.commands import run_command
+
+    return run_command(args)

@@ -1,0 +1,204 @@
+"""What each client command does, on the Python client; errors become a message and an exit
+code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import app.cli.output as output
+from app.cli.live_view import LiveView
+from app.cli.overrides import apply_sets, parse_grid
+from app.client import TERMINAL_STATUSES, ApiError, Client
+from app.web.shapes import RunPublic
+
+# `watch` (and `--watch`) exit with the run's final status, so scripts can wait on a run.
+EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 3, "interrupted": 4}
+EXIT_ERROR = 2  # a refused request, an unreachable server, a bad argument (as argparse's)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    client = Client(args.url, args.token)
+    try:
+        return COMMANDS[args.client_command](client, args)
+    except ApiError as error:
+        print(f"torchdash: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except httpx.TransportError as error:
+        print(f"torchdash: error: cannot reach {args.url}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as error:  # a config file that is missing or not JSON, a --set
+        print(f"torchdash: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        client.close()
+
+
+def read_config(path: str | None, sets: list[str]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if path:
+        try:
+            config = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not JSON: {error}") from error
+        if not isinstance(config, dict):
+            raise ValueError(f"{path} must hold a JSON object (a run config)")
+    return apply_sets(with_default_parts(config, sets), sets)
+
+
+def with_default_parts(config: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """`config` with the default of each part a `--set` reaches into but the config lacks:
+    `--set optimizer.lr=0.01` on no file means the default optimizer (adam) with that lr."""
+    parts = {text.partition("=")[0].strip().split(".")[0] for text in sets if "." in text}
+    missing = parts - config.keys()
+    if not missing:
+        return config
+    from trainer.config import RunConfig  # torch-free; imported only when a default is needed
+
+    defaults = RunConfig().model_dump(mode="json")
+    return {**config, **{p: defaults[p] for p in missing if isinstance(defaults.get(p), dict)}}
+
+
+def submit(client: Client, args: argparse.Namespace) -> int:
+    return created(client, args, client.create_run(read_config(args.config, args.sets)))
+
+
+def sweep(client: Client, args: argparse.Namespace) -> int:
+    result = client.create_sweep(
+        read_config(args.config, args.sets), parse_grid(args.grid), args.group
+    )
+    if args.json:
+        output.print_json(result)
+    else:
+        print(f"sweep {result.group_name!r}: {len(result.runs)} runs queued")
+        print(output.runs_table(result.runs))
+    return 0
+
+
+def runs(client: Client, args: argparse.Namespace) -> int:
+    page = client.runs(
+        args.status,
+        tag=args.tag,
+        text=args.text,
+        sort=args.sort,
+        order=args.order,
+        limit=args.limit,
+        offset=args.offset,
+    )
+    if args.json:
+        output.print_json(page)
+    elif page.runs:
+        print(output.runs_table(page.runs))
+        shown = f"{args.offset + 1}-{args.offset + len(page.runs)}"
+        print(f"({shown} of {page.count})")
+    else:
+        print("no runs")
+    return 0
+
+
+def show(client: Client, args: argparse.Namespace) -> int:
+    run = client.run(args.run_id)
+    epochs = client.metrics(args.run_id).epochs[-args.epochs :] if args.epochs > 0 else []
+    checkpoints = client.checkpoints(args.run_id)
+    if args.json:
+        output.print_json(
+            {
+                "run": run.model_dump(mode="json"),
+                "epochs": [e.model_dump(mode="json") for e in epochs],
+                "checkpoints": [c.model_dump(mode="json") for c in checkpoints],
+            }
+        )
+        return 0
+    print(output.run_summary(run))
+    if epochs:
+        print()
+        print(output.epochs_table(epochs))
+    if checkpoints:
+        print()
+        print(output.checkpoints_table(checkpoints))
+    return 0
+
+
+def logs(client: Client, args: argparse.Namespace) -> int:
+    for text in client.follow_log(args.run_id, follow=args.follow):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0
+
+
+def watch(client: Client, args: argparse.Namespace) -> int:
+    return watch_run(client, args.run_id)
+
+
+def watch_run(client: Client, run_id: int) -> int:
+    view = LiveView(sys.stdout, sys.stdout.isatty())
+    for event in client.events(run_id):
+        view.update(event)
+        if event.run is not None and event.run.status in TERMINAL_STATUSES:
+            return EXIT_CODES[event.run.status]
+    return EXIT_ERROR
+
+
+def cancel(client: Client, args: argparse.Namespace) -> int:
+    cancelled = [client.cancel(run_id) for run_id in args.run_ids]
+    if args.json:
+        output.print_json(cancelled)
+    for run in cancelled if not args.json else []:
+        state = "stopping at the next batch" if run.status == "running" else run.status
+        print(f"run {run.id}: {state}")
+    return 0
+
+
+def resume(client: Client, args: argparse.Namespace) -> int:
+    return created(client, args, client.resume(args.run_id, args.max_epochs, args.fallback))
+
+
+def fork(client: Client, args: argparse.Namespace) -> int:
+    overrides = apply_sets({}, args.sets)
+    return created(client, args, client.fork(args.run_id, args.epoch, overrides))
+
+
+def created(client: Client, args: argparse.Namespace, run: RunPublic) -> int:
+    """Print a queued run; with --watch, watch it and exit with its final status."""
+    if args.json:
+        output.print_json(run)
+    else:
+        print(f"run {run.id} {run.name}: {run.status}")
+    return watch_run(client, run.id) if args.watch else 0
+
+
+def download(client: Client, args: argparse.Namespace) -> int:
+    if args.bundle:
+        print(client.download_bundle(args.run_id, args.out))
+        return 0
+    epoch = args.epoch
+    if epoch is None:
+        complete = [c.epoch for c in client.checkpoints(args.run_id) if c.complete]
+        if not complete:
+            raise ApiError(404, f"run {args.run_id} has no complete checkpoint yet")
+        epoch = max(complete)
+    for part in ("model", "optimizer"):
+        print(client.download_checkpoint(args.run_id, epoch, part, args.out))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
+    "submit": submit,
+    "sweep": sweep,
+    "runs": runs,
+    "show": show,
+    "logs": logs,
+    "watch": watch,
+    "cancel": cancel,
+    "resume": resume,
+    "fork": fork,
+    "download": download,
+}

@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the server binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
-    max_concurrent_runs: int = Field(1, ge=1, description="Runs trained at the same time.")
+    max_concurrent_runs: int = Field(
+        1, ge=1, description="CPU runs trained at the same time (runs on GPUs: one per GPU)."
+    )
     warm_workers: int = Field(
         1,
         ge=0,

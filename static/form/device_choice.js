@@ -23,8 +23,9 @@ export function gpuLabel(gpu) {
 /** The options for `devices` (the /api/devices answer; null until it arrives). */
 export function deviceOptions(devices) {
   const gpus = devices ? devices.gpus : [];
+  const auto = !devices ? "auto" : gpus.length ? "auto — a free GPU" : "auto — the CPU (no GPU here)";
   const options = [
-    { value: "auto", text: gpus.length ? "auto — a free GPU" : "auto — the CPU (no GPU here)" },
+    { value: "auto", text: auto },
     { value: "cpu", text: "cpu" },
   ];
   if (gpus.length) options.push({ value: "cuda", text: "cuda — any free GPU" });

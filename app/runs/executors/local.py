@@ -8,9 +8,9 @@ it training, and the next server adopts it by its pid (the handle).
 A worker sees exactly the GPUs it was given: `CUDA_VISIBLE_DEVICES` names them by UUID when
 every one has a UUID (NVML's, or as listed in TORCHDASH_GPUS; a UUID cannot point at another
 GPU, whatever the order), by NVML index otherwise (indexes listed in TORCHDASH_GPUS that NVML
-does not report, as in the tests), with
-`CUDA_DEVICE_ORDER=PCI_BUS_ID` so CUDA numbers GPUs as NVML does. A CPU run sees none.
-`TORCHDASH_ASSIGNED_GPUS` tells the worker the NVML indexes of its GPUs.
+does not report, as in the tests), with `CUDA_DEVICE_ORDER=PCI_BUS_ID` so CUDA numbers GPUs as
+NVML does. A CPU run sees none. `TORCHDASH_ASSIGNED_GPUS` tells the worker the NVML indexes of
+its GPUs.
 """
 
 from __future__ import annotations

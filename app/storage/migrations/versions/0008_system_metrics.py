@@ -27,12 +27,12 @@ def upgrade() -> None:
         ),
         sa.Column("recorded_at", sa.DateTime, nullable=False),
         sa.Column("gpu", sa.String(16)),
-        sa.Column("cpu_percent", sa.Float),
-        sa.Column("rss_mb", sa.Float),
-        sa.Column("gpu_utilization_percent", sa.Float),
-        sa.Column("gpu_memory_used_mb", sa.Float),
-        sa.Column("gpu_memory_total_mb", sa.Float),
-        sa.Column("gpu_power_watts", sa.Float),
+        sa.Column("cpu_percent", sa.Double),
+        sa.Column("rss_mb", sa.Double),
+        sa.Column("gpu_utilization_percent", sa.Double),
+        sa.Column("gpu_memory_used_mb", sa.Double),
+        sa.Column("gpu_memory_total_mb", sa.Double),
+        sa.Column("gpu_power_watts", sa.Double),
     )
     op.create_index("ix_system_metrics_run_id", "system_metrics", ["run_id"])
 

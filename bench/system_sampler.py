@@ -6,14 +6,16 @@ times the default rate), and without it, interleaved and repeated, torch on one 
 sampler's thread then runs beside training, as on any machine with a core to spare. (With torch
 on every core of this shared 2-core box, any other thread stalls one of torch's two, whatever
 it does: a first run at 0.05 s with torch on both cores measured +224 %.) Each run's training
-time is the sum of its epochs' seconds (data and model setup left out). The verdict compares the fastest repeat of each (this machine's noise only ever adds time)
-against a 2 % bar; the median ratio is shown beside it. A steadier figure is shown too: what one
-sample costs on the sampler's own thread (a scan of /proc and one INSERT), so the share of a core
-the default 5 s interval takes.
+time is the sum of its epochs' seconds (data and model setup left out). The verdict compares
+the fastest repeat of each (this machine's noise only ever adds time) against a 2 % bar; the
+median ratio is shown beside it. A steadier figure is shown too: what one sample costs on the
+sampler's own thread (a scan of /proc and one INSERT), so the share of a core the default 5 s interval takes.
 
 (2) The same digits run with `processes: 2` (two gloo ranks on this box's cores, each with half
-the torch threads) against `processes: 1`, in samples per second of training: context only, on a
-machine of two shared cores DDP cannot be faster. bench/gpu_resnet.py --ddp measures it on GPUs.
+the torch threads) against `processes: 1`, in samples per second of training: context only. On
+two cores shared with other work, one process on two torch threads can be far slower than two
+on one each (a torch thread that loses its core stalls the other); bench/gpu_resnet.py --ddp
+measures DDP where it matters, on GPUs.
 """
 
 from __future__ import annotations

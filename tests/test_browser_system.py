@@ -75,6 +75,9 @@ def test_the_run_page_draws_the_system_charts_per_gpu(
     )
     if screenshots_wanted():
         wait_until(lambda: page.evaluate("window.torchdash.epochPoints()") >= 5, 180, "epochs")
-        page.locator("#system-section").scroll_into_view_if_needed()
-        page.screenshot(path=str(DOCS / "run-page-system.png"), full_page=True)
+        # From the run's header down to its system charts: the loss charts above them included.
+        box = page.locator("#system-section").bounding_box()
+        assert box is not None
+        clip = {"x": 0, "y": 0, "width": 1280, "height": box["y"] + box["height"] + 16}
+        page.screenshot(path=str(DOCS / "run-page-system.png"), full_page=True, clip=clip)
     httpx.post(f"{sampling_server}/api/runs/{run['id']}/cancel")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.storage.models import EpochMetric, StepMetric
@@ -85,11 +86,16 @@ def write_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> No
 def _copy_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL's COPY, in the session's transaction: an executemany sends one INSERT per row
     and wrote 17,000 points/s where SQLite writes 65,000 (bench/metric_writes.py)."""
+    import psycopg
+
+    statement = "COPY step_metrics (run_id, step, epoch, loss) FROM STDIN"
     driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy("COPY step_metrics (run_id, step, epoch, loss) FROM STDIN") as copy:
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row((run_id, row["step"], row["epoch"], row["loss"]))
+    except psycopg.OperationalError as error:  # as SQLAlchemy's own: the worker retries those
+        raise OperationalError(statement, None, error) from error
 
 
 def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:

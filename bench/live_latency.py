@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from app.runs.lifecycle import create_run
 from app.storage import metrics
 from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
 from app.storage.models import Run
+from app.storage.notifications import notify_run
 from bench.common import Result
 from bench.databases import new_database, postgres
 from bench.live_server import Server, serve
@@ -66,11 +68,13 @@ async def watch(base: str, run_id: int, arrivals: list[float], ready: asyncio.Ev
 
 
 def write_rows(factory, run_id: int) -> None:  # type: ignore[no-untyped-def]
-    """The worker's part: one committed row every ROW_INTERVAL, its loss = its commit time."""
+    """The worker's part: one committed row every ROW_INTERVAL, its loss = its commit time; with
+    the NOTIFY a worker's flush sends on PostgreSQL (app/worker/reporter.py)."""
     for step in range(1, ROWS + 1):
         time.sleep(ROW_INTERVAL)
         with session_scope(factory) as session:
             metrics.write_steps(session, run_id, [{"step": step, "epoch": 1, "loss": time.time()}])
+            notify_run(session, run_id)
 
 
 async def measure_latency(base: str, factory, run_id: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -108,12 +112,19 @@ def latency(folder: Path, url: str | None = None) -> list[float]:
 IDLE_SECONDS = 20
 
 
-async def hold_watchers(base: str, run_id: int, watchers: int, seconds: float) -> None:
+async def count_while_watched(
+    base: str, run_id: int, watchers: int, count: Callable[[], int]
+) -> float:
+    """`count()`'s growth per second over IDLE_SECONDS while `watchers` clients stay connected."""
     async with httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None)) as c:
         async with contextlib.AsyncExitStack() as stack:
             for _ in range(watchers):
                 await stack.enter_async_context(c.stream("GET", f"{base}/api/runs/{run_id}/events"))
-            await asyncio.sleep(seconds)
+            # Their first reads done, and counted: statistics reach pg_stat_database within 0.5 s.
+            await asyncio.sleep(3)
+            before = count()
+            await asyncio.sleep(IDLE_SECONDS)
+            return (count() - before) / IDLE_SECONDS
 
 
 def idle_transactions_per_s(database: PostgresServer, folder: Path, watchers: int) -> float:
@@ -124,12 +135,9 @@ def idle_transactions_per_s(database: PostgresServer, folder: Path, watchers: in
     engine, _, run_id = _stopped_run(url)
     engine.dispose()
     with serve(folder, database_url=url) as server:
-        asyncio.run(hold_watchers(server.base, run_id, watchers, 2))  # connected and settled
-        before = database.transactions(name)
-        asyncio.run(hold_watchers(server.base, run_id, watchers, IDLE_SECONDS))
-        # Statistics reach pg_stat_database within half a second: wait that out.
-        time.sleep(1)
-        return (database.transactions(name) - before) / IDLE_SECONDS
+        return asyncio.run(
+            count_while_watched(server.base, run_id, watchers, lambda: database.transactions(name))
+        )
 
 
 def postgres_results(sqlite_p95: float) -> list[Result]:

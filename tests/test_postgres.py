@@ -188,6 +188,29 @@ def test_a_notification_wakes_the_listener_after_commit_and_after_a_server_resta
         engine.dispose()
 
 
+def test_event_streams_are_woken_by_notify_alone(tmp_path: Path, postgres_url: str) -> None:
+    """With the fallback poll an hour apart, every row and the run's end still arrive: the
+    worker's NOTIFY, through the server's one listener, wakes the run's poller."""
+    settings = pg_settings(tmp_path, postgres_url)
+    port = free_port()
+    server = spawn_server(
+        settings, port, TORCHDASH_DATABASE_URL=postgres_url,
+        TORCHDASH_NOTIFIED_POLL_INTERVAL="3600",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(base)
+        run = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, "max_epochs": 2}).json()
+        seen = read_events(base, run["id"], 2 * 23)
+        assert [row["epoch"] for row in seen["epoch"]] == [1, 2]
+        assert [row["step"] for batch in seen["steps"] for row in batch] == list(range(1, 47))
+        assert seen["run"][-1]["status"] == "succeeded"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        stop_workers(settings)
+
+
 def test_a_database_restart_while_a_run_trains_loses_and_doubles_no_row(
     tmp_path: Path, postgres_server: PostgresServer, postgres_url: str
 ) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.storage.models import EpochMetric, StepMetric
@@ -69,13 +70,32 @@ def epoch_summaries(session: Session, run_ids: Sequence[int]) -> dict[int, dict[
 
 
 def write_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
-    """Insert step rows (step, epoch, loss) in one executemany.
+    """Insert step rows (step, epoch, loss) in one executemany (on PostgreSQL: one COPY).
 
     A Core insert on the table, not the ORM's bulk insert, which costs several times more per row.
     """
-    if rows:
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_steps(session, run_id, rows)
+    else:
         session.execute(StepMetric.__table__.insert(), [{"run_id": run_id, **row} for row in rows])
-        update_rollups(session, run_id, rows)
+    update_rollups(session, run_id, rows)
+
+
+def _copy_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY, in the session's transaction: an executemany sends one INSERT per row
+    and wrote 17,000 points/s where SQLite writes 65,000 (bench/metric_writes.py)."""
+    import psycopg
+
+    statement = "COPY step_metrics (run_id, step, epoch, loss) FROM STDIN"
+    driver = session.connection().connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row((run_id, row["step"], row["epoch"], row["loss"]))
+    except psycopg.OperationalError as error:  # as SQLAlchemy's own: the worker retries those
+        raise OperationalError(statement, None, error) from error
 
 
 def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:

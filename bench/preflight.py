@@ -20,7 +20,7 @@ from bench.common import Result
 from bench.live_server import serve
 from bench.run_start import CONFIG, ready_warm_workers, wait_for
 
-RUNS = 5
+RUNS = 3
 TARGET_SECONDS = 1.0
 
 

@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench.metric_reads",
     "bench.server_light",
     "bench.csv_index",
+    "bench.preflight",
 ]
 
 

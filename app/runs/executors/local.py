@@ -50,7 +50,7 @@ class LocalProcessExecutor:
 
     def take_warm_worker(self, job: str) -> subprocess.Popen[bytes] | None:
         """An idle warm worker handed `job` (a preflight, app/runs/preflight.py); None if none."""
-        return self.warm.hand_over_job(job)
+        return self.warm.hand_over_preflight(job)
 
     def _spawn_warm(self) -> subprocess.Popen[bytes]:
         log_path = self.settings.warm_worker_log

@@ -37,6 +37,9 @@ class WarmPool:
         self.size = size
         self.spawn = spawn
         self.idle: list[subprocess.Popen[bytes]] = []
+        # Warm workers answering a preflight: they keep their place in the pool until they exit,
+        # so no replacement imports torch on the cores the preflight is timing steps on.
+        self.checking: list[subprocess.Popen[bytes]] = []
         self.not_before = 0.0
         # A preflight takes a warm worker on a request's thread, beside the dispatcher's.
         self.lock = threading.RLock()
@@ -48,13 +51,14 @@ class WarmPool:
             self._fill(free_slots)
 
     def _fill(self, free_slots: int) -> None:
+        self.checking = [p for p in self.checking if p.poll() is None]
         for process in [p for p in self.idle if p.poll() is not None]:
             logger.warning("warm worker %s ended idle, code %s", process.pid, process.returncode)
             self.idle.remove(process)
             self.not_before = time.monotonic() + RESPAWN_BACKOFF_SECONDS
         if time.monotonic() < self.not_before:
             return
-        while len(self.idle) < min(self.size, free_slots):
+        while len(self.idle) + len(self.checking) < min(self.size, free_slots):
             try:
                 self.idle.append(self.spawn())
             except OSError:  # runs still start, cold; the next tick tries again
@@ -64,6 +68,15 @@ class WarmPool:
     def hand_over(self, run_id: int) -> subprocess.Popen[bytes] | None:
         """Give `run_id` to an idle warm worker and return it; None when none could take it."""
         return self.hand_over_job(str(run_id))
+
+    def hand_over_preflight(self, job: str) -> subprocess.Popen[bytes] | None:
+        """Give a `preflight PATH` line to an idle warm worker, which keeps its place in the pool
+        until it exits (app/runs/preflight.py)."""
+        with self.lock:
+            process = self.hand_over_job(job)
+            if process is not None:
+                self.checking.append(process)
+            return process
 
     def hand_over_job(self, job: str) -> subprocess.Popen[bytes] | None:
         """Give one job line (a run id, or `preflight PATH`) to an idle warm worker."""

@@ -23,7 +23,8 @@ export function createCheckpoints(runId) {
     }
     tbody.replaceChildren(...list.map((c) => h("tr", {},
       h("td", { class: "num", text: String(c.epoch) }),
-      h("td", { text: c.complete ? "complete" : `partial (${c.batches_done} batches)` }),
+      h("td", {}, c.complete ? "complete" : `partial (${c.batches_done} batches)`,
+        c.best ? h("span", { class: "badge best-checkpoint", title: "the best epoch of early stopping's metric: kept", text: "best" }) : null),
       h("td", { class: "num", text: fmtNum(c.val_loss) }),
       h("td", { class: "num", text: fmtPct(c.val_accuracy) }),
       h("td", { class: "num", text: fmtBytes(c.size_bytes) }),

@@ -1,7 +1,9 @@
 # Submit a run, wait for it, load its best checkpoint into the model: in a notebook or a script.
 # (README "Python client"; tests/test_client.py runs this very file against a real server.)
 import os
+
 import torch
+
 from app.client import Client
 from trainer.config import RunConfig
 from trainer.datasets import build_datasets
@@ -20,4 +22,5 @@ model = build_model(config.model, data.input_shape, data.num_classes)
 model.load_state_dict(torch.load(path, weights_only=True))
 model.eval()
 inputs, label = data.val[0]
-print("best epoch", best.epoch, "predicts", model(inputs.unsqueeze(0)).argmax().item(), "for", label)
+prediction = model(inputs.unsqueeze(0)).argmax().item()
+print("best epoch", best.epoch, "predicts", prediction, "for", label)

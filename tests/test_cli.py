@@ -140,6 +140,14 @@ def test_cancel_then_resume_and_watch_exit_codes(server: str, tmp_path: Path) ->
     watched = torchdash(server, "watch", str(run_id))
     assert watched.returncode == 3, watched.stdout  # cancelled: not a success
     assert "cancelled" in watched.stdout
+    events = [
+        json.loads(line)
+        for line in torchdash(server, "watch", str(run_id), "--json").stdout.splitlines()
+    ]
+    assert events[0]["event"] == "run" and events[-1]["data"]["status"] == "cancelled"
+    chunks = torchdash(server, "logs", str(run_id), "--json").stdout.splitlines()
+    plain = torchdash(server, "logs", str(run_id)).stdout  # empty when it never started
+    assert "".join(json.loads(chunk)["text"] for chunk in chunks) == plain
 
     again = torchdash(server, "cancel", str(run_id))  # a finished run does not cancel: 409
     assert again.returncode == 2 and "HTTP 409" in again.stderr

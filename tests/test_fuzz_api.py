@@ -94,7 +94,7 @@ def _streams_events(case: schemathesis.Case) -> bool:
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,  # the same cases every run: a failure here is reproducible

@@ -80,11 +80,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.add_argument("run_id", type=int)
     show.add_argument("--epochs", type=int, default=5, help="how many last epochs (default 5)")
 
-    logs = add("logs", "a run's worker log")
+    logs = add("logs", "a run's worker log (--json: one LogChunk per line)", reads)
     logs.add_argument("run_id", type=int)
     logs.add_argument("-f", "--follow", action="store_true", help="until the run has finished")
 
-    watch = add("watch", "live view of a run; exit code 0 when it succeeded")
+    watch = add(
+        "watch", "live view of a run; exit code 0 when it succeeded (--json: events)", reads
+    )
     watch.add_argument("run_id", type=int)
 
     cancel = add("cancel", "cancel runs (queued at once, running at the next batch)", reads)

@@ -128,20 +128,25 @@ def show(client: Client, args: argparse.Namespace) -> int:
 
 
 def logs(client: Client, args: argparse.Namespace) -> int:
-    for text in client.follow_log(args.run_id, follow=args.follow):
-        sys.stdout.write(text)
+    for chunk in client.log_chunks(args.run_id, follow=args.follow):
+        sys.stdout.write(chunk.model_dump_json() + "\n" if args.json else chunk.text)
         sys.stdout.flush()
     return 0
 
 
 def watch(client: Client, args: argparse.Namespace) -> int:
-    return watch_run(client, args.run_id)
+    return watch_run(client, args.run_id, as_json=args.json)
 
 
-def watch_run(client: Client, run_id: int) -> int:
+def watch_run(client: Client, run_id: int, as_json: bool = False) -> int:
+    """Follow the run's events until it finishes; its final status as the exit code.
+    `as_json`: each event as one JSON line, `{"event", "id", "data"}`, instead of the view."""
     view = LiveView(sys.stdout, sys.stdout.isatty())
     for event in client.events(run_id):
-        view.update(event)
+        if as_json:
+            print(json.dumps(output.event_json(event)), flush=True)
+        else:
+            view.update(event)
         if event.run is not None and event.run.status in TERMINAL_STATUSES:
             return EXIT_CODES[event.run.status]
     return EXIT_ERROR

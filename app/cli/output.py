@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.client import RunEvent
 from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
 
 
@@ -18,6 +19,17 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
         print(json.dumps(value, indent=2))
     else:
         print(json.dumps([item.model_dump(mode="json") for item in value], indent=2))
+
+
+def event_json(event: RunEvent) -> dict[str, Any]:
+    """A run event as the stream carries it: its name, its id and its data."""
+    if event.run is not None:
+        data: Any = event.run.model_dump(mode="json")
+    elif event.epoch is not None:
+        data = event.epoch.model_dump(mode="json")
+    else:
+        data = [step.model_dump(mode="json") for step in event.steps]
+    return {"event": event.kind, "id": event.id, "data": data}
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

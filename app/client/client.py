@@ -193,12 +193,19 @@ class Client:
     def follow_log(self, run_id: int, follow: bool = False, interval: float = 0.5) -> Iterator[str]:
         """The worker log's text, chunk by chunk; with `follow`, until the run has finished and
         everything it wrote was read."""
+        for chunk in self.log_chunks(run_id, follow, interval):
+            yield chunk.text
+
+    def log_chunks(
+        self, run_id: int, follow: bool = False, interval: float = 0.5
+    ) -> Iterator[LogChunk]:
+        """As `follow_log`, the API's chunks (`text`, and the `offset` after it)."""
         offset = 0
         while True:
             finished = not follow or self.run(run_id).status in TERMINAL_STATUSES
             chunk = self.log(run_id, offset)
             while chunk.text:  # read what is there before deciding to wait
-                yield chunk.text
+                yield chunk
                 offset = chunk.offset
                 chunk = self.log(run_id, offset)
             if finished:

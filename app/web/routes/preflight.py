@@ -7,7 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.runs.config_checks import check_run_config
 from app.runs.preflight import run_preflight
-from app.web.deps import DispatcherDep, SettingsDep
+from app.web.deps import DispatcherDep, GpusDep, SettingsDep
+from app.web.error_handlers import errors
 from app.web.shapes import PreflightPublic, RunCreate
 
 router = APIRouter(prefix="/api", tags=["preflight"])
@@ -16,11 +17,12 @@ router = APIRouter(prefix="/api", tags=["preflight"])
 @router.post(
     "/preflight",
     summary="Build the run's data and model in a worker, time a few training steps; or 422",
+    responses=errors(400, 422),
 )
 async def preflight_run(
-    request: RunCreate, settings: SettingsDep, dispatcher: DispatcherDep
+    request: RunCreate, settings: SettingsDep, dispatcher: DispatcherDep, gpus: GpusDep
 ) -> PreflightPublic:
-    config = check_run_config(request.run_config(), settings)
+    config = check_run_config(request.run_config(), settings, [gpu.index for gpu in gpus])
     # A warm worker of the dispatcher's executor when it has one idle (a cluster's has none).
     take_warm = getattr(dispatcher.executor, "take_warm_worker", None) if dispatcher else None
     # The wait for the worker happens on a thread: the event loop keeps serving meanwhile.

@@ -9,7 +9,8 @@ it does: a first run at 0.05 s with torch on both cores measured +224 %.) Each r
 time is the sum of its epochs' seconds (data and model setup left out). The verdict compares
 the fastest repeat of each (this machine's noise only ever adds time) against a 2 % bar; the
 median ratio is shown beside it. A steadier figure is shown too: what one sample costs on the
-sampler's own thread (a scan of /proc and one INSERT), so the share of a core the default 5 s interval takes.
+sampler's own thread (a scan of /proc and one INSERT), so the share of a core the default 5 s
+interval takes.
 
 (2) The same digits run with `processes: 2` (two gloo ranks on this box's cores, each with half
 the torch threads) against `processes: 1`, in samples per second of training: context only. On

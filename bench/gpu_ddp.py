@@ -1,9 +1,10 @@
 """The DDP case of bench/gpu_resnet.py: one ResNet-18 run on 1, 2 and all GPUs of the machine.
 
 `python -m bench.gpu_resnet --ddp` runs it. The same synthetic CIFAR-10 and torchdash `fit`
-(float32, batch 256 per rank: DDP's usual weak scaling) trains with `processes` 1, 2 and N (every
-GPU the process sees; the counts are deduplicated), each rank on its own GPU, through the
-worker's own launcher (trainer/rank_launcher.py: rank 0 in this process, NCCL between GPUs).
+(float32, the bench's batch per rank, 256 at full size: DDP's usual weak scaling) trains with
+`processes` 1, 2 and N (every GPU the process sees; the counts are deduplicated), each rank
+on its own GPU, through the worker's own launcher (trainer/rank_launcher.py: rank 0 in this
+process, NCCL between GPUs).
 Samples/s count every rank's samples: one epoch is the whole training set whatever the count.
 Scaling efficiency is samples/s on N GPUs over N times samples/s on one. Each count gets an
 equal share of the time budget (at least one warm-up and one timed epoch).
@@ -80,13 +81,14 @@ def measure_ddp(device: torch.device, sizes: Any) -> dict[str, Any]:
     single = results[0]["samples_per_s"]
     for result in results:
         result["efficiency"] = result["samples_per_s"] / (result["processes"] * single)
-    return {**device_info(device), "total_s": time.perf_counter() - started, "ddp": results}
+    total = time.perf_counter() - started
+    return {**device_info(device), "batch": sizes.batch, "total_s": total, "ddp": results}
 
 
 def ddp_table(report: dict[str, Any]) -> list[str]:
     lines = [
         f"DDP on **{report['card']}** (torch {report['torch']}): ResNet-18, synthetic CIFAR-10, "
-        "batch 256 per rank; the run took "
+        f"batch {report.get('batch', 256)} per rank; the run took "
         f"{report['total_s'] / 60:.1f} minutes.",
         "",
         "| processes (GPUs) | samples/s | scaling efficiency | timed epochs |",

@@ -8,6 +8,7 @@ The clock runs from just before the POST to the answer, as a browser's "Check" b
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -55,7 +56,8 @@ def run() -> list[Result]:
             f"measured {report['seconds_per_batch'] * 1000:.2f} ms per batch, an epoch "
             f"estimate of {report['epoch_seconds_estimate']:.2f} s",
             f"cold (`TORCHDASH_WARM_WORKERS=0`): {cold_median:.2f} s median, {max(cold):.2f} s "
-            f"max (×{cold_median / warm_median:.1f} slower)",
+            f"max (×{cold_median / warm_median:.1f} slower); load average "
+            f"{os.getloadavg()[1]:.1f} over the last 5 minutes",
             warm_median <= TARGET_SECONDS,
         )
     ]

@@ -33,6 +33,8 @@ TakeWarmWorker = Callable[[str], "subprocess.Popen[bytes] | None"]
 
 _one_at_a_time = threading.Lock()
 LOG_TAIL_CHARS = 2000
+RESULT_FILE = "result.json"  # what app/worker/preflight.py writes, whole (renamed into place)
+ANSWER_POLL_SECONDS = 0.01
 
 
 def run_preflight(
@@ -54,11 +56,9 @@ def run_preflight(
         process = take_warm(line) if take_warm is not None else None
         if process is None:
             process = _spawn_cold(settings, folder / "worker.log", line)
-        try:
-            process.wait(timeout=max(limit - (time.monotonic() - started), 0.01))
-        except subprocess.TimeoutExpired:
+        if not _wait_for_answer(process, folder / RESULT_FILE, started + limit):
             _kill(process)
-            raise _timeout(limit) from None
+            raise _timeout(limit)
         answer = _read_answer(folder, process.returncode)
     finally:
         _one_at_a_time.release()
@@ -76,6 +76,20 @@ def run_preflight(
             ]
         )
     return {**answer["report"], "seconds": time.monotonic() - started}
+
+
+def _wait_for_answer(process: subprocess.Popen[bytes], result: Path, deadline: float) -> bool:
+    """Wait for the answer file, or for the worker to end without one; False past `deadline`.
+
+    The answer is read as soon as it is written: a worker that imported torch takes a while to
+    exit, and nothing waits on that (a warm one is reaped by its pool, a cold one by Python's
+    subprocess module at its next start of a process).
+    """
+    while time.monotonic() < deadline:
+        if result.is_file() or process.poll() is not None:
+            return True
+        time.sleep(ANSWER_POLL_SECONDS)
+    return False
 
 
 def _spawn_cold(settings: Settings, log_path: Path, line: str) -> subprocess.Popen[bytes]:
@@ -113,8 +127,8 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def _read_answer(folder: Path, returncode: int) -> dict[str, Any]:
-    result = folder / "result.json"
+def _read_answer(folder: Path, returncode: int | None) -> dict[str, Any]:
+    result = folder / RESULT_FILE
     if result.is_file():
         return json.loads(result.read_text())
     log = folder / "worker.log"

@@ -211,11 +211,11 @@ def test_sweep_runs_filters_and_sort(server: str, tmp_path: Path) -> None:
 
 
 def test_runs_tag_filter_is_passed_to_the_server(server: str, tmp_path: Path) -> None:
-    parameters = httpx.get(f"{server}/openapi.json").json()["paths"]["/api/runs"]["get"]
-    if "tag" not in {parameter["name"] for parameter in parameters["parameters"]}:
-        pytest.skip("this server has no tag filter yet (another branch adds GET /api/runs?tag=)")
-    tagged = runs_json(server, "--tag", "no-run-has-this-tag")
-    assert tagged["runs"] == []
+    run = httpx.post(f"{server}/api/runs", json={**TINY_CONFIG, "tags": ["cli-tagged"]}).json()
+    tagged = runs_json(server, "--tag", "cli-tagged")
+    assert [r["id"] for r in tagged["runs"]] == [run["id"]]
+    assert runs_json(server, "--tag", "no-run-has-this-tag")["runs"] == []
+    httpx.post(f"{server}/api/runs/{run['id']}/cancel").raise_for_status()
 
 
 def test_the_cli_never_imports_torch(server: str) -> None:

@@ -27,7 +27,6 @@ from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import Run
 from tests.conftest import ROOT, TINY_CONFIG
-from trainer.config import RunConfig
 
 H200 = [
     GpuReading(0, "GPU-0aaaaaaa-1111", "NVIDIA H200", 143_771.0, 1_024.0, 12.0, 110.0),
@@ -155,9 +154,6 @@ def test_more_processes_than_gpus_is_a_problem_of_processes() -> None:
     assert gpu_problems({"device": "cuda", "processes": 2}, gpus) == []
 
 
-@pytest.mark.skipif(
-    "processes" not in RunConfig.model_fields, reason="RunConfig has no `processes` field yet"
-)
 def test_more_processes_than_gpus_is_422_naming_processes(two_gpus: TestClient) -> None:
     response = two_gpus.post("/api/runs", json={**TINY_CONFIG, "device": "cuda", "processes": 3})
     assert _field_of_422(response) == ["body", "processes"]

@@ -102,6 +102,7 @@ class RunConfig(Frozen):
         le=64,
         description="Train with DistributedDataParallel over this many processes: one GPU each "
         "on CUDA (NCCL), CPU processes otherwise (gloo). 1: a single process.",
+        json_schema_extra=ui("training"),
     )
     early_stopping: EarlyStoppingConfig | None = Field(
         None,

@@ -49,11 +49,15 @@ def test_typed_results_and_the_event_stream(server: str) -> None:
                 epochs.append(event.epoch.epoch)
             if event.run is not None:
                 statuses.append(event.run.status)
-                if event.run.status == "succeeded":
-                    break
+            # A watcher that comes after the end (a quiet machine trains these two epochs in a
+            # blink) learns the final state first, then the rows: wait for both.
+            if "succeeded" in statuses and len(epochs) == 2:
+                break
         assert kinds[0] == "run"  # a new watcher learns the run's state first
         assert epochs == [1, 2] and "steps" in kinds
-        assert statuses[-1] == "succeeded" and "running" in statuses
+        assert statuses[-1] == "succeeded"
+        if statuses[0] != "succeeded":  # it watched the run live: it saw it train
+            assert "running" in statuses
 
         assert client.wait(run.id).status == "succeeded"  # a finished run: at once
         page = client.runs("succeeded", sort="id", order="asc")

@@ -40,7 +40,10 @@ CHECKS = ["not_a_server_error", "status_code_conformance", "response_schema_conf
 def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home: Path = tmp_path_factory.mktemp("fuzz") / "home"
     (home / "data").mkdir(parents=True)
-    config = Settings(home=home, data_roots=[home / "data"], warm_workers=0)
+    # A preflight of a valid generated config starts a real worker; 2 s is shorter than its
+    # torch import, so each answers at once with the documented 422 (preflight_timeout) instead
+    # of training. tests/test_preflight.py checks real answers.
+    config = Settings(home=home, data_roots=[home / "data"], warm_workers=0, preflight_seconds=2)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config, dispatch=False),

@@ -71,6 +71,7 @@ class SystemSampler:
     def _run(self) -> None:
         while not self.stopped.wait(self.interval):
             self.sample_once()
+        self.sample_once()  # the end of the run: a run shorter than one interval has a row too
 
     def sample_once(self) -> None:
         """Read and store one sample; a failure is logged (once) and sampling goes on."""

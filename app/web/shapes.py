@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -13,8 +13,6 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
 )
-
-from trainer.config import RunConfig
 
 if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
     # SQLAlchemy, which is most of a `torchdash runs` start (bench/cli_start.py)
@@ -42,22 +40,6 @@ Tag = Annotated[
 ]
 Tags = Annotated[list[Tag], Field(max_length=20), AfterValidator(_unique)]
 Notes = Annotated[str, Field(max_length=10_000, description="Plain text.")]
-
-
-class RunCreate(RunConfig):
-    """`POST /api/runs`: a run config, plus what belongs to the run rather than to its config."""
-
-    tags: Tags = Field(default_factory=list, description="Short labels for the run.")
-    notes: Notes = ""
-    estimated_epoch_seconds: float | None = Field(
-        None, gt=0, description="The preflight's epoch_seconds_estimate: the ETA until epochs end."
-    )
-
-    RUN_FIELDS: ClassVar[frozenset[str]] = frozenset({"tags", "notes", "estimated_epoch_seconds"})
-
-    def run_config(self) -> RunConfig:
-        """The config alone, as it is stored with the run."""
-        return RunConfig.model_validate(self.model_dump(exclude=set(self.RUN_FIELDS)))
 
 
 class RunUpdate(BaseModel):

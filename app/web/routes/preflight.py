@@ -9,7 +9,8 @@ from app.runs.config_checks import check_run_config
 from app.runs.preflight import run_preflight
 from app.web.deps import DispatcherDep, GpusDep, SettingsDep
 from app.web.error_handlers import errors
-from app.web.shapes import PreflightPublic, RunCreate
+from app.web.run_create import RunCreate
+from app.web.shapes import PreflightPublic
 
 router = APIRouter(prefix="/api", tags=["preflight"])
 

@@ -17,13 +17,13 @@ from app.storage.downsample import lttb
 from app.storage.models import Run, RunStatus
 from app.web.deps import DispatcherDep, GpusDep, QueryNumber, RowId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
+from app.web.run_create import RunCreate
 from app.web.shapes import (
     EpochPublic,
     ForkRequest,
     MetricsPublic,
     QueueMove,
     ResumeRequest,
-    RunCreate,
     RunPublic,
     RunsPublic,
     RunUpdate,

@@ -1,0 +1,30 @@
+"""`POST /api/runs` and `POST /api/preflight`: a run config plus what belongs to the run.
+
+Apart from app/web/shapes.py because it extends the trainer's RunConfig: importing that takes
+longer than the rest of the shapes together, and the client and the CLI need only those.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from app.web.shapes import Notes, Tags
+from trainer.config import RunConfig
+
+
+class RunCreate(RunConfig):
+    """`POST /api/runs`: a run config, plus what belongs to the run rather than to its config."""
+
+    tags: Tags = Field(default_factory=list, description="Short labels for the run.")
+    notes: Notes = ""
+    estimated_epoch_seconds: float | None = Field(
+        None, gt=0, description="The preflight's epoch_seconds_estimate: the ETA until epochs end."
+    )
+
+    RUN_FIELDS: ClassVar[frozenset[str]] = frozenset({"tags", "notes", "estimated_epoch_seconds"})
+
+    def run_config(self) -> RunConfig:
+        """The config alone, as it is stored with the run."""
+        return RunConfig.model_validate(self.model_dump(exclude=set(self.RUN_FIELDS)))

@@ -28,7 +28,7 @@ def wait_for_status(base: str, run_id: int, status: str, timeout: float = 60) ->
 
 def test_sse_pushes_epoch_rows_as_they_are_written(live_server: str) -> None:
     run = httpx.post(f"{live_server}/api/runs", json={**TINY_CONFIG, "max_epochs": 2}).json()
-    seen: dict[str, list] = {"run": [], "epoch": [], "steps": []}
+    seen: dict[str, list] = {"run": [], "epoch": [], "steps": [], "system": []}
     url = f"{live_server}/api/runs/{run['id']}/events"
     with httpx.stream("GET", url, timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -108,7 +108,7 @@ def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(
 
 def read_events(base: str, run_id: int, last_step: int, since: str = "") -> dict[str, list]:
     """Collect a run's events from its stream until it has succeeded and `last_step` arrived."""
-    seen: dict[str, list] = {"run": [], "epoch": [], "steps": []}
+    seen: dict[str, list] = {"run": [], "epoch": [], "steps": [], "system": []}
     url = f"{base}/api/runs/{run_id}/events{since}"
     with httpx.stream("GET", url, timeout=60) as response:
         event = None

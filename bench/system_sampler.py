@@ -48,7 +48,9 @@ def config(**changes: object) -> RunConfig:
             "name": "bench system sampler",
             "model": {"kind": "mlp", "hidden_sizes": [256]},
             "batch_size": 16,
-            "max_epochs": 3,
+            # Long enough for several samples at FAST_INTERVAL on a quiet machine (3 epochs took
+            # 0.2 s there: shorter than one interval, so only the last sample was measured).
+            "max_epochs": 30,
             "device": "cpu",
             **changes,
         }

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,19 +130,27 @@ def wait_for_server(base: str) -> None:
     wait_until(lambda: _answers(base), timeout=30, what="the server to answer /healthz")
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """A real server process on loopback, with its dispatcher spawning real workers."""
+@contextmanager
+def serving(settings: Settings, timeout: float = 30, **env: str) -> Iterator[str]:
+    """A real server process on loopback for `settings` (`env` adds variables), answering
+    within `timeout` seconds; stopped with its workers afterwards."""
     port = free_port()
-    server = spawn_server(settings, port)
+    server = spawn_server(settings, port, **env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_server(base)
+        wait_until(lambda: _answers(base), timeout=timeout, what="the server to answer /healthz")
         yield base
     finally:
         server.terminate()
         server.wait(timeout=15)
         stop_workers(settings)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """A real server process on loopback, with its dispatcher spawning real workers."""
+    with serving(settings) as base:
+        yield base
 
 
 def _answers(base: str) -> bool:

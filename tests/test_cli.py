@@ -16,14 +16,7 @@ import pytest
 import torch
 
 from app.settings import Settings
-from tests.conftest import (
-    ROOT,
-    TINY_CONFIG,
-    free_port,
-    spawn_server,
-    stop_workers,
-    wait_until,
-)
+from tests.conftest import ROOT, TINY_CONFIG, free_port, serving
 
 
 @pytest.fixture(scope="module")
@@ -32,25 +25,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("cli") / "home"
     (home / "data").mkdir(parents=True)
     settings = Settings(home=home, data_roots=[home / "data"])
-    port = free_port()
-    process = spawn_server(settings, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # Longer than conftest's 30 s: on a loaded 2-core machine the first start (migrations,
-        # the warm worker importing torch beside it) has taken longer.
-        wait_until(lambda: answers(base), timeout=180, what="the server to answer /healthz")
+    # Longer than conftest's 30 s: on a loaded 2-core machine the first start (migrations, the
+    # warm worker importing torch beside it) has taken longer.
+    with serving(settings, timeout=180) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        stop_workers(settings)
-
-
-def answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def torchdash(base: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,7 @@ import pytest
 from app.client import ApiError, Client
 from app.settings import Settings
 from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic, RunsPublic
-from tests.conftest import ROOT, TINY_CONFIG, free_port, spawn_server, stop_workers, wait_until
-from tests.test_cli import answers
+from tests.conftest import ROOT, TINY_CONFIG, serving
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +23,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("client") / "home"
     (home / "data").mkdir(parents=True)
     settings = Settings(home=home, data_roots=[home / "data"])
-    port = free_port()
-    process = spawn_server(settings, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(base), timeout=180, what="the server to answer /healthz")
+    with serving(settings, timeout=180) as base:  # test_cli.py says why 180 s
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        stop_workers(settings)
 
 
 def test_typed_results_and_the_event_stream(server: str) -> None:

@@ -77,9 +77,11 @@ def create_run(
         estimated_epoch_seconds=request.estimated_epoch_seconds,
     )
     session.commit()
+    # The answer is read before the dispatcher wakes: it is the run as queued, not as started.
+    answer = public_run(session, settings, lifecycle.get_run(session, run.id))
     if dispatcher is not None:
         dispatcher.wake()
-    return public_run(session, settings, lifecycle.get_run(session, run.id))
+    return answer
 
 
 @router.get("/runs", summary="A page of runs, newest first or sorted", responses=errors(422))
@@ -130,10 +132,11 @@ def create_sweep(
         gpus=[gpu.index for gpu in gpus],
     )
     session.commit()
+    runs = [lifecycle.get_run(session, run.id) for run in created]
+    answer = SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
     if dispatcher is not None:
         dispatcher.wake()
-    runs = [lifecycle.get_run(session, run.id) for run in created]
-    return SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
+    return answer
 
 
 @router.get("/runs/{run_id}", summary="One run", responses=errors(404, 422))
@@ -168,9 +171,10 @@ def move_run_in_queue(
 ) -> RunPublic:
     queue.move_in_queue(session, run_id, request.position)
     session.commit()
+    answer = public_run(session, settings, lifecycle.get_run(session, run_id))
     if dispatcher is not None:
         dispatcher.wake()
-    return public_run(session, settings, lifecycle.get_run(session, run_id))
+    return answer
 
 
 @router.get(
@@ -243,9 +247,10 @@ def resume_run(
         session, run_id, request.max_epochs, request.fallback, request.processes
     )
     session.commit()
+    answer = public_run(session, settings, run)
     if dispatcher is not None:
         dispatcher.wake()
-    return public_run(session, settings, run)
+    return answer
 
 
 @router.post(
@@ -286,6 +291,8 @@ def fork_run(
         notes=source.notes,
     )
     session.commit()
+    # The answer is read before the dispatcher wakes: it is the run as queued, not as started.
+    answer = public_run(session, settings, lifecycle.get_run(session, run.id))
     if dispatcher is not None:
         dispatcher.wake()
-    return public_run(session, settings, lifecycle.get_run(session, run.id))
+    return answer

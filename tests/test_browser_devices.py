@@ -15,7 +15,10 @@ from playwright.sync_api import Page, expect
 
 from app.settings import Settings
 from tests import test_browser
-from tests.conftest import free_port, spawn_server, stop_workers, wait_for_server, wait_until
+from tests.conftest import (
+    serving,
+    wait_until,
+)
 from tests.test_browser import DOCS, field, screenshots_wanted
 
 browser = test_browser.browser  # the fixtures, shared
@@ -24,22 +27,13 @@ page = test_browser.page
 
 @pytest.fixture
 def gpu_server(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = spawn_server(
+    with serving(
         settings,
-        port,
         TORCHDASH_GPUS="0,1",
         TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU="1",
         TORCHDASH_WARM_WORKERS="0",
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(base)
+    ) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        stop_workers(settings)
 
 
 def test_the_device_field_offers_the_servers_gpus_and_places_the_run(

@@ -25,7 +25,10 @@ from app.storage.models import RunStatus
 from app.worker.execute import execute_run
 from app.worker.process_tree import ProcessTree
 from app.worker.system_sampler import SystemSampler, assigned_gpus
-from tests.conftest import TINY_CONFIG, free_port, spawn_server, stop_workers, wait_for_server
+from tests.conftest import (
+    TINY_CONFIG,
+    serving,
+)
 from tests.test_ddp import claim
 
 
@@ -121,16 +124,8 @@ def test_gpu_rows_are_the_runs_gpus_only(client: TestClient, make_run, settings:
 @pytest.fixture
 def sampling_server(settings: Settings) -> Iterator[str]:
     """A real server whose workers sample every 0.2 s."""
-    port = free_port()
-    server = spawn_server(settings, port, TORCHDASH_SYSTEM_SAMPLE_SECONDS="0.2")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(base)
+    with serving(settings, TORCHDASH_SYSTEM_SAMPLE_SECONDS="0.2") as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        stop_workers(settings)
 
 
 def read_until(

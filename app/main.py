@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from app.hardware.inventory import gpu_inventory
 from app.runs.dispatcher import Dispatcher
 from app.runs.executors.local import LocalProcessExecutor
+from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory
 from app.storage.notifications import RunListener
@@ -34,7 +36,18 @@ from app.web.routes import (
     uploads,
 )
 
+logger = logging.getLogger("torchdash")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def make_ray_executor(settings: Settings) -> RayJobExecutor:
+    """The Ray executor (it imports ray itself, when it first submits or looks at a job)."""
+    if not settings.uses_postgresql:
+        logger.warning(
+            "TORCHDASH_EXECUTOR=ray with SQLite: only workers on this machine can reach the "
+            "database; set TORCHDASH_DATABASE_URL to a PostgreSQL server for a real cluster"
+        )
+    return RayJobExecutor(settings)
 
 
 def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> FastAPI:
@@ -44,14 +57,17 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     engine = make_engine(settings.sqlalchemy_url, **settings.pool_options())
     create_tables(engine)
     factory = make_session_factory(engine)
-    # The GPU set is read once: runs are placed on it and checked against it at submit.
-    gpus = gpu_inventory(settings.gpus)
+    # The GPU set is read once: runs are placed on it and checked against it at submit. On the
+    # Ray executor the cluster's nodes take its place, read as they change.
+    cluster = make_ray_executor(settings) if settings.executor == "ray" else None
+    gpus = gpu_inventory(settings.gpus) if cluster is None else []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = None
         if dispatch:
-            dispatcher = Dispatcher(settings, factory, LocalProcessExecutor(settings), gpus)
+            executor = cluster or LocalProcessExecutor(settings)
+            dispatcher = Dispatcher(settings, factory, executor, gpus)
             dispatcher.start()
         app.state.dispatcher = dispatcher
         listener = None
@@ -78,6 +94,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.session_factory = factory
     app.state.dispatcher = None
     app.state.gpus = gpus
+    app.state.cluster = cluster
     poll_interval = settings.event_poll_interval
     if settings.uses_postgresql:  # notifications wake the pollers: their own look can be slow
         poll_interval = settings.notified_poll_interval

@@ -6,9 +6,9 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # One entry of TORCHDASH_GPUS: an NVML index, or a GPU (or MIG instance) UUID as NVML prints it.
@@ -123,6 +123,56 @@ class Settings(BaseSettings):
         description="TEST SEAM ONLY, for machines without GPUs: a worker placed on GPUs trains "
         "on the CPU instead, keeping its CUDA_VISIBLE_DEVICES. Never set it on a real box.",
     )
+
+    # The executor (issue 13): where workers run. `ray` submits one Ray job per run attempt
+    # through the Jobs API of the cluster's dashboard (README "Cluster").
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where runs train: 'local' (worker processes on this machine) or 'ray' "
+        "(one job per run attempt on the Ray cluster at TORCHDASH_RAY_ADDRESS).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray executor: the cluster dashboard's address, e.g. http://head:8265 (the "
+        "Jobs API). Keep it on a private network: it runs any command for whoever reaches it.",
+    )
+    ray_stop_grace_seconds: int = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="Ray executor: seconds between Ray's SIGTERM and its SIGKILL when a job is "
+        "stopped through Ray (its RAY_JOB_STOP_WAIT_TIME_S), so a checkpoint can be saved.",
+    )
+    ray_cancel_answer_seconds: float = Field(
+        60,
+        gt=0,
+        description="Ray executor: seconds a cancelled run's worker has to stop by itself before "
+        "its job is stopped through Ray.",
+    )
+    ray_poll_interval: float = Field(
+        1.0,
+        gt=0,
+        description="Ray executor: seconds between looks at the cluster's jobs and resources.",
+    )
+
+    @field_validator("ray_address")
+    @classmethod
+    def _check_ray_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(:\d+)?/?", value):
+            raise ValueError(
+                f"TORCHDASH_RAY_ADDRESS={value!r}: expected the dashboard's http(s)://host:port "
+                "(e.g. http://head:8265)"
+            )
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _ray_needs_address(self) -> Settings:
+        if self.executor == "ray" and not self.ray_address:
+            raise ValueError(
+                "TORCHDASH_EXECUTOR=ray needs TORCHDASH_RAY_ADDRESS (the cluster dashboard's "
+                "http://head:8265)"
+            )
+        return self
 
     @field_validator("gpus", mode="before")
     @classmethod

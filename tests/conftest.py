@@ -168,7 +168,8 @@ def stop_workers(settings: Settings) -> None:
             select(Run.worker_handle).where(Run.worker_handle.is_not(None))
         ).all()
     engine.dispose()
-    for pid in map(int, handles):  # the local executor's handle is the worker's pid
+    # The local executor's handle is the worker's pid (a Ray job's name is Ray's to stop).
+    for pid in (int(handle) for handle in handles if handle.isdigit()):
         try:
             os.kill(pid, 9)
         except ProcessLookupError:

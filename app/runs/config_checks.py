@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import ConfigError
+from app.runs.cluster_placement import ClusterGpus
 from app.runs.data_paths import check_data_paths
 from app.runs.placement import pinned_gpu, processes_of, trains_on_cuda
 from app.settings import Settings
@@ -16,11 +17,12 @@ from trainer.plugin_discovery import discover_plugin_models
 
 
 def check_run_config(
-    config: RunConfig, settings: Settings, gpus: Sequence[int] | None = None
+    config: RunConfig, settings: Settings, gpus: Sequence[int] | ClusterGpus | None = None
 ) -> RunConfig:
     """The config with its data paths resolved; ConfigError (422) names the first bad field.
 
-    With `gpus` (the server's GPU set, on submit) the device must be one it can give."""
+    With `gpus` (on submit: the server's GPU set, or what the Ray cluster's nodes have) the
+    device must be one it can give."""
     problems = compatibility_problems(config)
     if gpus is not None:
         problems = [*problems, *gpu_problems(config.model_dump(mode="json"), gpus)]
@@ -35,8 +37,12 @@ def check_run_config(
     return check_data_paths(config, settings.allowed_data_roots)
 
 
-def gpu_problems(config: dict, gpus: Sequence[int]) -> list[tuple[tuple[str, ...], str]]:
+def gpu_problems(
+    config: dict, gpus: Sequence[int] | ClusterGpus
+) -> list[tuple[tuple[str, ...], str]]:
     """Why this server could never place the run: a GPU it does not have, or more of them."""
+    if isinstance(gpus, ClusterGpus):
+        return cluster_gpu_problems(config, gpus)
     device = config.get("device", "auto")
     processes = processes_of(config)
     have = ", ".join(map(str, sorted(gpus))) or "none"
@@ -61,6 +67,35 @@ def gpu_problems(config: dict, gpus: Sequence[int]) -> list[tuple[tuple[str, ...
                 ("processes",),
                 f"processes={processes} needs {processes} GPUs, and this server has "
                 f"{len(gpus)} ({have})",
+            )
+        ]
+    return []
+
+
+def cluster_gpu_problems(config: dict, cluster: ClusterGpus) -> list[tuple[tuple[str, ...], str]]:
+    """Why the Ray cluster could not place the run now: a pinned GPU (Ray picks them), no GPU
+    at all, or more GPUs than its largest node has (a DDP run does not span nodes)."""
+    device = config.get("device", "auto")
+    processes = processes_of(config)
+    if not trains_on_cuda(device, cluster.total > 0):
+        return []
+    if pinned_gpu(device) is not None:
+        return [
+            (
+                ("device",),
+                f"device '{device}' pins a GPU of one machine; on the Ray cluster choose "
+                "'cuda' (Ray picks the GPUs)",
+            )
+        ]
+    if cluster.total == 0:
+        return [(("device",), f"device '{device}' asks for a GPU, and the Ray cluster has none")]
+    if processes > cluster.largest_node:
+        return [
+            (
+                ("processes",),
+                f"processes={processes} needs {processes} GPUs on one node, and the largest "
+                f"node of the Ray cluster has {cluster.largest_node} (DDP across nodes is not "
+                "supported)",
             )
         ]
     return []

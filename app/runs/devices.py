@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.hardware.inventory import cpu_inventory, gpu_inventory
+from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.models import Run, RunStatus
 
@@ -39,3 +40,36 @@ def describe_devices(session: Session, settings: Settings) -> dict[str, Any]:
     ]
     cpu = {**cpu_inventory(), "max_concurrent_runs": settings.max_concurrent_runs}
     return {"gpus": gpus, "cpu": cpu}
+
+
+def describe_cluster(session: Session, executor: RayJobExecutor) -> dict[str, Any]:
+    """The Ray cluster's nodes, what each has free, and the running runs on each."""
+    allocator = executor.cluster_placement()
+    on_node: dict[str, list[int]] = {}
+    rows = session.execute(
+        select(Run.id, Run.node).where(Run.status == RunStatus.RUNNING.value, Run.node.is_not(None))
+    ).all()
+    for run_id, node in rows:
+        on_node.setdefault(node, []).append(run_id)
+    nodes, _ = executor.nodes()
+    free = {room.node_id: room for room in executor.rooms()}
+    return {
+        "address": executor.settings.ray_address,
+        "unreachable": allocator.unreachable,
+        "largest_node_gpus": allocator.gpus().largest_node,
+        "nodes": [
+            {
+                "node_id": node.node_id,
+                "name": node.name,
+                "label": node.label,
+                "alive": node.alive,
+                "is_head": node.is_head,
+                "gpus_total": node.gpus_total,
+                "gpus_free": free[node.node_id].gpus_free if node.alive else 0,
+                "cpus_total": node.cpus_total,
+                "cpus_free": free[node.node_id].cpus_free if node.alive else 0,
+                "run_ids": sorted(on_node.get(node.label, [])),
+            }
+            for node in nodes
+        ],
+    }

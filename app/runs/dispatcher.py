@@ -100,14 +100,24 @@ class Dispatcher:
         for exited in self.executor.reap():
             with session_scope(self.factory) as session:
                 self._settle(session, exited.run_id, exited.outcome, exited.reason)
+        placed = self.executor.placed()
+        with session_scope(self.factory) as session:
+            for run_id, node in placed.items():
+                session.execute(update(Run).where(Run.id == run_id).values(node=node))
+            stopping = session.scalars(
+                select(Run.id).where(Run.status == RunStatus.RUNNING.value, Run.stop_requested)
+            ).all()
+        self.executor.stop_unanswered(set(stopping))
+        # A cluster places on its nodes' free resources; this machine, on its GPU set.
+        allocator = self.executor.cluster_placement() or self.allocator
         with session_scope(self.factory) as session:
             held = self.held(session)
             queued = session.execute(
                 queued_in_order().add_columns(Run.config, Run.waiting_reason).limit(QUEUED_PER_TICK)
             ).all()
-            room = self.allocator.room(held)
+            room = allocator.room(held)
             reasons = {run_id: reason for run_id, _, reason in queued}
-            decisions = self.allocator.plan([(r, config) for r, config, _ in queued], held)
+            decisions = allocator.plan([(r, config) for r, config, _ in queued], held)
             for decision in decisions:
                 if decision.impossible is not None:
                     self._refuse(session, decision)
@@ -121,7 +131,7 @@ class Dispatcher:
         self.executor.keep_warm(room)
         for decision in decisions:
             if decision.starts:
-                self._launch(decision.run_id, decision.gpus)
+                self._launch(decision)
 
     def held(self, session: Session) -> list[Held]:
         """What runs hold now, from the database: every running run, and every run whose worker
@@ -148,7 +158,8 @@ class Dispatcher:
             return  # cancelled meanwhile
         logger.warning("run %s: %s", decision.run_id, decision.impossible)
 
-    def _launch(self, run_id: int, gpus: tuple[int, ...]) -> None:
+    def _launch(self, decision: Decision) -> None:
+        run_id, gpus = decision.run_id, decision.gpus
         with session_scope(self.factory) as session:
             try:
                 transition(
@@ -157,11 +168,22 @@ class Dispatcher:
                     RunStatus.RUNNING,
                     progress_batch=0,
                     assigned_gpus=[str(gpu) for gpu in gpus],
+                    attempt=Run.attempt + 1,
+                    node=None,
                 )
             except ConflictError:
                 return  # cancelled meanwhile
+            attempt, created_at = session.execute(
+                select(Run.attempt, Run.created_at).where(Run.id == run_id)
+            ).one()
         try:
-            handle = self.executor.start(run_id, [self.gpus[gpu] for gpu in gpus])
+            handle = self.executor.start(
+                run_id,
+                [self.gpus[gpu] for gpu in gpus],
+                gpu_count=decision.gpu_count,
+                attempt=attempt,
+                run_created_at=created_at,
+            )
         except OSError as error:
             with session_scope(self.factory) as session:
                 transition(
@@ -174,7 +196,10 @@ class Dispatcher:
                 .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
                 .values(worker_handle=handle)
             )
-        on = f"GPUs {', '.join(map(str, gpus))}" if gpus else "a CPU slot"
+        if gpus:
+            on = f"GPUs {', '.join(map(str, gpus))}"
+        else:
+            on = f"{decision.gpu_count} GPU(s) of the cluster" if decision.gpu_count else "a CPU"
         logger.info("run %s: worker %s started on %s", run_id, handle, on)
 
     def _settle(self, session: Session, run_id: int, target: RunStatus, reason: str) -> None:

@@ -67,6 +67,8 @@ class Decision:
     gpus: tuple[int, ...] = ()
     waiting_reason: str | None = None
     impossible: str | None = None
+    # GPUs the run takes: len(gpus) here; on a cluster, which ones is the cluster's choice.
+    gpu_count: int = 0
 
     @property
     def starts(self) -> bool:
@@ -124,14 +126,14 @@ class Allocator:
                 return Decision(run_id, impossible=self._not_in_set(f"GPU {pinned}"))
             if pinned in busy:
                 return Decision(run_id, waiting_reason=f"waiting for GPU {pinned}")
-            return Decision(run_id, gpus=(pinned,))
+            return Decision(run_id, gpus=(pinned,), gpu_count=1)
         if needed > len(self.gpu_indexes):
             return Decision(run_id, impossible=self._not_in_set(f"{needed} GPUs"))
         free = [gpu for gpu in self.gpu_indexes if gpu not in busy]
         if len(free) < needed:
             plural = "a free GPU" if needed == 1 else f"{needed} free GPUs"
             return Decision(run_id, waiting_reason=f"waiting for {plural}")
-        return Decision(run_id, gpus=tuple(free[:needed]))
+        return Decision(run_id, gpus=tuple(free[:needed]), gpu_count=needed)
 
     def _not_in_set(self, wanted: str) -> str:
         have = ", ".join(map(str, self.gpu_indexes)) or "none"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import ConfigError
 from app.runs import lifecycle
+from app.runs.cluster_placement import ClusterGpus
 from app.runs.config_checks import gpu_problems
 from app.runs.data_paths import check_data_paths
 from app.storage.models import Run
@@ -67,7 +68,7 @@ def create_sweep(
     data_roots: list[Path],
     tags: list[str] | None = None,
     notes: str = "",
-    gpus: list[int] | None = None,
+    gpus: list[int] | ClusterGpus | None = None,
 ) -> tuple[str, list[Run]]:
     """Queue every run of the grid in one group, each with the sweep's tags and notes; `gpus`:
     the server's GPU set, to check the device against."""

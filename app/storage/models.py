@@ -75,6 +75,11 @@ class Run(Base):
     queue_rank: Mapped[float] = mapped_column(default=0.0, server_default="0", index=True)
     estimated_epoch_seconds: Mapped[float | None]
     best_epoch: Mapped[int | None]
+    # Added by migration 0011 (cluster): how many times the run was started (its cluster job is
+    # named by run id and attempt, so a retried submit cannot start it twice), and the cluster
+    # node its current or last attempt trained on (null for the local executor).
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
+    node: Mapped[str | None] = mapped_column(String(200))
     # Added by migration 0010: an index for each column the runs list sorts on (GET /api/runs
     # ?sort=), alone and after `status` (the filter), so a page of 50 out of 10,000 runs is a
     # walk down an index, never a sort of the table. Sorting by id needs none: the rowid is it.

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from app.hardware.inventory import Gpu
+from app.runs.cluster_placement import ClusterGpus
 from app.runs.dispatcher import Dispatcher
 from app.runs.lifecycle import get_run
 from app.settings import Settings
@@ -47,13 +47,19 @@ def get_dispatcher(request: Request) -> Dispatcher | None:
     return request.app.state.dispatcher
 
 
-def get_gpus(request: Request) -> list[Gpu]:
-    """The server's GPU set, as read at start-up (TORCHDASH_GPUS, else NVML's)."""
-    return request.app.state.gpus
+def get_gpu_limits(request: Request) -> list[int] | ClusterGpus | None:
+    """What a submitted run may ask for: the server's GPU set, as read at start-up
+    (TORCHDASH_GPUS, else NVML's), or on the Ray executor what the cluster's nodes have now
+    (None while the cluster cannot be read: the run is queued, and waits for it)."""
+    cluster = request.app.state.cluster
+    if cluster is not None:
+        allocator = cluster.cluster_placement()
+        return None if allocator.unreachable else allocator.gpus()
+    return [gpu.index for gpu in request.app.state.gpus]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 DispatcherDep = Annotated[Dispatcher | None, Depends(get_dispatcher)]
 ExistingRunId = Annotated[int, Depends(existing_run_id)]
-GpusDep = Annotated[list[Gpu], Depends(get_gpus)]
+GpuLimitsDep = Annotated[list[int] | ClusterGpus | None, Depends(get_gpu_limits)]

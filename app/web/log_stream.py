@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio
 
 MAX_CHUNK_BYTES = 64 * 1024
+
+
+# Reads the log from a byte offset: (text, the offset to ask for next).
+LogReader = Callable[[int], tuple[str, int]]
 
 
 def read_log_chunk(path: Path, offset: int, limit: int = MAX_CHUNK_BYTES) -> tuple[str, int]:
@@ -20,15 +24,26 @@ def read_log_chunk(path: Path, offset: int, limit: int = MAX_CHUNK_BYTES) -> tup
             data = handle.read(limit)
     except FileNotFoundError:
         return "", offset
+    return _whole_lines(data, offset, limit)
+
+
+def read_text_chunk(text: str | None, offset: int, limit: int = MAX_CHUNK_BYTES) -> tuple[str, int]:
+    """The same of a log held whole in memory (a Ray job's, as the Jobs API returns it)."""
+    return _whole_lines((text or "").encode()[offset : offset + limit], offset, limit)
+
+
+def _whole_lines(data: bytes, offset: int, limit: int) -> tuple[str, int]:
     if len(data) == limit and b"\n" in data:
         data = data[: data.rindex(b"\n") + 1]  # a line cut in two would show as two lines
     return data.decode("utf-8", errors="replace"), offset + len(data)
 
 
-async def log_stream(path: Path, offset: int, interval: float) -> AsyncIterator[dict[str, str]]:
-    """`log` events with new text as the file grows; the event id is the next byte offset."""
+async def log_stream(
+    read: LogReader, offset: int, interval: float
+) -> AsyncIterator[dict[str, str]]:
+    """`log` events with new text as the log grows; the event id is the next byte offset."""
     while True:
-        text, offset_after = await anyio.to_thread.run_sync(read_log_chunk, path, offset)
+        text, offset_after = await anyio.to_thread.run_sync(read, offset)
         if text:
             offset = offset_after
             yield {"event": "log", "id": str(offset), "data": json.dumps({"text": text})}

@@ -94,6 +94,10 @@ class RunPublic(BaseModel):
     best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
     assigned_gpus: list[str]  # NVML indexes of the run's GPUs; empty for a CPU run
     waiting_reason: str | None  # why a queued run has not started, e.g. "waiting for GPU 1"
+    # The Ray executor (issue 13): how many times the run was started, and the cluster node
+    # its current or last attempt trains on ("address (node id start)"); null when local.
+    attempt: int
+    node: str | None
 
     @classmethod
     def of(cls, run: Run, spot: QueueSpot | None = None) -> RunPublic:
@@ -289,9 +293,32 @@ class CpuPublic(BaseModel):
     max_concurrent_runs: int  # CPU runs trained at once (TORCHDASH_MAX_CONCURRENT_RUNS)
 
 
+class NodePublic(BaseModel):
+    """One node of the Ray cluster, with what it has free for runs."""
+
+    node_id: str
+    name: str  # Ray's node name (its address)
+    label: str  # as a run's `node` names it
+    alive: bool
+    is_head: bool
+    gpus_total: int
+    gpus_free: int
+    cpus_total: int
+    cpus_free: int
+    run_ids: list[int]  # the running runs on it
+
+
+class ClusterPublic(BaseModel):
+    address: str  # the dashboard (Jobs API) address, TORCHDASH_RAY_ADDRESS
+    unreachable: str | None  # why the cluster could not be read now; null when it could
+    nodes: list[NodePublic]
+    largest_node_gpus: int  # a run may ask at most this many GPUs (processes)
+
+
 class DevicesPublic(BaseModel):
-    gpus: list[GpuPublic]
+    gpus: list[GpuPublic]  # this machine's; empty on the Ray executor (see `cluster`)
     cpu: CpuPublic
+    cluster: ClusterPublic | None = None  # the Ray executor's nodes; null for local runs
 
 
 class ErrorPublic(BaseModel):

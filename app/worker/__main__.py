@@ -15,6 +15,7 @@ from app.runs.executors.worker_process import PREFLIGHT_FLAG, WARM_FLAG, WORKER_
 from app.settings import Settings
 from app.worker.execute import execute_run, exit_code
 from app.worker.preflight import job_path_of, serve_preflight
+from app.worker.ray_entrypoint import ray_job_name, watch_supervisor
 from app.worker.warm import serve_one_run
 
 
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         usage = f"RUN_ID | {WARM_FLAG} | {PREFLIGHT_FLAG}"
         print(f"usage: python -m {WORKER_MODULE} {usage}", file=sys.stderr)
         return 2
+    if ray_job_name() is not None:
+        watch_supervisor()  # a worker on a lost Ray node must not train on as an orphan
     return exit_code(execute_run(int(args[0]), Settings(), handle_signals=True))
 
 

@@ -26,6 +26,7 @@ from app.storage.models import RunStatus, Upload
 from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
+from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
 from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
@@ -73,6 +74,9 @@ def _execute(
             parent = checkpoint_rows.find_checkpoint(session, parent_id, fork_epoch)
             parent_path = Path(parent.path) if parent else None
 
+    if ray_job_name() is not None:  # Ray picked the GPUs: the run records them
+        assigned_gpus = gpus_given_by_ray()
+        record_gpus(factory, run_id, assigned_gpus)
     stop = StopSignal(factory, run_id)
     if handle_signals:
         signal.signal(signal.SIGTERM, stop.on_signal)
@@ -136,7 +140,7 @@ def _execute(
         _evaluate_best(factory, run_id, config, settings)
     if not result.stopped:
         status, reason = RunStatus.SUCCEEDED, None
-    elif stop.signal_name:
+    elif stop.signal_name and not stop.cancel_asked():
         status, reason = RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
     else:
         status, reason = RunStatus.CANCELLED, None

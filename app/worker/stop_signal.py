@@ -44,3 +44,12 @@ class StopSignal:
             except OperationalError:  # the database is away (a restart): look again next time
                 pass
         return self.requested
+
+    def cancel_asked(self) -> bool:
+        """Whether a cancel was asked for, looked up now (a signal may have come first: on the
+        Ray executor a cancel the worker did not answer in time is followed by a SIGTERM)."""
+        try:
+            with session_scope(self.factory) as session:
+                return bool(session.scalar(select(Run.stop_requested).where(Run.id == self.run_id)))
+        except OperationalError:
+            return self.requested

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeAlias
 
 from app.hardware.inventory import Gpu
+from app.runs.cluster_placement import ClusterAllocator
 from app.storage.models import RunStatus
 
 # How an executor names a worker it started, stored on the run (`runs.worker_handle`) so the
@@ -37,9 +39,32 @@ class Executor(Protocol):
         """The runs whose worker it started or adopted and has not reaped yet."""
         ...
 
-    def start(self, run_id: int, gpus: Sequence[Gpu]) -> WorkerHandle:
+    def start(
+        self,
+        run_id: int,
+        gpus: Sequence[Gpu],
+        *,
+        gpu_count: int = 0,
+        attempt: int = 1,
+        run_created_at: datetime | None = None,
+    ) -> WorkerHandle:
         """Start a worker for a claimed (`running`) run that sees exactly `gpus` (none: a CPU
-        run); raise OSError when none could start."""
+        run), or, on a cluster, `gpu_count` GPUs of the cluster's choice. `attempt` counts the
+        run's starts; with the run's creation time it names a cluster's job. Raise OSError when
+        none could start."""
+        ...
+
+    def cluster_placement(self) -> ClusterAllocator | None:
+        """The allocator of a cluster's nodes for this look; None: this machine's GPU set."""
+        ...
+
+    def placed(self) -> dict[int, str]:
+        """Runs whose cluster node became known since the last call (run id -> node)."""
+        ...
+
+    def stop_unanswered(self, stopping: set[int]) -> None:
+        """`stopping`: the running runs asked to cancel. Stop those whose worker has not
+        stopped by itself in time, where the executor can (a cluster's job)."""
         ...
 
     def adopt(self, run_id: int, handle: WorkerHandle) -> bool:

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from app.hardware.inventory import Gpu
@@ -59,7 +60,25 @@ class LocalProcessExecutor:
     def close(self) -> None:
         self.warm.close()
 
-    def start(self, run_id: int, gpus: Sequence[Gpu]) -> WorkerHandle:
+    def cluster_placement(self) -> None:
+        """Runs are placed on this machine's GPU set (app/runs/placement.py)."""
+        return None
+
+    def placed(self) -> dict[int, str]:
+        return {}  # no cluster node: the run page says it trains on this machine
+
+    def stop_unanswered(self, stopping: set[int]) -> None:
+        """A local worker answers the cancel flag; nothing is forced."""
+
+    def start(
+        self,
+        run_id: int,
+        gpus: Sequence[Gpu],
+        *,
+        gpu_count: int = 0,
+        attempt: int = 1,
+        run_created_at: datetime | None = None,
+    ) -> WorkerHandle:
         log_path = self.settings.worker_log(run_id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         placement = gpu_environment(gpus)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header
+from datetime import datetime
+
+from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse
 
 from app.runs import lifecycle
-from app.web.deps import ExistingRunId, QueryNumber, RowId, SessionDep, SettingsDep
+from app.runs.executors.ray_jobs import RayJobExecutor
+from app.settings import Settings
+from app.storage.engine import session_scope
+from app.web.deps import QueryNumber, RowId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
-from app.web.log_stream import log_stream, read_log_chunk
+from app.web.log_stream import LogReader, log_stream, read_log_chunk, read_text_chunk
 from app.web.shapes import LogChunk
 
 router = APIRouter(prefix="/api/runs/{run_id}/log", tags=["logs"])
@@ -18,11 +23,31 @@ router = APIRouter(prefix="/api/runs/{run_id}/log", tags=["logs"])
     "", summary="The worker log from byte `offset` (up to 64 KiB)", responses=errors(404, 422)
 )
 def read_log(
-    run_id: RowId, session: SessionDep, settings: SettingsDep, offset: QueryNumber = 0
+    run_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    offset: QueryNumber = 0,
 ) -> LogChunk:
-    lifecycle.get_run(session, run_id)
-    text, next_offset = read_log_chunk(settings.worker_log(run_id), offset)
+    run = lifecycle.get_run(session, run_id)
+    read = log_reader(settings, request.app.state.cluster, run_id, run.attempt, run.created_at)
+    text, next_offset = read(offset)
     return LogChunk(text=text, offset=next_offset)
+
+
+def log_reader(
+    settings: Settings,
+    cluster: RayJobExecutor | None,
+    run_id: int,
+    attempts: int,
+    created_at: datetime,
+) -> LogReader:
+    """Where the run's log is read: its worker.log, or (a run that trained on the Ray cluster,
+    which wrote none here) the logs Ray keeps of its jobs, its `attempts` in turn."""
+    path = settings.worker_log(run_id)
+    if cluster is not None and attempts > 0 and not path.exists():
+        return lambda offset: read_text_chunk(cluster.job_log(run_id, attempts, created_at), offset)
+    return lambda offset: read_log_chunk(path, offset)
 
 
 @router.get(
@@ -32,13 +57,20 @@ def read_log(
     responses=errors(404, 422),
 )
 def stream_log(
-    run_id: ExistingRunId,
+    run_id: RowId,
     settings: SettingsDep,
+    request: Request,
     offset: QueryNumber = 0,
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
     if last_event_id and last_event_id.isdigit():
         offset = int(last_event_id)  # a reconnect resumes where it left off
-    return EventSourceResponse(
-        log_stream(settings.worker_log(run_id), offset, settings.event_poll_interval), ping=15
-    )
+    # A short session of its own: the stream must not hold a pooled connection while it lasts.
+    with session_scope(request.app.state.session_factory) as session:
+        run = lifecycle.get_run(session, run_id)
+        attempts, created_at = run.attempt, run.created_at
+    cluster = request.app.state.cluster
+    read = log_reader(settings, cluster, run_id, attempts, created_at)
+    # A Ray job's log is fetched whole from the cluster: look no more often than at its jobs.
+    interval = settings.ray_poll_interval if cluster is not None else settings.event_poll_interval
+    return EventSourceResponse(log_stream(read, offset, interval), ping=15)

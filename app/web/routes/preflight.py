@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.runs.config_checks import check_run_config
 from app.runs.preflight import run_preflight
-from app.web.deps import DispatcherDep, GpusDep, SettingsDep
+from app.web.deps import DispatcherDep, GpuLimitsDep, SettingsDep
 from app.web.error_handlers import errors
 from app.web.run_create import RunCreate
 from app.web.shapes import PreflightPublic
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/api", tags=["preflight"])
     responses=errors(400, 422),
 )
 async def preflight_run(
-    request: RunCreate, settings: SettingsDep, dispatcher: DispatcherDep, gpus: GpusDep
+    request: RunCreate, settings: SettingsDep, dispatcher: DispatcherDep, gpu_limits: GpuLimitsDep
 ) -> PreflightPublic:
-    config = check_run_config(request.run_config(), settings, [gpu.index for gpu in gpus])
+    config = check_run_config(request.run_config(), settings, gpu_limits)
     # A warm worker of the dispatcher's executor when it has one idle (a cluster's has none).
     take_warm = getattr(dispatcher.executor, "take_warm_worker", None) if dispatcher else None
     # The wait for the worker happens on a thread: the event loop keeps serving meanwhile.

@@ -15,7 +15,7 @@ from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
 from app.storage.models import Run, RunStatus
-from app.web.deps import DispatcherDep, GpusDep, QueryNumber, RowId, SessionDep, SettingsDep
+from app.web.deps import DispatcherDep, GpuLimitsDep, QueryNumber, RowId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
 from app.web.run_create import RunCreate
 from app.web.shapes import (
@@ -66,9 +66,9 @@ def create_run(
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
-    gpus: GpusDep,
+    gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
-    config = check_run_config(request.run_config(), settings, [gpu.index for gpu in gpus])
+    config = check_run_config(request.run_config(), settings, gpu_limits)
     run = lifecycle.create_run(
         session,
         config,
@@ -119,7 +119,7 @@ def create_sweep(
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
-    gpus: GpusDep,
+    gpu_limits: GpuLimitsDep,
 ) -> SweepPublic:
     group, created = sweeps.create_sweep(
         session,
@@ -129,7 +129,7 @@ def create_sweep(
         settings.allowed_data_roots,
         tags=request.tags,
         notes=request.notes,
-        gpus=[gpu.index for gpu in gpus],
+        gpus=gpu_limits,
     )
     session.commit()
     runs = [lifecycle.get_run(session, run.id) for run in created]
@@ -265,7 +265,7 @@ def fork_run(
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
-    gpus: GpusDep,
+    gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
     source = lifecycle.get_run(session, run_id)
     checkpoint = checkpoint_rows.find_checkpoint(session, run_id, request.epoch)
@@ -274,7 +274,7 @@ def fork_run(
     config = RunConfig.model_validate(lifecycle.with_overrides(source.config, request.overrides))
     if "name" not in request.overrides:
         config = config.model_copy(update={"name": f"{source.name} (fork @{request.epoch})"})
-    config = check_run_config(config, settings, [gpu.index for gpu in gpus])
+    config = check_run_config(config, settings, gpu_limits)
     if config.max_epochs <= request.epoch:
         raise ConfigError.field(
             ("body", "overrides", "max_epochs"),

@@ -1,0 +1,110 @@
+"""The cluster allocator: which queued runs can start on a Ray cluster now.
+
+Ray picks the node of each job itself; torchdash submits a run only when some node has room for
+it, so no job waits in Ray's own queue (where it fails after 15 minutes pending) and the queue's
+order, cancel and reordering stay torchdash's. The rules, as the README ("Cluster") states them:
+
+- A run trains on CUDA when its device is `cuda`, or `auto` while the cluster has a GPU. It
+  needs `processes` GPUs on ONE node (a DDP run does not span nodes) and no CPU; every other run
+  needs one CPU of a node. `cuda:N` names a GPU of one machine and is refused at submit.
+- Queued runs are looked at in queue order, and one that cannot start does not hold up a later
+  one that can, as on one machine.
+- A run needing more GPUs than the largest node has waits, saying so (a node may join); submit
+  refuses such a run with a 422 before that (app/runs/config_checks.py).
+
+It is pure: the Ray executor builds it at every look from the nodes' free resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.runs.placement import Decision, Held, gpus_needed
+
+
+@dataclass(frozen=True)
+class NodeRoom:
+    """One node of the cluster and what it has free for torchdash now."""
+
+    node_id: str
+    name: str  # Ray's node name (its address)
+    alive: bool
+    is_head: bool
+    gpus_total: int
+    gpus_free: int
+    cpus_total: int
+    cpus_free: int
+
+    @property
+    def label(self) -> str:
+        """The node as the run page names it: its address and the start of its Ray node id."""
+        return f"{self.name} ({self.node_id[:8]})"
+
+
+@dataclass(frozen=True)
+class ClusterGpus:
+    """What a run may ask of the cluster at submit: at most the largest node's GPUs."""
+
+    largest_node: int
+    total: int
+
+
+class ClusterAllocator:
+    """Places queued runs on the nodes' free GPUs and CPUs; holds no state between looks."""
+
+    def __init__(self, nodes: Sequence[NodeRoom], unreachable: str | None = None) -> None:
+        self.nodes = [node for node in nodes if node.alive]
+        self.unreachable = unreachable  # why the cluster could not be read, if it could not
+
+    def gpus(self) -> ClusterGpus:
+        return ClusterGpus(
+            largest_node=max((node.gpus_total for node in self.nodes), default=0),
+            total=sum(node.gpus_total for node in self.nodes),
+        )
+
+    def room(self, held: Iterable[Held] = ()) -> int:
+        """How many runs could start now at most (free GPUs plus free CPUs)."""
+        return sum(node.gpus_free + node.cpus_free for node in self.nodes)
+
+    def plan(
+        self, queued: Iterable[tuple[int, dict[str, Any]]], held: Iterable[Held] = ()
+    ) -> list[Decision]:
+        """A decision for each queued `(run_id, config)`, in queue order, as if the ones that
+        start before it had started. (What runs hold is already out of the nodes' free
+        resources: `held` is not needed here.)"""
+        free = {node.node_id: [node.gpus_free, node.cpus_free] for node in self.nodes}
+        have_gpus = self.gpus().total > 0
+        decisions = []
+        for run_id, config in queued:
+            needed = gpus_needed(config, have_gpus)
+            decision = self._decide(run_id, needed, free)
+            decisions.append(decision)
+        return decisions
+
+    def _decide(self, run_id: int, needed: int, free: dict[str, list[int]]) -> Decision:
+        if self.unreachable is not None:
+            reason = f"waiting for the Ray cluster: {self.unreachable}"
+            return Decision(run_id, waiting_reason=reason)
+        if needed == 0:
+            node = next((n for n, (_, cpus) in free.items() if cpus >= 1), None)
+            if node is None:
+                return Decision(run_id, waiting_reason="waiting for a free CPU on the cluster")
+            free[node][1] -= 1
+            return Decision(run_id)
+        # Best fit: the node with the fewest free GPUs that still has enough, so a later run
+        # needing a whole node finds one.
+        fitting = sorted((gpus, n) for n, (gpus, _) in free.items() if gpus >= needed)
+        if not fitting:
+            largest = self.gpus().largest_node
+            if needed > largest:
+                return Decision(
+                    run_id,
+                    waiting_reason=f"waiting for a node with {needed} GPUs "
+                    f"(the largest node of the cluster has {largest})",
+                )
+            plural = "a free GPU" if needed == 1 else f"{needed} free GPUs on one node"
+            return Decision(run_id, waiting_reason=f"waiting for {plural} of the cluster")
+        free[fitting[0][1]][0] -= needed
+        return Decision(run_id, gpu_count=needed)

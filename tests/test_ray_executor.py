@@ -1,0 +1,273 @@
+"""The Ray executor for real: a Ray cluster on this machine (a head and one more node, two
+logical GPUs each, tests/ray_cluster.py), a real PostgreSQL as the database, real servers on
+loopback and real workers as Ray jobs, submitted through the Jobs API.
+
+The one fake is the GPU seam: the nodes' GPUs are logical (Ray hands them out and sets each
+job's CUDA_VISIBLE_DEVICES, but there is no GPU here), so the workers train on the CPU with
+TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU. One cluster serves the whole module (a cluster takes seconds
+to start); the node-loss test, which takes a node out, runs last and adds one back.
+
+Run these alone with `pytest -m ray`.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import torch
+from sqlalchemy import select
+
+from app.settings import Settings
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import StepMetric
+from tests.conftest import TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
+from tests.ray_cluster import RayTestCluster
+
+pytestmark = pytest.mark.ray
+
+# Two DDP processes on the CPU, each on one of the node's two logical GPUs: a run takes a whole
+# node, so two such runs are on two nodes, and a third has to wait.
+WHOLE_NODE = {"device": "cuda", "processes": 2}
+LONG = {"max_epochs": 400, "report_every_steps": 1}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayTestCluster]:
+    cluster = RayTestCluster(nodes=2).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def ray_settings(settings: Settings, postgres_url: str) -> Settings:
+    return Settings(home=settings.home, data_roots=settings.data_roots, database_url=postgres_url)
+
+
+def _env(cluster: RayTestCluster, settings: Settings) -> dict[str, str]:
+    return {
+        "TORCHDASH_EXECUTOR": "ray",
+        "TORCHDASH_RAY_ADDRESS": cluster.address,
+        "TORCHDASH_DATABASE_URL": settings.sqlalchemy_url,
+        # THE GPU FAKE SEAM: the nodes' GPUs are Ray's logical ones; the training is on the CPU.
+        "TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU": "1",
+        "TORCHDASH_RAY_POLL_INTERVAL": "0.5",
+        "TORCHDASH_RAY_CANCEL_ANSWER_SECONDS": "120",
+    }
+
+
+@pytest.fixture
+def ray_server(ray_cluster: RayTestCluster, ray_settings: Settings) -> Iterator[str]:
+    port = free_port()
+    server = spawn_server(ray_settings, port, **_env(ray_cluster, ray_settings))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(base)
+        yield base
+    finally:
+        _cancel_everything(base)
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def _cancel_everything(base: str) -> None:
+    """Leave the module's cluster free for the next test: cancel what is queued or training."""
+    try:
+        runs = httpx.get(f"{base}/api/runs", timeout=5).json()["runs"]
+        live = [run["id"] for run in runs if run["status"] in ("queued", "running")]
+        for run_id in live:
+            httpx.post(f"{base}/api/runs/{run_id}/cancel", timeout=5)
+        wait_until(
+            lambda: all(_run(base, r)["status"] not in ("queued", "running") for r in live),
+            120,
+            "the test's runs to end",
+        )
+    except httpx.HTTPError:
+        pass
+
+
+def _post(base: str, **changes: Any) -> dict[str, Any]:
+    response = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, **changes}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _run(base: str, run_id: int) -> dict[str, Any]:
+    return httpx.get(f"{base}/api/runs/{run_id}", timeout=10).json()
+
+
+def _steps(base: str, run_id: int) -> list[int]:
+    answer = httpx.get(f"{base}/api/runs/{run_id}/metrics", timeout=10).json()
+    return [row["step"] for row in answer["steps"]]
+
+
+def _training_on_a_node(base: str, run_id: int) -> dict[str, Any] | None:
+    run = _run(base, run_id)
+    return run if run["status"] == "running" and run["node"] and _steps(base, run_id) else None
+
+
+def _ended(base: str, run_id: int) -> dict[str, Any] | None:
+    run = _run(base, run_id)
+    return run if run["status"] not in ("queued", "running") else None
+
+
+def test_devices_show_the_cluster_and_submit_refuses_what_no_node_can_hold(
+    ray_server: str, ray_cluster: RayTestCluster
+) -> None:
+    devices = httpx.get(f"{ray_server}/api/devices", timeout=10).json()
+    cluster = devices["cluster"]
+    assert cluster["address"] == ray_cluster.address and cluster["unreachable"] is None
+    assert devices["gpus"] == []  # this machine's GPUs are not where runs go
+    assert len(cluster["nodes"]) == 2 and cluster["largest_node_gpus"] == 2
+    for node in cluster["nodes"]:
+        assert node["alive"] and node["gpus_total"] == node["gpus_free"] == 2
+    assert sum(node["is_head"] for node in cluster["nodes"]) == 1
+
+    for changes, field, words in (
+        ({"device": "cuda", "processes": 3}, "processes", "largest node of the Ray cluster has 2"),
+        ({"device": "cuda:1"}, "device", "on the Ray cluster choose 'cuda'"),
+    ):
+        response = httpx.post(f"{ray_server}/api/runs", json={**TINY_CONFIG, **changes})
+        assert response.status_code == 422, response.text
+        assert field in str(response.json()) and words in str(response.json())
+
+
+def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint(
+    ray_server: str, ray_cluster: RayTestCluster
+) -> None:
+    first, second, third = (_post(ray_server, name=f"r{i}", **WHOLE_NODE, **LONG) for i in range(3))
+    a = wait_until(lambda: _training_on_a_node(ray_server, first["id"]), 180, "run 1 to train")
+    b = wait_until(lambda: _training_on_a_node(ray_server, second["id"]), 180, "run 2 to train")
+    assert a["node"] != b["node"]  # a whole node each
+    assert a["assigned_gpus"] == b["assigned_gpus"] == ["0", "1"]  # as Ray numbered them there
+    waiting = _run(ray_server, third["id"])
+    assert waiting["status"] == "queued"
+    assert waiting["waiting_reason"] == "waiting for 2 free GPUs on one node of the cluster"
+    nodes = httpx.get(f"{ray_server}/api/devices", timeout=10).json()["cluster"]["nodes"]
+    assert sorted(run for node in nodes for run in node["run_ids"]) == [first["id"], second["id"]]
+    assert all(node["gpus_free"] == 0 for node in nodes)
+
+    # The log view reads the Ray job's log: the worker's own lines are there.
+    log = httpx.get(f"{ray_server}/api/runs/{first['id']}/log", timeout=10).json()["text"]
+    assert f"torchdash-run-{first['id']}-1-" in log and "placed on GPUs 0,1" in log
+
+    # The run on the node that is not the head: cancel it, and its checkpoint comes back.
+    head = ray_cluster.head_node_id()[:8]
+    other = a if head not in a["node"] else b
+    assert httpx.post(f"{ray_server}/api/runs/{other['id']}/cancel").status_code == 200
+    ended = wait_until(lambda: _ended(ray_server, other["id"]), 120, "the cancel")
+    assert ended["status"] == "cancelled" and ended["error"] is None  # the worker stopped itself
+    *_, checkpoint = httpx.get(f"{ray_server}/api/runs/{other['id']}/checkpoints").json()
+    assert not checkpoint["complete"] and checkpoint["batches_done"] > 0  # the cancel's, mid-epoch
+    model = httpx.get(f"{ray_server}{checkpoint['model_url']}", timeout=30)
+    assert model.status_code == 200
+    state = torch.load(io.BytesIO(model.content), weights_only=True)
+    assert any(key.endswith("weight") for key in state)  # plain state_dict keys, no `module.`
+    assert not any(key.startswith("module.") for key in state)
+
+    # The freed node takes the waiting run.
+    started = wait_until(lambda: _training_on_a_node(ray_server, third["id"]), 180, "run 3")
+    assert started["node"] == other["node"]
+
+
+def test_a_killed_server_is_replaced_and_adopts_its_cluster_run_by_job_id(
+    ray_cluster: RayTestCluster, ray_settings: Settings
+) -> None:
+    env = _env(ray_cluster, ray_settings)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = spawn_server(ray_settings, port, **env)
+    second = None
+    try:
+        wait_for_server(base)
+        # A CPU run long enough to be still training when the second server is up.
+        epochs, batch_size = 10, 4
+        run = _post(base, max_epochs=epochs, report_every_steps=1, batch_size=batch_size)
+        wait_until(lambda: len(_steps(base, run["id"])) >= 5, 180, "the run to report")
+        first.send_signal(signal.SIGKILL)  # no shutdown code runs
+        first.wait(timeout=10)
+        reported = len(_steps_in_database(ray_settings, run["id"]))
+        second = spawn_server(ray_settings, port, log_name="server2.log", **env)
+        wait_for_server(base)
+        adopted = _run(base, run["id"])
+        assert adopted["status"] == "running", adopted
+        assert adopted["node"] is not None
+        done = wait_until(lambda: _ended(base, run["id"]), 300, "the adopted run to finish")
+        assert done["status"] == "succeeded", done
+        steps = _steps_in_database(ray_settings, run["id"])
+        per_epoch = -(-1437 // batch_size)  # digits' training split, in batches
+        assert len(steps) > reported and steps == list(range(1, epochs * per_epoch + 1))
+        log = Path(ray_settings.home_dir / "server2.log").read_text()
+        assert f"run {run['id']}: adopted its live worker torchdash-run-{run['id']}-1-" in log
+    finally:
+        for server in (first, second):
+            if server is not None and server.poll() is None:
+                _cancel_everything(base)
+                server.terminate()
+                server.wait(timeout=15)
+
+
+def _steps_in_database(settings: Settings, run_id: int) -> list[int]:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return list(
+                session.scalars(
+                    select(StepMetric.step)
+                    .where(StepMetric.run_id == run_id)
+                    .order_by(StepMetric.step)
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_lost_node_interrupts_its_run_and_resume_finishes_it_on_another(
+    ray_server: str, ray_cluster: RayTestCluster, ray_settings: Settings
+) -> None:
+    first, second = (_post(ray_server, name=f"n{i}", **WHOLE_NODE, **LONG) for i in range(2))
+    a = wait_until(lambda: _training_on_a_node(ray_server, first["id"]), 180, "run 1 to train")
+    b = wait_until(lambda: _training_on_a_node(ray_server, second["id"]), 180, "run 2 to train")
+    head = ray_cluster.head_node_id()
+    victim, survivor = (a, b) if head[:8] not in a["node"] else (b, a)
+    wait_until(
+        lambda: httpx.get(f"{ray_server}/api/runs/{victim['id']}/checkpoints").json(),
+        180,
+        "a first checkpoint of the run on the node to be lost",
+    )
+    lost_node = next(
+        n["node_id"]
+        for n in httpx.get(f"{ray_server}/api/devices").json()["cluster"]["nodes"]
+        if n["label"] == victim["node"]
+    )
+    ray_cluster.remove_node(lost_node)
+    try:
+        ended = wait_until(lambda: _ended(ray_server, victim["id"]), 180, "the lost node's run")
+        assert ended["status"] == "interrupted", ended
+        assert f"the Ray node {victim['node']} was lost" in ended["error"]
+        assert _run(ray_server, survivor["id"])["status"] == "running"  # the other node trains on
+
+        # Resume: it waits for a node with room, then continues from its newest checkpoint on
+        # the one node left, once the survivor is cancelled.
+        steps_before = len(_steps(ray_server, victim["id"]))
+        response = httpx.post(
+            f"{ray_server}/api/runs/{victim['id']}/resume", json={"max_epochs": ended["epoch"] + 2}
+        )
+        assert response.status_code == 200, response.text
+        httpx.post(f"{ray_server}/api/runs/{survivor['id']}/cancel")
+        resumed = wait_until(lambda: _training_on_a_node(ray_server, victim["id"]), 240, "resume")
+        assert resumed["node"] == survivor["node"] and resumed["attempt"] == 2
+        done = wait_until(lambda: _ended(ray_server, victim["id"]), 300, "the resumed run")
+        assert done["status"] == "succeeded", done
+        assert len(_steps(ray_server, victim["id"])) > steps_before
+        log = httpx.get(f"{ray_server}/api/runs/{victim['id']}/log").json()["text"]
+        assert f"torchdash-run-{victim['id']}-2-" in log and "starts from checkpoint" in log
+    finally:
+        ray_cluster.add_node()  # the module's cluster gets its second node back

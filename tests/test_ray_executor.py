@@ -21,15 +21,20 @@ from typing import Any
 import httpx
 import pytest
 import torch
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import StepMetric
+from tests import test_browser
 from tests.conftest import TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
 from tests.ray_cluster import RayTestCluster
+from tests.test_browser import field
 
 pytestmark = pytest.mark.ray
+browser = test_browser.browser  # the browser fixtures, shared
+page = test_browser.page
 
 # Two DDP processes on the CPU, each on one of the node's two logical GPUs: a run takes a whole
 # node, so two such runs are on two nodes, and a third has to wait.
@@ -130,13 +135,13 @@ def test_devices_show_the_cluster_and_submit_refuses_what_no_node_can_hold(
         assert node["alive"] and node["gpus_total"] == node["gpus_free"] == 2
     assert sum(node["is_head"] for node in cluster["nodes"]) == 1
 
-    for changes, field, words in (
+    for changes, name, words in (
         ({"device": "cuda", "processes": 3}, "processes", "largest node of the Ray cluster has 2"),
         ({"device": "cuda:1"}, "device", "on the Ray cluster choose 'cuda'"),
     ):
         response = httpx.post(f"{ray_server}/api/runs", json={**TINY_CONFIG, **changes})
         assert response.status_code == 422, response.text
-        assert field in str(response.json()) and words in str(response.json())
+        assert name in str(response.json()) and words in str(response.json())
 
 
 def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint(
@@ -227,6 +232,34 @@ def _steps_in_database(settings: Settings, run_id: int) -> list[int]:
             )
     finally:
         engine.dispose()
+
+
+@pytest.mark.browser
+def test_the_form_shows_the_clusters_nodes_and_the_run_page_names_the_node(
+    ray_server: str, page: Page
+) -> None:
+    page.goto(f"{ray_server}/")
+    device = field(page, "device")
+    expect(device.locator("option")).to_have_count(3)  # auto, cpu, cuda: no GPU of one machine
+    labels = device.locator("option").all_inner_texts()
+    assert labels[2] == "cuda — 4 of 4 GPUs free on 2 node(s)"
+    nodes = page.locator('#run-form [data-field="device"] .cluster-nodes')
+    expect(nodes).to_contain_text("2 node(s)")
+    expect(nodes).to_contain_text("2/2 GPUs, 2/2 CPUs free")
+
+    device.select_option("cuda")
+    field(page, "max_epochs").fill("2")
+    page.locator("#start-button").click()
+    run_id = wait_until(
+        lambda: (runs := httpx.get(f"{ray_server}/api/runs").json()["runs"]) and runs[0]["id"],
+        30,
+        "the run to be created",
+    )
+    run = wait_until(lambda: _ended(ray_server, run_id), 180, "the run to end")
+    assert run["status"] == "succeeded" and run["node"], run
+    page.goto(f"{ray_server}/runs/{run_id}")
+    expect(page.locator("#run-device")).to_contain_text(f"node {run['node']}")
+    expect(page.locator("#run-device")).to_contain_text(f"GPU {run['assigned_gpus'][0]}")
 
 
 def test_a_lost_node_interrupts_its_run_and_resume_finishes_it_on_another(

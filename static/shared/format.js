@@ -49,5 +49,7 @@ export function relativeTime(date) {
 export function fmtPlacement(run) {
   const gpus = run.assigned_gpus || [];
   const where = gpus.length ? `GPU${gpus.length > 1 ? "s" : ""} ${gpus.join(", ")}` : "";
-  return [run.device, where].filter(Boolean).join(" · ") || "–";
+  // On the Ray executor: the cluster node its current or last attempt trains on.
+  const node = run.node ? `node ${run.node}` : "";
+  return [run.device, where, node].filter(Boolean).join(" · ") || "–";
 }

@@ -1,0 +1,121 @@
+"""The Ray executor's decisions that need no cluster: the cluster allocator (pure), each node's
+free room corrected for the executor's own jobs, job names, and what a job's end means for its
+run. (tests/test_ray_executor.py runs all of it against a real cluster.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from app.runs.cluster_placement import ClusterAllocator, NodeRoom
+from app.runs.executors.ray_cluster import RayNode
+from app.runs.executors.ray_jobs import Job, RayJobExecutor, job_name, parse_job_name
+from app.settings import Settings
+from app.storage.models import RunStatus
+
+GPU_RUN = {"device": "cuda"}
+DDP_RUN = {"device": "cuda", "processes": 2}
+CPU_RUN = {"device": "cpu"}
+
+
+def _room(node_id: str, gpus_free: int, gpus_total: int = 2, cpus_free: int = 2) -> NodeRoom:
+    return NodeRoom(node_id, "10.0.0.1", True, False, gpus_total, gpus_free, 2, cpus_free)
+
+
+def test_runs_start_where_a_node_has_room_and_the_rest_wait_saying_why() -> None:
+    allocator = ClusterAllocator([_room("a", 2), _room("b", 1)])
+    decisions = allocator.plan([(1, DDP_RUN), (2, DDP_RUN), (3, GPU_RUN), (4, GPU_RUN)])
+    assert [d.starts for d in decisions] == [True, False, True, False]
+    assert decisions[0].gpu_count == 2 and decisions[2].gpu_count == 1
+    assert decisions[1].waiting_reason == "waiting for 2 free GPUs on one node of the cluster"
+    assert decisions[3].waiting_reason == "waiting for a free GPU of the cluster"
+
+
+def test_best_fit_keeps_a_whole_node_for_a_later_ddp_run() -> None:
+    # A 1-GPU run takes the node with 1 free, so the 2-GPU run behind it still fits.
+    allocator = ClusterAllocator([_room("a", 2), _room("b", 1)])
+    assert [d.starts for d in allocator.plan([(1, GPU_RUN), (2, DDP_RUN)])] == [True, True]
+
+
+def test_cpu_runs_take_a_cpu_and_a_run_larger_than_any_node_waits_for_one() -> None:
+    allocator = ClusterAllocator([_room("a", 0, cpus_free=1)])
+    first, second = allocator.plan([(1, CPU_RUN), (2, CPU_RUN)])
+    assert first.starts and first.gpu_count == 0
+    assert second.waiting_reason == "waiting for a free CPU on the cluster"
+    [big] = ClusterAllocator([_room("a", 2)]).plan([(3, {"device": "cuda", "processes": 4})])
+    assert (
+        big.waiting_reason
+        == "waiting for a node with 4 GPUs (the largest node of the cluster has 2)"
+    )
+
+
+def test_an_unreachable_cluster_starts_nothing_and_says_so() -> None:
+    allocator = ClusterAllocator([], unreachable="connection refused")
+    [decision] = allocator.plan([(1, CPU_RUN)])
+    assert decision.waiting_reason == "waiting for the Ray cluster: connection refused"
+    assert allocator.room() == 0
+
+
+def _executor(nodes: list[RayNode]) -> RayJobExecutor:
+    executor = RayJobExecutor(Settings(executor="ray", ray_address="http://127.0.0.1:9"))
+    executor._nodes, executor._unreachable = nodes, None
+    return executor
+
+
+def test_free_room_counts_the_executors_own_jobs_before_ray_sees_them() -> None:
+    # Ray's monitor still reports the nodes idle, though a job of ours runs on node a and
+    # another is submitted but not yet on a node.
+    nodes = [
+        RayNode("a" * 40, "10.0.0.1", True, True, 2, 0.0, 2, 0.0),
+        RayNode("b" * 40, "10.0.0.2", True, False, 2, 0.0, 2, 0.0),
+    ]
+    executor = _executor(nodes)
+    executor.jobs = {1: Job("j1", gpus=2, node_id="a" * 40), 2: Job("j2", gpus=1)}
+    rooms = {room.node_id[0]: room for room in executor.rooms()}
+    assert rooms["a"].gpus_free == 0  # held by job 1, whatever Ray's lagging view says
+    assert rooms["b"].gpus_free == 1  # job 2 will land where it fits
+    # And what Ray does see as used counts too (another user's job on node b).
+    nodes[1] = RayNode("b" * 40, "10.0.0.2", True, False, 2, 2.0, 2, 0.0)
+    executor._nodes = nodes
+    assert {room.node_id[0]: room.gpus_free for room in executor.rooms()} == {"a": 0, "b": 0}
+
+
+def test_job_names_tell_runs_of_two_databases_apart_and_parse_back() -> None:
+    created = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+    name = job_name(7, 2, created)
+    assert name.startswith("torchdash-run-7-2-") and parse_job_name(name) == (7, 2)
+    assert job_name(7, 2, created.replace(tzinfo=None)) == name  # SQLite's naive UTC
+    assert job_name(7, 2, datetime(2026, 12, 3, tzinfo=UTC)) != name
+    assert parse_job_name("12345") is None  # a local worker's pid
+
+
+def _info(status: str, **fields: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        status=status,
+        message=fields.get("message", ""),
+        error_type=fields.get("error_type"),
+        driver_exit_code=fields.get("driver_exit_code"),
+    )
+
+
+def test_a_jobs_end_without_the_workers_word_becomes_the_runs_reason() -> None:
+    executor = _executor([RayNode("n" * 40, "10.0.0.3", False, False, 2, 0, 2, 0)])
+    job = Job("torchdash-run-1-1-ab", gpus=1, node_id="n" * 40)
+    lost = _info(
+        "FAILED",
+        error_type="JOB_SUPERVISOR_ACTOR_DIED",
+        message="Job supervisor actor died: The actor died unexpectedly.\n"
+        "The actor died because its node has died. Node Id: nnnn",
+    )
+    status, reason = executor.describe_end(lost, job)  # type: ignore[arg-type]
+    assert status == RunStatus.INTERRUPTED
+    assert reason.startswith("the Ray node 10.0.0.3 (nnnnnnnn) was lost")
+    status, reason = executor.describe_end(_info("FAILED", driver_exit_code=1), job)  # type: ignore[arg-type]
+    assert status == RunStatus.FAILED and "exited with code 1 without a final status" in reason
+    status, _ = executor.describe_end(_info("FAILED", driver_exit_code=137), job)  # type: ignore[arg-type]
+    assert status == RunStatus.INTERRUPTED  # SIGKILL, as the shell reports it
+    status, reason = executor.describe_end(_info("STOPPED"), job)  # type: ignore[arg-type]
+    assert status == RunStatus.INTERRUPTED and "stopped through Ray" in reason
+    job.stopped_for_cancel = True
+    status, reason = executor.describe_end(_info("STOPPED"), job)  # type: ignore[arg-type]
+    assert status == RunStatus.CANCELLED and "did not stop within 60 s of the cancel" in reason

@@ -19,7 +19,7 @@ COPY app ./app
 COPY trainer ./trainer
 COPY templates ./templates
 COPY static ./static
-RUN pip install -e .
+RUN pip install -e '.[cluster]'
 
 RUN useradd --create-home --uid 1000 torchdash \
     && mkdir -p "$TORCHDASH_HOME" \

@@ -12,7 +12,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 HOME_DIR ?= var
 
-.PHONY: install run test lint data browser postgres bench clean
+.PHONY: install run test lint data browser postgres bench clean ray-head ray-node ray-stop
 
 install: $(STAMP)
 
@@ -27,6 +27,22 @@ data: $(STAMP)
 
 run: data
 	TORCHDASH_HOME=$(HOME_DIR) TORCHDASH_HOST=$(HOST) TORCHDASH_PORT=$(PORT) $(PY) -m app serve
+
+# A Ray cluster for TORCHDASH_EXECUTOR=ray (README "Cluster"). `ray start` runs with the
+# project's .venv/bin first on PATH, so a job's `python -m app.worker` is torchdash's. The head's
+# dashboard (the Jobs API, which runs any command for whoever reaches it) binds RAY_BIND only:
+# a private address, never a public one.
+RAY_BIND ?= 127.0.0.1
+RAY_PATH := PATH=$(abspath $(VENV))/bin:$$PATH
+ray-head: $(STAMP)
+	$(RAY_PATH) $(VENV)/bin/ray start --head --port=6379 --dashboard-host=$(RAY_BIND) --dashboard-port=8265
+
+ray-node: $(STAMP)
+	@test -n "$(HEAD)" || { echo "usage: make ray-node HEAD=<head address>:6379"; exit 2; }
+	$(RAY_PATH) $(VENV)/bin/ray start --address=$(HEAD)
+
+ray-stop:
+	$(VENV)/bin/ray stop
 
 # Debian's Chromium drives the browser tests (no test tool downloads a browser of its own).
 browser:

@@ -234,6 +234,40 @@ def _steps_in_database(settings: Settings, run_id: int) -> list[int]:
         engine.dispose()
 
 
+def test_a_worker_that_does_not_answer_the_cancel_is_stopped_through_ray(
+    ray_cluster: RayTestCluster, ray_settings: Settings, tmp_path: Path
+) -> None:
+    """The fallback: a worker stuck inside its first checkpoint save (a test-only fault hook,
+    trainer/faults.py) cannot stop at a batch boundary, so after the answer time its job is
+    stopped through Ray (SIGTERM, then SIGKILL after the grace), and the run says why."""
+    marker = tmp_path / "stuck-in-save"
+    env = {
+        **_env(ray_cluster, ray_settings),
+        "TORCHDASH_RAY_CANCEL_ANSWER_SECONDS": "3",
+        "TORCHDASH_RAY_STOP_GRACE_SECONDS": "2",
+        "TORCHDASH_FAULT": "pause@save:1",
+        "TORCHDASH_FAULT_MARKER": str(marker),
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = spawn_server(ray_settings, port, **env)
+    try:
+        wait_for_server(base)
+        run = _post(base, **LONG)
+        wait_until(marker.exists, 180, "the worker to be stuck in its first save")
+        assert httpx.post(f"{base}/api/runs/{run['id']}/cancel").status_code == 200
+        ended = wait_until(lambda: _ended(base, run["id"]), 120, "the stop through Ray")
+        assert ended["status"] == "cancelled", ended
+        assert "did not stop within 3 s of the cancel; its Ray job" in ended["error"]
+        jobs = httpx.get(f"{ray_cluster.address}/api/jobs/", timeout=10).json()
+        ours = [j for j in jobs if j["submission_id"].startswith(f"torchdash-run-{run['id']}-1-")]
+        job = max(ours, key=lambda j: j["start_time"])  # earlier tests' databases had a run 1
+        assert job["status"] == "STOPPED"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
 @pytest.mark.browser
 def test_the_form_shows_the_clusters_nodes_and_the_run_page_names_the_node(
     ray_server: str, page: Page

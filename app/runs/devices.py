@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.hardware.inventory import cpu_inventory, gpu_inventory
+from app.runs.cluster_placement import NodeRoom
 from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.models import Run, RunStatus
@@ -53,6 +54,7 @@ def describe_cluster(session: Session, executor: RayJobExecutor) -> dict[str, An
         on_node.setdefault(node, []).append(run_id)
     nodes, _ = executor.nodes()
     free = {room.node_id: room for room in executor.rooms()}
+    none_free = NodeRoom("", "", False, False, 0, 0, 0, 0)  # a node that came or went meanwhile
     return {
         "address": executor.settings.ray_address,
         "unreachable": allocator.unreachable,
@@ -65,9 +67,9 @@ def describe_cluster(session: Session, executor: RayJobExecutor) -> dict[str, An
                 "alive": node.alive,
                 "is_head": node.is_head,
                 "gpus_total": node.gpus_total,
-                "gpus_free": free[node.node_id].gpus_free if node.alive else 0,
+                "gpus_free": free.get(node.node_id, none_free).gpus_free if node.alive else 0,
                 "cpus_total": node.cpus_total,
-                "cpus_free": free[node.node_id].cpus_free if node.alive else 0,
+                "cpus_free": free.get(node.node_id, none_free).cpus_free if node.alive else 0,
                 "run_ids": sorted(on_node.get(node.label, [])),
             }
             for node in nodes

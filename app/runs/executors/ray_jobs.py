@@ -112,9 +112,12 @@ class RayJobExecutor:
         return ClusterAllocator(self.rooms())
 
     def rooms(self) -> list[NodeRoom]:
+        """Each node's room; read by requests too, so the jobs are looked at as a snapshot
+        (the dispatcher's thread adds and removes them meanwhile)."""
+        jobs = list(self.jobs.values())
         ours_gpus: dict[str, int] = {}
         ours_cpus: dict[str, int] = {}
-        for job in self.jobs.values():
+        for job in jobs:
             if job.node_id is not None:
                 target = ours_gpus if job.gpus else ours_cpus
                 target[job.node_id] = target.get(job.node_id, 0) + max(job.gpus, 1)
@@ -145,7 +148,7 @@ class RayJobExecutor:
             for node in self._nodes
         }
         # A job not on a node yet will take room somewhere: count it where it fits first.
-        for job in self.jobs.values():
+        for job in jobs:
             if job.node_id is None:
                 for node_id, room in rooms.items():
                     have = room.gpus_free if job.gpus else room.cpus_free

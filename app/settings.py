@@ -245,9 +245,12 @@ class Settings(BaseSettings):
         }
 
     def run_dir(self, run_id: int) -> Path:
+        """The run's folder in <home>/runs: its worker.log (and its files, by default)."""
         return self.runs_dir / str(run_id)
 
     def checkpoint_dir(self, run_id: int) -> Path:
+        """A run's checkpoints in the default storage (TORCHDASH_STORAGE unset); the code reads
+        and writes run files through `app.files.RunFiles`, whatever the storage."""
         return self.run_dir(run_id) / "checkpoints"
 
     def worker_log(self, run_id: int) -> Path:

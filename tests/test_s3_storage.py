@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from app.storage.models import RunStatus
-from tests.conftest import ON_POSTGRESQL, ROOT, TINY_CONFIG, serving, wait_until
+from tests.conftest import ON_POSTGRESQL, ROOT, TINY_CONFIG, free_port, serving, wait_until
 from tests.s3_server import S3Server, weed_binary
 
 pytestmark = [
@@ -238,13 +238,17 @@ def test_fallback_resume_skips_a_corrupt_object_and_a_rewritten_epoch_gets_new_o
     torch.load(io.BytesIO(answer.content), weights_only=True)
 
 
-def test_serve_stops_with_one_line_when_the_bucket_does_not_exist(
-    settings: Settings, s3_server: S3Server
+@pytest.mark.parametrize("where", ["a missing bucket", "an endpoint nobody serves"])
+def test_serve_stops_with_one_line_when_the_bucket_cannot_be_reached(
+    where: str, settings: Settings, s3_server: S3Server
 ) -> None:
+    endpoint = s3_server.endpoint
+    if where == "an endpoint nobody serves":
+        endpoint = f"http://127.0.0.1:{free_port()}"
     env = {
         "TORCHDASH_HOME": str(settings.home_dir),
         "TORCHDASH_STORAGE": "s3://no-such-bucket/runs",
-        "TORCHDASH_STORAGE_ENDPOINT": s3_server.endpoint,
+        "TORCHDASH_STORAGE_ENDPOINT": endpoint,
     }
     done = subprocess.run(
         [sys.executable, "-m", "app", "serve"],
@@ -256,7 +260,7 @@ def test_serve_stops_with_one_line_when_the_bucket_does_not_exist(
     )
     assert done.returncode == 2
     assert "TORCHDASH_STORAGE" in done.stderr and "no-such-bucket" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def _execute(settings: Settings, run_id: int) -> RunStatus:

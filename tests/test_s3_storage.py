@@ -21,10 +21,12 @@ import pytest
 import s3fs
 import torch
 from fastapi.testclient import TestClient
+from sqlalchemy import delete, insert
 
 from app.main import create_app
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.models import Checkpoint, RunStatus
 from tests.conftest import ON_POSTGRESQL, ROOT, TINY_CONFIG, free_port, serving, wait_until
 from tests.s3_server import S3Server, weed_binary
 
@@ -238,6 +240,30 @@ def test_fallback_resume_skips_a_corrupt_object_and_a_rewritten_epoch_gets_new_o
     torch.load(io.BytesIO(answer.content), weights_only=True)
 
 
+def test_a_stored_location_edited_to_point_elsewhere_in_the_bucket_is_never_served(
+    client: TestClient, make_run, execute, settings: Settings, bucket: s3fs.S3FileSystem
+) -> None:
+    first, second = make_run(max_epochs=1), make_run(max_epochs=1)
+    assert execute(first["id"]) == RunStatus.SUCCEEDED
+    secret = f"{prefix(settings)}-secret/epoch-0001"
+    bucket.pipe_file(f"{secret}/model.pt", b"secret bytes")
+    others = (
+        f"s3://{prefix(settings)}/{first['id']}/checkpoints/"
+        + (stored_checkpoints(bucket, settings, first["id"])[0])
+    )
+    for location in (f"s3://{secret}", f"s3://{prefix(settings)}/{second['id']}/../x", others):
+        engine = make_engine(settings.sqlalchemy_url)
+        with session_scope(make_session_factory(engine)) as session:
+            row = {"run_id": second["id"], "epoch": 1, "complete": True, "path": location}
+            session.execute(insert(Checkpoint).values(size_bytes=12, **row))
+        engine.dispose()
+        answer = client.get(f"/api/runs/{second['id']}/checkpoints/1/model")
+        assert answer.status_code == 404 and b"secret" not in answer.content, location
+        with session_scope(make_session_factory(engine)) as session:
+            session.execute(delete(Checkpoint).where(Checkpoint.run_id == second["id"]))
+        engine.dispose()
+
+
 @pytest.mark.parametrize("where", ["a missing bucket", "an endpoint nobody serves"])
 def test_serve_stops_with_one_line_when_the_bucket_cannot_be_reached(
     where: str, settings: Settings, s3_server: S3Server
@@ -266,7 +292,6 @@ def test_serve_stops_with_one_line_when_the_bucket_cannot_be_reached(
 def _execute(settings: Settings, run_id: int) -> RunStatus:
     """conftest's `execute` for settings other than the fixture's."""
     from app.runs.state_machine import transition
-    from app.storage.engine import make_engine, make_session_factory, session_scope
     from app.worker.execute import execute_run
 
     engine = make_engine(settings.sqlalchemy_url)

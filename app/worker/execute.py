@@ -93,15 +93,18 @@ def _execute(
         config = check_run_config(RunConfig.model_validate(config_json), settings)
         log_placement(run_id, assigned_gpus)
         config = config_for_worker(config, assigned_gpus, settings.fake_gpus_train_on_cpu)
-        # S3 storage: what the trainer loads is fetched to this node first.
-        init_weights = files.fetch_upload(upload_path, run_id) if upload_path else None
-        parent_path = None
-        if parent_id is not None and parent_location is not None:
-            parent_path = files.fetch_checkpoint(parent_id, parent_location, run_id)
+        # S3 storage: what the trainer loads is fetched to this node first, and only that:
+        # a run that has a checkpoint of its own needs neither its fork parent's nor its upload.
         if files.remote:
             own = _own_stored_checkpoint(files, run_id, own_rows, fallback)
         else:
             own = _own_checkpoint(checkpoint_dir, fallback)
+        parent_path: Path | None = None
+        init_weights: Path | None = None
+        if own is None and parent_id is not None and parent_location is not None:
+            parent_path = files.fetch_checkpoint(parent_id, parent_location, run_id)
+        if own is None and upload_path is not None:
+            init_weights = files.fetch_upload(upload_path, run_id)
         resume_from = own or parent_path
         if parent_id is not None and resume_from is None:
             raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
@@ -113,7 +116,7 @@ def _execute(
         inputs = FitInputs(
             resume_from=resume_from,
             plugins_dir=settings.plugins_path,
-            init_weights=init_weights if own is None else None,
+            init_weights=init_weights,
             fork=own is None and parent_path is not None,
         )
         # processes > 1: this worker is rank 0 of a DDP group and starts the other ranks.
@@ -182,7 +185,10 @@ def _own_stored_checkpoint(
     newest that loads."""
     ordered = sorted(rows, key=lambda row: (row.epoch, 1) if row.complete else (row.epoch - 1, 2))
     if not fallback:
-        return files.fetch_checkpoint(run_id, ordered[-1].path, run_id) if ordered else None
+        if not ordered:
+            return None
+        log(f"fetching checkpoint {ordered[-1].path}")
+        return files.fetch_checkpoint(run_id, ordered[-1].path, run_id)
     for row in reversed(ordered):
         folder = files.fetch_checkpoint(run_id, row.path, run_id)
         try:

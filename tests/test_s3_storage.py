@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -238,6 +239,41 @@ def test_fallback_resume_skips_a_corrupt_object_and_a_rewritten_epoch_gets_new_o
     assert len(after) == 3 and names[1] not in after and names[0] in after
     answer = client.get(f"/api/runs/{run['id']}/checkpoints/2/model")
     torch.load(io.BytesIO(answer.content), weights_only=True)
+
+
+def test_a_checkpoint_written_on_another_node_downloads_and_resumes_on_a_third(
+    client: TestClient, make_run, settings: Settings, tmp_path: Path
+) -> None:
+    """Nodes that share no disk: each worker has a home of its own (as a Ray worker on another
+    machine has), only the database and the bucket in common. Node B's home is gone before the
+    server reads the checkpoint, so nothing can come from a local file."""
+
+    def node(name: str) -> Settings:
+        home = tmp_path / name
+        (home / "data").mkdir(parents=True)
+        return Settings(
+            home=home,
+            data_roots=[home / "data"],
+            database_url=settings.sqlalchemy_url,
+            storage=settings.storage,
+            storage_endpoint=settings.storage_endpoint,
+        )
+
+    run = make_run(max_epochs=2)
+    node_b = node("node-b")
+    assert _execute(node_b, run["id"]) == RunStatus.SUCCEEDED
+    shutil.rmtree(node_b.home_dir)
+
+    answer = client.get(f"/api/runs/{run['id']}/checkpoints/2/model")
+    assert answer.status_code == 200
+    assert torch.load(io.BytesIO(answer.content), weights_only=True)
+    assert client.get(f"/api/runs/{run['id']}/evaluation").status_code == 200
+
+    assert client.post(f"/api/runs/{run['id']}/resume", json={"max_epochs": 3}).is_success
+    assert _execute(node("node-c"), run["id"]) == RunStatus.SUCCEEDED
+    epochs = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    assert [row["epoch"] for row in epochs] == [1, 2, 3]
+    assert not (settings.home_dir / "runs").exists()  # the server's home holds no run file
 
 
 def test_a_stored_location_edited_to_point_elsewhere_in_the_bucket_is_never_served(

@@ -50,6 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.exit(2, f"torchdash: {error}\n")
 
+    from app.errors import StorageUnavailable
+    from app.files import RunFiles
+
+    try:  # an unreachable bucket (or an unwritable folder) is one clear line, not a traceback
+        RunFiles(settings).check()
+    except StorageUnavailable as error:
+        parser.exit(2, f"torchdash: TORCHDASH_STORAGE: {error}\n")
+
     import uvicorn
 
     from app.main import create_app

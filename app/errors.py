@@ -45,3 +45,7 @@ class ConfigError(ValueError):
         return cls(
             errors=[{"loc": list(loc), "msg": message, "type": "value_error", "input": value}]
         )
+
+
+class StorageUnavailable(RuntimeError):
+    """The run files' storage (TORCHDASH_STORAGE) cannot be reached (HTTP 503)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.files import RunFiles
 from app.hardware.inventory import gpu_inventory
 from app.runs.dispatcher import Dispatcher
 from app.runs.executors.local import LocalProcessExecutor
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.files = RunFiles(settings)
     app.state.session_factory = factory
     app.state.dispatcher = None
     app.state.gpus = gpus

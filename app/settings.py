@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # One entry of TORCHDASH_GPUS: an NVML index, or a GPU (or MIG instance) UUID as NVML prints it.
 _GPU_ENTRY = re.compile(r"\d{1,3}|(GPU|MIG)-[0-9A-Za-z-]{8,}")
+# TORCHDASH_STORAGE as a bucket: s3://bucket[/prefix], with S3's rules for bucket names.
+_S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s\\]*)?")
 
 
 class Settings(BaseSettings):
@@ -174,6 +176,53 @@ class Settings(BaseSettings):
             )
         return self
 
+    # Shared storage (issue 13, README "Storage"): where checkpoints, evaluation files and
+    # uploads live, so workers on other nodes write where the server reads. Logs stay in <home>.
+    storage: str | None = Field(
+        None,
+        description="Where runs' checkpoints, evaluation files and uploads live: a folder (for "
+        "several nodes, one every node mounts at the same path) or an S3-compatible bucket "
+        "'s3://bucket/prefix'; default: <home>/runs (uploads: <home>/uploads), as before.",
+    )
+    storage_endpoint: str | None = Field(
+        None,
+        description="S3 storage: the endpoint URL (SeaweedFS, MinIO: 'http://host:8333'); "
+        "default: AWS. Credentials come from botocore's usual chain (AWS_ACCESS_KEY_ID, ...).",
+    )
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _check_storage(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return None  # `TORCHDASH_STORAGE=` says no more than leaving it unset
+        if "://" not in text:
+            if "\x00" in text:
+                raise ValueError(
+                    f"TORCHDASH_STORAGE={value!r}: a folder path must not contain a NUL byte"
+                )
+            return text
+        if _S3_URL.fullmatch(text) is None or ".." in text.split("/"):
+            raise ValueError(
+                f"TORCHDASH_STORAGE={value!r}: expected a folder path or 's3://bucket/prefix' "
+                "(a bucket name of 3-63 lower-case letters, digits, dots and dashes)"
+            )
+        return text.rstrip("/")
+
+    @field_validator("storage_endpoint", mode="before")
+    @classmethod
+    def _check_endpoint(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value.strip()):
+                raise ValueError(
+                    f"TORCHDASH_STORAGE_ENDPOINT={value!r}: expected an http(s) URL "
+                    "such as 'http://127.0.0.1:8333'"
+                )
+            return value.strip()
+        return None if isinstance(value, str) else value
+
     @field_validator("gpus", mode="before")
     @classmethod
     def _parse_gpus(cls, value: object) -> object:
@@ -246,9 +295,12 @@ class Settings(BaseSettings):
         }
 
     def run_dir(self, run_id: int) -> Path:
+        """The run's folder in <home>/runs: its worker.log (and its files, by default)."""
         return self.runs_dir / str(run_id)
 
     def checkpoint_dir(self, run_id: int) -> Path:
+        """A run's checkpoints in the default storage (TORCHDASH_STORAGE unset); the code reads
+        and writes run files through `app.files.RunFiles`, whatever the storage."""
         return self.run_dir(run_id) / "checkpoints"
 
     def worker_log(self, run_id: int) -> Path:

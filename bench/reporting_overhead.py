@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.files import RunFiles
 from app.runs.lifecycle import create_run
+from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
 from app.worker.reporter import DatabaseReporter
 from bench.common import Result
@@ -118,8 +120,9 @@ def reported(root: Path, folder: Path, checkpoints: bool) -> Timing:
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
         run_id = create_run(session, config(root)).id
-    checkpoint_dir = folder / f"checkpoints-{run_id}" if checkpoints else None
-    reporter = TimedReporter(factory, run_id, None, checkpoint_dir)
+    files = RunFiles(Settings(home=folder)) if checkpoints else None  # the default folder
+    checkpoint_dir = files.checkpoint_workdir(run_id) if files else None
+    reporter = TimedReporter(factory, run_id, None, files)
     fit(config(root), reporter, checkpoint_dir=checkpoint_dir)
     reporter.flush()  # as the worker does after fit returns
     reporter.close()

@@ -11,11 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # What each package of app/ may import from the others (settings and errors: everyone).
 ALLOWED = {
     "storage": set(),
+    # Where run files live (a folder or a bucket): below everything that reads or writes them.
+    "files": set(),
     "hardware": set(),
-    "runs": {"storage", "hardware"},
-    "exports": {"storage"},
-    "worker": {"runs", "storage", "exports", "hardware"},
-    "web": {"runs", "storage", "exports", "hardware"},
+    "runs": {"storage", "hardware", "files"},
+    "exports": {"storage", "files"},
+    "worker": {"runs", "storage", "exports", "hardware", "files"},
+    "web": {"runs", "storage", "exports", "hardware", "files"},
     # HTTP only: the client reads the API's shapes, the CLI is built on the client.
     "client": {"web"},
     "cli": {"client", "web"},

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from app.errors import NotFoundError
+from app.files import RunFiles
 from app.storage import checkpoint_rows, metrics
 from app.storage.models import Checkpoint, Run
 from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
@@ -59,8 +60,9 @@ def run_record(run: Run) -> dict:
     }
 
 
-def build_bundle(session: Session, run: Run, checkpoint_root: Path) -> bytes:
-    """The zip's bytes. Checkpoint files are read only from inside `checkpoint_root`."""
+def build_bundle(session: Session, run: Run, files: RunFiles) -> bytes:
+    """The zip's bytes. Checkpoint files are read from the store, only from inside the run's
+    checkpoints (NotFoundError when a recorded one is gone)."""
     buffer = io.BytesIO()
     picked = checkpoint_rows.last_and_best_checkpoints(
         checkpoint_rows.read_checkpoints(session, run.id), run.best_epoch
@@ -72,14 +74,11 @@ def build_bundle(session: Session, run: Run, checkpoint_root: Path) -> bytes:
         archive.write(TRAIN_SCRIPT, "train.py")
         archive.writestr("README.txt", _readme(run, picked))
         for role, row in picked.items():
-            folder = Path(row.path).resolve()
-            if not folder.is_relative_to(checkpoint_root.resolve()):
-                raise NotFoundError(f"checkpoint of run {run.id}, epoch {row.epoch} is missing")
             for name in (MODEL_FILE, OPTIMIZER_FILE):
-                file = folder / name
-                if not file.is_file():
-                    raise NotFoundError(f"checkpoint file {name} of run {run.id} is missing")
-                archive.write(file, f"checkpoints/{role}/{name}")
+                stored = files.checkpoint_file(run.id, row.path, name)
+                with files.open_file(stored) as source:
+                    with archive.open(f"checkpoints/{role}/{name}", "w") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
     return buffer.getvalue()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -15,24 +14,20 @@ from app.errors import NotFoundError
 if TYPE_CHECKING:  # the server never imports torch; only the worker builds an Evaluation
     from trainer.evaluation import Evaluation
 
-EVALUATION_FILE = "evaluation.json"
 THUMBNAIL_SIDE = 96
 
 
-def save_evaluation(run_dir: Path, evaluation: Evaluation) -> Path:
-    """Write the evaluation next to the run's checkpoints (temp file, then rename)."""
-    path = run_dir / EVALUATION_FILE
-    staging = path.with_suffix(".tmp")
-    staging.write_text(json.dumps(asdict(evaluation)))
-    staging.replace(path)
-    return path
+def encode_evaluation(evaluation: Evaluation) -> bytes:
+    """The evaluation as the JSON the worker stores next to the run's checkpoints
+    (`RunFiles.write_evaluation`, atomically)."""
+    return json.dumps(asdict(evaluation)).encode()
 
 
-def load_evaluation(run_dir: Path, run_id: int) -> dict[str, Any]:
-    path = run_dir / EVALUATION_FILE
-    if not path.is_file():
+def decode_evaluation(data: bytes | None, run_id: int) -> dict[str, Any]:
+    """The stored evaluation (`RunFiles.read_evaluation`); NotFoundError when there is none."""
+    if data is None:
         raise NotFoundError(f"run {run_id} has no evaluation yet (it is made when a run ends)")
-    return json.loads(path.read_text())
+    return json.loads(data)
 
 
 def evaluation_summary(evaluation: dict[str, Any], run_id: int) -> dict[str, Any]:

@@ -7,13 +7,12 @@ stopping's best epoch (`runs.best_epoch`), and any epoch a forked run starts fro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.errors import NotFoundError
+from app.files import RunFiles
 from app.storage.models import Checkpoint, Run
-from trainer.checkpoint import remove_checkpoint
 
 
 def checkpoints_to_keep(rows: list[Checkpoint], keep_last: int, forked: set[int]) -> set[int]:
@@ -28,7 +27,7 @@ def checkpoints_to_keep(rows: list[Checkpoint], keep_last: int, forked: set[int]
 
 
 def prune_checkpoints(
-    session: Session, run_id: int, keep_last: int | None, checkpoint_dir: Path
+    session: Session, run_id: int, keep_last: int | None, files: RunFiles
 ) -> list[int]:
     """Delete the run's checkpoints that retention does not keep; return their epochs."""
     if keep_last is None:
@@ -44,13 +43,13 @@ def prune_checkpoints(
     kept = {e for e in forked | {best_epoch} if e is not None}
     keep = checkpoints_to_keep(rows, keep_last, kept)
     removed = []
-    root = checkpoint_dir.resolve()
     for row in rows:
         if row.epoch in keep:
             continue
-        folder = Path(row.path).resolve()
-        if folder.is_relative_to(root):  # a stored path is checked before anything is deleted
-            remove_checkpoint(folder)
+        try:  # the store checks the stored location lies in the run's checkpoints first
+            files.remove_checkpoint(run_id, row.path)
+        except NotFoundError:
+            pass  # a row pointing outside the store: the row goes, nothing is deleted
         session.execute(delete(Checkpoint).where(Checkpoint.id == row.id))
         removed.append(row.epoch)
     return removed

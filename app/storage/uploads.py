@@ -18,20 +18,17 @@ from app.errors import NotFoundError, UploadTooLarge
 from app.storage.models import Upload
 
 
-async def store_upload(
-    session: Session,
-    chunks: AsyncIterator[bytes],
-    folder: Path,
-    filename: str,
-    limit: int,
-    declared_length: int | None,
-) -> Upload:
-    """Write the streamed body to `folder` and record it; UploadTooLarge past `limit` bytes."""
+async def receive_upload(
+    chunks: AsyncIterator[bytes], folder: Path, limit: int, declared_length: int | None
+) -> tuple[Path, int]:
+    """Write the streamed body to a partial file in `folder`, fsynced; (its path, its size).
+
+    UploadTooLarge past `limit` bytes, and no file is left. The caller stores the file where
+    uploads live (`RunFiles.publish_upload`), then records it (`record_upload`)."""
     if declared_length is not None and declared_length > limit:
         raise UploadTooLarge(f"upload of {declared_length} bytes exceeds the {limit}-byte limit")
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.pt"  # the stored name is ours: the client's is only a label
-    partial = folder / f".part-{name}"
+    partial = folder / f".part-{uuid.uuid4().hex}.pt"
     size = 0
     try:
         with open(partial, "wb") as handle:
@@ -42,12 +39,15 @@ async def store_upload(
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        final = folder / name
-        os.replace(partial, final)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    upload = Upload(filename=filename[:255], path=str(final), size_bytes=size)
+    return partial, size
+
+
+def record_upload(session: Session, filename: str, location: str, size: int) -> Upload:
+    """Record a stored upload (a folder path or an s3:// URL), labelled with the client's name."""
+    upload = Upload(filename=filename[:255], path=location, size_bytes=size)
     session.add(upload)
     session.flush()
     return upload

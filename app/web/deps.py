@@ -1,4 +1,5 @@
-"""Dependencies the routes take: the settings, a database session, the dispatcher, the GPUs."""
+"""Dependencies the routes take: the settings, a database session, the dispatcher, the GPUs,
+the run files' store."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
+from app.files import RunFiles
 from app.runs.cluster_placement import ClusterGpus
 from app.runs.dispatcher import Dispatcher
 from app.runs.lifecycle import get_run
@@ -58,8 +60,14 @@ def get_gpu_limits(request: Request) -> list[int] | ClusterGpus | None:
     return [gpu.index for gpu in request.app.state.gpus]
 
 
+def get_files(request: Request) -> RunFiles:
+    """Where runs' files live (TORCHDASH_STORAGE): one store for the server's life."""
+    return request.app.state.files
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 DispatcherDep = Annotated[Dispatcher | None, Depends(get_dispatcher)]
 ExistingRunId = Annotated[int, Depends(existing_run_id)]
 GpuLimitsDep = Annotated[list[int] | ClusterGpus | None, Depends(get_gpu_limits)]
+FilesDep = Annotated[RunFiles, Depends(get_files)]

@@ -10,7 +10,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from app.errors import ConfigError, ConflictError, NotFoundError, UploadTooLarge
+from app.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    StorageUnavailable,
+    UploadTooLarge,
+)
 from app.web.shapes import ErrorPublic
 
 MEANINGS = {
@@ -53,6 +59,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage_away(_request: Request, error: StorageUnavailable) -> JSONResponse:
+        # The bucket (or the mounted folder) did not answer: the files are not lost, try again.
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(ConfigError)
     async def _config(_request: Request, error: ConfigError) -> JSONResponse:

@@ -15,14 +15,15 @@ from pathlib import Path
 import torch
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.exports.evaluation import save_evaluation
+from app.exports.evaluation import encode_evaluation
+from app.files import RunFiles
 from app.runs.config_checks import check_run_config
 from app.runs.lifecycle import get_run
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage import checkpoint_rows
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus, Upload
+from app.storage.models import Checkpoint, RunStatus, Upload
 from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
@@ -34,6 +35,7 @@ from trainer.checkpoint import (
     CheckpointError,
     latest_checkpoint,
     list_checkpoints,
+    load_checkpoint,
     newest_valid_checkpoint,
 )
 from trainer.config import RunConfig
@@ -50,14 +52,20 @@ def execute_run(run_id: int, settings: Settings, *, handle_signals: bool = False
     """Train a claimed (`running`) run to its end and write its final status."""
     engine = make_engine(settings.sqlalchemy_url, **settings.pool_options())
     factory = make_session_factory(engine)
+    files = RunFiles(settings)
     try:
-        return _execute(run_id, settings, factory, handle_signals)
+        return _execute(run_id, settings, factory, files, handle_signals)
     finally:
+        files.clear_staging(run_id)  # S3 storage: this node's copies; the bucket keeps all
         engine.dispose()
 
 
 def _execute(
-    run_id: int, settings: Settings, factory: sessionmaker[Session], handle_signals: bool
+    run_id: int,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    files: RunFiles,
+    handle_signals: bool,
 ) -> RunStatus:
     with session_scope(factory) as session:
         run = get_run(session, run_id)
@@ -68,11 +76,12 @@ def _execute(
         fallback = run.resume_fallback
         assigned_gpus = list(run.assigned_gpus or [])
         upload = session.get(Upload, run.upload_id) if run.upload_id is not None else None
-        init_weights = _upload_file(upload, settings) if upload is not None else None
-        parent_path = None
+        upload_path = upload.path if upload is not None else None
+        parent = None
         if parent_id is not None and fork_epoch is not None:
             parent = checkpoint_rows.find_checkpoint(session, parent_id, fork_epoch)
-            parent_path = Path(parent.path) if parent else None
+        parent_location = parent.path if parent is not None else None
+        own_rows = list(checkpoint_rows.read_checkpoints(session, run_id))
 
     if ray_job_name() is not None:  # Ray picked the GPUs: the run records them
         assigned_gpus = gpus_given_by_ray()
@@ -81,14 +90,25 @@ def _execute(
     if handle_signals:
         signal.signal(signal.SIGTERM, stop.on_signal)
         signal.signal(signal.SIGINT, stop.on_signal)
-    checkpoint_dir = settings.checkpoint_dir(run_id)
-    reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, checkpoint_dir)
+    checkpoint_dir = files.checkpoint_workdir(run_id)
+    reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, files)
     group: RankGroup | None = None
     try:
         config = check_run_config(RunConfig.model_validate(config_json), settings)
         log_placement(run_id, assigned_gpus)
         config = config_for_worker(config, assigned_gpus, settings.fake_gpus_train_on_cpu)
-        own = _own_checkpoint(checkpoint_dir, fallback)
+        # S3 storage: what the trainer loads is fetched to this node first, and only that:
+        # a run that has a checkpoint of its own needs neither its fork parent's nor its upload.
+        if files.remote:
+            own = _own_stored_checkpoint(files, run_id, own_rows, fallback)
+        else:
+            own = _own_checkpoint(checkpoint_dir, fallback)
+        parent_path: Path | None = None
+        init_weights: Path | None = None
+        if own is None and parent_id is not None and parent_location is not None:
+            parent_path = files.fetch_checkpoint(parent_id, parent_location, run_id)
+        if own is None and upload_path is not None:
+            init_weights = files.fetch_upload(upload_path, run_id)
         resume_from = own or parent_path
         if parent_id is not None and resume_from is None:
             raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
@@ -100,7 +120,7 @@ def _execute(
         inputs = FitInputs(
             resume_from=resume_from,
             plugins_dir=settings.plugins_path,
-            init_weights=init_weights if own is None else None,
+            init_weights=init_weights,
             fork=own is None and parent_path is not None,
         )
         # processes > 1: this worker is rank 0 of a DDP group and starts the other ranks.
@@ -137,7 +157,7 @@ def _execute(
 
     reporter.close()
     if not stop.signal_name:
-        _evaluate_best(factory, run_id, config, settings)
+        _evaluate_best(factory, run_id, config, files)
     if not result.stopped:
         status, reason = RunStatus.SUCCEEDED, None
     elif stop.signal_name and not stop.cancel_asked():
@@ -161,16 +181,34 @@ def _own_checkpoint(directory: Path, fallback: bool) -> Path | None:
     return ref.path if ref else None
 
 
-def _upload_file(upload: Upload, settings: Settings) -> Path:
-    """An uploaded file's path, checked again to lie in the uploads folder."""
-    path = Path(upload.path).resolve()
-    if not path.is_relative_to(settings.uploads_dir.resolve()):
-        raise CheckpointError(f"upload {upload.id} is not inside the uploads folder")
-    return path
+def _own_stored_checkpoint(
+    files: RunFiles, run_id: int, rows: list[Checkpoint], fallback: bool
+) -> Path | None:
+    """S3 storage: the run's checkpoint to resume from, fetched to this node. Its rows are the
+    index (a row is written only once its objects are): the newest, or with `fallback` the
+    newest that loads."""
+    ordered = sorted(rows, key=lambda row: (row.epoch, 1) if row.complete else (row.epoch - 1, 2))
+    if not fallback:
+        if not ordered:
+            return None
+        log(f"fetching checkpoint {ordered[-1].path}")
+        return files.fetch_checkpoint(run_id, ordered[-1].path, run_id)
+    for row in reversed(ordered):
+        folder = files.fetch_checkpoint(run_id, row.path, run_id)
+        try:
+            load_checkpoint(folder)
+        except CheckpointError as error:
+            log(f"skipping unreadable checkpoint {row.path}: {error}")
+            continue
+        log(f"resuming from the newest valid checkpoint {row.path}")
+        return folder
+    if ordered:
+        raise CheckpointError(f"no checkpoint of run {run_id} in the storage loads")
+    return None
 
 
 def _evaluate_best(
-    factory: sessionmaker[Session], run_id: int, config: RunConfig, settings: Settings
+    factory: sessionmaker[Session], run_id: int, config: RunConfig, files: RunFiles
 ) -> None:
     """Save the confusion matrix and misclassified images of the run's best epoch."""
     from trainer.evaluation import evaluate_checkpoint
@@ -181,10 +219,11 @@ def _evaluate_best(
         ).get("best")
         if best is None:
             return
-        path, epoch = Path(best.path), best.epoch
+        location, epoch = best.path, best.epoch
     try:
+        path = files.fetch_checkpoint(run_id, location, run_id)
         evaluation = evaluate_checkpoint(config, path, epoch)
-        save_evaluation(settings.run_dir(run_id), evaluation)
+        files.write_evaluation(run_id, encode_evaluation(evaluation))
         log(f"evaluation of epoch {epoch} saved")
     except Exception:  # an evaluation that fails must not fail a run that trained well
         traceback.print_exc()

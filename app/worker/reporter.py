@@ -10,13 +10,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.files import RunFiles
 from app.runs.retention import prune_checkpoints
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
@@ -52,12 +52,12 @@ class DatabaseReporter(Callbacks):
         factory: sessionmaker[Session],
         run_id: int,
         keep_last: int | None = None,
-        checkpoint_dir: Path | None = None,
+        files: RunFiles | None = None,
     ) -> None:
         self.factory = factory
         self.run_id = run_id
         self.keep_last = keep_last
-        self.checkpoint_dir = checkpoint_dir
+        self.files = files
         self.pending_steps: list[dict[str, Any]] = []
         self.progress: tuple[int, int] | None = None
         self.last_flush = time.monotonic()
@@ -198,10 +198,18 @@ class DatabaseReporter(Callbacks):
         self._submit(lambda session: self._update_run(session, **values))
 
     def on_checkpoint(self, report: CheckpointReport) -> None:
-        """Called on the checkpoint writer's thread, after the epoch's rows were handed over."""
-        log(f"checkpoint saved: {report.path}")
+        """Called on the checkpoint writer's thread, after the epoch's rows were handed over.
+
+        The checkpoint is published (uploaded, on S3 storage) here, before its row is handed to
+        the writer: a row never points to objects not yet written. The training loop goes on
+        meanwhile, and waits for this at its end (`CheckpointWriter.wait`)."""
+        location = str(report.path)
+        if self.files is not None:
+            location = self.files.publish_checkpoint(self.run_id, report.path)
+        log(f"checkpoint saved: {location}")
 
         def write(session: Session) -> None:
+            replaced = checkpoint_rows.find_checkpoint(session, self.run_id, report.epoch)
             checkpoint_rows.write_checkpoint(
                 session,
                 self.run_id,
@@ -209,18 +217,20 @@ class DatabaseReporter(Callbacks):
                     "epoch": report.epoch,
                     "complete": report.complete,
                     "batches_done": report.batches_done,
-                    "path": str(report.path),
+                    "path": location,
                     "size_bytes": report.size_bytes,
                     "val_loss": report.val_loss,
                     "val_accuracy": report.val_accuracy,
                 },
             )
-            if self.checkpoint_dir is not None:
-                removed = prune_checkpoints(
-                    session, self.run_id, self.keep_last, self.checkpoint_dir
-                )
-                if removed:
-                    log(f"retention removed the checkpoints of epochs {removed}")
+            if self.files is None:
+                return
+            if replaced is not None and replaced.path != location:
+                # The epoch's partial checkpoint (or an older copy in a bucket) is superseded.
+                self.files.remove_checkpoint(self.run_id, replaced.path)
+            removed = prune_checkpoints(session, self.run_id, self.keep_last, self.files)
+            if removed:
+                log(f"retention removed the checkpoints of epochs {removed}")
 
         self._submit(write)
 

@@ -249,6 +249,11 @@ class RayJobExecutor:
             "TORCHDASH_DATABASE_URL": settings.sqlalchemy_url,
             "TORCHDASH_DATA_ROOTS": ",".join(map(str, settings.allowed_data_roots)),
             "TORCHDASH_PLUGINS_DIR": str(settings.plugins_path),
+            **(
+                {"TORCHDASH_STORAGE": _absolute_storage(settings.storage)}
+                if settings.storage
+                else {}
+            ),
             "TORCHDASH_RAY_JOB": name,
             "PYTHONPATH": python_path,
             "PYTHONUNBUFFERED": "1",
@@ -385,6 +390,13 @@ class RayJobExecutor:
                 continue
             parts.append(text)
         return "".join(parts) if parts else None
+
+
+def _absolute_storage(storage: str) -> str:
+    """TORCHDASH_STORAGE as the job gets it: a bucket as is, a folder made absolute."""
+    if storage.startswith("s3://"):
+        return storage
+    return str(Path(storage).expanduser().resolve())
 
 
 def _less(room: NodeRoom, gpus: int) -> NodeRoom:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from app.errors import NotFoundError
 from app.runs import lifecycle
 from app.storage import checkpoint_rows
-from app.web.deps import PathNumber, RowId, SessionDep, SettingsDep
+from app.web.deps import FilesDep, PathNumber, RowId, SessionDep
 from app.web.error_handlers import errors
 from app.web.shapes import CheckpointPublic
 from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
@@ -43,17 +42,24 @@ def download_checkpoint(
     epoch: PathNumber,
     part: Literal["model", "optimizer"],
     session: SessionDep,
-    settings: SettingsDep,
-) -> FileResponse:
+    files: FilesDep,
+) -> Response:
     row = checkpoint_rows.find_checkpoint(session, run_id, epoch)
     if row is None:
         raise NotFoundError(f"run {run_id} has no checkpoint of epoch {epoch}")
-    # Ids in, never paths: and the stored path is checked again before it is served.
-    file = (Path(row.path) / PART_FILES[part]).resolve()
-    if not file.is_relative_to(settings.checkpoint_dir(run_id).resolve()) or not file.is_file():
-        raise NotFoundError(f"checkpoint file of run {run_id}, epoch {epoch} is missing")
-    return FileResponse(
-        file,
+    # Ids in, never paths: and the stored location is checked again before it is served.
+    try:
+        stored = files.checkpoint_file(run_id, row.path, PART_FILES[part])
+    except NotFoundError as error:
+        raise NotFoundError(f"checkpoint file of run {run_id}, epoch {epoch} is missing") from error
+    filename = f"run{run_id}-epoch{epoch}-{part}.pt"
+    if stored.local is not None:
+        return FileResponse(stored.local, media_type="application/octet-stream", filename=filename)
+    return StreamingResponse(  # S3 storage: streamed from the bucket, never held whole
+        files.stream(stored),
         media_type="application/octet-stream",
-        filename=f"run{run_id}-epoch{epoch}-{part}.pt",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Length": str(stored.size),
+        },
     )

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from app.exports.evaluation import evaluation_summary, load_evaluation, render_thumbnail
+from app.exports.evaluation import decode_evaluation, evaluation_summary, render_thumbnail
 from app.runs import lifecycle
-from app.web.deps import PathNumber, RowId, SessionDep, SettingsDep
+from app.web.deps import FilesDep, PathNumber, RowId, SessionDep
 from app.web.error_handlers import errors
 
 router = APIRouter(prefix="/api/runs/{run_id}/evaluation", tags=["evaluation"])
@@ -19,9 +19,9 @@ router = APIRouter(prefix="/api/runs/{run_id}/evaluation", tags=["evaluation"])
     summary="Confusion matrix, per-class accuracy and misclassified examples",
     responses=errors(404, 422),
 )
-def read_evaluation(run_id: RowId, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def read_evaluation(run_id: RowId, session: SessionDep, files: FilesDep) -> dict[str, Any]:
     lifecycle.get_run(session, run_id)
-    return evaluation_summary(load_evaluation(settings.run_dir(run_id), run_id), run_id)
+    return evaluation_summary(decode_evaluation(files.read_evaluation(run_id), run_id), run_id)
 
 
 @router.get(
@@ -33,8 +33,8 @@ def read_evaluation(run_id: RowId, session: SessionDep, settings: SettingsDep) -
         **errors(404, 422),
     },
 )
-def read_thumbnail(run_id: RowId, number: PathNumber, settings: SettingsDep) -> Response:
-    evaluation = load_evaluation(settings.run_dir(run_id), run_id)
+def read_thumbnail(run_id: RowId, number: PathNumber, files: FilesDep) -> Response:
+    evaluation = decode_evaluation(files.read_evaluation(run_id), run_id)
     return Response(
         render_thumbnail(evaluation, number, run_id),
         media_type="image/png",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from app.exports import bundle
 from app.runs import lifecycle
-from app.web.deps import RowId, SessionDep, SettingsDep
+from app.web.deps import FilesDep, RowId, SessionDep
 from app.web.error_handlers import errors
 
 router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
         **errors(404, 422),
     },
 )
-def download_bundle(run_id: RowId, session: SessionDep, settings: SettingsDep) -> Response:
+def download_bundle(run_id: RowId, session: SessionDep, files: FilesDep) -> Response:
     run = lifecycle.get_run(session, run_id)
-    data = bundle.build_bundle(session, run, settings.checkpoint_dir(run_id))
+    data = bundle.build_bundle(session, run, files)
     return Response(
         data,
         media_type="application/zip",

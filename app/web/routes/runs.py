@@ -15,7 +15,15 @@ from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
 from app.storage.models import Run, RunStatus
-from app.web.deps import DispatcherDep, GpuLimitsDep, QueryNumber, RowId, SessionDep, SettingsDep
+from app.web.deps import (
+    DispatcherDep,
+    FilesDep,
+    GpuLimitsDep,
+    QueryNumber,
+    RowId,
+    SessionDep,
+    SettingsDep,
+)
 from app.web.error_handlers import errors
 from app.web.run_create import RunCreate
 from app.web.shapes import (
@@ -214,10 +222,11 @@ def read_metrics(
     summary="Delete a finished run: its rows and its files (409 while queued or running)",
     responses=errors(404, 409, 422),
 )
-def delete_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> None:
+def delete_run(run_id: RowId, session: SessionDep, settings: SettingsDep, files: FilesDep) -> None:
     lifecycle.delete_run(session, run_id)
     session.commit()
-    shutil.rmtree(settings.run_dir(run_id), ignore_errors=True)
+    files.remove_run(run_id)  # its checkpoints and evaluation, in the folder or the bucket
+    shutil.rmtree(settings.run_dir(run_id), ignore_errors=True)  # its log, in <home>/runs
 
 
 @router.post(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from app.runs import lifecycle
 from app.runs.data_paths import check_data_paths
 from app.storage import uploads
-from app.web.deps import DispatcherDep, RowId, SessionDep, SettingsDep
+from app.web.deps import DispatcherDep, FilesDep, RowId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
 from app.web.shapes import RunPublic
 from trainer.config import RunConfig
@@ -40,17 +41,19 @@ async def create_upload(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    files: FilesDep,
     filename: str = Query("checkpoint.pt", max_length=255),
 ) -> UploadPublic:
     length = request.headers.get("content-length")
-    upload = await uploads.store_upload(
-        session,
+    received, size = await uploads.receive_upload(
         request.stream(),
-        settings.uploads_dir,
-        filename,
+        files.upload_receiving_dir(),
         settings.max_upload_bytes,
         int(length) if length and length.isdigit() else None,
     )
+    # Into the uploads folder or the bucket, so a worker on another node can read it.
+    location = await run_in_threadpool(files.publish_upload, received)
+    upload = uploads.record_upload(session, filename, location, size)
     session.commit()
     return UploadPublic(id=upload.id, filename=upload.filename, size_bytes=upload.size_bytes)
 

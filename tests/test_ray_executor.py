@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import io
 import signal
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import s3fs
 import torch
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -30,6 +32,7 @@ from app.storage.models import StepMetric
 from tests import test_browser
 from tests.conftest import TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
 from tests.ray_cluster import RayTestCluster
+from tests.s3_server import S3Server
 from tests.test_browser import field
 
 pytestmark = pytest.mark.ray
@@ -192,8 +195,9 @@ def test_a_killed_server_is_replaced_and_adopts_its_cluster_run_by_job_id(
     second = None
     try:
         wait_for_server(base)
-        # A CPU run long enough to be still training when the second server is up.
-        epochs, batch_size = 10, 4
+        # A CPU run long enough to be still training when the second server is up (about
+        # 21,600 steps: 10-20 s of training on this machine, against a 3-5 s restart).
+        epochs, batch_size = 30, 2
         run = _post(base, max_epochs=epochs, report_every_steps=1, batch_size=batch_size)
         wait_until(lambda: len(_steps(base, run["id"])) >= 5, 180, "the run to report")
         first.send_signal(signal.SIGKILL)  # no shutdown code runs
@@ -266,6 +270,57 @@ def test_a_worker_that_does_not_answer_the_cancel_is_stopped_through_ray(
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+@pytest.mark.s3
+def test_with_s3_storage_a_checkpoint_written_on_another_node_comes_back(
+    ray_cluster: RayTestCluster, ray_settings: Settings
+) -> None:
+    """TORCHDASH_STORAGE=s3://… with a real S3-compatible server (SeaweedFS's `weed mini`):
+    the workers on both nodes put their checkpoints in the bucket, and the server serves them."""
+    s3 = S3Server().start()
+    storage = f"s3://{s3.bucket}/ray-{uuid.uuid4().hex[:8]}"
+    env = {
+        **_env(ray_cluster, ray_settings),
+        **s3.credentials(),  # botocore reads them; the jobs get them in their environment
+        "TORCHDASH_STORAGE": storage,
+        "TORCHDASH_STORAGE_ENDPOINT": s3.endpoint,
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = spawn_server(ray_settings, port, **env)
+    try:
+        wait_for_server(base)
+        # Two whole-node runs at once: one trains on each node.
+        runs = [_post(base, name=f"s{i}", max_epochs=2, **WHOLE_NODE) for i in range(2)]
+        ended = [wait_until(lambda r=r: _ended(base, r["id"]), 240, "an S3 run") for r in runs]
+        assert [run["status"] for run in ended] == ["succeeded", "succeeded"], ended
+        assert ended[0]["node"] != ended[1]["node"]
+        head = ray_cluster.head_node_id()[:8]
+        [other] = [run for run in ended if head not in run["node"]]
+
+        checkpoints = httpx.get(f"{base}/api/runs/{other['id']}/checkpoints").json()
+        assert [c["epoch"] for c in checkpoints] == [1, 2]
+        model = httpx.get(f"{base}{checkpoints[-1]['model_url']}", timeout=30)
+        assert model.status_code == 200
+        state = torch.load(io.BytesIO(model.content), weights_only=True)
+        assert state and not any(key.startswith("module.") for key in state)
+        bucket = s3fs.S3FileSystem(
+            endpoint_url=s3.endpoint,
+            key=s3.credentials()["AWS_ACCESS_KEY_ID"],
+            secret=s3.credentials()["AWS_SECRET_ACCESS_KEY"],
+            use_listings_cache=False,
+        )
+        name, key = storage.removeprefix("s3://").split("/", 1)
+        listed = bucket.call_s3(
+            "list_objects_v2", Bucket=name, Prefix=f"{key}/{other['id']}/checkpoints/"
+        )
+        assert len(listed.get("Contents", [])) >= 2  # each epoch's model and optimizer, at least
+        assert not (ray_settings.home_dir / "runs" / str(other["id"]) / "checkpoints").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        s3.stop()
 
 
 @pytest.mark.browser

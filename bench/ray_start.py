@@ -87,7 +87,12 @@ PHASES = [
         "first_line",
         (RAY, COLD),
     ),
-    ("first log line → first step reported (data, model, step 1)", "first_line", "first_step", ALL),
+    (
+        "first log line → first step reported (more imports, data, model, step 1)",
+        "first_line",
+        "first_step",
+        ALL,
+    ),
 ]
 
 
@@ -187,11 +192,13 @@ def measure_all(runs: int = RUNS) -> dict[str, list[Start]]:
 
 
 def _figure(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f})" if values else "—"
+    if not values:
+        return "—"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 def phase_table(starts: dict[str, list[Start]]) -> list[str]:
-    """The phase split: median (min) seconds of each phase, for each kind of start."""
+    """The phase split: median (min–max) seconds of each phase, for each kind of start."""
     kinds = list(starts)
     lines = [
         "| phase | " + " | ".join(kinds) + " |",
@@ -251,7 +258,7 @@ def main(argv: list[str]) -> int:
         f"Measured {time.strftime('%Y-%m-%d %H:%M', time.gmtime(began))} UTC by "
         f"`python -m bench.ray_start`, {runs} runs of each kind in turns, on PostgreSQL; load "
         f"average (1/5/15 min) {load_before} before, {env.load_average()} after, on "
-        f"{len(os.sched_getaffinity(0))} cores. Seconds: median (min)."
+        f"{len(os.sched_getaffinity(0))} cores. Seconds: median (min–max)."
     )
     lines = [header, "", *phase_table(starts)]
     print("\n".join(lines))

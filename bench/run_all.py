@@ -29,6 +29,8 @@ BENCHMARKS = [
     "bench.preflight",
     "bench.runs_list",
     "bench.cli_start",
+    "bench.ray_start",
+    "bench.ray_dispatcher",
 ]
 
 

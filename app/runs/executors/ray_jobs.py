@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -100,6 +101,9 @@ class RayJobExecutor:
         self._unreachable: str | None = "not looked at yet"
         self._nodes_read_at = -1e9
         self._jobs_read_at = -1e9
+        # Importing ray takes 1-4 s: done now, beside the start-up, not in the first submit
+        # (which would hold up that run and every dispatcher tick meanwhile).
+        threading.Thread(target=_import_ray, name="import-ray", daemon=True).start()
 
     # --- placement -------------------------------------------------------------------------
 
@@ -390,6 +394,10 @@ class RayJobExecutor:
                 continue
             parts.append(text)
         return "".join(parts) if parts else None
+
+
+def _import_ray() -> None:
+    import ray.job_submission  # noqa: F401
 
 
 def _absolute_storage(storage: str) -> str:

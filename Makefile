@@ -33,7 +33,7 @@ run: data
 # dashboard (the Jobs API, which runs any command for whoever reaches it) binds RAY_BIND only:
 # a private address, never a public one.
 RAY_BIND ?= 127.0.0.1
-RAY_PATH := PATH=$(abspath $(VENV))/bin:$$PATH
+RAY_PATH := RAY_USAGE_STATS_ENABLED=0 PATH=$(abspath $(VENV))/bin:$$PATH
 ray-head: $(STAMP)
 	$(RAY_PATH) $(VENV)/bin/ray start --head --port=6379 --dashboard-host=$(RAY_BIND) --dashboard-port=8265
 

@@ -30,6 +30,7 @@ from sse_starlette import ServerSentEvent
 
 from app.errors import NotFoundError
 from app.runs.lifecycle import get_run
+from app.runs.state_machine import TERMINAL
 from app.storage import metrics, system_metrics
 from app.storage.engine import session_scope
 from app.web.shapes import EpochPublic, RunPublic
@@ -82,6 +83,9 @@ class Batch:
 
     run_version: datetime
     run: str  # JSON
+    # The run had ended when read: its `run` event goes after the rows, not before, since a
+    # client that stops at the final status (the CLI's --watch, Client.wait) must not miss them.
+    run_ended: bool = False
     epochs: list[tuple[int, str]] = field(default_factory=list)  # (epoch, JSON), ascending
     steps: list[tuple[int, str]] = field(default_factory=list)  # (step, JSON), ascending
     system: list[tuple[int, str]] = field(default_factory=list)  # (row id, JSON), ascending
@@ -113,6 +117,7 @@ def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
     return Batch(
         run_version=run.updated_at,
         run=json.dumps(RunPublic.of(run).model_dump(mode="json")),
+        run_ended=run.status in TERMINAL,
         epochs=[
             (row.epoch, json.dumps(EpochPublic.model_validate(row).model_dump())) for row in epochs
         ],
@@ -124,7 +129,8 @@ def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
 def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
     """The SSE events a client at `cursor` has not seen yet, advancing its cursor."""
     events = []
-    if batch.run_version != cursor.run_version:  # the run first: a new client learns its state
+    run_changed = batch.run_version != cursor.run_version
+    if run_changed and not batch.run_ended:  # the run first: a new client learns its state
         cursor.run_version = batch.run_version
         events.append(_event("run", batch.run, cursor))
     for epoch, row in batch.epochs:
@@ -141,6 +147,9 @@ def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
         cursor.system = batch.system[-1][0]
         rows = "[" + ",".join(row for _, row in batch.system[start:]) + "]"
         events.append(_event("system", rows, cursor))
+    if run_changed and batch.run_ended:  # an ended run: its last rows first, then its status
+        cursor.run_version = batch.run_version
+        events.append(_event("run", batch.run, cursor))
     return events
 
 

@@ -83,10 +83,15 @@ class CheckpointWriter:
             self.thread = None
 
     def _run(self) -> None:
+        failed = False
         while (job := self.jobs.get()) is not None:
             try:
-                self._write(job)
+                # After a failed write none is made: the run fails at the loop's next look, and
+                # a later epoch's checkpoint (handed over before that look) must not outlive it.
+                if not failed:
+                    self._write(job)
             except BaseException as error:  # handed to the loop, which raises it
+                failed = True
                 self.error = self.error or error
             finally:
                 self.jobs.task_done()

@@ -2,10 +2,12 @@
 the allocator gives them, and settles runs whose worker ended without a word.
 
 It runs as a thread of the server. Which GPUs a run gets is the allocator's business
-(`app/runs/placement.py`), rebuilt at every tick from the database; where and how a worker starts
-is the executor's (`app/runs/executors/`). The claim is a guarded transition to `running` that
-also records `assigned_gpus` before the start, so a run is never started twice nor two runs on one
-GPU, and the executor's handle for the worker is stored on the run for the next server to adopt.
+(`app/runs/placement.py`), rebuilt at every tick from the database, or on a Ray cluster the
+cluster allocator's, built from the nodes' free resources (`app/runs/cluster_placement.py`);
+where and how a worker starts is the executor's (`app/runs/executors/`). The claim is a guarded
+transition to `running` that also records `assigned_gpus` (and counts the `attempt`) before the
+start, so a run is never started twice nor two runs on one GPU, and the executor's handle for the
+worker is stored on the run for the next server to adopt.
 """
 
 from __future__ import annotations

@@ -39,8 +39,12 @@ class NodeRoom:
 
     @property
     def label(self) -> str:
-        """The node as the run page names it: its address and the start of its Ray node id."""
-        return f"{self.name} ({self.node_id[:8]})"
+        return node_label(self.name, self.node_id)
+
+
+def node_label(name: str, node_id: str) -> str:
+    """A node as the run page names it (`runs.node`): its address and its Ray node id's start."""
+    return f"{name} ({node_id[:8]})"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.hardware.inventory import cpu_inventory, gpu_inventory
-from app.runs.cluster_placement import NodeRoom
+from app.runs.cluster_placement import ClusterAllocator
 from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.models import Run, RunStatus
@@ -45,33 +45,31 @@ def describe_devices(session: Session, settings: Settings) -> dict[str, Any]:
 
 def describe_cluster(session: Session, executor: RayJobExecutor) -> dict[str, Any]:
     """The Ray cluster's nodes, what each has free, and the running runs on each."""
-    allocator = executor.cluster_placement()
+    _, unreachable = executor.nodes()
+    rooms = executor.rooms()
     on_node: dict[str, list[int]] = {}
     rows = session.execute(
         select(Run.id, Run.node).where(Run.status == RunStatus.RUNNING.value, Run.node.is_not(None))
     ).all()
     for run_id, node in rows:
         on_node.setdefault(node, []).append(run_id)
-    nodes, _ = executor.nodes()
-    free = {room.node_id: room for room in executor.rooms()}
-    none_free = NodeRoom("", "", False, False, 0, 0, 0, 0)  # a node that came or went meanwhile
     return {
         "address": executor.settings.ray_address,
-        "unreachable": allocator.unreachable,
-        "largest_node_gpus": allocator.gpus().largest_node,
+        "unreachable": unreachable,
+        "largest_node_gpus": ClusterAllocator(rooms).gpus().largest_node,
         "nodes": [
             {
-                "node_id": node.node_id,
-                "name": node.name,
-                "label": node.label,
-                "alive": node.alive,
-                "is_head": node.is_head,
-                "gpus_total": node.gpus_total,
-                "gpus_free": free.get(node.node_id, none_free).gpus_free if node.alive else 0,
-                "cpus_total": node.cpus_total,
-                "cpus_free": free.get(node.node_id, none_free).cpus_free if node.alive else 0,
-                "run_ids": sorted(on_node.get(node.label, [])),
+                "node_id": room.node_id,
+                "name": room.name,
+                "label": room.label,
+                "alive": room.alive,
+                "is_head": room.is_head,
+                "gpus_total": room.gpus_total,
+                "gpus_free": room.gpus_free if room.alive else 0,
+                "cpus_total": room.cpus_total,
+                "cpus_free": room.cpus_free if room.alive else 0,
+                "run_ids": sorted(on_node.get(room.label, [])),
             }
-            for node in nodes
+            for room in rooms
         ],
     }

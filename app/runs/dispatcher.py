@@ -103,16 +103,14 @@ class Dispatcher:
             with session_scope(self.factory) as session:
                 self._settle(session, exited.run_id, exited.outcome, exited.reason)
         placed = self.executor.placed()
+        # A cluster places on its nodes' free resources; this machine, on its GPU set.
+        allocator = self.executor.cluster_placement() or self.allocator
         with session_scope(self.factory) as session:
             for run_id, node in placed.items():
                 session.execute(update(Run).where(Run.id == run_id).values(node=node))
             stopping = session.scalars(
                 select(Run.id).where(Run.status == RunStatus.RUNNING.value, Run.stop_requested)
             ).all()
-        self.executor.stop_unanswered(set(stopping))
-        # A cluster places on its nodes' free resources; this machine, on its GPU set.
-        allocator = self.executor.cluster_placement() or self.allocator
-        with session_scope(self.factory) as session:
             held = self.held(session)
             queued = session.execute(
                 queued_in_order().add_columns(Run.config, Run.waiting_reason).limit(QUEUED_PER_TICK)
@@ -130,6 +128,7 @@ class Dispatcher:
                         .where(Run.id == decision.run_id, Run.status == RunStatus.QUEUED.value)
                         .values(waiting_reason=decision.waiting_reason)
                     )
+        self.executor.stop_unanswered(set(stopping))
         self.executor.keep_warm(room)
         for decision in decisions:
             if decision.starts:

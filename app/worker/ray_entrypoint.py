@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.storage.engine import session_scope
 from app.storage.models import Run, RunStatus
 from app.worker.console import log
+from app.worker.process_tree import read_stat
 
 # Set by the Ray executor in the job's environment: the job's name.
 RAY_JOB_VARIABLE = "TORCHDASH_RAY_JOB"
@@ -53,14 +54,15 @@ def supervisor_pid() -> int | None:
     """The job's supervisor actor among this process's ancestors; None outside Ray."""
     pid = os.getppid()
     while pid > 1:
-        proc = Path(f"/proc/{pid}")
         try:
-            if proc.joinpath("cmdline").read_bytes().startswith(SUPERVISOR_TITLE.encode()):
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(SUPERVISOR_TITLE.encode()):
                 return pid
-            stat = proc.joinpath("stat").read_text()
         except OSError:
             return None
-        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the command: ppid
+        stat = read_stat(pid)
+        if stat is None:
+            return None
+        pid = stat.parent
     return None
 
 
@@ -74,17 +76,8 @@ def watch_supervisor() -> None:
     def watch() -> None:
         stop = threading.Event()
         while not stop.wait(WATCH_SECONDS):
-            if not _alive(pid):
+            if read_stat(pid) is None:  # gone, or a zombie not yet reaped
                 log(f"the Ray job's supervisor (pid {pid}) is gone: its node left the cluster")
                 os._exit(1)
 
     threading.Thread(target=watch, name="ray-supervisor-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, dead but not yet reaped, does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

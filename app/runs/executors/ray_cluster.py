@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from app.runs.cluster_placement import node_label
+
 # How long one look at the cluster may take before it counts as unreachable.
 REQUEST_SECONDS = 5.0  # two per look: a hung dashboard holds a dispatcher tick 10 s at most
 # httpx logs every request at INFO: two a second, the server's log would be nothing else.
@@ -40,7 +42,7 @@ class RayNode:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.node_id[:8]})"
+        return node_label(self.name, self.node_id)
 
 
 class RayCluster:

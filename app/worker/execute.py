@@ -33,7 +33,6 @@ from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
 from trainer.checkpoint import (
     CheckpointError,
-    latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     newest_valid_checkpoint,
@@ -73,7 +72,7 @@ def _execute(
             log(f"run {run_id} is {run.status}, not running: nothing to do")
             return RunStatus(run.status)
         config_json, parent_id, fork_epoch = run.config, run.parent_run_id, run.fork_epoch
-        fallback = run.resume_fallback
+        fallback, last_epoch = run.resume_fallback, run.epoch
         assigned_gpus = list(run.assigned_gpus or [])
         upload = session.get(Upload, run.upload_id) if run.upload_id is not None else None
         upload_path = upload.path if upload is not None else None
@@ -102,7 +101,7 @@ def _execute(
         if files.remote:
             own = _own_stored_checkpoint(files, run_id, own_rows, fallback)
         else:
-            own = _own_checkpoint(checkpoint_dir, fallback)
+            own = _own_checkpoint(checkpoint_dir, fallback, last_epoch)
         parent_path: Path | None = None
         init_weights: Path | None = None
         if own is None and parent_id is not None and parent_location is not None:
@@ -168,11 +167,20 @@ def _execute(
     return status
 
 
-def _own_checkpoint(directory: Path, fallback: bool) -> Path | None:
-    """The run's checkpoint to resume from: the newest, or with `fallback` the newest valid."""
+def _own_checkpoint(directory: Path, fallback: bool, last_epoch: int) -> Path | None:
+    """The run's checkpoint to resume from: the newest, or with `fallback` the newest valid.
+
+    Without `fallback`, only one whose epoch row was written (`last_epoch`, the run's last
+    recorded epoch; a partial checkpoint belongs to the epoch after it): a worker lost between
+    saving a checkpoint and committing that epoch's row (its node died) would otherwise resume
+    past an epoch the charts never get."""
     if not fallback:
-        ref = latest_checkpoint(directory)
-        return ref.path if ref else None
+        recorded = [
+            ref
+            for ref in list_checkpoints(directory)
+            if ref.epoch <= last_epoch + (0 if ref.complete else 1)
+        ]
+        return recorded[-1].path if recorded else None
     ref = newest_valid_checkpoint(directory, warn=log)
     if ref is None and list_checkpoints(directory):
         raise CheckpointError(f"no checkpoint in '{directory}' loads")

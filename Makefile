@@ -12,7 +12,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 HOME_DIR ?= var
 
-.PHONY: install run test lint data browser postgres bench clean ray-head ray-node ray-stop
+.PHONY: install run test test-fast lint data browser postgres bench clean ray-head ray-node ray-stop
 
 install: $(STAMP)
 
@@ -51,20 +51,29 @@ browser:
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests"; fi; }
 
 # Debian's PostgreSQL server programs: the tests and benches start a throw-away server of their
-# own (tests/postgres_server.py) as the `postgres` user; nothing runs as a system service.
+# own (tests/support/postgres_server.py) as the `postgres` user; nothing runs as a system service.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
 	  else echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' for its tests"; fi; }
 
+# tests/ by kind: unit (pure functions and classes), api (the app in this process, a SQLite file),
+# system (real servers and worker processes), browser (Chromium), cluster (PostgreSQL, S3, Ray);
+# tests/support holds the helpers and throw-away servers they share.
 # The tests that touch the database, run a second time on PostgreSQL (README "PostgreSQL").
-POSTGRES_TESTS := tests/test_storage.py tests/test_api.py tests/test_live.py tests/test_events.py \
-	tests/test_crashes.py tests/test_faults.py tests/test_rollups.py
+POSTGRES_TESTS := tests/api/test_storage.py tests/api/test_api.py tests/system/test_live.py \
+	tests/unit/test_events.py tests/system/test_crashes.py tests/api/test_faults.py \
+	tests/system/test_worker_faults.py tests/api/test_rollups.py
 
 # The whole suite on SQLite, then the database tests again on a fresh PostgreSQL database each.
 test: $(STAMP) browser postgres
 	$(PY) -m pytest
 	TORCHDASH_TEST_DATABASE=postgresql $(PY) -m pytest $(POSTGRES_TESTS)
+
+# The edit-test loop: unit and api tests only (no live server, worker process, browser,
+# PostgreSQL or Ray).
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit tests/api
 
 # Every benchmark of bench/, side by side; rewrites the table in bench/README.md.
 bench: $(STAMP) postgres

@@ -1,6 +1,6 @@
 """The databases a bench compares side by side: SQLite (a file) and PostgreSQL (a real server the
-bench starts with the tests' helper, tests/postgres_server.py; skipped with a line when it is not
-installed)."""
+bench starts with the tests' helper, tests/support/postgres_server.py; skipped with a line when it
+is not installed)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.postgres_server import PostgresServer, unavailable_reason
+from tests.support.postgres_server import PostgresServer, unavailable_reason
 
 _numbers = itertools.count(1)
 

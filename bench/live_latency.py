@@ -39,7 +39,7 @@ from app.storage.notifications import notify_run
 from bench.common import Result
 from bench.databases import new_database, postgres
 from bench.live_server import Server, serve
-from tests.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer
 from trainer.config import RunConfig
 
 CLIENTS = 100

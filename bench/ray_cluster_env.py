@@ -1,9 +1,10 @@
 """What the Ray benches share: a real Ray cluster and PostgreSQL on this machine, the settings of
 a server on the Ray executor, and the timestamps read from outside a worker (/proc, log files).
 
-The cluster is the tests' (tests/ray_cluster.py): a head and one more node on this host, 2 CPUs
-and 2 logical GPUs each, the dashboard (the Jobs API) on 127.0.0.1. The database is the tests'
-throw-away PostgreSQL (tests/postgres_server.py): workers on a cluster need a database server.
+The cluster is the tests' (tests/support/ray_cluster.py): a head and one more node on this host,
+2 CPUs and 2 logical GPUs each, the dashboard (the Jobs API) on 127.0.0.1. The database is the
+tests' throw-away PostgreSQL (tests/support/postgres_server.py): workers on a cluster need a
+database server.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from tests.postgres_server import PostgresServer, unavailable_reason
-from tests.ray_cluster import RayTestCluster
+from tests.support.postgres_server import PostgresServer, unavailable_reason
+from tests.support.ray_cluster import RayTestCluster
 
 # A worker's own log line (app/worker/console.py): seconds, no milliseconds, which Ray's have.
 WORKER_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", re.M)

@@ -47,8 +47,8 @@ from bench import ray_cluster_env as env
 from bench.common import README, Result, replace_section
 from bench.live_server import Server, serve
 from bench.run_start import CONFIG as DIGITS_CONFIG
-from tests.postgres_server import PostgresServer
-from tests.ray_cluster import GPUS_PER_NODE, RayTestCluster
+from tests.support.postgres_server import PostgresServer
+from tests.support.ray_cluster import GPUS_PER_NODE, RayTestCluster
 
 QUEUED = 100
 IDLE_SECONDS = 15.0

@@ -39,7 +39,7 @@ from bench.common import README, Result, replace_section
 from bench.live_server import serve
 from bench.run_start import CONFIG as DIGITS_CONFIG
 from bench.run_start import ready_warm_workers
-from tests.ray_cluster import RayTestCluster
+from tests.support.ray_cluster import RayTestCluster
 
 RUNS = 3  # per executor: a cold start takes up to a minute on this loaded 2-core box
 CONFIG: dict[str, Any] = {**DIGITS_CONFIG, "name": "digits-start", "device": "cpu"}

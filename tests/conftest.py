@@ -1,54 +1,28 @@
-"""Shared fixtures: a fresh home (database, runs, data) per test, an API client, a live server."""
+"""Fixtures of every level: a fresh home (database, runs, data) per test, an API client, a live
+server, a PostgreSQL server for the session, and a headless Chromium.
+
+The helpers tests import live in tests/support; a level's own fixtures in its conftest.py."""
 
 from __future__ import annotations
 
 import itertools
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.main import create_app
-from app.runs.state_machine import transition
 from app.settings import Settings
-from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
-from app.storage.models import Run, RunStatus
-from tests.postgres_server import PostgresServer, unavailable_reason
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# TORCHDASH_TEST_DATABASE=postgresql: the `settings` fixture gives each test a fresh PostgreSQL
-# database (on one server started for the session) instead of the SQLite file in its home.
-ON_POSTGRESQL = os.environ.get("TORCHDASH_TEST_DATABASE") == "postgresql"
-
-
-def sqlite_only(reason: str) -> pytest.MarkDecorator:
-    """Skip a test on the PostgreSQL pass, saying why it concerns SQLite alone."""
-    return pytest.mark.skipif(ON_POSTGRESQL, reason=f"SQLite only: {reason}")
-
-
-# A run small enough to train in about a second on a CPU: digits, a narrow MLP.
-TINY_CONFIG: dict[str, Any] = {
-    "name": "tiny",
-    "data": {"kind": "digits"},
-    "model": {"kind": "mlp", "hidden_sizes": [32]},
-    "loss": {"kind": "cross_entropy"},
-    "optimizer": {"kind": "adam", "lr": 0.003},
-    "batch_size": 64,
-    "max_epochs": 3,
-    "device": "cpu",
-    "seed": 0,
-}
+from app.storage.engine import create_tables, make_engine
+from app.storage.models import RunStatus
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+from tests.support.database import ON_POSTGRESQL
+from tests.support.postgres_server import PostgresServer, unavailable_reason
+from tests.support.runs import TINY_CONFIG, claim
+from tests.support.servers import serving
 
 
 @pytest.fixture
@@ -91,59 +65,10 @@ def execute(settings: Settings) -> Callable[[int], RunStatus]:
     from app.worker.execute import execute_run
 
     def run(run_id: int) -> RunStatus:
-        engine = make_engine(settings.sqlalchemy_url)
-        with session_scope(make_session_factory(engine)) as session:
-            transition(session, run_id, RunStatus.RUNNING)
-        engine.dispose()
+        claim(settings, run_id)
         return execute_run(run_id, settings)
 
     return run
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def spawn_server(
-    settings: Settings, port: int, log_name: str = "server.log", cwd: Path = ROOT, **env: str
-) -> subprocess.Popen[bytes]:
-    """Start `python -m app serve` on loopback for `settings`' home; `env` adds variables.
-
-    `cwd` is where `app` is imported from (another checkout of torchdash, say)."""
-    full_env = {
-        **os.environ,
-        "TORCHDASH_HOME": str(settings.home_dir),
-        "TORCHDASH_DATA_ROOTS": ",".join(map(str, settings.allowed_data_roots)),
-        "TORCHDASH_PORT": str(port),
-        "TORCHDASH_DISPATCH_INTERVAL": "0.1",
-        **env,
-    }
-    with open(settings.home_dir / log_name, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=cwd, env=full_env, stdout=log, stderr=log
-        )
-
-
-def wait_for_server(base: str) -> None:
-    wait_until(lambda: _answers(base), timeout=30, what="the server to answer /healthz")
-
-
-@contextmanager
-def serving(settings: Settings, timeout: float = 30, **env: str) -> Iterator[str]:
-    """A real server process on loopback for `settings` (`env` adds variables), answering
-    within `timeout` seconds; stopped with its workers afterwards."""
-    port = free_port()
-    server = spawn_server(settings, port, **env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(base), timeout=timeout, what="the server to answer /healthz")
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        stop_workers(settings)
 
 
 @pytest.fixture
@@ -153,38 +78,38 @@ def live_server(settings: Settings) -> Iterator[str]:
         yield base
 
 
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+@pytest.fixture
+def sampling_server(settings: Settings) -> Iterator[str]:
+    """A real server whose workers sample every 0.2 s."""
+    with serving(settings, TORCHDASH_SYSTEM_SAMPLE_SECONDS="0.2") as base:
+        yield base
 
 
-def stop_workers(settings: Settings) -> None:
-    """Workers outlive the server on purpose; a test must not leave them behind."""
-    engine = make_engine(settings.sqlalchemy_url)
-    with session_scope(make_session_factory(engine)) as session:
-        handles = session.scalars(
-            select(Run.worker_handle).where(Run.worker_handle.is_not(None))
-        ).all()
-    engine.dispose()
-    # The local executor's handle is the worker's pid (a Ray job's name is Ray's to stop).
-    for pid in (int(handle) for handle in handles if handle.isdigit()):
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
+# A real headless Chromium (tests/support/browser.py); a test that asks for it is skipped where
+# Debian's Chromium is not installed.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    reason = chromium_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` until it returns something truthy; fail naming `what` on time-out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    # A JS error on any page is a failed test, not a silently broken chart.
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 # PostgreSQL (README "PostgreSQL"): one real server for the session, a fresh database per test.

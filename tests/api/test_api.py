@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from tests.conftest import TINY_CONFIG
+from tests.support.runs import TINY_CONFIG
 
 
 def test_health_and_openapi(client: TestClient) -> None:

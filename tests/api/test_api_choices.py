@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TINY_CONFIG
+from tests.support.runs import TINY_CONFIG
 
 PLUGIN = '''
 import torch

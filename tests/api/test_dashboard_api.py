@@ -17,7 +17,7 @@ from app.storage.downsample import lttb
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus, StepMetric
 from app.web.shapes import EpochPublic
-from tests.conftest import TINY_CONFIG
+from tests.support.runs import TINY_CONFIG
 
 
 def test_lttb_keeps_ends_and_peaks() -> None:

@@ -26,7 +26,8 @@ from app.runs.executors.local import gpu_environment
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import Run
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
 
 H200 = [
     GpuReading(0, "GPU-0aaaaaaa-1111", "NVIDIA H200", 143_771.0, 1_024.0, 12.0, 110.0),

@@ -1,7 +1,8 @@
-"""Faults met by a real worker: a NaN loss, CUDA out of memory, a full disk, a bad checkpoint.
+"""Faults met by a worker run in this process: a NaN loss, a full disk, a bad checkpoint. Out of
+memory in a worker process the dispatcher started is in tests/system/test_worker_faults.py.
 
-Out-of-memory and a full disk cannot be produced on demand here: `trainer/faults.py` raises the
-very exception torch or the OS would raise, at the point where they would raise it.
+A full disk cannot be produced on demand here: `trainer/faults.py` raises the very exception the
+OS would raise, at the point where it would raise it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.runs.dispatcher import Dispatcher
-from app.runs.executors.local import LocalProcessExecutor
 from app.settings import Settings
-from app.storage.engine import make_engine, make_session_factory
 from app.storage.models import RunStatus
-from tests.conftest import wait_until
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 from trainer.faults import FAULT_ENV, reset_fault_counts
 
@@ -50,34 +47,6 @@ def test_a_non_finite_loss_fails_the_run_within_one_step(
     assert failed["best_val_accuracy"] is None
     assert client.get(f"/api/runs/{run['id']}/checkpoints").json() == []
     assert list_checkpoints(settings.checkpoint_dir(run["id"])) == []
-
-
-def test_out_of_memory_fails_the_run_and_frees_its_slot_for_the_next(
-    client: TestClient, make_run, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert settings.max_concurrent_runs == 1
-    first, second = make_run(max_epochs=1), make_run(max_epochs=1)
-    engine = make_engine(settings.sqlalchemy_url)
-    dispatcher = Dispatcher(settings, make_session_factory(engine), LocalProcessExecutor(settings))
-    monkeypatch.setenv(FAULT_ENV, "oom@step:3")
-    dispatcher.tick()  # starts the first run's worker, which meets the out-of-memory error
-    monkeypatch.delenv(FAULT_ENV)
-
-    def status(run_id: int) -> str:
-        return client.get(f"/api/runs/{run_id}").json()["status"]
-
-    def settled() -> bool:
-        dispatcher.tick()
-        return status(second["id"]) == "succeeded"
-
-    try:
-        wait_until(settled, 120, "the second run to train after the first ran out of memory")
-    finally:
-        engine.dispose()
-    failed = client.get(f"/api/runs/{first['id']}").json()
-    assert failed["status"] == "failed"
-    assert failed["error"].startswith("out of memory: OutOfMemoryError: CUDA out of memory")
-    assert failed["worker_handle"] is None
 
 
 def test_a_full_disk_while_saving_fails_the_run_and_keeps_the_previous_checkpoint(

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from app.storage.models import RunStatus
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
 
 
 @pytest.fixture

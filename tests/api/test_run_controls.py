@@ -1,7 +1,7 @@
-"""Run controls through the API (issue 14): notes and tags, steering the queue, early stopping.
+"""Run controls through the API: notes and tags, steering the queue, early stopping.
 
-Real SQLite, real training on the digits data, real worker processes behind a real server where
-the dispatcher matters (the queue order).
+Real SQLite and real training on the digits data, in this process. The queue order a real
+dispatcher follows is in tests/system/test_queue_order.py.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.storage.models import RunStatus
-from tests.conftest import TINY_CONFIG, free_port, spawn_server, stop_workers, wait_for_server
-from tests.test_live import get_run, wait_for_status
+from tests.support.runs import TINY_CONFIG
 
 MakeRun = Callable[..., dict[str, Any]]
 
@@ -179,44 +177,6 @@ def test_queued_runs_show_their_place_and_a_start_estimate_from_the_runs_ahead(
     assert client.post("/api/runs/999/queue", json={"position": "top"}).status_code == 404
     bad = client.post(f"/api/runs/{b['id']}/queue", json={"position": "middle"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "position"]
-
-
-def test_a_run_moved_to_the_top_starts_first_and_a_running_one_cannot_move(
-    settings: Settings,
-) -> None:
-    port = free_port()
-    server = spawn_server(
-        settings, port, TORCHDASH_MAX_CONCURRENT_RUNS="1", TORCHDASH_WARM_WORKERS="0"
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(base)
-        slow = {**TINY_CONFIG, "max_epochs": 50, "batch_size": 1, "report_every_steps": 1}
-        blocker = httpx.post(f"{base}/api/runs", json={**slow, "name": "blocker"}).json()
-        wait_for_status(base, blocker["id"], "running")
-        first = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, "name": "first"}).json()
-        later = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, "name": "later"}).json()
-        assert get_run(base, later["id"])["queue_position"] == 2
-
-        moving_running = httpx.post(
-            f"{base}/api/runs/{blocker['id']}/queue", json={"position": "top"}
-        )
-        assert moving_running.status_code == 409
-        moved = httpx.post(f"{base}/api/runs/{later['id']}/queue", json={"position": "top"})
-        assert moved.status_code == 200 and moved.json()["queue_position"] == 1
-        assert get_run(base, first["id"])["queue_position"] == 2
-
-        httpx.post(f"{base}/api/runs/{blocker['id']}/cancel")
-        wait_for_status(base, later["id"], "running")
-        # The one slot is taken by the run moved up: the other still waits.
-        assert get_run(base, first["id"])["status"] == "queued"
-        done = wait_for_status(base, later["id"], "succeeded")
-        started_first = wait_for_status(base, first["id"], "succeeded")
-        assert done["started_at"] < started_first["started_at"]
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        stop_workers(settings)
 
 
 # --- early stopping -------------------------------------------------------------------------

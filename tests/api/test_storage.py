@@ -16,7 +16,9 @@ from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus
 from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
-from tests.conftest import ROOT, TINY_CONFIG, sqlite_only
+from tests.support.database import sqlite_only
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 
 WRITERS, ROWS = 8, 1000
@@ -31,7 +33,7 @@ def test_eight_writers_and_a_reader_lose_no_row_and_never_see_a_lock(
             [
                 sys.executable,
                 "-m",
-                "tests.step_writer",
+                "tests.support.step_writer",
                 settings.sqlalchemy_url,
                 str(run_id),
                 str(ROWS),
@@ -136,7 +138,7 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_working(tmp_path: 
     engine.dispose()
 
 
-@sqlite_only("the PostgreSQL check is in tests/test_postgres.py")
+@sqlite_only("the PostgreSQL check is in tests/cluster/test_postgres.py")
 def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -> None:
     """Fails when a model changes without a revision: add one (see the README)."""
     from alembic.autogenerate import compare_metadata

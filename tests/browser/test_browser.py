@@ -6,68 +6,12 @@ TORCHDASH_SCREENSHOTS=1 to also write docs/home.png and docs/run-page.png for th
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
+from playwright.sync_api import Page, expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):  # `make test` installs it; in CI a skip would hide a broken step
-        raise RuntimeError(f"{CHROMIUM} is missing in CI: `make browser` should have installed it")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-pytestmark = pytest.mark.browser
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    # A JS error on any page is a failed test, not a silently broken chart.
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def field(page: Page, path: str):
-    """The input of the form field at a dotted config path, e.g. `optimizer.lr`."""
-    return page.locator(f'#run-form [data-path="{path}"]')
-
-
-def field_error(page: Page, path: str):
-    return page.locator(f'#run-form [data-field="{path}"] > .field-error')
-
-
-def screenshots_wanted() -> bool:
-    return os.environ.get("TORCHDASH_SCREENSHOTS") == "1"
+from tests.support.browser import field, field_error, screenshots_wanted
+from tests.support.paths import DOCS
 
 
 def test_start_a_run_and_watch_it_train(live_server: str, page: Page) -> None:

@@ -1,7 +1,7 @@
 """The dashboard in a real headless Chromium: cancel → resume, fork from an epoch, compare two
 runs, the bundle's train.py, a sweep from the form, run again and delete.
 
-Shares the browser fixtures of tests/test_browser.py (Debian's /usr/bin/chromium). With
+Its browser fixtures are in tests/conftest.py (Debian's /usr/bin/chromium). With
 TORCHDASH_SCREENSHOTS=1 it also writes docs/compare.png and docs/run-page-evaluation.png.
 """
 
@@ -17,26 +17,10 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests import test_browser
-from tests.conftest import TINY_CONFIG, wait_until
-from tests.test_browser import DOCS, field, screenshots_wanted
-
-browser = test_browser.browser  # the fixtures, shared
-page = test_browser.page
-
-
-def create_run(base: str, **changes: object) -> dict:
-    response = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, **changes})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def wait_for_status(base: str, run_id: int, status: str, timeout: float = 90) -> dict:
-    def reached() -> dict | None:
-        run = httpx.get(f"{base}/api/runs/{run_id}").json()
-        return run if run["status"] == status else None
-
-    return wait_until(reached, timeout, f"run {run_id} to become {status}")
+from tests.support.browser import field, screenshots_wanted
+from tests.support.paths import DOCS
+from tests.support.runs import create_run
+from tests.support.waiting import wait_for_status
 
 
 def test_cancel_then_resume_in_the_browser(live_server: str, page: Page) -> None:

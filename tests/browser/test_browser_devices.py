@@ -14,15 +14,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.settings import Settings
-from tests import test_browser
-from tests.conftest import (
-    serving,
-    wait_until,
-)
-from tests.test_browser import DOCS, field, screenshots_wanted
-
-browser = test_browser.browser  # the fixtures, shared
-page = test_browser.page
+from tests.support.browser import field, screenshots_wanted
+from tests.support.paths import DOCS
+from tests.support.servers import serving
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

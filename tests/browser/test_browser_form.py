@@ -2,7 +2,7 @@
 list rows for transform steps and parameter groups, templates, "Check" (preflight), and the
 run controls around it — moving a queued run to the top, notes and tags with a tag filter.
 
-Shares the browser fixtures of tests/test_browser.py (Debian's /usr/bin/chromium). With
+Its browser fixtures are in tests/conftest.py (Debian's /usr/bin/chromium). With
 TORCHDASH_SCREENSHOTS=1 it also writes docs/form.png.
 """
 
@@ -15,30 +15,21 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.settings import Settings
-from tests import test_browser
-from tests.conftest import wait_until
-from tests.test_browser import DOCS, field, field_error, screenshots_wanted
-from tests.test_browser_dashboard import create_run, wait_for_status
+from tests.support.browser import field, field_error, screenshots_wanted
+from tests.support.paths import DOCS
+from tests.support.runs import create_run
+from tests.support.waiting import wait_for_status, wait_until
 from trainer.config import RunConfig
-
-browser = test_browser.browser  # the fixtures, shared
-page = test_browser.page
 
 SECTIONS = ["run", "data", "model", "loss", "optimizer", "training", "scheduler",
             "param_groups", "advanced"]  # fmt: skip
 
 
-def require_route(base: str, method: str, path: str) -> None:
-    """Skip when the server lacks a route another branch adds (run-controls, issue 14)."""
-    routes = httpx.get(f"{base}/openapi.json").json()["paths"]
-    if method.lower() not in routes.get(path, {}):
-        pytest.skip(f"{method} {path} is not on this server: branch run-controls is not merged")
-
-
 @pytest.fixture
 def patient_preflight(monkeypatch: pytest.MonkeyPatch) -> None:
     """A preflight time limit for a CPU shared with other tests (the server reads it from the
-    environment; request this before `live_server`). tests/test_preflight.py tests the limit."""
+    environment; request this before `live_server`). tests/system/test_preflight.py tests the
+    limit."""
     monkeypatch.setenv("TORCHDASH_PREFLIGHT_SECONDS", "300")
 
 
@@ -188,7 +179,6 @@ def test_templates_and_start_from_a_run(live_server: str, page: Page, settings: 
 def test_check_shows_the_estimate_and_a_shape_error(
     patient_preflight: None, live_server: str, page: Page
 ) -> None:
-    require_route(live_server, "POST", "/api/preflight")
     page.goto(f"{live_server}/")
     field(page, "model.hidden_sizes").fill("32")
     field(page, "max_epochs").fill("2")
@@ -216,7 +206,6 @@ def test_check_shows_the_estimate_and_a_shape_error(
 
 
 def test_a_queued_run_moved_to_the_top_starts_first(live_server: str, page: Page) -> None:
-    require_route(live_server, "POST", "/api/runs/{run_id}/queue")
     blocker = create_run(live_server, name="blocker", max_epochs=500, batch_size=8)
     wait_for_status(live_server, blocker["id"], "running")
     first = create_run(live_server, name="queued-first", max_epochs=1)
@@ -243,7 +232,6 @@ def test_a_queued_run_moved_to_the_top_starts_first(live_server: str, page: Page
 
 
 def test_notes_and_tags_edited_and_filtered(live_server: str, page: Page) -> None:
-    require_route(live_server, "PATCH", "/api/runs/{run_id}")
     tagged = create_run(live_server, name="tagged", max_epochs=1)
     other = create_run(live_server, name="other", max_epochs=1)
 

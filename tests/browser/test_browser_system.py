@@ -16,9 +16,10 @@ from app.settings import Settings
 from app.storage import system_metrics
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.worker.system_sampler import SystemSampler
-from tests.conftest import TINY_CONFIG, wait_until
-from tests.test_browser import DOCS, browser, page, screenshots_wanted  # noqa: F401 (fixtures)
-from tests.test_system_metrics import sampling_server  # noqa: F401 (fixture)
+from tests.support.browser import screenshots_wanted
+from tests.support.paths import DOCS
+from tests.support.runs import TINY_CONFIG
+from tests.support.waiting import wait_until
 
 
 class BusyFakeGpus:

@@ -1,4 +1,5 @@
-"""PostgreSQL as torchdash's database, on a real server the tests start (tests/postgres_server.py).
+"""PostgreSQL as torchdash's database, on a real server the tests start
+(tests/support/postgres_server.py).
 
 The migrations, the copy of a SQLite home, LISTEN/NOTIFY wake-ups, a server restart while a run
 trains, and the connections 100 watchers take. (The rest of the suite runs on PostgreSQL too, in
@@ -27,17 +28,11 @@ from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import Base, RunStatus
 from app.storage.notifications import RunListener, notify_run
 from app.storage.revision import FIRST_REVISION, HEAD_REVISION, current_revision, upgrade
-from tests.conftest import (
-    ROOT,
-    TINY_CONFIG,
-    free_port,
-    spawn_server,
-    stop_workers,
-    wait_for_server,
-    wait_until,
-)
-from tests.postgres_server import PostgresServer
-from tests.test_live import read_events, wait_for_status
+from tests.support.paths import ROOT
+from tests.support.postgres_server import PostgresServer
+from tests.support.runs import TINY_CONFIG, read_events
+from tests.support.servers import free_port, spawn_server, stop_workers, wait_for_server
+from tests.support.waiting import wait_for_status, wait_until
 
 _numbers = iter(range(1, 10_000))
 

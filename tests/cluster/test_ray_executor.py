@@ -1,5 +1,5 @@
 """The Ray executor for real: a Ray cluster on this machine (a head and one more node, two
-logical GPUs each, tests/ray_cluster.py), a real PostgreSQL as the database, real servers on
+logical GPUs each, tests/support/ray_cluster.py), a real PostgreSQL as the database, real servers on
 loopback and real workers as Ray jobs, submitted through the Jobs API.
 
 The one fake is the GPU seam: the nodes' GPUs are logical (Ray hands them out and sets each
@@ -29,15 +29,14 @@ from sqlalchemy import select
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import StepMetric
-from tests import test_browser
-from tests.conftest import TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
-from tests.ray_cluster import RayTestCluster
-from tests.s3_server import S3Server
-from tests.test_browser import field
+from tests.support.browser import field
+from tests.support.ray_cluster import RayTestCluster
+from tests.support.runs import TINY_CONFIG
+from tests.support.s3_server import S3Server
+from tests.support.servers import free_port, spawn_server, wait_for_server
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.ray
-browser = test_browser.browser  # the browser fixtures, shared
-page = test_browser.page
 
 # Two DDP processes on the CPU, each on one of the node's two logical GPUs: a run takes a whole
 # node, so two such runs are on two nodes, and a third has to wait.

@@ -28,8 +28,12 @@ from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import Checkpoint, RunStatus
-from tests.conftest import ON_POSTGRESQL, ROOT, TINY_CONFIG, free_port, serving, wait_until
-from tests.s3_server import S3Server, weed_binary
+from tests.support.database import ON_POSTGRESQL
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
+from tests.support.s3_server import S3Server, weed_binary
+from tests.support.servers import free_port, serving
+from tests.support.waiting import wait_for_status
 
 pytestmark = [
     pytest.mark.s3,
@@ -103,15 +107,6 @@ def storage_env(settings: Settings) -> dict[str, str]:
         "TORCHDASH_STORAGE": str(settings.storage),
         "TORCHDASH_STORAGE_ENDPOINT": str(settings.storage_endpoint),
     }
-
-
-def wait_for_status(base: str, run_id: int, status: str, timeout: float = 120) -> dict:
-    def reached() -> dict | None:
-        run = httpx.get(f"{base}/api/runs/{run_id}").json()
-        assert run["status"] not in {"failed", "interrupted"} or status == run["status"], run
-        return run if run["status"] == status else None
-
-    return wait_until(reached, timeout, f"run {run_id} to be {status}")
 
 
 def test_a_run_on_a_real_server_keeps_its_checkpoints_in_the_bucket(

@@ -1,4 +1,4 @@
-"""A process that writes step rows the way a worker does (for tests/test_storage.py)."""
+"""A process that writes step rows the way a worker does (for tests/api/test_storage.py)."""
 
 from __future__ import annotations
 

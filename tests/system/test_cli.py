@@ -16,7 +16,9 @@ import pytest
 import torch
 
 from app.settings import Settings
-from tests.conftest import ROOT, TINY_CONFIG, free_port, serving
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
+from tests.support.servers import free_port, serving
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ import pytest
 from app.client import ApiError, Client
 from app.settings import Settings
 from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic, RunsPublic
-from tests.conftest import ROOT, TINY_CONFIG, serving
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
+from tests.support.servers import serving
 
 
 @pytest.fixture(scope="module")

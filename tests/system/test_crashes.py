@@ -12,35 +12,20 @@ from pathlib import Path
 import httpx
 
 from app.settings import Settings
-from tests.conftest import (
-    ROOT,
-    TINY_CONFIG,
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG, get_run, run_steps
+from tests.support.servers import (
     free_port,
+    process_gone,
     spawn_server,
     stop_workers,
     wait_for_server,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from trainer.config import RunConfig
 from trainer.faults import FAULT_ENV, MARKER_ENV
 from trainer.loop import fit
-
-
-def _run(base: str, run_id: int) -> dict:
-    return httpx.get(f"{base}/api/runs/{run_id}").json()
-
-
-def _steps(base: str, run_id: int) -> list[int]:
-    return [row["step"] for row in httpx.get(f"{base}/api/runs/{run_id}/metrics").json()["steps"]]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state in ("Z", "X")
 
 
 def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
@@ -60,34 +45,34 @@ def test_a_killed_server_loses_no_run_and_the_next_one_adopts_live_workers(
         kept, lost = (httpx.post(f"{base}/api/runs", json=slow).json()["id"] for _ in range(2))
         waiting = httpx.post(f"{base}/api/runs", json={**TINY_CONFIG, "max_epochs": 1}).json()
         for run_id in (kept, lost):
-            wait_until(lambda r=run_id: len(_steps(base, r)) >= 5, 60, f"run {run_id} to report")
+            wait_until(lambda r=run_id: len(run_steps(base, r)) >= 5, 60, f"run {run_id} to report")
         # The local executor's handle for a worker is its pid.
-        kept_pid, lost_pid = (int(_run(base, r)["worker_handle"]) for r in (kept, lost))
+        kept_pid, lost_pid = (int(get_run(base, r)["worker_handle"]) for r in (kept, lost))
         # The server keeps a warm worker: the one adopted below serves its run as `--warm`.
         assert f"warm worker {kept_pid} takes run {kept}" in settings.worker_log(kept).read_text()
 
         first.send_signal(signal.SIGKILL)  # no shutdown code runs
         first.wait(timeout=10)
         os.kill(lost_pid, signal.SIGKILL)  # and one worker dies while no server watches
-        wait_until(lambda: _gone(lost_pid), 10, "the killed worker to end")
+        wait_until(lambda: process_gone(lost_pid), 10, "the killed worker to end")
 
         second = spawn_server(settings, port, "server-2.log", TORCHDASH_MAX_CONCURRENT_RUNS="1")
         wait_for_server(base)
-        interrupted = _run(base, lost)
+        interrupted = get_run(base, lost)
         assert interrupted["status"] == "interrupted"
         assert interrupted["error"] == "worker lost: the server restarted without it"
-        adopted = _run(base, kept)
+        adopted = get_run(base, kept)
         assert adopted["status"] == "running" and adopted["worker_handle"] == str(kept_pid)
-        assert _run(base, waiting["id"])["status"] == "queued"  # the adopted run holds the slot
-        reported = len(_steps(base, kept))
+        assert get_run(base, waiting["id"])["status"] == "queued"  # the adopted run holds the slot
+        reported = len(run_steps(base, kept))
 
-        wait_until(lambda: _run(base, kept)["status"] == "succeeded", 180, "the adopted run")
-        steps = _steps(base, kept)
+        wait_until(lambda: get_run(base, kept)["status"] == "succeeded", 180, "the adopted run")
+        steps = run_steps(base, kept)
         assert len(steps) > reported and steps == list(range(1, epochs * 719 + 1))
         rows = httpx.get(f"{base}/api/runs/{kept}/metrics").json()["epochs"]
         assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
         wait_until(
-            lambda: _run(base, waiting["id"])["status"] == "succeeded", 120, "the queued run"
+            lambda: get_run(base, waiting["id"])["status"] == "succeeded", 120, "the queued run"
         )
         assert load_checkpoint(latest_checkpoint(settings.checkpoint_dir(kept)).path)
     finally:

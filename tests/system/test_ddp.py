@@ -15,13 +15,12 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app.runs.state_machine import transition
 from app.settings import Settings
-from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus
 from app.worker.execute import execute_run
 from app.worker.process_tree import descendants_and_self
-from tests.conftest import wait_until
+from tests.support.runs import claim
+from tests.support.waiting import wait_until
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 from trainer.config import RunConfig
 from trainer.datasets import build_datasets
@@ -53,13 +52,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
-
-
-def claim(settings: Settings, run_id: int) -> None:
-    engine = make_engine(settings.sqlalchemy_url)
-    with session_scope(make_session_factory(engine)) as session:
-        transition(session, run_id, RunStatus.RUNNING)
-    engine.dispose()
 
 
 def in_background(settings: Settings, run_id: int) -> tuple[threading.Thread, list[RunStatus]]:
@@ -115,7 +107,7 @@ def test_the_ranks_shards_of_an_epoch_are_disjoint_and_cover_the_set() -> None:
 
 
 def test_processes_below_one_or_with_lbfgs_is_422_naming_the_field(client: TestClient) -> None:
-    from tests.conftest import TINY_CONFIG
+    from tests.support.runs import TINY_CONFIG
 
     for changes in ({"processes": 0}, {"processes": 2, "optimizer": {"kind": "lbfgs"}}):
         response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
@@ -228,7 +220,7 @@ def test_a_sigkilled_rank_0_takes_the_other_ranks_with_it(
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.paths import ROOT
 
     run = make_run(processes=2, max_epochs=500)
     claim(settings, run["id"])

@@ -15,15 +15,9 @@ from pathlib import Path
 import httpx
 
 from app.settings import Settings
-from tests.conftest import (
-    TINY_CONFIG,
-    free_port,
-    spawn_server,
-    stop_workers,
-    wait_for_server,
-    wait_until,
-)
-from tests.test_live import get_run, wait_for_status
+from tests.support.runs import TINY_CONFIG, get_run
+from tests.support.servers import free_port, spawn_server, stop_workers, wait_for_server
+from tests.support.waiting import wait_for_status, wait_until
 
 GPU_ENV = {"TORCHDASH_GPUS": "0,1", "TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU": "1"}
 # Trains for minutes unless cancelled: each test ends its runs itself.

@@ -10,20 +10,9 @@ import signal
 import httpx
 
 from app.settings import Settings
-from tests.conftest import TINY_CONFIG, wait_until
+from tests.support.runs import TINY_CONFIG, get_run, read_events
+from tests.support.waiting import wait_for_status, wait_until
 from trainer.checkpoint import latest_checkpoint, load_checkpoint
-
-
-def get_run(base: str, run_id: int) -> dict:
-    return httpx.get(f"{base}/api/runs/{run_id}").json()
-
-
-def wait_for_status(base: str, run_id: int, status: str, timeout: float = 60) -> dict:
-    return wait_until(
-        lambda: (run := get_run(base, run_id))["status"] == status and run,
-        timeout,
-        f"run {run_id} to become {status} (now {get_run(base, run_id)['status']})",
-    )
 
 
 def test_sse_pushes_epoch_rows_as_they_are_written(live_server: str) -> None:
@@ -104,23 +93,6 @@ def test_a_killed_worker_leaves_the_run_interrupted_and_resumable(
         for row in httpx.get(f"{live_server}/api/runs/{run['id']}/metrics").json()["steps"]
     ]
     assert steps == list(range(1, 3 * 360 + 1))  # no step twice, none missing across the kill
-
-
-def read_events(base: str, run_id: int, last_step: int, since: str = "") -> dict[str, list]:
-    """Collect a run's events from its stream until it has succeeded and `last_step` arrived."""
-    seen: dict[str, list] = {"run": [], "epoch": [], "steps": [], "system": []}
-    url = f"{base}/api/runs/{run_id}/events{since}"
-    with httpx.stream("GET", url, timeout=60) as response:
-        event = None
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event:
-                seen[event].append(json.loads(line.split(":", 1)[1]))
-            done = seen["run"] and seen["run"][-1]["status"] == "succeeded"
-            if done and seen["steps"] and seen["steps"][-1][-1]["step"] == last_step:
-                break
-    return seen
 
 
 def test_many_watchers_and_a_late_one_each_see_every_row_once(live_server: str) -> None:

@@ -18,8 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from tests.conftest import ROOT, TINY_CONFIG, wait_until
-from tests.test_live import wait_for_status
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
+from tests.support.waiting import wait_for_status, wait_until
 
 PLUGINS = '''
 from torch import nn
@@ -198,7 +199,7 @@ def test_the_server_process_never_imports_torch_while_serving_a_preflight(tmp_pa
 
 
 def test_a_warm_worker_answers_when_one_is_free_and_runs_still_start(settings: Settings) -> None:
-    from tests.conftest import free_port, spawn_server, stop_workers, wait_for_server
+    from tests.support.servers import free_port, spawn_server, stop_workers, wait_for_server
 
     port = free_port()
     server = spawn_server(settings, port, TORCHDASH_PREFLIGHT_SECONDS="600")

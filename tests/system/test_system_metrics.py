@@ -11,11 +11,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from app.hardware.nvml import GpuReading
@@ -25,11 +24,7 @@ from app.storage.models import RunStatus
 from app.worker.execute import execute_run
 from app.worker.process_tree import ProcessTree
 from app.worker.system_sampler import SystemSampler, assigned_gpus
-from tests.conftest import (
-    TINY_CONFIG,
-    serving,
-)
-from tests.test_ddp import claim
+from tests.support.runs import TINY_CONFIG, claim
 
 
 def own_rss_mb() -> float:
@@ -119,13 +114,6 @@ def test_gpu_rows_are_the_runs_gpus_only(client: TestClient, make_run, settings:
     assert (gpu["gpu_utilization_percent"], gpu["gpu_memory_used_mb"]) == (97.0, 8192.5)
     assert gpu["gpu_memory_total_mb"] == 40960.0 and gpu["gpu_power_watts"] is None
     assert gpu["cpu_percent"] is None and rows[0]["rss_mb"] > 0
-
-
-@pytest.fixture
-def sampling_server(settings: Settings) -> Iterator[str]:
-    """A real server whose workers sample every 0.2 s."""
-    with serving(settings, TORCHDASH_SYSTEM_SAMPLE_SECONDS="0.2") as base:
-        yield base
 
 
 def read_until(

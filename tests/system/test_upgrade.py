@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from tests.conftest import ROOT, TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
-from tests.test_crashes import _gone, _run, _steps
+from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG, get_run, run_steps
+from tests.support.servers import free_port, process_gone, spawn_server, wait_for_server
+from tests.support.waiting import wait_until
 
 # The last commit before app/ became packages (and before the run's worker handle, migration
 # 0006): what a user upgrades from.
@@ -62,26 +64,26 @@ def test_a_worker_started_by_the_old_layout_is_adopted_by_the_new_server(
     try:
         wait_for_server(base)
         run_id = httpx.post(f"{base}/api/runs", json=slow).json()["id"]
-        wait_until(lambda: len(_steps(base, run_id)) >= 5, 60, "the old worker to report")
-        worker_pid = _run(base, run_id)["worker_pid"]  # the old API's field
+        wait_until(lambda: len(run_steps(base, run_id)) >= 5, 60, "the old worker to report")
+        worker_pid = get_run(base, run_id)["worker_pid"]  # the old API's field
         assert Path(f"/proc/{worker_pid}/cwd").resolve() == old.resolve()  # the old code's worker
 
         servers[0].send_signal(signal.SIGKILL)
         servers[0].wait(timeout=10)
         servers.append(spawn_server(settings, port, "server-new.log"))  # migrates to 0006
         wait_for_server(base)
-        adopted = _run(base, run_id)
+        adopted = get_run(base, run_id)
         assert adopted["status"] == "running" and adopted["worker_handle"] == str(worker_pid)
-        reported = len(_steps(base, run_id))
+        reported = len(run_steps(base, run_id))
 
         # The old worker writes its final status into the upgraded table.
         finished = wait_until(
-            lambda: (run := _run(base, run_id))["status"] != "running" and run, 180, "the run"
+            lambda: (run := get_run(base, run_id))["status"] != "running" and run, 180, "the run"
         )
         assert finished["status"] == "succeeded"
         # It cleared only the old `worker_pid`; the server lets go of the handle once it is gone.
-        wait_until(lambda: _run(base, run_id)["worker_handle"] is None, 10, "the handle cleared")
-        steps = _steps(base, run_id)
+        wait_until(lambda: get_run(base, run_id)["worker_handle"] is None, 10, "the handle cleared")
+        steps = run_steps(base, run_id)
         assert len(steps) > reported and steps == list(range(1, epochs * 719 + 1))
         assert f"run {run_id} succeeded" in settings.worker_log(run_id).read_text()
     finally:
@@ -89,5 +91,5 @@ def test_a_worker_started_by_the_old_layout_is_adopted_by_the_new_server(
             if server.poll() is None:
                 server.terminate()
                 server.wait(timeout=15)
-        if worker_pid is not None and not _gone(worker_pid):
+        if worker_pid is not None and not process_gone(worker_pid):
             os.kill(worker_pid, signal.SIGKILL)

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 
 from app.settings import Settings
-from tests.conftest import TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
-from tests.test_crashes import _gone
-from tests.test_live import wait_for_status
+from tests.support.runs import TINY_CONFIG
+from tests.support.servers import free_port, process_gone, spawn_server, wait_for_server
+from tests.support.waiting import wait_for_status, wait_until
 
 
 def warm_worker_processes(settings: Settings) -> set[int]:
@@ -93,11 +93,11 @@ def test_an_idle_warm_worker_exits_when_the_server_is_killed(settings: Settings)
     try:
         wait_for_server(f"http://127.0.0.1:{port}")
         pid = wait_until(lambda: ready_warm_workers(settings), 90, "a ready warm worker")[0]
-        assert not _gone(pid)
+        assert not process_gone(pid)
     finally:
         server.send_signal(signal.SIGKILL)  # no shutdown code runs: only the pipe closes
         server.wait(timeout=10)
-    wait_until(lambda: _gone(pid), 30, f"the idle warm worker {pid} to exit")
+    wait_until(lambda: process_gone(pid), 30, f"the idle warm worker {pid} to exit")
     assert "the server went away" in settings.warm_worker_log.read_text()
 
 

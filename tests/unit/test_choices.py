@@ -149,7 +149,7 @@ def test_every_loss_trains(loss: dict) -> None:
 
 
 def test_binary_bce_trains_one_output_on_two_classes(tmp_path: Path) -> None:
-    from tests.image_files import write_image_folder
+    from tests.support.image_files import write_image_folder
 
     root = write_image_folder(tmp_path / "two", classes=("cat", "dog"), per_class=8, size=8)
     config = small(

@@ -1,6 +1,6 @@
 """The Ray executor's decisions that need no cluster: the cluster allocator (pure), each node's
 free room corrected for the executor's own jobs, job names, and what a job's end means for its
-run. (tests/test_ray_executor.py runs all of it against a real cluster.)"""
+run. (tests/cluster/test_ray_executor.py runs all of it against a real cluster.)"""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.image_files import write_cifar10, write_image_folder, write_mnist, write_svhn
+from tests.support.image_files import write_cifar10, write_image_folder, write_mnist, write_svhn
 from trainer.callbacks import Callbacks, StepReport
 from trainer.config import CsvImagesData, RunConfig, TorchvisionData
 from trainer.csv_images import BadRowsError, load_csv_images
@@ -126,7 +126,7 @@ def write_csv_data(root: Path, rows: str, train: str, val: str) -> CsvImagesData
     images.mkdir(parents=True)
     from PIL import Image
 
-    from tests.image_files import class_image
+    from tests.support.image_files import class_image
 
     for n in range(8):
         Image.fromarray(class_image(n % 2, 12, seed=n)).save(images / f"img{n}.png")

@@ -7,7 +7,7 @@ import ast
 import itertools
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 # What each package of app/ may import from the others (settings and errors: everyone).
 ALLOWED = {
     "storage": set(),
@@ -126,3 +126,28 @@ def script_tags(html: str) -> list[str]:
         for chunk in html.split("<script")[1:]
         if "src=" in chunk.split(">", 1)[0]
     ]
+
+
+def test_no_test_module_imports_another_test_module_or_a_conftest() -> None:
+    """Tests share helpers through tests/support and fixtures through conftest.py files."""
+
+    def shared_module(name: str) -> bool:
+        last = name.rsplit(".", 1)[-1]
+        return last.startswith("test_") or last == "conftest"
+
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if shared_module(name)
+            ]
+    assert not offenders, offenders

@@ -1,6 +1,6 @@
 """The allocator (app/runs/placement.py): which GPUs or CPU slot each queued run gets, from what
 the database says is held. Pure decisions, no process: the live placement is in
-tests/test_gpu_placement.py."""
+tests/system/test_gpu_placement.py."""
 
 from __future__ import annotations
 

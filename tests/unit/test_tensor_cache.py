@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.image_files import write_image_folder
-from tests.test_trainer import StopAfter, assert_same_weights, weights
+from tests.support.image_files import write_image_folder
+from tests.support.training import StopAfter, assert_same_weights, weights
 from trainer.callbacks import Callbacks, StepReport
 from trainer.checkpoint import latest_checkpoint
 from trainer.config import RunConfig, compatibility_problems

@@ -1,21 +1,17 @@
-"""The trainer on its own: accuracy, exact resume, checkpoints on disk, the command line."""
+"""The trainer on its own: accuracy, exact resume, checkpoints on disk.
+
+Its command line, run as a process, is in tests/system/test_trainer_cli.py."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from trainer.callbacks import Callbacks, StepReport
+from tests.support.training import StopAfter, assert_same_weights, weights
 from trainer.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from trainer.config import RunConfig
 from trainer.loop import fit
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def tiny(**changes) -> RunConfig:
@@ -28,16 +24,6 @@ def tiny(**changes) -> RunConfig:
         "seed": 3,
     }
     return RunConfig.model_validate({**base, **changes})
-
-
-def weights(result) -> dict[str, torch.Tensor]:
-    return {name: value.clone() for name, value in result.model.state_dict().items()}
-
-
-def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
 
 
 def test_default_run_reaches_90_percent_on_digits() -> None:
@@ -55,20 +41,6 @@ def test_four_epochs_equal_two_plus_resumed_two(tmp_path: Path) -> None:
     assert [r.epoch for r in resumed.history] == [3, 4]
     assert_same_weights(weights(straight), weights(resumed))
     assert resumed.history[-1].val_loss == straight.history[-1].val_loss
-
-
-class StopAfter(Callbacks):
-    """Asks the loop to stop once `steps` steps were reported."""
-
-    def __init__(self, steps: int) -> None:
-        self.steps = steps
-        self.seen = 0
-
-    def on_step(self, report: StepReport) -> None:
-        self.seen = report.step
-
-    def __call__(self) -> bool:
-        return self.seen >= self.steps
 
 
 def test_stop_mid_epoch_saves_a_partial_checkpoint_and_resume_is_exact(tmp_path: Path) -> None:
@@ -103,24 +75,3 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     model_file.write_bytes(model_file.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="model.pt"):
         fit(tiny(), resume_from=checkpoint.path)
-
-
-def test_command_line_trains_and_resumes(tmp_path: Path) -> None:
-    config = tmp_path / "run.json"
-    config.write_text(json.dumps({"max_epochs": 2, "device": "cpu", "batch_size": 64}))
-    command = [sys.executable, "-m", "trainer", "--config", str(config)]
-    out = subprocess.run(
-        [*command, "--checkpoints", str(tmp_path / "ckpt")],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "epoch   1" in out and "epoch   2" in out
-    config.write_text(json.dumps({"max_epochs": 3, "device": "cpu", "batch_size": 64}))
-    out = subprocess.run(
-        [*command, "--checkpoints", str(tmp_path / "ckpt"), "--resume"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "epoch   3" in out and "epoch   2" not in out
-
-    config.write_text(json.dumps({"batch_size": 0}))
-    bad = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode == 2 and "batch_size" in bad.stderr

@@ -4,8 +4,8 @@ no answer that does not match its schema.
 The server is the real app served by uvicorn on loopback (in a thread of this process), with
 its dispatcher off: generated configs are queued, cancelled, resumed, forked and deleted, but
 never trained, so a fuzzed `max_epochs: 100000` costs nothing and the run stays bounded. Real
-workers train runs in tests/test_cli.py against a spawned server. One run here was trained for
-real before the fuzzing, so routes that read checkpoints, logs, the evaluation and its images
+workers train runs in tests/system/test_cli.py against a spawned server. One run here was trained
+for real before the fuzzing, so routes that read checkpoints, logs, the evaluation and its images
 have something to serve.
 
 Generic over the operations: a route another module adds is fuzzed without a change here.
@@ -31,7 +31,9 @@ from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus
-from tests.conftest import TINY_CONFIG, free_port, wait_until
+from tests.support.runs import TINY_CONFIG
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 CHECKS = ["not_a_server_error", "status_code_conformance", "response_schema_conformance"]
 
@@ -42,7 +44,7 @@ def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (home / "data").mkdir(parents=True)
     # A preflight of a valid generated config starts a real worker; 2 s is shorter than its
     # torch import, so each answers at once with the documented 422 (preflight_timeout) instead
-    # of training. tests/test_preflight.py checks real answers.
+    # of training. tests/system/test_preflight.py checks real answers.
     config = Settings(home=home, data_roots=[home / "data"], warm_workers=0, preflight_seconds=2)
     server = uvicorn.Server(
         uvicorn.Config(

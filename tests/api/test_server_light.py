@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 # Loaded by workers, never by the server: torch and torchvision take seconds to import, pandas a
 # third of a second (bench/server_light.py measures the server's start).
 WORKER_ONLY = ("torch", "torchvision", "sklearn", "pandas")

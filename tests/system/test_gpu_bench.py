@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from bench.gpu_resnet import GPU_END, GPU_START, README, write_readme
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ["tutorial", "fit_fp32", "fit_amp", "fit_channels_last", "fit_amp_channels_last"]
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.main import create_app
 from app.settings import Settings
@@ -23,6 +22,9 @@ from tests.support.database import ON_POSTGRESQL
 from tests.support.postgres_server import PostgresServer, unavailable_reason
 from tests.support.runs import TINY_CONFIG, claim
 from tests.support.servers import serving
+
+if TYPE_CHECKING:  # Playwright is imported by the tests that drive a browser
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture
@@ -86,12 +88,14 @@ def sampling_server(settings: Settings) -> Iterator[str]:
 
 
 # A real headless Chromium (tests/support/browser.py); a test that asks for it is skipped where
-# Debian's Chromium is not installed.
+# Debian's Chromium is not installed (an error in CI, where `make test` installs it).
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     reason = chromium_missing()
     if reason is not None:
         pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -22,7 +22,7 @@ from app.main import create_app
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
-from app.storage.models import Run, RunStatus
+from app.storage.tables import Run, RunStatus
 from tests.postgres_server import PostgresServer, unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent

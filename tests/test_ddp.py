@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from app.worker.execute import execute_run
 from app.worker.process_tree import descendants_and_self
 from tests.conftest import wait_until

@@ -30,7 +30,7 @@ from app.main import create_app
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.conftest import TINY_CONFIG, free_port, wait_until
 
 CHECKS = ["not_a_server_error", "status_code_conformance", "response_schema_conformance"]

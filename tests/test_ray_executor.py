@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import StepMetric
+from app.storage.tables import StepMetric
 from tests import test_browser
 from tests.conftest import TINY_CONFIG, free_port, spawn_server, wait_for_server, wait_until
 from tests.ray_cluster import RayTestCluster

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.conftest import TINY_CONFIG, free_port, spawn_server, stop_workers, wait_for_server
 from tests.test_live import get_run, wait_for_status
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from app.main import create_app
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.conftest import ROOT, TINY_CONFIG, free_port, spawn_server, wait_for_server
 
 TOKEN = "s3cret-token"

@@ -12,7 +12,7 @@ from app.hardware.inventory import cpu_inventory, gpu_inventory
 from app.runs.cluster_placement import ClusterAllocator
 from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
-from app.storage.models import Run, RunStatus
+from app.storage.tables import Run, RunStatus
 
 
 def gpu_holders(session: Session) -> dict[int, int]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.errors import ConfigError, ConflictError, NotFoundError
 from app.runs.queue import next_queue_rank
 from app.runs.state_machine import TERMINAL, transition
-from app.storage.models import Run, RunStatus, utcnow
+from app.storage.tables import Run, RunStatus, utcnow
 from trainer.config import RunConfig
 
 S = RunStatus

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
 from app.storage import metrics
-from app.storage.models import Run, RunStatus, utcnow
+from app.storage.tables import Run, RunStatus, utcnow
 
 QueuePosition = Literal["top", "bottom"]
 

@@ -15,7 +15,7 @@ from app.runs import lifecycle
 from app.runs.cluster_placement import ClusterGpus
 from app.runs.config_checks import gpu_problems
 from app.runs.data_paths import check_data_paths
-from app.storage.models import Run
+from app.storage.tables import Run
 from trainer.config import RunConfig
 
 MAX_SWEEP_RUNS = 64

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,7 +26,9 @@ class RunStatus(enum.StrEnum):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every class here maps a `Table` (SQLAlchemy types `__table__` as any FROM clause, which
+    # could be a join or a select), so `Model.__table__.insert()` is a Core insert on the table.
+    __table__: ClassVar[Table]
 
 
 class Run(Base):

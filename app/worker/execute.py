@@ -70,13 +70,13 @@ def _execute(
 ) -> RunStatus:
     """Set the run up, train it, and write its final status: succeeded, failed, cancelled or
     interrupted."""
+    # Reading the run and attaching the worker to it stay outside the failure handling below:
+    # a failure there (the database itself) leaves no way to write the run's status, and the
+    # dispatcher settles a run whose worker ended without a word.
     row = _read_run(factory, run_id)
     if row.status != RunStatus.RUNNING:
         log(f"run {run_id} is {row.status}, not running: nothing to do")
         return row.status
-    # Outside the failure handling below: without its row or its reporter the worker cannot
-    # write the run's status (the database itself failed); the dispatcher settles a run whose
-    # worker ended without a word.
     worker = _attach_worker(run_id, settings, factory, files, row, handle_signals)
     ranks: RankGroup | None = None
     try:

@@ -82,6 +82,7 @@ bench: $(STAMP) postgres
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy app trainer
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

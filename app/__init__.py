@@ -1,8 +1,8 @@
-"""torchdash's server and worker process.
+"""torchdash's server, its worker process, and the clients that talk to the server.
 
-Here: the entry points (`__main__`: the `torchdash` command; `main`: the app factory) and what
-everything uses (`settings`, `errors`). The rest lives in one package per concept: `web/` (routes,
-pages, SSE), `runs/` (the run's life: state machine, dispatcher, executors), `worker/` (the
-worker process), `storage/` (database, migrations, metric rows), `exports/` (bundle, evaluation).
-Nothing in the server process imports torch; only `app.worker` (a separate process) does.
+The server serves the API and the pages and dispatches queued runs; it never trains and never
+imports torch. The worker is a separate process per run, and the only part that imports torch.
+Each concept is a package of its own (the web side, the run's life, the worker, storage, run
+files, hardware, exports, the Python client and the command line on it); at this level live
+only the entry points and what every package shares: the settings and the domain's errors.
 """

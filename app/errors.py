@@ -31,8 +31,8 @@ class ConfigError(ValueError):
     ) -> None:
         self.errors: list[dict[str, Any]] = list(errors or [])
         if error is not None:
-            for item in error.errors(include_url=False):
-                item = {**item, "loc": [*prefix, *item["loc"]]}
+            for details in error.errors(include_url=False):
+                item: dict[str, Any] = {**details, "loc": [*prefix, *details["loc"]]}
                 if "ctx" in item:  # may hold the raised exception object: keep its text
                     item["ctx"] = {key: str(value) for key, value in item["ctx"].items()}
                 self.errors.append(item)

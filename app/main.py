@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -103,8 +104,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.event_hub = EventHub(factory, poll_interval)
     install_error_handlers(app)
     install_auth(app, settings)
-    routers = (health, runs, inspector, events, checkpoints, uploads, exports, logs, evaluation)
-    routers += (system, preflight, devices)
+    routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
+    routers += (exports, logs, evaluation, system, preflight, devices)
     for module in routers:
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))

@@ -34,8 +34,8 @@ from sqlalchemy import update
 from app.runs.lifecycle import create_run
 from app.storage import metrics
 from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
-from app.storage.models import Run
 from app.storage.notifications import notify_run
+from app.storage.tables import Run
 from bench.common import Result
 from bench.databases import new_database, postgres
 from bench.live_server import Server, serve

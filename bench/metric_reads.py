@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from app.runs.lifecycle import create_run
 from app.storage.engine import create_tables, make_engine, make_session_factory, session_scope
-from app.storage.models import Run
+from app.storage.tables import Run
 from app.worker.reporter import DatabaseReporter
 from bench.common import Result
 from bench.databases import new_database, postgres

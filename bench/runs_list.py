@@ -19,7 +19,7 @@ from sqlalchemy import insert, text
 from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import make_engine
-from app.storage.models import EpochMetric, Run
+from app.storage.tables import EpochMetric, Run
 from bench.common import Result
 
 SIZES = (100, 10_000)

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import create_tables, make_engine
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
 from tests.support.database import ON_POSTGRESQL
 from tests.support.postgres_server import PostgresServer, unavailable_reason

@@ -111,8 +111,8 @@ class Client:
         offset: int = 0,
     ) -> RunsPublic:
         """A page of runs, filtered and sorted on the server."""
-        params = {"status": status, "tag": tag, "q": text, "sort": sort, "order": order}
-        params = {key: value for key, value in params.items() if value}
+        filters = {"status": status, "tag": tag, "q": text, "sort": sort, "order": order}
+        params: dict[str, str | int] = {key: value for key, value in filters.items() if value}
         params.update(limit=limit, offset=offset)
         return RunsPublic.model_validate(self._json("GET", "/api/runs", params=params))
 

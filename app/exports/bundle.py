@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.files import RunFiles
 from app.storage import checkpoint_rows, metrics
-from app.storage.models import Checkpoint, Run
+from app.storage.tables import Checkpoint, Run
 from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
 
 TRAIN_SCRIPT = Path(__file__).with_name("standalone_train.py")

@@ -20,10 +20,19 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn, optim
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
+from torch.utils.data import DataLoader, Sampler, Subset, TensorDataset
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from torchvision.datasets import ImageFolder
+
+    # Every data set this script builds has a length (torch's `Dataset` promises none).
+    SizedData: TypeAlias = TensorDataset | Subset | ImageFolder
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -48,8 +57,10 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], li
     return order[n_val:], order[:n_val]
 
 
-def build_data(data: dict) -> tuple[Dataset, Dataset, int, int]:
+def build_data(data: dict) -> tuple[SizedData, SizedData, int, int]:
     """(train, val, input features, classes) for the run's data config."""
+    train: SizedData
+    val: SizedData
     if data["kind"] == "digits":
         from sklearn.datasets import load_digits  # the 1,797 digits ship inside scikit-learn
 
@@ -163,13 +174,13 @@ def main() -> None:
     optimizer = build_optimizer(config["optimizer"], model.parameters())
     loss_fn = build_loss(config["loss"])
     sampler = EpochShuffleSampler(len(train), config["seed"])
-    train_loader = DataLoader(
+    train_loader: DataLoader = DataLoader(
         train,
         batch_size=config["batch_size"],
         sampler=sampler,
         generator=torch.Generator().manual_seed(config["seed"]),
     )
-    val_loader = DataLoader(val, batch_size=config["batch_size"], shuffle=False)
+    val_loader: DataLoader = DataLoader(val, batch_size=config["batch_size"], shuffle=False)
 
     for epoch in range(1, (args.epochs or config["max_epochs"]) + 1):
         sampler.epoch = epoch

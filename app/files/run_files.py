@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, wraps
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from app.errors import NotFoundError, StorageUnavailable
 from app.settings import Settings
@@ -43,18 +43,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+def _reachable(
+    method: Callable[Concatenate[RunFiles, P], R],
+) -> Callable[Concatenate[RunFiles, P], R]:
     """A failure to reach the bucket (network, credentials) becomes StorageUnavailable, which
     the API answers with 503; a missing file stays FileNotFoundError / NotFoundError."""
 
     @wraps(method)
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+    def call(store: RunFiles, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return method(*args, **kwargs)
+            return method(store, *args, **kwargs)
         except (FileNotFoundError, NotFoundError, StorageUnavailable):
             raise
         except OSError as error:  # s3fs and botocore errors reach here as OSError subclasses
-            store = args[0]
             raise StorageUnavailable(f"storage {store.describe} failed: {error}") from error
 
     return call

@@ -1,6 +1,6 @@
 """Hardware: what this machine has to train on, read without torch.
 
-`nvml.py` reads the GPUs through NVML (the `nvidia-ml-py` package, imported lazily), so the
-server learns the GPUs without importing torch or touching CUDA. Imports nothing of the other
-packages (settings and errors only).
+The GPUs come from NVML (the `nvidia-ml-py` package, imported lazily), so the server learns
+them without importing torch or touching CUDA, restricted to the set torchdash may use. Imports
+nothing of the other packages (settings and errors only).
 """

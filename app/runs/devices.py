@@ -12,7 +12,7 @@ from app.hardware.inventory import cpu_inventory, gpu_inventory
 from app.runs.cluster_placement import ClusterAllocator
 from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
-from app.storage.models import Run, RunStatus
+from app.storage.tables import Run, RunStatus
 
 
 def gpu_holders(session: Session) -> dict[int, int]:
@@ -52,6 +52,7 @@ def describe_cluster(session: Session, executor: RayJobExecutor) -> dict[str, An
         select(Run.id, Run.node).where(Run.status == RunStatus.RUNNING.value, Run.node.is_not(None))
     ).all()
     for run_id, node in rows:
+        assert node is not None  # the query keeps only runs on a node
         on_node.setdefault(node, []).append(run_id)
     return {
         "address": executor.settings.ray_address,

@@ -26,7 +26,7 @@ from app.runs.queue import queued_in_order
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import session_scope
-from app.storage.models import Run, RunStatus
+from app.storage.tables import Run, RunStatus
 
 logger = logging.getLogger("torchdash.dispatcher")
 

@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import Text, cast, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import ConfigError, ConflictError, NotFoundError
 from app.runs.queue import next_queue_rank
 from app.runs.state_machine import TERMINAL, transition
-from app.storage.models import Run, RunStatus, utcnow
+from app.storage.tables import Run, RunStatus, utcnow
 from trainer.config import RunConfig
 
 S = RunStatus
@@ -25,7 +25,7 @@ S = RunStatus
 RunSortKey = Literal[
     "id", "name", "status", "created_at", "started_at", "finished_at", "epoch", "best_val_accuracy"
 ]
-SORT_COLUMNS = {
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": Run.id,
     "name": Run.name,
     "status": Run.status,

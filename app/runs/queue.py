@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
 from app.storage import metrics
-from app.storage.models import Run, RunStatus, utcnow
+from app.storage.tables import Run, RunStatus, utcnow
 
 QueuePosition = Literal["top", "bottom"]
 
 
-def queued_in_order() -> Select[tuple[int]]:
+def queued_in_order() -> Select[int]:
     """The ids of queued runs in the order they start."""
     return (
         select(Run.id).where(Run.status == RunStatus.QUEUED.value).order_by(Run.queue_rank, Run.id)

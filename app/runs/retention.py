@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFoundError
 from app.files import RunFiles
-from app.storage.models import Checkpoint, Run
+from app.storage.tables import Checkpoint, Run
 
 
 def checkpoints_to_keep(rows: list[Checkpoint], keep_last: int, forked: set[int]) -> set[int]:

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
-from app.storage.models import Run, RunStatus, utcnow
 from app.storage.notifications import notify_run
+from app.storage.tables import Run, RunStatus, utcnow
 
 S = RunStatus
 

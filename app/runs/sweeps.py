@@ -15,7 +15,7 @@ from app.runs import lifecycle
 from app.runs.cluster_placement import ClusterGpus
 from app.runs.config_checks import gpu_problems
 from app.runs.data_paths import check_data_paths
-from app.storage.models import Run
+from app.storage.tables import Run
 from trainer.config import RunConfig
 
 MAX_SWEEP_RUNS = 64
@@ -76,11 +76,12 @@ def create_sweep(
         check_data_paths(RunConfig.model_validate(config), data_roots)
         for config in expand_grid(base, grid)
     ]
-    for config in configs if gpus is not None else []:
-        problems = gpu_problems(config.model_dump(mode="json"), gpus)
-        if problems:
-            (loc, why), *_ = problems
-            raise ConfigError.field(("body", "config", *loc), why, None)
+    if gpus is not None:
+        for config in configs:
+            problems = gpu_problems(config.model_dump(mode="json"), gpus)
+            if problems:
+                (loc, why), *_ = problems
+                raise ConfigError.field(("body", "config", *loc), why, None)
     group = group_name or f"sweep {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     created = [
         lifecycle.create_run(session, config, group_name=group, tags=list(tags or []), notes=notes)

@@ -1,9 +1,8 @@
-"""Storage: the database and the files the server keeps.
+"""Storage: the database the server and the workers share.
 
-`engine.py` makes engines and sessions (SQLite's settings in one connect hook); `models.py` the
-ORM tables; `revision.py` brings a database to the newest revision of `migrations/` (a new
-migration goes in `migrations/versions/`); `metrics.py` reads and writes epoch and step rows,
-`rollups.py` pre-aggregates step rows for charts and `downsample.py` thins a series;
-`checkpoint_rows.py` records checkpoints; `uploads.py` stores uploaded files. Imports nothing
-of the other packages.
+The engines and sessions (SQLite's settings in one connect hook, PostgreSQL's pool), the ORM
+tables, the schema's migrations and bringing a database up to them at start-up, the narrow metric
+and system sample rows, step-loss rollups and downsampling for charts, checkpoint and upload
+records, PostgreSQL's wake-up notifications, and copying a database into PostgreSQL. Imports
+nothing of the other packages (settings and errors only).
 """

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.storage.models import Checkpoint
+from app.storage.tables import Checkpoint
 
 
 def read_checkpoints(session: Session, run_id: int) -> Sequence[Checkpoint]:

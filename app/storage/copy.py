@@ -15,7 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import JSON, Engine, MetaData, Table, func, make_url, select, text
 
 from app.storage.engine import create_tables, make_engine
-from app.storage.models import Base
+from app.storage.tables import Base
 
 BATCH_ROWS = 5_000
 

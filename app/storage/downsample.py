@@ -9,9 +9,10 @@ plain striding (every k-th point) would drop them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 # (x, y, anything else...): only the first two are looked at; the rest travels along.
-Point = tuple[float, ...]
+Point = TypeVar("Point", bound=tuple[float, ...])
 
 
 def lttb(points: Sequence[Point], max_points: int) -> list[Point]:

@@ -9,8 +9,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.storage.models import EpochMetric, StepMetric
 from app.storage.rollups import trim_rollups, update_rollups
+from app.storage.tables import EpochMetric, StepMetric
 
 
 def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence[EpochMetric]:

@@ -1,7 +1,7 @@
 """The database schema's version: Alembic migrations up to the newest revision, at start-up.
 
 A database made by an older torchdash keeps working: `upgrade` brings it to the schema of
-`app/storage/models.py`. One made before migrations existed (tables, no `alembic_version`) is first
+`app/storage/tables.py`. One made before migrations existed (tables, no `alembic_version`) is first
 stamped with the first revision, whose schema it has.
 
 A database already at the newest revision, which is every start but the first after an upgrade,

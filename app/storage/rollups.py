@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.storage.models import StepMetric, StepRollup
+from app.storage.tables import StepMetric, StepRollup
 
 WIDTHS = (16, 256, 4096)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.storage.models import SystemMetric
+from app.storage.tables import SystemMetric
 
 FIELDS = (
     "gpu",

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.errors import NotFoundError, UploadTooLarge
-from app.storage.models import Upload
+from app.storage.tables import Upload
 
 
 async def receive_upload(

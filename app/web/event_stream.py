@@ -22,6 +22,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
 import anyio
 from sqlalchemy.exc import OperationalError
@@ -126,9 +127,17 @@ def read_batch(session: Session, run_id: int, cursor: Cursor) -> Batch:
     )
 
 
-def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
+class SseEvent(TypedDict):
+    """One Server-Sent Event, as `ServerSentEvent` takes it."""
+
+    event: str
+    id: str
+    data: str
+
+
+def events_for(batch: Batch, cursor: Cursor) -> list[SseEvent]:
     """The SSE events a client at `cursor` has not seen yet, advancing its cursor."""
-    events = []
+    events: list[SseEvent] = []
     run_changed = batch.run_version != cursor.run_version
     if run_changed and not batch.run_ended:  # the run first: a new client learns its state
         cursor.run_version = batch.run_version
@@ -153,7 +162,7 @@ def events_for(batch: Batch, cursor: Cursor) -> list[dict[str, str]]:
     return events
 
 
-def _event(name: str, data: str, cursor: Cursor) -> dict[str, str]:
+def _event(name: str, data: str, cursor: Cursor) -> SseEvent:
     return {"event": name, "id": cursor.event_id, "data": data}
 
 

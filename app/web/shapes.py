@@ -17,7 +17,7 @@ from pydantic import (
 if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
     # SQLAlchemy, which is most of a `torchdash runs` start (bench/cli_start.py)
     from app.runs.queue import QueueSpot
-    from app.storage.models import Checkpoint, Run
+    from app.storage.tables import Checkpoint, Run
 
 # app/runs/queue.py's positions, repeated here: importing that module would load SQLAlchemy.
 QueuePosition = Literal["top", "bottom"]
@@ -63,41 +63,46 @@ class Progress(BaseModel):
 
 
 class RunPublic(BaseModel):
+    # Identity: the sweep it belongs to, and the run and epoch a fork started from.
     id: int
     name: str
-    status: str
-    epoch: int
-    max_epochs: int
+    group_name: str | None
+    parent_run_id: int | None
+    fork_epoch: int | None
+    # Config, and what the worker learned of the model it built.
     config: dict[str, Any]
-    error: str | None
-    created_at: UtcTime
-    started_at: UtcTime | None
-    finished_at: UtcTime | None
-    best_val_accuracy: float | None
-    stop_requested: bool
-    progress: Progress
-    device: str | None
-    worker_handle: str | None  # the executor's name for the worker: a pid on this machine
+    max_epochs: int
     class_names: list[str] | None
     model_summary: str | None
     parameter_count: int | None
-    parent_run_id: int | None
-    fork_epoch: int | None
-    group_name: str | None
-    # Run controls (issue 14, docs/api-run-controls.md).
-    stop_reason: str | None
-    notes: str
-    tags: list[str]
+    # Status and lifecycle.
+    status: str
+    error: str | None
+    stop_requested: bool
+    stop_reason: str | None  # why it ended early of its own accord (early stopping)
+    created_at: UtcTime
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
+    # Progress.
+    epoch: int  # the last finished epoch
+    progress: Progress  # batches of the current epoch
+    estimated_epoch_seconds: float | None  # the preflight's, until real epochs replace it
+    # Results.
+    best_val_accuracy: float | None
+    best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
+    # The queue (docs/api-run-controls.md).
     queue_position: int | None  # 1-based among queued runs; None unless queued
     estimated_start_at: UtcTime | None
-    estimated_epoch_seconds: float | None  # the preflight's, until real epochs replace it
-    best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
-    assigned_gpus: list[str]  # NVML indexes of the run's GPUs; empty for a CPU run
     waiting_reason: str | None  # why a queued run has not started, e.g. "waiting for GPU 1"
-    # The Ray executor (issue 13): how many times the run was started, and the cluster node
-    # its current or last attempt trains on ("address (node id start)"); null when local.
-    attempt: int
-    node: str | None
+    # Placement: where it trains, and the worker that trains it.
+    device: str | None
+    assigned_gpus: list[str]  # NVML indexes of the run's GPUs; empty for a CPU run
+    worker_handle: str | None  # the executor's name for the worker: a pid on this machine
+    attempt: int  # how many times the run was started
+    node: str | None  # cluster node of its current or last attempt ("address (node id start)")
+    # A person's annotations (docs/api-run-controls.md).
+    notes: str
+    tags: list[str]
 
     @classmethod
     def of(cls, run: Run, spot: QueueSpot | None = None) -> RunPublic:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +25,7 @@ from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage import checkpoint_rows
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Checkpoint, RunStatus, Upload
+from app.storage.tables import Checkpoint, RunStatus, Upload
 from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
@@ -66,22 +68,105 @@ def _execute(
     files: RunFiles,
     handle_signals: bool,
 ) -> RunStatus:
+    """Set the run up, train it, and write its final status: succeeded, failed, cancelled or
+    interrupted."""
+    # Reading the run and attaching the worker to it stay outside the failure handling below:
+    # a failure there (the database itself) leaves no way to write the run's status, and the
+    # dispatcher settles a run whose worker ended without a word.
+    row = _read_run(factory, run_id)
+    if row.status != RunStatus.RUNNING:
+        log(f"run {run_id} is {row.status}, not running: nothing to do")
+        return row.status
+    worker = _attach_worker(run_id, settings, factory, files, row, handle_signals)
+    ranks: RankGroup | None = None
+    try:
+        plan = _prepare_fit(run_id, settings, files, row, worker)
+        ranks = plan.ranks
+        stopped = _train(run_id, settings, factory, plan, worker)
+    except Exception as error:  # any failure of the run is reported, none takes the worker down
+        traceback.print_exc()
+        status, message = _failure(error, ranks)
+        _close_after_failure(worker.reporter)
+        if message.startswith("out of memory"):
+            free_device_memory()
+        _finish(factory, run_id, status, error=message)
+        return status
+
+    worker.reporter.close()
+    if not worker.stop.signal_name:  # a signalled worker is being shut down: no evaluation
+        _evaluate_best(factory, run_id, plan.config, files)
+    status, reason = _end_status(stopped, worker.stop)
+    _finish(factory, run_id, status, error=reason)
+    return status
+
+
+@dataclass(frozen=True)
+class _RunRow:
+    """What the worker reads of its run before it trains, in one session."""
+
+    status: RunStatus
+    config: dict[str, Any]
+    assigned_gpus: list[str]
+    resume_fallback: bool
+    last_epoch: int  # the last epoch whose row was written
+    parent_id: int | None  # a fork's parent run, and the epoch it starts from
+    fork_epoch: int | None
+    parent_location: str | None  # the stored location of the parent's checkpoint of that epoch
+    upload_path: str | None  # an uploaded checkpoint the run starts from
+    own_checkpoints: list[Checkpoint]
+
+
+@dataclass(frozen=True)
+class _Worker:
+    """What ties this worker to its run: the GPUs it was given, the cooperative stop, the
+    reporter that turns the trainer's callbacks into rows, and where checkpoints are written."""
+
+    assigned_gpus: list[str]
+    stop: StopSignal
+    reporter: DatabaseReporter
+    checkpoint_dir: Path
+
+
+@dataclass(frozen=True)
+class _FitPlan:
+    """What `fit` is called with: the checked config placed on this worker's devices, where it
+    starts from, and the DDP group of the other ranks (None for a single process)."""
+
+    config: RunConfig
+    inputs: FitInputs
+    ranks: RankGroup | None
+
+
+def _read_run(factory: sessionmaker[Session], run_id: int) -> _RunRow:
     with session_scope(factory) as session:
         run = get_run(session, run_id)
-        if run.status != RunStatus.RUNNING:
-            log(f"run {run_id} is {run.status}, not running: nothing to do")
-            return RunStatus(run.status)
-        config_json, parent_id, fork_epoch = run.config, run.parent_run_id, run.fork_epoch
-        fallback, last_epoch = run.resume_fallback, run.epoch
-        assigned_gpus = list(run.assigned_gpus or [])
         upload = session.get(Upload, run.upload_id) if run.upload_id is not None else None
-        upload_path = upload.path if upload is not None else None
         parent = None
-        if parent_id is not None and fork_epoch is not None:
-            parent = checkpoint_rows.find_checkpoint(session, parent_id, fork_epoch)
-        parent_location = parent.path if parent is not None else None
-        own_rows = list(checkpoint_rows.read_checkpoints(session, run_id))
+        if run.parent_run_id is not None and run.fork_epoch is not None:
+            parent = checkpoint_rows.find_checkpoint(session, run.parent_run_id, run.fork_epoch)
+        return _RunRow(
+            status=RunStatus(run.status),
+            config=run.config,
+            assigned_gpus=list(run.assigned_gpus or []),
+            resume_fallback=run.resume_fallback,
+            last_epoch=run.epoch,
+            parent_id=run.parent_run_id,
+            fork_epoch=run.fork_epoch,
+            parent_location=parent.path if parent is not None else None,
+            upload_path=upload.path if upload is not None else None,
+            own_checkpoints=list(checkpoint_rows.read_checkpoints(session, run_id)),
+        )
 
+
+def _attach_worker(
+    run_id: int,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    files: RunFiles,
+    row: _RunRow,
+    handle_signals: bool,
+) -> _Worker:
+    assigned_gpus = row.assigned_gpus
     if ray_job_name() is not None:  # Ray picked the GPUs: the run records them
         assigned_gpus = gpus_given_by_ray()
         record_gpus(factory, run_id, assigned_gpus)
@@ -89,82 +174,111 @@ def _execute(
     if handle_signals:
         signal.signal(signal.SIGTERM, stop.on_signal)
         signal.signal(signal.SIGINT, stop.on_signal)
-    checkpoint_dir = files.checkpoint_workdir(run_id)
-    reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, files)
-    group: RankGroup | None = None
-    try:
-        config = check_run_config(RunConfig.model_validate(config_json), settings)
-        log_placement(run_id, assigned_gpus)
-        config = config_for_worker(config, assigned_gpus, settings.fake_gpus_train_on_cpu)
-        # S3 storage: what the trainer loads is fetched to this node first, and only that:
-        # a run that has a checkpoint of its own needs neither its fork parent's nor its upload.
-        if files.remote:
-            own = _own_stored_checkpoint(files, run_id, own_rows, fallback)
-        else:
-            own = _own_checkpoint(checkpoint_dir, fallback, last_epoch)
-        parent_path: Path | None = None
-        init_weights: Path | None = None
-        if own is None and parent_id is not None and parent_location is not None:
-            parent_path = files.fetch_checkpoint(parent_id, parent_location, run_id)
-        if own is None and upload_path is not None:
-            init_weights = files.fetch_upload(upload_path, run_id)
-        resume_from = own or parent_path
-        if parent_id is not None and resume_from is None:
-            raise FileNotFoundError(f"run {parent_id} has no checkpoint of epoch {fork_epoch}")
-        log(f"run {run_id} starts" + (f" from checkpoint {resume_from}" if resume_from else ""))
-        threads = settings.torch_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)
-            log(f"torch trains on {threads} CPU thread(s) (TORCHDASH_WORKER_THREADS)")
-        inputs = FitInputs(
-            resume_from=resume_from,
-            plugins_dir=settings.plugins_path,
-            init_weights=init_weights,
-            fork=own is None and parent_path is not None,
-        )
-        # processes > 1: this worker is rank 0 of a DDP group and starts the other ranks.
-        group = RankGroup(config, inputs, log) if config.processes > 1 else None
-        sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, assigned_gpus)
-        with sampler, group or contextlib.nullcontext() as ranks:
-            result = fit(
-                config,
-                reporter,
-                checkpoint_dir=checkpoint_dir,
-                should_stop=stop,
-                ranks=ranks,
-                **vars(inputs),
-            )
-        reporter.flush()
-    except Exception as error:  # any failure of the run is reported, none takes the worker down
-        traceback.print_exc()
-        message = failure_reason(error)
-        status = RunStatus.FAILED
-        if group is not None and group.casualty is not None:
-            # The dead rank is the cause; rank 0's own error (a closed socket) is its echo.
-            message = f"{group.casualty}; rank 0: {message}"
-            # A rank lost to a signal is a worker lost to the outside: interrupted, resumable.
-            status = RunStatus.INTERRUPTED if group.casualty_killed else RunStatus.FAILED
-        try:
-            reporter.flush()  # the steps trained before the failure stay on the chart
-        except Exception:  # the failure may be the database itself: the status matters more
-            traceback.print_exc()
-        reporter.close()
-        if message.startswith("out of memory"):
-            free_device_memory()
-        _finish(factory, run_id, status, error=message)
-        return status
+    return _Worker(
+        assigned_gpus=assigned_gpus,
+        stop=stop,
+        reporter=DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, files),
+        checkpoint_dir=files.checkpoint_workdir(run_id),
+    )
 
-    reporter.close()
-    if not stop.signal_name:
-        _evaluate_best(factory, run_id, config, files)
-    if not result.stopped:
-        status, reason = RunStatus.SUCCEEDED, None
-    elif stop.signal_name and not stop.cancel_asked():
-        status, reason = RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
+
+def _prepare_fit(
+    run_id: int, settings: Settings, files: RunFiles, row: _RunRow, worker: _Worker
+) -> _FitPlan:
+    config = check_run_config(RunConfig.model_validate(row.config), settings)
+    log_placement(run_id, worker.assigned_gpus)
+    config = config_for_worker(config, worker.assigned_gpus, settings.fake_gpus_train_on_cpu)
+    inputs = _start_point(run_id, settings, files, row, worker.checkpoint_dir)
+    log(
+        f"run {run_id} starts"
+        + (f" from checkpoint {inputs.resume_from}" if inputs.resume_from else "")
+    )
+    threads = settings.torch_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+        log(f"torch trains on {threads} CPU thread(s) (TORCHDASH_WORKER_THREADS)")
+    # processes > 1: this worker is rank 0 of a DDP group and starts the other ranks.
+    ranks = RankGroup(config, inputs, log) if config.processes > 1 else None
+    return _FitPlan(config=config, inputs=inputs, ranks=ranks)
+
+
+def _start_point(
+    run_id: int, settings: Settings, files: RunFiles, row: _RunRow, checkpoint_dir: Path
+) -> FitInputs:
+    """Where the run starts: its own newest checkpoint, else its fork parent's, else an uploaded
+    checkpoint's weights, else from scratch."""
+    # S3 storage: what the trainer loads is fetched to this node first, and only that:
+    # a run that has a checkpoint of its own needs neither its fork parent's nor its upload.
+    if files.remote:
+        own = _own_stored_checkpoint(files, run_id, row.own_checkpoints, row.resume_fallback)
     else:
-        status, reason = RunStatus.CANCELLED, None
-    _finish(factory, run_id, status, error=reason)
-    return status
+        own = _own_checkpoint(checkpoint_dir, row.resume_fallback, row.last_epoch)
+    parent_path: Path | None = None
+    init_weights: Path | None = None
+    if own is None and row.parent_id is not None and row.parent_location is not None:
+        parent_path = files.fetch_checkpoint(row.parent_id, row.parent_location, run_id)
+    if own is None and row.upload_path is not None:
+        init_weights = files.fetch_upload(row.upload_path, run_id)
+    resume_from = own or parent_path
+    if row.parent_id is not None and resume_from is None:
+        raise FileNotFoundError(f"run {row.parent_id} has no checkpoint of epoch {row.fork_epoch}")
+    return FitInputs(
+        resume_from=resume_from,
+        plugins_dir=settings.plugins_path,
+        init_weights=init_weights,
+        fork=own is None and parent_path is not None,
+    )
+
+
+def _train(
+    run_id: int,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    plan: _FitPlan,
+    worker: _Worker,
+) -> bool:
+    """Train the run with its system metrics sampled alongside; whether it stopped early."""
+    sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, worker.assigned_gpus)
+    with sampler, plan.ranks or contextlib.nullcontext() as ranks:
+        result = fit(
+            plan.config,
+            worker.reporter,
+            checkpoint_dir=worker.checkpoint_dir,
+            should_stop=worker.stop,
+            ranks=ranks,
+            **vars(plan.inputs),
+        )
+    worker.reporter.flush()
+    return result.stopped
+
+
+def _failure(error: Exception, ranks: RankGroup | None) -> tuple[RunStatus, str]:
+    """The status and error text of a run whose training raised `error`."""
+    message = failure_reason(error)
+    if ranks is None or ranks.casualty is None:
+        return RunStatus.FAILED, message
+    # The dead rank is the cause; rank 0's own error (a closed socket) is its echo.
+    message = f"{ranks.casualty}; rank 0: {message}"
+    # A rank lost to a signal is a worker lost to the outside: interrupted, resumable.
+    return (RunStatus.INTERRUPTED if ranks.casualty_killed else RunStatus.FAILED), message
+
+
+def _close_after_failure(reporter: DatabaseReporter) -> None:
+    try:
+        reporter.flush()  # the steps trained before the failure stay on the chart
+    except Exception:  # the failure may be the database itself: the status matters more
+        traceback.print_exc()
+    reporter.close()
+
+
+def _end_status(stopped: bool, stop: StopSignal) -> tuple[RunStatus, str | None]:
+    """The status and reason of a run whose training returned: it finished, or was stopped by a
+    signal to the worker (interrupted, resumable) or by a cancel (cancelled)."""
+    if not stopped:
+        return RunStatus.SUCCEEDED, None
+    if stop.signal_name and not stop.cancel_asked():
+        return RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
+    return RunStatus.CANCELLED, None
 
 
 def _own_checkpoint(directory: Path, fallback: bool, last_epoch: int) -> Path | None:

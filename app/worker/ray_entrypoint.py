@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.engine import session_scope
-from app.storage.models import Run, RunStatus
+from app.storage.tables import Run, RunStatus
 from app.worker.console import log
 from app.worker.process_tree import read_stat
 

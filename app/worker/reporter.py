@@ -20,8 +20,8 @@ from app.files import RunFiles
 from app.runs.retention import prune_checkpoints
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
-from app.storage.models import Run, utcnow
 from app.storage.notifications import notify_run
+from app.storage.tables import Run, utcnow
 from app.worker.console import log
 from trainer.callbacks import (
     Callbacks,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.engine import session_scope
-from app.storage.models import Run
+from app.storage.tables import Run
 
 # How often the loop looks at the database for a cancel request.
 STOP_POLL_SECONDS = 0.5

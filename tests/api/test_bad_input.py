@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Checkpoint, RunStatus
+from app.storage.tables import Checkpoint, RunStatus
 from tests.support.runs import TINY_CONFIG
 
 BAD_CONFIGS = [

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from app.settings import Settings
 from app.storage.downsample import lttb
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus, StepMetric
+from app.storage.tables import RunStatus, StepMetric
 from app.web.shapes import EpochPublic
 from tests.support.runs import TINY_CONFIG
 

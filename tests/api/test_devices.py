@@ -25,7 +25,7 @@ from app.runs.config_checks import gpu_problems
 from app.runs.executors.local import gpu_environment
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Run
+from app.storage.tables import Run
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
 

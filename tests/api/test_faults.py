@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 from trainer.faults import FAULT_ENV, reset_fault_counts
 

@@ -11,8 +11,8 @@ from sqlalchemy import delete, select
 from app.settings import Settings
 from app.storage import metrics
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import StepRollup
 from app.storage.rollups import WIDTHS
+from app.storage.tables import StepRollup
 
 
 def write_in_flushes(factory, run_id: int, steps: range, rng: random.Random) -> None:

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.support.runs import TINY_CONFIG
 
 MakeRun = Callable[..., dict[str, Any]]

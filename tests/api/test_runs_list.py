@@ -11,7 +11,7 @@ from sqlalchemy import text, update
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Run
+from app.storage.tables import Run
 
 
 def _set(settings: Settings, run_id: int, **values: Any) -> None:

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from app.main import create_app
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
 

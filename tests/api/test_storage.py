@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, inspect, text
 from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus
 from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
+from app.storage.tables import RunStatus
 from tests.support.database import sqlite_only
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
@@ -144,7 +144,7 @@ def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from app.storage.models import Base
+    from app.storage.tables import Base
 
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     upgrade(engine)

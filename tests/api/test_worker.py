@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from trainer.config import RunConfig
 from trainer.datasets import build_datasets
 from trainer.models import build_model

@@ -25,9 +25,9 @@ from app.main import create_app
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Base, RunStatus
 from app.storage.notifications import RunListener, notify_run
 from app.storage.revision import FIRST_REVISION, HEAD_REVISION, current_revision, upgrade
+from app.storage.tables import Base, RunStatus
 from tests.support.paths import ROOT
 from tests.support.postgres_server import PostgresServer
 from tests.support.runs import TINY_CONFIG, read_events
@@ -307,7 +307,7 @@ def test_rollup_upserts_run_in_postgresqls_dialect(postgres_url: str) -> None:
     """rollups.py's INSERT ... ON CONFLICT in PostgreSQL's words keeps each bucket's extremes."""
     from app.runs.lifecycle import create_run
     from app.storage import metrics
-    from app.storage.models import StepRollup
+    from app.storage.tables import StepRollup
     from trainer.config import RunConfig
 
     engine = make_engine(postgres_url)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import StepMetric
+from app.storage.tables import StepMetric
 from tests.support.browser import field
 from tests.support.ray_cluster import RayTestCluster
 from tests.support.runs import TINY_CONFIG

@@ -27,7 +27,7 @@ from sqlalchemy import delete, insert
 from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Checkpoint, RunStatus
+from app.storage.tables import Checkpoint, RunStatus
 from tests.support.database import ON_POSTGRESQL
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG

@@ -10,7 +10,7 @@ import httpx
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 
 # A run small enough to train in about a second on a CPU: digits, a narrow MLP.
 TINY_CONFIG: dict[str, Any] = {

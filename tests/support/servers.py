@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import Run
+from app.storage.tables import Run
 from tests.support.paths import ROOT
 from tests.support.waiting import wait_until
 

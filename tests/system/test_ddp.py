@@ -16,7 +16,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from app.worker.execute import execute_run
 from app.worker.process_tree import descendants_and_self
 from tests.support.runs import claim

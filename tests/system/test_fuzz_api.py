@@ -30,7 +30,7 @@ from app.main import create_app
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from tests.support.runs import TINY_CONFIG
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until

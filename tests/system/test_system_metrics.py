@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from app.hardware.nvml import GpuReading
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 from app.worker.execute import execute_run
 from app.worker.process_tree import ProcessTree
 from app.worker.system_sampler import SystemSampler, assigned_gpus

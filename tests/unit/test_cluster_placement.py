@@ -11,7 +11,7 @@ from app.runs.cluster_placement import ClusterAllocator, NodeRoom
 from app.runs.executors.ray_cluster import RayNode
 from app.runs.executors.ray_jobs import Job, RayJobExecutor, job_name, parse_job_name
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 
 GPU_RUN = {"device": "cuda"}
 DDP_RUN = {"device": "cuda", "processes": 2}

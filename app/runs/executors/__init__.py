@@ -1,3 +1,3 @@
-"""Where workers run. `interface.py` is what the dispatcher needs of an executor; `local.py`
-starts one OS process per run on this machine, with warm workers from `warm_pool.py`;
-`worker_process.py` is the worker's command line, written at start and read back on adoption."""
+"""Where workers run: what the dispatcher needs of an executor (start a claimed run's worker,
+adopt one after a server restart, reap and stop), and the executors themselves: local OS
+processes on this machine with warm workers, or Ray jobs on a cluster."""

@@ -16,7 +16,7 @@ from typing import Protocol, TypeAlias
 
 from app.hardware.inventory import Gpu
 from app.runs.cluster_placement import ClusterAllocator
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 
 # How an executor names a worker it started, stored on the run (`runs.worker_handle`) so the
 # next server can adopt it: a process id for local workers, a job id for a cluster's.

@@ -28,7 +28,7 @@ from app.runs.executors.interface import Exited, WorkerHandle
 from app.runs.executors.warm_pool import WarmPool
 from app.runs.executors.worker_process import WARM_FLAG, is_worker_of, worker_command
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 
 
 def gpu_environment(gpus: Sequence[Gpu]) -> dict[str, str]:

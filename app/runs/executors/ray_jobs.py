@@ -39,7 +39,7 @@ from app.runs.executors.interface import Exited, WorkerHandle
 from app.runs.executors.ray_cluster import ClusterUnreachable, RayCluster, RayNode
 from app.runs.executors.worker_process import WORKER_MODULE
 from app.settings import Settings
-from app.storage.models import RunStatus
+from app.storage.tables import RunStatus
 
 if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobSubmissionClient

@@ -14,7 +14,7 @@ from app.runs.config_checks import check_run_config, schema_with_plugins
 from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
-from app.storage.models import Run, RunStatus
+from app.storage.tables import Run, RunStatus
 from app.web.deps import (
     DispatcherDep,
     FilesDep,

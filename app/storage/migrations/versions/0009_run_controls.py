@@ -1,4 +1,4 @@
-"""Run controls (issue 14): why a run stopped early, notes and tags, a place in the queue, a
+"""Run controls: why a run stopped early, notes and tags, a place in the queue, a
 preflight's time estimate, and the best epoch that early stopping keeps.
 
 `queue_rank` orders the queue (lowest first, ties by id). Existing runs get their id, so the

@@ -1,11 +1,13 @@
-"""The database tables: runs, and their narrow metric and checkpoint rows."""
+"""The database tables (the ORM): runs, their narrow metric, checkpoint and system sample rows,
+and uploads."""
 
 from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,65 +26,87 @@ class RunStatus(enum.StrEnum):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every class here maps a `Table` (SQLAlchemy types `__table__` as any FROM clause, which
+    # could be a join or a select), so `Model.__table__.insert()` is a Core insert on the table.
+    __table__: ClassVar[Table]
 
 
 class Run(Base):
+    """A run: its config, where it stands in its life, how far it got, and where it trains.
+
+    Column order here is for reading only: the migrations own the database's column order.
+    """
+
     __tablename__ = "runs"
 
+    # Identity: its name, the sweep it belongs to, and what it started from (a fork's parent
+    # epoch, or an uploaded checkpoint).
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Stored as text, not an Enum type, so a new state needs no migration of a CHECK constraint.
-    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
+    # Runs launched together by one sweep share a group name.
+    group_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    fork_epoch: Mapped[int | None]
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+
+    # Config: the validated run config as JSON, its epoch limit, how a resume picks its
+    # checkpoint, and what the worker learned of the model it built.
     config: Mapped[dict] = mapped_column(JSON)
-    epoch: Mapped[int] = mapped_column(default=0)  # last finished epoch
     max_epochs: Mapped[int]
+    resume_fallback: Mapped[bool] = mapped_column(default=False, server_default="0")
+    class_names: Mapped[list | None] = mapped_column(JSON)
+    model_summary: Mapped[str | None] = mapped_column(Text)
+    parameter_count: Mapped[int | None]
+
+    # Status and lifecycle. Stored as text, not an Enum type, so a new state needs no migration
+    # of a CHECK constraint.
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    stop_requested: Mapped[bool] = mapped_column(default=False)
+    # Why the run ended early of its own accord (early stopping).
+    stop_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    best_val_accuracy: Mapped[float | None]
-    stop_requested: Mapped[bool] = mapped_column(default=False)
-    # Superseded by `worker_handle` (migration 0006) and never set now; kept because a worker
-    # started by an earlier torchdash clears it with its final status, even after an upgrade.
-    worker_pid: Mapped[int | None]
+
+    # Progress: the last finished epoch, the batch within the current one, and the time an
+    # epoch takes (the preflight's estimate until real epochs replace it).
+    epoch: Mapped[int] = mapped_column(default=0)
     progress_batch: Mapped[int] = mapped_column(default=0)
     progress_batches: Mapped[int] = mapped_column(default=0)
-    device: Mapped[str | None] = mapped_column(String(32))
-    class_names: Mapped[list | None] = mapped_column(JSON)
-    model_summary: Mapped[str | None] = mapped_column(Text)
-    parameter_count: Mapped[int | None]
-    parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
-    fork_epoch: Mapped[int | None]
-    # Added by migration 0002.
-    resume_fallback: Mapped[bool] = mapped_column(default=False, server_default="0")
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
-    # Added by migration 0004: runs launched together by one sweep share a group name.
-    group_name: Mapped[str | None] = mapped_column(String(200), index=True)
-    # Added by migration 0006: the executor's name for the run's worker (a pid, or a job id).
-    worker_handle: Mapped[str | None] = mapped_column(String(200))
-    # Added by migration 0007: the GPUs (NVML index strings) the run was placed on, empty for a
-    # CPU run, kept after it ends; and why a queued run waits, written by the dispatcher.
-    assigned_gpus: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
-    waiting_reason: Mapped[str | None] = mapped_column(Text)
-    # Added by migration 0009 (run controls): why the run ended early of its own accord (early
-    # stopping), free notes and short tags, its place in the queue (lowest first, ties by id),
-    # the preflight's estimate of one epoch, and the epoch early stopping keeps as the best.
-    stop_reason: Mapped[str | None] = mapped_column(Text)
-    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
-    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
-    queue_rank: Mapped[float] = mapped_column(default=0.0, server_default="0", index=True)
     estimated_epoch_seconds: Mapped[float | None]
+
+    # Results: the best validation accuracy, and the epoch early stopping keeps as the best.
+    best_val_accuracy: Mapped[float | None]
     best_epoch: Mapped[int | None]
-    # Added by migration 0011 (cluster): how many times the run was started (its cluster job is
-    # named by run id and attempt, so a retried submit cannot start it twice), and the cluster
-    # node its current or last attempt trained on (null for the local executor).
+
+    # The queue: a queued run's place (lowest first, ties by id), and why it waits, written by
+    # the dispatcher.
+    queue_rank: Mapped[float] = mapped_column(default=0.0, server_default="0", index=True)
+    waiting_reason: Mapped[str | None] = mapped_column(Text)
+
+    # Placement: the device it trains on; the GPUs (NVML index strings) it was placed on, empty
+    # for a CPU run and kept after it ends; the executor's name for its worker (a pid, or a job
+    # id); how many times it was started (its cluster job is named by run id and attempt, so a
+    # retried submit cannot start it twice); and the cluster node its current or last attempt
+    # trained on (null for the local executor).
+    device: Mapped[str | None] = mapped_column(String(32))
+    assigned_gpus: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    worker_handle: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")
     node: Mapped[str | None] = mapped_column(String(200))
-    # Added by migration 0010: an index for each column the runs list sorts on (GET /api/runs
-    # ?sort=), alone and after `status` (the filter), so a page of 50 out of 10,000 runs is a
-    # walk down an index, never a sort of the table. Sorting by id needs none: the rowid is it.
+    # Superseded by `worker_handle` and never set now; kept because a worker started by an
+    # earlier torchdash clears it with its final status, even after an upgrade.
+    worker_pid: Mapped[int | None]
+
+    # A person's annotations: free notes and short tags.
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+
+    # An index for each column the runs list sorts on (GET /api/runs?sort=), alone and after
+    # `status` (the filter), so a page of 50 out of 10,000 runs is a walk down an index, never a
+    # sort of the table. Sorting by id needs none: the rowid is it.
     __table_args__ = (
         Index("ix_runs_name", "name"),
         Index("ix_runs_epoch", "epoch"),
@@ -171,7 +195,7 @@ class Upload(Base):
 class SystemMetric(Base):
     """One sample of a run's worker: its processes (`gpu` NULL) or one of its GPUs (`gpu` set).
 
-    Added by migration 0008. Written by app/worker/system_sampler.py every
+    Written by app/worker/system_sampler.py every
     TORCHDASH_SYSTEM_SAMPLE_SECONDS; each sample is one processes row plus one row per GPU.
     """
 

@@ -6,6 +6,7 @@ while the page and this text disagree.
 
 from __future__ import annotations
 
+import re
 import types
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -61,6 +62,18 @@ def type_text(annotation: Any) -> str:
     return _TYPE_NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
+def bounds_text(field: FieldInfo) -> str:
+    """A field's bounds as the settings declare them: `≥ 1`, `> 0, ≤ 3600`."""
+    words = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+    found = [
+        f"{sign} {getattr(rule, name)}"
+        for rule in field.metadata
+        for name, sign in words.items()
+        if getattr(rule, name, None) is not None
+    ]
+    return ", ".join(found)
+
+
 def default_text(field: FieldInfo) -> str:
     """A field's default as it would be written in the environment; `unset` when it has none."""
     value = field.get_default(call_default_factory=True)
@@ -73,9 +86,9 @@ def default_text(field: FieldInfo) -> str:
 
 def _cell(text: str) -> str:
     """Text that stays itself in a Markdown table cell (`<home>` is no HTML tag there)."""
-    for raw, escaped in (("|", "\\|"), ("*", "\\*"), ("<", "&lt;"), (">", "&gt;"), ("\n", " ")):
+    for raw, escaped in (("|", "\\|"), ("*", "\\*"), ("\n", " ")):
         text = text.replace(raw, escaped)
-    return text
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
 
 
 def settings_reference_markdown() -> str:
@@ -87,9 +100,11 @@ def settings_reference_markdown() -> str:
     for name, field in Settings.model_fields.items():
         variable = f"`TORCHDASH_{name.upper()}`"
         description = field.description or ""
+        kind = type_text(field.annotation)
+        if bounds := bounds_text(field):
+            kind = f"{kind}, {bounds}"
         rows.append(
-            f"| {variable} | {_cell(type_text(field.annotation))} | "
-            f"{_cell(default_text(field))} | {_cell(description)} |"
+            f"| {variable} | {_cell(kind)} | {_cell(default_text(field))} | {_cell(description)} |"
         )
     return f"{INTRO}\n" + "\n".join(rows) + f"\n\n{OUTRO}"
 

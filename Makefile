@@ -79,6 +79,12 @@ test-fast: $(STAMP)
 bench: $(STAMP) postgres
 	$(PY) -m bench.run_all
 
+# docs/settings.md, written from the settings' own descriptions in app/settings.py.
+.PHONY: docs
+docs: $(STAMP)
+	$(PY) -m app.settings_reference > docs/settings.md.tmp
+	mv docs/settings.md.tmp docs/settings.md
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -22,103 +22,155 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TORCHDASH_", env_file=".env", extra="ignore")
 
-    home: Path = Field(Path("var"), description="Folder for the database, runs and demo data.")
+    home: Path = Field(
+        Path("var"),
+        description="Folder for the database, the runs' folders (each run's worker.log; its "
+        "checkpoints and evaluation files too unless TORCHDASH_STORAGE says otherwise), uploads, "
+        "plugins and the demo data. A relative path is taken against the current folder.",
+    )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default: SQLite at <home>/torchdash.db."
+        None,
+        description="SQLAlchemy URL of the database: SQLite, or PostgreSQL 13 or newer "
+        "('postgresql+psycopg://user:password@host:5432/name'). Unset: SQLite at "
+        "<home>/torchdash.db.",
     )
     data_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
-        description="Folders a run's data paths must lie in (comma-separated); "
-        "default: <home>/data.",
+        description="Folders that every data path of a run must resolve inside, comma-separated; "
+        "a relative data path is taken against the first. Unset: <home>/data.",
     )
-    host: str = Field("127.0.0.1", description="Address the server binds.")
-    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the server binds (HOST= for make run). Any address but loopback "
+        "needs TORCHDASH_TOKEN: without one the server refuses to start.",
+    )
+    port: int = Field(
+        8000, ge=1, le=65535, description="Port the server listens on (PORT= for make run)."
+    )
     max_concurrent_runs: int = Field(
-        1, ge=1, description="CPU runs trained at the same time (runs on GPUs: one per GPU)."
+        1,
+        ge=1,
+        description="Run slots: CPU runs (device cpu or mps, or auto with no GPU) trained at the "
+        "same time. Runs on GPUs take no slot: the GPUs limit them, one run per GPU.",
     )
     warm_workers: int = Field(
         1,
         ge=0,
         le=16,
-        description="Worker processes kept waiting with torch imported, so a run starts at once; "
-        "each serves one run, and a fresh one replaces it when a run slot is free. 0: a fresh "
-        "interpreter per run.",
+        description="Worker processes kept waiting with torch imported, so a run starts at once. "
+        "Each serves one run, and a fresh one replaces it when a run could start (a free slot "
+        "or a free GPU). 0: a fresh interpreter per run. Until it has a run, a warm worker "
+        "writes to <home>/warm-workers.log.",
     )
     worker_threads: int = Field(
         0,
         ge=0,
         le=1024,
-        description="torch's CPU threads in each worker. 0: torch's own choice when one run "
-        "trains at a time, else this machine's cores shared out among max_concurrent_runs.",
+        description="torch's CPU threads in each worker. 0: torch's own default (every core) "
+        "when one run trains at a time, else this machine's cores shared out among "
+        "TORCHDASH_MAX_CONCURRENT_RUNS (two runs on two cores each taking both trained 1.7 to "
+        "4 times slower than with one core each).",
     )
     dispatch_interval: float = Field(
-        0.25, gt=0, description="Seconds between the dispatcher's looks at queued runs."
+        0.25,
+        gt=0,
+        description="Seconds between the dispatcher's looks for queued runs (a new run wakes it "
+        "at once).",
     )
     event_poll_interval: float = Field(
-        0.1, gt=0, description="Seconds between looks for new rows of a watched run."
+        0.1,
+        gt=0,
+        description="Seconds between looks for new rows of a watched run (one reader per run, "
+        "however many clients watch it). On PostgreSQL, TORCHDASH_NOTIFIED_POLL_INTERVAL "
+        "replaces it.",
     )
     plugins_dir: Path | None = Field(
         None,
-        description="Folder of user model files (trusted code, imported by workers); "
-        "default: <home>/plugins.",
+        description="Folder of user model files: an nn.Module subclass in a *.py file directly "
+        "inside it can be chosen as model kind 'plugin'. Trusted code: the server only parses "
+        "the files, but a worker imports and runs them with its own rights. Unset: "
+        "<home>/plugins.",
     )
     keep_last_checkpoints: int | None = Field(
         None,
         ge=1,
-        description="Checkpoints kept per run besides the best one; default: all of them.",
+        description="Checkpoints kept per run: the last K, plus the best (by validation "
+        "accuracy, or early stopping's best epoch), plus any a fork starts from; the newest is "
+        "never deleted. Unset: all of them.",
     )
     max_upload_bytes: int = Field(
-        1 << 30, ge=1, description="Largest checkpoint upload accepted, in bytes."
+        1 << 30,
+        ge=1,
+        description="Largest checkpoint upload accepted, in bytes (1 GiB by default); a larger "
+        "one is refused with 413 before its body is read whole.",
     )
     token: str | None = Field(
         None,
-        description="Access token; required when the server binds an address other than "
-        "loopback. With a token set, every request must carry it.",
+        description="Access token. Required to bind anything but loopback (the server refuses "
+        "to start otherwise). When set, every request needs 'Authorization: Bearer <token>' or "
+        "the login cookie; only /login, /static and /healthz answer without it.",
     )
     worker_python: str | None = Field(
-        None, description="Python interpreter for worker processes; default: the server's."
+        None,
+        description="Python interpreter that runs the worker processes. Unset: the server's own.",
     )
-    # System metrics (issue 11): how often a training worker samples its CPU, memory and GPUs.
+    # How often a training worker samples its CPU, memory and GPUs.
     system_sample_seconds: float = Field(
         5.0,
         gt=0,
         le=3600,
-        description="Seconds between two samples of a run's CPU, memory and GPU use.",
+        description="Seconds between two samples of a training run's CPU, memory and GPU use "
+        "(the run page's system charts).",
     )
 
-    # PostgreSQL (README "PostgreSQL"): the connection pool of each process, and the slower
-    # fallback poll of the event streams, which LISTEN/NOTIFY wakes as soon as a worker writes.
+    # PostgreSQL: the connection pool of each process, and the slower fallback poll of the
+    # event streams, which LISTEN/NOTIFY wakes as soon as a worker writes.
     db_pool_size: int = Field(
-        5, ge=1, description="PostgreSQL: connections each process keeps open in its pool."
+        5,
+        ge=1,
+        description="PostgreSQL: connections each process (server, worker) keeps open in its pool.",
     )
     db_max_overflow: int = Field(
-        10, ge=0, description="PostgreSQL: connections a process may open beyond the pool size."
+        10,
+        ge=0,
+        description="PostgreSQL: connections a process may open beyond the pool size under load.",
     )
     db_pool_timeout: float = Field(
-        30, gt=0, description="PostgreSQL: seconds to wait for a free pooled connection."
+        30,
+        gt=0,
+        description="PostgreSQL: seconds a request waits for a free pooled connection.",
     )
     notified_poll_interval: float = Field(
         1.5,
         gt=0,
         description="PostgreSQL: seconds between looks for new rows of a watched run when no "
-        "notification woke its poller (notifications can be missed across a reconnect).",
+        "notification woke its poller (notifications can be missed across a reconnect); "
+        "replaces TORCHDASH_EVENT_POLL_INTERVAL there.",
     )
 
     # Preflight (POST /api/preflight, app/runs/preflight.py): a worker checks a config.
     preflight_seconds: float = Field(
-        60.0, gt=0, le=3600, description="Time limit of one preflight, its worker's start included."
+        60.0,
+        gt=0,
+        le=3600,
+        description="Time limit of one POST /api/preflight, its worker's start included; past "
+        "it the worker is killed and the answer is a 422 of type preflight_timeout.",
     )
     preflight_batches: int = Field(
-        5, ge=1, le=100, description="Training steps a preflight times (after one warm-up step)."
+        5,
+        ge=1,
+        le=100,
+        description="Training steps a preflight times, after one warm-up step.",
     )
 
-    # GPU placement (issue 11): which GPUs runs are placed on, and the test seam for placement.
+    # GPU placement: which GPUs runs are placed on, and the test seam for placement.
     gpus: Annotated[list[str] | None, NoDecode] = Field(
         None,
-        description="GPUs runs may be placed on: NVML indexes or UUIDs, comma-separated "
-        "('0,2', 'GPU-8a2f...'), or 'none' for no GPU; default: every GPU NVML reports. "
-        "GPUs listed here that NVML does not report still count (with unknown name and "
-        "memory): that is how a machine without GPUs exercises the placement.",
+        description="The GPUs runs are placed on: NVML indexes or UUIDs, comma-separated "
+        "('0,2', 'GPU-8a2f...'), or 'none' for no GPU. Unset: every GPU NVML reports. GPUs "
+        "listed here that NVML does not report still count, with unknown name and memory: that "
+        "is how tests and machines without GPUs exercise the placement. A malformed value stops "
+        "the server at start, naming TORCHDASH_GPUS.",
     )
     fake_gpus_train_on_cpu: bool = Field(
         False,
@@ -126,35 +178,39 @@ class Settings(BaseSettings):
         "on the CPU instead, keeping its CUDA_VISIBLE_DEVICES. Never set it on a real box.",
     )
 
-    # The executor (issue 13): where workers run. `ray` submits one Ray job per run attempt
-    # through the Jobs API of the cluster's dashboard (README "Cluster").
+    # The executor: where workers run. `ray` submits one Ray job per run attempt through the
+    # Jobs API of the cluster's dashboard.
     executor: Literal["local", "ray"] = Field(
         "local",
         description="Where runs train: 'local' (worker processes on this machine) or 'ray' "
-        "(one job per run attempt on the Ray cluster at TORCHDASH_RAY_ADDRESS).",
+        "(one Ray job per run attempt on the cluster at TORCHDASH_RAY_ADDRESS).",
     )
     ray_address: str | None = Field(
         None,
         description="Ray executor: the cluster dashboard's address, e.g. http://head:8265 (the "
-        "Jobs API). Keep it on a private network: it runs any command for whoever reaches it.",
+        "Jobs API); required with TORCHDASH_EXECUTOR=ray, and a malformed value stops the "
+        "server at start, naming it. Keep it on a private network: it runs any command for "
+        "whoever reaches it.",
     )
     ray_stop_grace_seconds: int = Field(
         120,
         ge=1,
         le=3600,
-        description="Ray executor: seconds between Ray's SIGTERM and its SIGKILL when a job is "
-        "stopped through Ray (its RAY_JOB_STOP_WAIT_TIME_S), so a checkpoint can be saved.",
+        description="Ray executor: seconds between Ray's SIGTERM and its SIGKILL when a run's "
+        "job is stopped through Ray (given to each job as RAY_JOB_STOP_WAIT_TIME_S; Ray's own "
+        "3 s is too short for a checkpoint).",
     )
     ray_cancel_answer_seconds: float = Field(
         60,
         gt=0,
-        description="Ray executor: seconds a cancelled run's worker has to stop by itself before "
-        "its job is stopped through Ray.",
+        description="Ray executor: seconds a cancelled run's worker has to stop by itself (the "
+        "database flag) before its job is stopped through Ray.",
     )
     ray_poll_interval: float = Field(
         1.0,
         gt=0,
-        description="Ray executor: seconds between looks at the cluster's jobs and resources.",
+        description="Ray executor: seconds between the server's looks at its Ray jobs and the "
+        "cluster's resources (and between two reads of a Ray run's log stream).",
     )
 
     @field_validator("ray_address")
@@ -176,18 +232,22 @@ class Settings(BaseSettings):
             )
         return self
 
-    # Shared storage (issue 13, README "Storage"): where checkpoints, evaluation files and
-    # uploads live, so workers on other nodes write where the server reads. Logs stay in <home>.
+    # Shared storage: where checkpoints, evaluation files and uploads live, so workers on other
+    # nodes write where the server reads. Logs stay in <home>.
     storage: str | None = Field(
         None,
         description="Where runs' checkpoints, evaluation files and uploads live: a folder (for "
         "several nodes, one every node mounts at the same path) or an S3-compatible bucket "
-        "'s3://bucket/prefix'; default: <home>/runs (uploads: <home>/uploads), as before.",
+        "'s3://bucket/prefix'. Unset: <home>/runs (uploads: <home>/uploads). A malformed value "
+        "stops the server at start, naming TORCHDASH_STORAGE; an unreachable bucket too, in "
+        "one line.",
     )
     storage_endpoint: str | None = Field(
         None,
-        description="S3 storage: the endpoint URL (SeaweedFS, MinIO: 'http://host:8333'); "
-        "default: AWS. Credentials come from botocore's usual chain (AWS_ACCESS_KEY_ID, ...).",
+        description="S3 storage: the endpoint URL of an S3-compatible server "
+        "('http://127.0.0.1:8333' for SeaweedFS, 'http://host:9000' for MinIO). Unset: AWS. "
+        "Credentials come from botocore's usual chain: AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials, an instance role.",
     )
 
     @field_validator("storage", mode="before")

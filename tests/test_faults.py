@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory
 from app.storage.models import RunStatus
 from tests.conftest import wait_until
-from trainer.checkpoint import list_checkpoints, load_checkpoint
+from trainer.checkpoints.store import list_checkpoints, load_checkpoint
 from trainer.faults import FAULT_ENV, reset_fault_counts
 
 

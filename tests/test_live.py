@@ -11,7 +11,7 @@ import httpx
 
 from app.settings import Settings
 from tests.conftest import TINY_CONFIG, wait_until
-from trainer.checkpoint import latest_checkpoint, load_checkpoint
+from trainer.checkpoints.store import latest_checkpoint, load_checkpoint
 
 
 def get_run(base: str, run_id: int) -> dict:

@@ -17,7 +17,7 @@ from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.models import RunStatus
 from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
 from tests.conftest import ROOT, TINY_CONFIG, sqlite_only
-from trainer.checkpoint import list_checkpoints, load_checkpoint
+from trainer.checkpoints.store import list_checkpoints, load_checkpoint
 
 WRITERS, ROWS = 8, 1000
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from trainer.callbacks import Callbacks, StepReport
-from trainer.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from trainer.checkpoints.store import CheckpointError, latest_checkpoint, load_checkpoint
 from trainer.config import RunConfig
 from trainer.loop import fit
 

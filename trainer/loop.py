@@ -12,25 +12,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.acceleration import Acceleration
 from trainer.callbacks import Callbacks, EarlyStoppingReport, EpochReport, FitStart, StepReport
-from trainer.checkpoint import sweep_stale
-from trainer.checkpoint_writer import CheckpointWriter
+from trainer.checkpoints.store import sweep_stale
+from trainer.checkpoints.training_state import EpochProgress, checkpoint_job, load_weights, restore
+from trainer.checkpoints.writer import CheckpointWriter
 from trainer.config import RunConfig, compatibility_problems
-from trainer.datasets import build_datasets
-from trainer.devices import resolve_device
-from trainer.distributed import Ranks
+from trainer.data.datasets import build_datasets
+from trainer.data.sampling import EpochShuffleSampler
+from trainer.data.tensor_cache import Batch, build_batches
+from trainer.devices.acceleration import Acceleration
+from trainer.devices.selection import resolve_device
+from trainer.distributed.ranks import Ranks
 from trainer.early_stopping import EarlyStopping
 from trainer.errors import NonFiniteLossError
 from trainer.faults import fault_point
-from trainer.inspector import inspect_optimizer
-from trainer.losses import TaskLoss, build_loss, output_count
-from trainer.models import build_model, parameter_count
-from trainer.optimizers import build_optimizer
-from trainer.sampling import EpochShuffleSampler
-from trainer.schedulers import Schedule, build_schedule
-from trainer.tensor_cache import Batch, build_batches
-from trainer.training_state import EpochProgress, checkpoint_job, load_weights, restore
+from trainer.models.builtin import build_model, parameter_count
+from trainer.optim.inspector import inspect_optimizer
+from trainer.optim.losses import TaskLoss, build_loss, output_count
+from trainer.optim.optimizers import build_optimizer
+from trainer.optim.schedulers import Schedule, build_schedule
 
 
 def never_stop() -> bool:
@@ -216,7 +216,8 @@ def fit(
     weights_only=True. `fork=True` says `resume_from` is another run's checkpoint: the optimizer
     keeps its saved state (moments, step counts) but takes this config's hyperparameters (lr,
     weight decay, ...) rather than the ones saved with it. `ranks` is this process's place
-    in a DDP group (trainer/distributed.py): only rank 0 gets callbacks and a `checkpoint_dir`.
+    in a DDP group (trainer/distributed/ranks.py): only rank 0 gets callbacks and a
+    `checkpoint_dir`.
     """
     problems = compatibility_problems(config)
     if problems:

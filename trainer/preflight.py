@@ -19,16 +19,16 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from trainer.acceleration import Acceleration
 from trainer.config import RunConfig
 from trainer.config.base import PathKind
-from trainer.datasets import DataSplits, build_datasets
-from trainer.devices import resolve_device
+from trainer.data.datasets import DataSplits, build_datasets
+from trainer.data.tensor_cache import decide_cache
+from trainer.devices.acceleration import Acceleration
+from trainer.devices.selection import resolve_device
 from trainer.loop import optimizer_step
-from trainer.losses import build_loss, output_count
-from trainer.models import build_model, parameter_count
-from trainer.optimizers import build_optimizer
-from trainer.tensor_cache import decide_cache
+from trainer.models.builtin import build_model, parameter_count
+from trainer.optim.losses import build_loss, output_count
+from trainer.optim.optimizers import build_optimizer
 
 Loc = tuple[str | int, ...]
 

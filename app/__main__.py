@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"torchdash: invalid settings: {error}\n")
 
     if args.command == "prepare-data":
-        from trainer.demo_data import write_digits_image_folder
+        from trainer.data.demo import write_digits_image_folder
 
         root = settings.allowed_data_roots[0]
         print(f"demo ImageFolder ready at {write_digits_image_folder(root)}")

@@ -1,7 +1,7 @@
 """CSV-labelled data set: O(1) label lookup per item, >= 1,000x faster per item than
 the classic tutorial's DataFrame scan at 100,000 rows; bad rows reported in one pass.
 
-Both lookups run here on the same 100,000-row CSV: torchdash's (`trainer.csv_images`, a dict
+Both lookups run here on the same 100,000-row CSV: torchdash's (`trainer.data.csv_images`, a dict
 built once, then a list index per item) and the tutorial's
 `df.loc[df["filename"] == name, "label"].values[0]` per item.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 
 from bench.common import Result
 from trainer.config.data import CsvImagesData
-from trainer.csv_images import BadRowsError, load_csv_images
+from trainer.data.csv_images import BadRowsError, load_csv_images
 
 ROWS = 100_000
 SCANNED = 300  # the scan is slow: time a sample of items

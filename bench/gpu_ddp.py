@@ -3,7 +3,7 @@
 `python -m bench.gpu_resnet --ddp` runs it. The same synthetic CIFAR-10 and torchdash `fit`
 (float32, the bench's batch per rank, 256 at full size: DDP's usual weak scaling) trains with
 `processes` 1, 2 and N (every GPU the process sees; the counts are deduplicated), each rank
-on its own GPU, through the worker's own launcher (trainer/rank_launcher.py: rank 0 in this
+on its own GPU, through the worker's own launcher (trainer/distributed/launcher.py: rank 0 in this
 process, NCCL between GPUs).
 Samples/s count every rank's samples: one epoch is the whole training set whatever the count.
 Scaling efficiency is samples/s on N GPUs over N times samples/s on one. Each count gets an
@@ -24,8 +24,8 @@ import torch
 from bench.gpu_resnet import Variant, device_info, fit_config, synced_clock
 from bench.synthetic_cifar import write_cifar10
 from bench.throughput import EpochClock
+from trainer.distributed.launcher import FitInputs, RankGroup
 from trainer.loop import fit
-from trainer.rank_launcher import FitInputs, RankGroup
 
 DDP_START, DDP_END = "<!-- gpu-ddp:start -->", "<!-- gpu-ddp:end -->"
 

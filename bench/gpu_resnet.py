@@ -53,9 +53,9 @@ from bench.common import README, replace_section
 from bench.synthetic_cifar import CLASS_NAMES, write_cifar10
 from bench.throughput import EpochClock
 from trainer.config import RunConfig
-from trainer.devices import resolve_device
+from trainer.data.torchvision_sets import LooseCIFAR10
+from trainer.devices.selection import resolve_device
 from trainer.loop import fit
-from trainer.torchvision_data import LooseCIFAR10
 
 GPU_START, GPU_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
 LR, MOMENTUM = 0.001, 0.9  # the tutorial's SGD

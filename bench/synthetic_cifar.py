@@ -1,7 +1,7 @@
 """A synthetic CIFAR-10 in torchvision's own on-disk format, for benchmarks with no download.
 
 torchvision's CIFAR10 checks each file's MD5, which these files cannot pass: read them through
-`trainer.torchvision_data.LooseCIFAR10`, as torchdash's `torchvision` data kind does.
+`trainer.data.torchvision_sets.LooseCIFAR10`, as torchdash's `torchvision` data kind does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.torchvision_data import LooseCIFAR10
+from trainer.data.torchvision_sets import LooseCIFAR10
 
 CLASS_NAMES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",

@@ -33,8 +33,8 @@ from app.storage.engine import create_tables, make_engine, make_session_factory,
 from app.worker.system_sampler import SystemSampler
 from bench.common import Result
 from trainer.config import RunConfig
+from trainer.distributed.launcher import FitInputs, RankGroup
 from trainer.loop import fit
-from trainer.rank_launcher import FitInputs, RankGroup
 
 FAST_INTERVAL = 0.5
 DEFAULT_INTERVAL = 5.0

@@ -6,7 +6,7 @@ import torch
 
 from app.client import Client
 from trainer.config import RunConfig
-from trainer.datasets import build_datasets
+from trainer.data import build_datasets
 from trainer.models import build_model
 
 client = Client(os.environ.get("TORCHDASH_URL", "http://127.0.0.1:8000"))

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Imported here so that `--help` and a config error answer without loading torch.
     from trainer.callbacks import PrintCallbacks
-    from trainer.checkpoint import latest_checkpoint
+    from trainer.checkpoints.store import latest_checkpoint
     from trainer.loop import fit
 
     resume_from = None
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         resume_from = ref.path
     if config.processes > 1:  # this process is rank 0 and starts the others
-        from trainer.rank_launcher import FitInputs, RankGroup
+        from trainer.distributed.launcher import FitInputs, RankGroup
 
         with RankGroup(config, FitInputs(resume_from=resume_from)) as ranks:
             result = fit(

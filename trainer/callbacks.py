@@ -48,7 +48,8 @@ class EpochReport:
     lr: float  # the first param group's
     seconds: float
     lrs: list[float] = field(default_factory=list)  # every param group's, as trained this epoch
-    # trainer/inspector.py: defaults, each group's hyperparameters, each parameter's state buffers
+    # trainer/optim/inspector.py: defaults, each group's hyperparameters, each parameter's state
+    # buffers
     optimizer_summary: dict[str, Any] = field(default_factory=dict)
 
 

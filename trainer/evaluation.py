@@ -15,10 +15,10 @@ import torch
 from torch.nn import functional
 from torch.utils.data import DataLoader
 
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoints.store import load_checkpoint
 from trainer.config import RunConfig
-from trainer.datasets import build_datasets
-from trainer.models import build_model
+from trainer.data.datasets import build_datasets
+from trainer.models.builtin import build_model
 
 MAX_EXAMPLES = 48
 MAX_THUMBNAIL_SIDE = 64

@@ -1,8 +1,11 @@
-"""The training loop: `train_one_epoch`, `evaluate` and `fit`, in the shape of pytorch/examples."""
+"""The training loop: `train_one_epoch`, `evaluate` and `fit`, in the shape of pytorch/examples.
+
+`fit` builds what the run needs (trainer/setup.py), then trains and validates epoch after epoch;
+early stopping, checkpoints and a requested stop are small helpers below it.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
@@ -12,25 +15,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.acceleration import Acceleration
 from trainer.callbacks import Callbacks, EarlyStoppingReport, EpochReport, FitStart, StepReport
-from trainer.checkpoint import sweep_stale
-from trainer.checkpoint_writer import CheckpointWriter
-from trainer.config import RunConfig, compatibility_problems
-from trainer.datasets import build_datasets
-from trainer.devices import resolve_device
-from trainer.distributed import Ranks
+from trainer.checkpoints.store import sweep_stale
+from trainer.checkpoints.training_state import EpochProgress, checkpoint_job
+from trainer.checkpoints.writer import CheckpointWriter
+from trainer.config import RunConfig
+from trainer.data.tensor_cache import Batch
+from trainer.distributed.ranks import Ranks
 from trainer.early_stopping import EarlyStopping
 from trainer.errors import NonFiniteLossError
 from trainer.faults import fault_point
-from trainer.inspector import inspect_optimizer
-from trainer.losses import TaskLoss, build_loss, output_count
-from trainer.models import build_model, parameter_count
-from trainer.optimizers import build_optimizer
-from trainer.sampling import EpochShuffleSampler
-from trainer.schedulers import Schedule, build_schedule
-from trainer.tensor_cache import Batch, build_batches
-from trainer.training_state import EpochProgress, checkpoint_job, load_weights, restore
+from trainer.models.builtin import parameter_count
+from trainer.optim.inspector import inspect_optimizer
+from trainer.optim.schedulers import Schedule
+from trainer.setup import RunSetup, epoch_batches, setup_run, start_point
 
 
 def never_stop() -> bool:
@@ -50,11 +48,6 @@ class FitResult:
     stop_reason: str | None = None  # early stopping ended the run (it counts as finished)
 
 
-@dataclass
-class _EpochOutcome:
-    stopped: bool
-
-
 def require_finite(loss: torch.Tensor, step: int) -> None:
     """Stop the run on a NaN or infinite loss before the optimizer writes it into the weights.
 
@@ -66,27 +59,18 @@ def require_finite(loss: torch.Tensor, step: int) -> None:
 
 
 def optimizer_step(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    loss_fn: TaskLoss,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    acceleration: Acceleration | None = None,
+    setup: RunSetup, inputs: torch.Tensor, targets: torch.Tensor, step: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch; the batch's output and loss (of the first evaluation)."""
+    model, loss_fn, optimizer = setup.train_runner, setup.loss_fn, setup.optimizer
     if not isinstance(optimizer, torch.optim.LBFGS):
         optimizer.zero_grad()
-        with acceleration.autocast() if acceleration else contextlib.nullcontext():
+        with setup.acceleration.autocast():
             output = model(inputs)
             loss = loss_fn(output, targets)
         require_finite(loss, step)
         fault_point("step")  # tests: a CUDA out-of-memory error simulated on the CPU
-        if acceleration is not None:
-            acceleration.backward_and_step(loss, optimizer)
-        else:
-            loss.backward()
-            optimizer.step()
+        setup.acceleration.backward_and_step(loss, optimizer)
         return output.detach(), loss.detach()
 
     # LBFGS evaluates the batch several times per step (line search): it needs a closure.
@@ -106,40 +90,52 @@ def optimizer_step(
     return first[0], first[1]
 
 
-def train_one_epoch(
-    model: nn.Module,
-    loader: Iterable[Batch],
-    loss_fn: TaskLoss,
-    optimizer: torch.optim.Optimizer,
-    schedule: Schedule,
-    acceleration: Acceleration,
-    progress: EpochProgress,
-    batches: int,
-    report_every: int,
-    callbacks: Callbacks,
-    should_stop: Callable[[], bool],
-) -> _EpochOutcome:
-    """Train over `loader` (already positioned after `progress.batches_done` batches)."""
-    model.train()
-    device = acceleration.device
-    epoch = progress.epoch + 1
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    pending: list[torch.Tensor] = []
+class _StepReporter:
+    """Hands step losses to `on_step` in groups: one device sync for a whole group of steps."""
 
-    def report_pending() -> None:
-        # One device sync for a whole group of steps: .tolist() is where the numbers leave.
-        if not pending:
+    def __init__(self, setup: RunSetup, progress: EpochProgress, callbacks: Callbacks) -> None:
+        self.every = setup.config.report_every_steps
+        self.batches = setup.batches_per_epoch
+        self.progress = progress
+        self.callbacks = callbacks
+        self.pending: list[torch.Tensor] = []
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.pending.append(loss)
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
             return
-        values = torch.stack(pending).tolist()
+        values = torch.stack(self.pending).tolist()  # .tolist(): where the numbers leave
+        progress = self.progress
         first_step = progress.step - len(values) + 1
         first_batch = progress.batches_done - len(values) + 1
         for offset, value in enumerate(values):
-            callbacks.on_step(
-                StepReport(first_step + offset, epoch, first_batch + offset, batches, value)
+            report = StepReport(
+                first_step + offset, progress.epoch + 1, first_batch + offset, self.batches, value
             )
-        pending.clear()
+            self.callbacks.on_step(report)
+        self.pending.clear()
 
+
+def train_one_epoch(
+    setup: RunSetup,
+    loader: Iterable[Batch],
+    progress: EpochProgress,
+    callbacks: Callbacks,
+    should_stop: Callable[[], bool] = never_stop,
+) -> bool:
+    """Train over `loader` (already positioned after `progress.batches_done` batches).
+
+    Adds the epoch's steps and sums to `progress`; True when `should_stop` ended it early.
+    """
+    setup.train_runner.train()
+    acceleration, device = setup.acceleration, setup.acceleration.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    reporter = _StepReporter(setup, progress, callbacks)
     stopped = False
     for inputs, targets in loader:
         if should_stop():
@@ -147,34 +143,27 @@ def train_one_epoch(
             break
         inputs = acceleration.to_device(inputs)
         targets = acceleration.to_device(targets)
-        output, batch_loss = optimizer_step(
-            model, inputs, targets, loss_fn, optimizer, progress.step + 1, acceleration
-        )
-        schedule.after_batch()
+        output, batch_loss = optimizer_step(setup, inputs, targets, progress.step + 1)
+        setup.schedule.after_batch()
         loss_sum += batch_loss * len(targets)
-        correct += (loss_fn.predict(output) == targets).sum()
+        correct += (setup.loss_fn.predict(output) == targets).sum()
         progress.seen += len(targets)
         progress.batches_done += 1
         progress.step += 1
-        pending.append(batch_loss)
-        if len(pending) >= report_every:
-            report_pending()
-    report_pending()
+        reporter.add(batch_loss)
+    reporter.flush()
     # .item(): the epoch's sums are reported (and checkpointed) from here.
     progress.loss_sum += loss_sum.item()
     progress.correct += int(correct.item())
-    return _EpochOutcome(stopped=stopped)
+    return stopped
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module,
-    loader: Iterable[Batch],
-    loss_fn: TaskLoss,
-    acceleration: Acceleration,
-    ranks: Ranks | None = None,
+    setup: RunSetup, loader: Iterable[Batch], ranks: Ranks | None = None
 ) -> tuple[float, float]:
     """Mean loss and accuracy over `loader`, weighted by batch size (over all ranks' shards)."""
+    model, loss_fn, acceleration = setup.runner, setup.loss_fn, setup.acceleration
     model.eval()
     device = acceleration.device
     loss_sum = torch.zeros((), device=device)
@@ -216,156 +205,161 @@ def fit(
     weights_only=True. `fork=True` says `resume_from` is another run's checkpoint: the optimizer
     keeps its saved state (moments, step counts) but takes this config's hyperparameters (lr,
     weight decay, ...) rather than the ones saved with it. `ranks` is this process's place
-    in a DDP group (trainer/distributed.py): only rank 0 gets callbacks and a `checkpoint_dir`.
+    in a DDP group (trainer/distributed/ranks.py): only rank 0 gets callbacks and a
+    `checkpoint_dir`.
     """
-    problems = compatibility_problems(config)
-    if problems:
-        raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {why}" for loc, why in problems))
     callbacks = callbacks or Callbacks()
     ranks = ranks or Ranks()
-    device = ranks.device or resolve_device(config.device)
-    torch.manual_seed(config.seed)
-
-    data = build_datasets(config.data)
-    outputs = output_count(config.loss, data.num_classes)
-    model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
-    acceleration = Acceleration(config, device)
-    runner = acceleration.prepare(model)  # what forward passes call; `model` is what is saved
-    # DDP averages the gradients; evaluation needs no wrapper (and no collective per batch).
-    train_runner = ranks.wrap(runner, config.model.kind)
-    optimizer = build_optimizer(config.optimizer, model, config.param_groups)
-    loss_fn = build_loss(config.loss, data.num_classes).to(device)
-    sampler = EpochShuffleSampler(
-        len(data.train),  # type: ignore[arg-type]
-        config.seed,
-        shuffle=config.shuffle,
-        rank=ranks.rank,
-        world=ranks.world_size,
-    )
-    val_sampler = None
-    if ranks.world_size > 1:  # each rank validates its part; `evaluate` sums them
-        val_sampler = EpochShuffleSampler(
-            len(data.val),  # type: ignore[arg-type]
-            config.seed,
-            shuffle=False,
-            rank=ranks.rank,
-            world=ranks.world_size,
-            pad=False,
-        )
-    batches = ranks.batches_per_epoch(len(data.train), config.batch_size, config.drop_last)  # type: ignore[arg-type]
-    if batches == 0:
-        raise ValueError(
-            f"drop_last leaves no batch: {len(data.train)} training samples "  # type: ignore[arg-type]
-            f"< batch_size {config.batch_size}"
-        )
-    schedule = build_schedule(config.scheduler, optimizer, config.max_epochs, batches)
-    source = build_batches(config, data, sampler, device, val_sampler)  # decodes once if it fits
+    setup = setup_run(config, ranks=ranks, plugins_dir=plugins_dir)
+    sampler, batches = epoch_batches(setup, ranks)
     should_stop = ranks.shared_stop(should_stop)
-
-    progress = EpochProgress(processes=ranks.world_size)
-    if init_weights is not None:
-        load_weights(init_weights, model, device)
-    if resume_from is not None:
-        progress = restore(
-            resume_from, model, optimizer, schedule, acceleration, keep_hyperparameters=fork
-        )
-        progress = ranks.adopt(progress, config.batch_size)
-
-    callbacks.on_fit_start(
-        FitStart(
-            device=str(device),
-            class_names=data.class_names,
-            model_summary=str(model),
-            parameter_count=parameter_count(model),
-            batches_per_epoch=batches,
-            start_epoch=progress.epoch,
-            start_batch=progress.batches_done,
-            start_step=progress.step,
-        )
+    progress = start_point(
+        setup, ranks, resume_from=resume_from, init_weights=init_weights, fork=fork
     )
-    if checkpoint_dir is not None:
-        sweep_stale(checkpoint_dir)
-
-    writer = CheckpointWriter(checkpoint_dir, callbacks) if checkpoint_dir is not None else None
-    history: list[EpochReport] = []
-    stopped = False
-    stop_reason: str | None = None
+    callbacks.on_fit_start(_fit_start(setup, progress))
     early = (
         EarlyStopping(config.early_stopping, progress.early_stopping)
         if config.early_stopping is not None
         else None
     )
-    try:
-        while progress.epoch < config.max_epochs and not stopped:
-            epoch = progress.epoch + 1
+    history: list[EpochReport] = []
+    stopped = False
+    stop_reason: str | None = None
+    with _Checkpoints(checkpoint_dir, callbacks) as checkpoints:
+        while progress.epoch < config.max_epochs:
             skip = progress.batches_done * config.batch_size * ranks.world_size
-            sampler.set_epoch(epoch, skip=skip)
+            sampler.set_epoch(progress.epoch + 1, skip=skip)
             started = time.perf_counter()
-            outcome = train_one_epoch(
-                train_runner, source.train, loss_fn, optimizer, schedule, acceleration, progress,
-                batches, config.report_every_steps, callbacks, should_stop,
-            )  # fmt: skip
+            interrupted = train_one_epoch(setup, batches.train, progress, callbacks, should_stop)
             progress.seconds += time.perf_counter() - started
-            sums = [progress.loss_sum, progress.correct, progress.seen]
-            loss_sum, correct, seen = ranks.sum(sums)  # the whole group's epoch so far
-            if outcome.stopped:
-                if writer is not None and progress.batches_done > 0:
-                    whole = dataclasses.replace(
-                        progress, loss_sum=loss_sum, correct=int(correct), seen=int(seen)
-                    )
-                    parts = (config, model, optimizer, schedule, acceleration, whole, None)
-                    writer.submit(checkpoint_job(*parts))
+            so_far = _group_sums(progress, ranks)  # the whole group's epoch so far
+            if interrupted:
+                checkpoints.save_partial(setup, so_far)
                 stopped = True
                 break
 
-            started = time.perf_counter()
-            val_loss, val_accuracy = evaluate(runner, source.val, loss_fn, acceleration, ranks)
-            # The rates this epoch trained with: read before the scheduler moves them on.
-            lrs = [float(group["lr"]) for group in optimizer.param_groups]
-            optimizer_summary = inspect_optimizer(model, optimizer)
-            schedule.after_epoch(val_loss, val_accuracy)
-            report = EpochReport(
-                epoch=epoch,
-                train_loss=loss_sum / max(seen, 1),
-                train_accuracy=correct / max(seen, 1),
-                val_loss=val_loss,
-                val_accuracy=val_accuracy,
-                lr=lrs[0],
-                seconds=progress.seconds + time.perf_counter() - started,
-                lrs=lrs,
-                optimizer_summary=optimizer_summary,
-            )
-            best = progress.best_val_accuracy
-            if early is not None:
-                early.observe(report)
-            progress = EpochProgress(
-                epoch=epoch,
-                step=progress.step,
-                best_val_accuracy=val_accuracy if best is None else max(best, val_accuracy),
-                processes=ranks.world_size,
-                early_stopping=early.state_dict() if early is not None else None,
-            )
+            report = _validate(setup, batches.val, ranks, so_far)
+            progress = _next_epoch(progress, report, early, ranks)
             history.append(report)
             callbacks.on_epoch_end(report)
-            if early is not None:
-                stop_reason = early.stop_reason
-                verdict = EarlyStoppingReport(early.state.best_epoch, stop_reason)
-                callbacks.on_early_stopping(verdict)
-            if writer is not None:  # written on the writer's thread while the next epoch trains
-                writer.submit(
-                    checkpoint_job(
-                        config, model, optimizer, schedule, acceleration, progress, report
-                    )
-                )
+            stop_reason = _early_stopping_verdict(early, callbacks)
+            checkpoints.save(setup, progress, report)
             if stop_reason is not None:
                 break  # finished early, not stopped: the run succeeded
-            stopped = should_stop() and progress.epoch < config.max_epochs
-        if writer is not None:
-            writer.wait()  # every checkpoint on disk before the run reports its end
-    finally:
-        if writer is not None:
-            writer.close()
+            if should_stop() and progress.epoch < config.max_epochs:
+                stopped = True
+                break
+        checkpoints.wait()  # every checkpoint on disk before the run reports its end
     return FitResult(
-        model, optimizer, schedule, progress, stopped=stopped, history=history,
+        setup.model, setup.optimizer, setup.schedule, progress, stopped=stopped, history=history,
         stop_reason=stop_reason,
     )  # fmt: skip
+
+
+def _fit_start(setup: RunSetup, progress: EpochProgress) -> FitStart:
+    return FitStart(
+        device=str(setup.device),
+        class_names=setup.data.class_names,
+        model_summary=str(setup.model),
+        parameter_count=parameter_count(setup.model),
+        batches_per_epoch=setup.batches_per_epoch,
+        start_epoch=progress.epoch,
+        start_batch=progress.batches_done,
+        start_step=progress.step,
+    )
+
+
+def _group_sums(progress: EpochProgress, ranks: Ranks) -> EpochProgress:
+    """`progress` with the unfinished epoch's sums over every rank of the group."""
+    loss_sum, correct, seen = ranks.sum([progress.loss_sum, progress.correct, progress.seen])
+    return dataclasses.replace(progress, loss_sum=loss_sum, correct=int(correct), seen=int(seen))
+
+
+def _validate(
+    setup: RunSetup, loader: Iterable[Batch], ranks: Ranks, trained: EpochProgress
+) -> EpochReport:
+    """Validate the epoch `trained` just finished, step the schedule past it, and report it."""
+    started = time.perf_counter()
+    val_loss, val_accuracy = evaluate(setup, loader, ranks)
+    # The rates this epoch trained with: read before the scheduler moves them on.
+    lrs = [float(group["lr"]) for group in setup.optimizer.param_groups]
+    optimizer_summary = inspect_optimizer(setup.model, setup.optimizer)
+    setup.schedule.after_epoch(val_loss, val_accuracy)
+    seen = max(trained.seen, 1)
+    return EpochReport(
+        epoch=trained.epoch + 1,
+        train_loss=trained.loss_sum / seen,
+        train_accuracy=trained.correct / seen,
+        val_loss=val_loss,
+        val_accuracy=val_accuracy,
+        lr=lrs[0],
+        seconds=trained.seconds + time.perf_counter() - started,
+        lrs=lrs,
+        optimizer_summary=optimizer_summary,
+    )
+
+
+def _next_epoch(
+    progress: EpochProgress, report: EpochReport, early: EarlyStopping | None, ranks: Ranks
+) -> EpochProgress:
+    """Record `report`'s epoch as done (early stopping observes it): the next epoch's start."""
+    best = progress.best_val_accuracy
+    if early is not None:
+        early.observe(report)
+    return EpochProgress(
+        epoch=report.epoch,
+        step=progress.step,
+        best_val_accuracy=report.val_accuracy if best is None else max(best, report.val_accuracy),
+        processes=ranks.world_size,
+        early_stopping=early.state_dict() if early is not None else None,
+    )
+
+
+def _early_stopping_verdict(early: EarlyStopping | None, callbacks: Callbacks) -> str | None:
+    """Early stopping's verdict on the epoch just observed, reported; its reason to stop, if any."""
+    if early is None:
+        return None
+    verdict = EarlyStoppingReport(early.state.best_epoch, early.stop_reason)
+    callbacks.on_early_stopping(verdict)
+    return verdict.stop_reason
+
+
+class _Checkpoints:
+    """The run's checkpoints in `directory`, written on a background thread; none without one."""
+
+    def __init__(self, directory: Path | None, callbacks: Callbacks) -> None:
+        self.writer = None
+        if directory is not None:
+            sweep_stale(directory)  # what an interrupted save left behind
+            self.writer = CheckpointWriter(directory, callbacks)
+
+    def __enter__(self) -> _Checkpoints:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def save(self, setup: RunSetup, progress: EpochProgress, report: EpochReport) -> None:
+        """A complete checkpoint after an epoch, written while the next epoch trains."""
+        self._submit(setup, progress, report)
+
+    def save_partial(self, setup: RunSetup, progress: EpochProgress) -> None:
+        """A checkpoint mid-epoch (a stop between two batches), if a batch of it was trained."""
+        if progress.batches_done > 0:
+            self._submit(setup, progress, None)
+
+    def wait(self) -> None:
+        """Return once every checkpoint is on disk; raises the error of a failed write."""
+        if self.writer is not None:
+            self.writer.wait()
+
+    def _submit(self, setup: RunSetup, progress: EpochProgress, report: EpochReport | None) -> None:
+        if self.writer is None:
+            return
+        self.writer.submit(
+            checkpoint_job(
+                setup.config, setup.model, setup.optimizer, setup.schedule, setup.acceleration,
+                progress, report,
+            )
+        )  # fmt: skip

@@ -19,71 +19,49 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from trainer.acceleration import Acceleration
 from trainer.config import RunConfig
-from trainer.config.base import PathKind
-from trainer.datasets import DataSplits, build_datasets
-from trainer.devices import resolve_device
+from trainer.data.datasets import DataSplits
+from trainer.data.tensor_cache import decide_cache
+from trainer.devices.acceleration import Acceleration
+from trainer.errors import ConfigProblem
 from trainer.loop import optimizer_step
-from trainer.losses import build_loss, output_count
-from trainer.models import build_model, parameter_count
-from trainer.optimizers import build_optimizer
-from trainer.tensor_cache import decide_cache
+from trainer.models.builtin import parameter_count
+from trainer.setup import as_problem, data_path_field, setup_run
 
-Loc = tuple[str | int, ...]
-
-
-class PreflightProblem(ValueError):
-    """A config that cannot train: `loc` is the config field to blame."""
-
-    def __init__(self, loc: Loc, message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
+# What the worker catches: a config that cannot train, with the config field to blame.
+PreflightProblem = ConfigProblem
 
 
 def preflight(config: RunConfig, plugins_dir: Path | None = None, steps: int = 5) -> dict[str, Any]:
     """Measure `steps` training steps (after one warm-up step) of `config` on its device."""
     rss_before = _resident_bytes()
-    device = _device(config)
+    setup = setup_run(config, plugins_dir=plugins_dir, blame=as_problem)
+    device, data, acceleration = setup.device, setup.data, setup.acceleration
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    torch.manual_seed(config.seed)
-    data = _data(config)
-    model, runner, acceleration = _model(config, data, device, plugins_dir)
-    optimizer = build_optimizer(config.optimizer, model, config.param_groups)
-    loss_fn = build_loss(config.loss, data.num_classes).to(device)
 
-    rounding = math.floor if config.drop_last else math.ceil
     train_samples, val_samples = len(data.train), len(data.val)  # type: ignore[arg-type]
-    batches_per_epoch = rounding(train_samples / config.batch_size)
-    if batches_per_epoch == 0:
-        raise PreflightProblem(
-            ("batch_size",),
-            f"drop_last leaves no batch: {train_samples} training samples < batch_size "
-            f"{config.batch_size}",
-        )
+    batches_per_epoch = setup.batches_per_epoch
     val_batches = math.ceil(val_samples / config.batch_size)
 
     # The batches are read first, so the steps are timed apart from reading the data; a run
     # whose data set fits the in-memory cache reads no batch from its files after its start.
     loaded, load_seconds = _read_batches(config, data, steps + 1, shuffle=config.shuffle)
     inputs, targets = (acceleration.to_device(t) for t in loaded[0])
-    output = _forward(runner, inputs, acceleration)
-    _check_loss(config, loss_fn, output, targets)
+    output = _forward(setup.runner, inputs, acceleration)
+    _check_loss(config, setup.loss_fn, output, targets)
 
     try:
-        with_device = [tuple(acceleration.to_device(t) for t in batch) for batch in loaded]
-        optimizer_step(runner, *with_device[0], loss_fn, optimizer, 1, acceleration)  # warm-up
+        with_device = [(acceleration.to_device(x), acceleration.to_device(y)) for x, y in loaded]
+        optimizer_step(setup, *with_device[0], 1)  # warm-up
         _sync(device)
         started = time.perf_counter()
         for step, (batch_inputs, batch_targets) in enumerate(with_device[1:], start=2):
-            optimizer_step(
-                runner, batch_inputs, batch_targets, loss_fn, optimizer, step, acceleration
-            )
+            optimizer_step(setup, batch_inputs, batch_targets, step)
         _sync(device)
         measured = len(with_device) - 1
         seconds_per_batch = (time.perf_counter() - started) / max(measured, 1)
-        val_forward = _forward_seconds(runner, config, data, acceleration, steps)
+        val_forward = _forward_seconds(setup.runner, config, data, acceleration, steps)
     except torch.OutOfMemoryError as error:
         raise PreflightProblem(
             ("batch_size",),
@@ -100,8 +78,8 @@ def preflight(config: RunConfig, plugins_dir: Path | None = None, steps: int = 5
     else:
         peak_mb, peak_kind = max(_peak_resident_bytes() - rss_before, 0) / 2**20, "rss_growth"
     return {
-        "parameter_count": parameter_count(model),
-        "model_summary": str(model),
+        "parameter_count": parameter_count(setup.model),
+        "model_summary": str(setup.model),
         "input_shape": list(inputs.shape),
         "output_shape": list(output.shape),
         "train_samples": train_samples,
@@ -122,47 +100,6 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda" and device.index is None:
         return f"cuda:{torch.cuda.current_device()}"  # "auto" means the current one
     return str(device)
-
-
-def _device(config: RunConfig) -> torch.device:
-    try:
-        return resolve_device(config.device)
-    except ValueError as error:
-        raise PreflightProblem(("device",), str(error)) from error
-
-
-def _data(config: RunConfig) -> DataSplits:
-    try:
-        return build_datasets(config.data)
-    except (OSError, ValueError, RuntimeError) as error:  # no images, no class folders, ...
-        raise PreflightProblem(
-            ("data", *_path_field(config)), f"cannot read the data: {error}"
-        ) from error
-
-
-def _path_field(config: RunConfig) -> Loc:
-    """The data config's first path field (the folder a missing image is looked for in)."""
-    for name, field in type(config.data).model_fields.items():
-        if any(isinstance(marker, PathKind) for marker in field.metadata):
-            return (name,)
-    return ()
-
-
-def _model(
-    config: RunConfig, data: DataSplits, device: torch.device, plugins_dir: Path | None
-) -> tuple[torch.nn.Module, torch.nn.Module, Acceleration]:
-    try:
-        outputs = output_count(config.loss, data.num_classes)
-    except ValueError as error:
-        raise PreflightProblem(("loss",), str(error)) from error
-    try:
-        model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
-    except (ValueError, TypeError, RuntimeError) as error:
-        raise PreflightProblem(
-            ("model",), f"the model cannot be built for inputs {list(data.input_shape)}: {error}"
-        ) from error
-    acceleration = Acceleration(config, device)
-    return model, acceleration.prepare(model), acceleration
 
 
 def _read_batches(
@@ -190,7 +127,7 @@ def _read_batches(
                 source = iter(loader)
     except (OSError, ValueError, RuntimeError) as error:  # an image that does not decode, ...
         raise PreflightProblem(
-            ("data", *_path_field(config)), f"cannot read a batch: {error}"
+            ("data", *data_path_field(config)), f"cannot read a batch: {error}"
         ) from error
     return batches, time.perf_counter() - started
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.files import RunFiles
 from app.storage import checkpoint_rows, metrics
 from app.storage.tables import Checkpoint, Run
-from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
+from trainer.checkpoints.store import MODEL_FILE, OPTIMIZER_FILE
 
 TRAIN_SCRIPT = Path(__file__).with_name("standalone_train.py")
 # The epoch row as the API shows it (`EpochPublic`); a test checks the two agree.

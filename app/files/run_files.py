@@ -8,7 +8,7 @@ Layout under the store's root (TORCHDASH_STORAGE; default `<home>/runs`):
 
 A checkpoint row records the checkpoint's location: a folder path, or `s3://bucket/...`. Writes
 are atomic for a reader. In a folder, the trainer fills a temporary folder and renames it
-(trainer/checkpoint.py), and files here are written to a temporary name, fsynced and renamed.
+(trainer/checkpoints/store.py), and files here are written to a temporary name, fsynced and renamed.
 In a bucket, one PUT per object is atomic (an object is whole or absent); the trainer writes to a
 node-local staging folder, and `publish_checkpoint` uploads its files under a prefix of its own,
 never over an older checkpoint, before the worker records the row that points to it: a reader,
@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from app.errors import NotFoundError, StorageUnavailable
 from app.settings import Settings
-from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
+from trainer.checkpoints.store import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem

@@ -13,7 +13,7 @@ from app.runs.data_paths import check_data_paths
 from app.runs.placement import pinned_gpu, processes_of, trains_on_cuda
 from app.settings import Settings
 from trainer.config import PluginModel, RunConfig, compatibility_problems
-from trainer.plugin_discovery import discover_plugin_models
+from trainer.models.plugin_discovery import discover_plugin_models
 
 
 def check_run_config(

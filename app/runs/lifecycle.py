@@ -136,7 +136,7 @@ def resume_run(
     """Queue a finished run again; its worker continues from the newest checkpoint.
 
     `processes` changes its DDP process count: checkpoints hold the plain model, whatever count
-    wrote them (trainer/distributed.py).
+    wrote them (trainer/distributed/ranks.py).
     """
     run = get_run(session, run_id)
     config = run.config

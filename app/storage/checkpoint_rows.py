@@ -1,5 +1,5 @@
 """Checkpoint rows: the worker records each checkpoint it saves; downloads, forks, the bundle
-and retention read them. The files themselves are written by `trainer.checkpoint`."""
+and retention read them. The files themselves are written by `trainer.checkpoints.store`."""
 
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ class EpochMetric(Base):
     lr: Mapped[float]
     seconds: Mapped[float]
     lrs: Mapped[list | None] = mapped_column(JSON)  # every param group's learning rate
-    optimizer_summary: Mapped[dict | None] = mapped_column(JSON)  # trainer/inspector.py
+    optimizer_summary: Mapped[dict | None] = mapped_column(JSON)  # trainer/optim/inspector.py
 
 
 class StepMetric(Base):

@@ -1,8 +1,8 @@
 """Checkpoint uploads: streamed to disk within a size limit, never unpickled by the server.
 
 The server only stores bytes. A worker reads an upload as a model state_dict with
-`torch.load(..., weights_only=True)` (`trainer.loop._load_weights`), which refuses any pickle
-that would build arbitrary objects or call functions.
+`torch.load(..., weights_only=True)` (`trainer.checkpoints.training_state.load_weights`), which
+refuses any pickle that would build arbitrary objects or call functions.
 """
 
 from __future__ import annotations

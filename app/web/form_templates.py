@@ -2,7 +2,7 @@
 
 Only templates whose data is on this machine are offered as usable: the embedded `digits` data
 always is; the ImageFolder ones need the demo tree `python -m app prepare-data` writes
-(trainer/demo_data.py) under a data root, and are listed with that reason when it is missing.
+(trainer/data/demo.py) under a data root, and are listed with that reason when it is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import RunConfig
-from trainer.demo_data import DEMO_FOLDER
+from trainer.data.demo import DEMO_FOLDER
 
 PREPARE_HINT = "needs the demo ImageFolder: run `python -m app prepare-data` (`make run` does)"
 
@@ -21,7 +21,7 @@ def _digits_mlp() -> dict[str, Any]:
 
 
 def _finetune(_: Path | None) -> dict[str, Any]:
-    # parameter names are body.* and head.* (trainer/models.py's Classifier)
+    # parameter names are body.* and head.* (trainer/models/builtin.py's Classifier)
     return {
         "name": "digits-finetune",
         "data": {"kind": "digits"},

@@ -33,15 +33,15 @@ from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gp
 from app.worker.reporter import DatabaseReporter
 from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
-from trainer.checkpoint import (
+from trainer.checkpoints.store import (
     CheckpointError,
     list_checkpoints,
     load_checkpoint,
     newest_valid_checkpoint,
 )
 from trainer.config import RunConfig
+from trainer.distributed.launcher import FitInputs, RankGroup
 from trainer.loop import fit
-from trainer.rank_launcher import FitInputs, RankGroup
 
 
 def exit_code(status: RunStatus) -> int:

@@ -9,7 +9,7 @@ import errno
 
 import torch
 
-from trainer.checkpoint import CheckpointError
+from trainer.checkpoints.store import CheckpointError
 from trainer.errors import NonFiniteLossError
 
 

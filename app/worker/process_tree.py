@@ -2,9 +2,9 @@
 
 psutil would do this, but it is not a dependency of torchdash and the three numbers needed are
 two fields of /proc/PID/stat each: read directly, no new package. The tree is the worker and
-everything it started: the other ranks of a DDP run (trainer/rank_launcher.py) and any DataLoader
-worker processes, so a run's CPU and memory are the whole run's. Without /proc (not Linux) a
-sample is None and the run page shows no CPU chart.
+everything it started: the other ranks of a DDP run (trainer/distributed/launcher.py) and any
+DataLoader worker processes, so a run's CPU and memory are the whole run's. Without /proc (not
+Linux) a sample is None and the run page shows no CPU chart.
 """
 
 from __future__ import annotations

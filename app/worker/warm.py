@@ -40,7 +40,7 @@ def preload() -> None:
 
     import trainer.evaluation  # noqa: F401  (the end-of-run evaluation)
     import trainer.loop  # noqa: F401
-    from trainer.datasets import digits_tensors
+    from trainer.data.datasets import digits_tensors
 
     digits_tensors()  # the embedded default data set, kept in memory for the run
     # One tiny CPU training step: autograd's engine, the optimizer and the kernels it dispatches

@@ -16,7 +16,7 @@ from PIL import Image
 
 from app.settings import Settings
 from app.storage.tables import RunStatus
-from trainer.checkpoint import list_checkpoints, load_checkpoint
+from trainer.checkpoints.store import list_checkpoints, load_checkpoint
 from trainer.faults import FAULT_ENV, reset_fault_counts
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from app.settings import Settings
 from app.web.form_templates import PREPARE_HINT, form_templates
 from trainer.config import run_config_schema
-from trainer.demo_data import write_digits_image_folder
+from trainer.data.demo import write_digits_image_folder
 
 ESSENTIALS = ["run", "data", "model", "loss", "optimizer", "training"]
 

@@ -19,7 +19,7 @@ from app.storage.tables import RunStatus
 from tests.support.database import sqlite_only
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
-from trainer.checkpoint import list_checkpoints, load_checkpoint
+from trainer.checkpoints.store import list_checkpoints, load_checkpoint
 
 WRITERS, ROWS = 8, 1000
 

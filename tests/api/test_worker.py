@@ -13,9 +13,9 @@ from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import RunStatus
 from trainer.config import RunConfig
-from trainer.datasets import build_datasets
-from trainer.models import build_model
-from trainer.optimizers import build_optimizer
+from trainer.data.datasets import build_datasets
+from trainer.models.builtin import build_model
+from trainer.optim.optimizers import build_optimizer
 
 
 def test_worker_trains_and_records_epochs_steps_and_checkpoints(
@@ -91,7 +91,7 @@ def test_a_failing_run_is_failed_with_the_error_text(
 def test_imagefolder_run_trains_on_the_demo_pngs(
     client: TestClient, make_run, execute, settings: Settings
 ) -> None:
-    from trainer.demo_data import write_digits_image_folder
+    from trainer.data.demo import write_digits_image_folder
 
     tree = write_digits_image_folder(settings.allowed_data_roots[0], per_class=30)
     data = {

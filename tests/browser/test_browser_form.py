@@ -143,7 +143,7 @@ def test_transform_and_parameter_group_rows(live_server: str, page: Page) -> Non
 
 
 def test_templates_and_start_from_a_run(live_server: str, page: Page, settings: Settings) -> None:
-    from trainer.demo_data import write_digits_image_folder
+    from trainer.data.demo import write_digits_image_folder
 
     page.goto(f"{live_server}/")
     menu = page.locator("#template-select")

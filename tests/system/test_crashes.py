@@ -22,7 +22,7 @@ from tests.support.servers import (
     wait_for_server,
 )
 from tests.support.waiting import wait_until
-from trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from trainer.checkpoints.store import latest_checkpoint, list_checkpoints, load_checkpoint
 from trainer.config import RunConfig
 from trainer.faults import FAULT_ENV, MARKER_ENV
 from trainer.loop import fit

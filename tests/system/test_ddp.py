@@ -21,26 +21,26 @@ from app.worker.execute import execute_run
 from app.worker.process_tree import descendants_and_self
 from tests.support.runs import claim
 from tests.support.waiting import wait_until
-from trainer.checkpoint import list_checkpoints, load_checkpoint
+from trainer.checkpoints.store import list_checkpoints, load_checkpoint
 from trainer.config import RunConfig
-from trainer.datasets import build_datasets
-from trainer.models import build_model
-from trainer.sampling import EpochShuffleSampler
-from trainer.tensor_cache import CachedBatches, CachedTensors
+from trainer.data.datasets import build_datasets
+from trainer.data.sampling import EpochShuffleSampler
+from trainer.data.tensor_cache import CachedBatches, CachedTensors
+from trainer.models.builtin import build_model
 
 TRAIN, VAL = 1438, 359  # digits: 1,797 items, 20 % held out
 PER_RANK_BATCHES = -(-(TRAIN // 2) // 64)  # 719 items per rank in batches of 64: 12
 
 
 def rank_pids() -> list[int]:
-    """This test process's DDP ranks (python -m trainer.rank_launcher), alive now."""
+    """This test process's DDP ranks (python -m trainer.distributed.launcher), alive now."""
     pids = []
     for stat in descendants_and_self(os.getpid()):
         try:
             cmdline = Path(f"/proc/{stat.pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"trainer.rank_launcher" in cmdline:
+        if b"trainer.distributed.launcher" in cmdline:
             pids.append(stat.pid)
     return pids
 

@@ -12,7 +12,7 @@ import httpx
 from app.settings import Settings
 from tests.support.runs import TINY_CONFIG, get_run, read_events
 from tests.support.waiting import wait_for_status, wait_until
-from trainer.checkpoint import latest_checkpoint, load_checkpoint
+from trainer.checkpoints.store import latest_checkpoint, load_checkpoint
 
 
 def test_sse_pushes_epoch_rows_as_they_are_written(live_server: str) -> None:

@@ -66,7 +66,7 @@ def test_a_good_config_gets_every_figure_and_its_estimate_becomes_the_runs_eta(
     client: TestClient, patient: Settings
 ) -> None:
     from trainer.config import RunConfig
-    from trainer.models import build_model, parameter_count
+    from trainer.models.builtin import build_model, parameter_count
 
     response = client.post("/api/preflight", json=TINY_CONFIG)
     assert response.status_code == 200, response.text

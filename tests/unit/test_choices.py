@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from trainer.callbacks import Callbacks, EpochReport
-from trainer.checkpoint import latest_checkpoint
+from trainer.checkpoints.store import latest_checkpoint
 from trainer.config import RunConfig
 from trainer.loop import fit
 

@@ -18,7 +18,7 @@ def torch_pairs() -> list[tuple[type, Any]]:
     from torch.optim import lr_scheduler
 
     import trainer.config as c
-    from trainer.optimizers import OPTIMIZERS
+    from trainer.optim.optimizers import OPTIMIZERS
 
     optimizers = [
         (cls, OPTIMIZERS[cls.model_fields["kind"].default]) for cls in _members(c.OptimizerConfig)

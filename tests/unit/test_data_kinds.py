@@ -11,8 +11,8 @@ import torch
 from tests.support.image_files import write_cifar10, write_image_folder, write_mnist, write_svhn
 from trainer.callbacks import Callbacks, StepReport
 from trainer.config import CsvImagesData, RunConfig, TorchvisionData
-from trainer.csv_images import BadRowsError, load_csv_images
-from trainer.datasets import build_datasets
+from trainer.data.csv_images import BadRowsError, load_csv_images
+from trainer.data.datasets import build_datasets
 from trainer.loop import fit
 
 CNN = {"kind": "cnn", "channels": [4], "kernel_size": 3}

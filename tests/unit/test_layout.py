@@ -1,5 +1,6 @@
 """The code's layout holds: no import cycle, packages import downwards only, `trainer/` stands
-alone, module names tell apart, and every page script is a small ES module."""
+alone and its config imports no torch, module names tell apart, and every page script is a small
+ES module."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ ALLOWED = {
     "cli": {"client", "web"},
 }
 SHARED = {"settings", "errors"}
+TORCH = {"torch", "torchvision"}
 
 
 def _module_name(path: Path) -> str:
@@ -87,6 +89,48 @@ def test_packages_import_downwards_and_trainer_imports_nothing_of_app() -> None:
                 if other != parts[1] and other not in ALLOWED[parts[1]] | SHARED:
                     wrong.append(f"{name} imports {imported}")
     assert not wrong
+
+
+def _imported_tops(path: Path) -> set[str]:
+    """The top-level names of every module `path` imports (project or not), anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_trainer_config_imports_no_torch_even_through_other_modules() -> None:
+    """The web server imports `trainer.config` and never torch: neither may anything it loads."""
+    modules = _modules()
+    todo = [name for name in modules if name.split(".")[:2] == ["trainer", "config"]]
+    assert "trainer.config.run" in todo
+    seen: set[str] = set()
+    wrong = []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = modules[name]
+        wrong += [f"{name} imports {top}" for top in _imported_tops(path) & TORCH]
+        parts = name.split(".")
+        parents = {".".join(parts[:end]) for end in range(1, len(parts))}  # their __init__ runs
+        todo += sorted((_imports(path, modules) | parents) & modules.keys())
+    assert not wrong
+
+
+def test_trainer_is_a_few_modules_and_packages_that_say_what_they_hold() -> None:
+    top = [path.stem for path in (ROOT / "trainer").glob("*.py") if not path.stem.startswith("__")]
+    assert len(top) <= 12, sorted(top)
+    packages = [path.parent for path in (ROOT / "trainer").rglob("__init__.py")]
+    assert len(packages) > 5
+    for package in packages:
+        assert ast.get_docstring(ast.parse((package / "__init__.py").read_text())), package
+    # One `models` module name in the project: the app's storage rows (trainer's is a package).
+    assert not [p for p in (ROOT / "trainer").rglob("models.py")]
 
 
 def test_no_utils_module_and_no_two_module_names_one_letter_apart() -> None:

@@ -11,7 +11,7 @@ import torch
 from tests.support.image_files import write_image_folder
 from tests.support.training import StopAfter, assert_same_weights, weights
 from trainer.callbacks import Callbacks, StepReport
-from trainer.checkpoint import latest_checkpoint
+from trainer.checkpoints.store import latest_checkpoint
 from trainer.config import RunConfig, compatibility_problems
 from trainer.loop import FitResult, fit
 

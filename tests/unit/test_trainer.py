@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.training import StopAfter, assert_same_weights, weights
-from trainer.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from trainer.checkpoints.store import CheckpointError, latest_checkpoint, load_checkpoint
 from trainer.config import RunConfig
 from trainer.loop import fit
 

@@ -26,7 +26,7 @@ from trainer.config.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from trainer.config.models import (
+from trainer.config.model import (
     CNNModel,
     CustomLayersModel,
     MLPModel,

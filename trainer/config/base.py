@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict, JsonValue
 
 
 class Frozen(BaseModel):
@@ -33,7 +34,7 @@ DataFile = Annotated[
 ]
 
 
-def ui(section: str, **hints: object) -> dict[str, object]:
+def ui(section: str, **hints: JsonValue) -> JsonDict:
     """A field's form hints, for `Field(json_schema_extra=ui(...))`: which section of the form
     it is shown in, and optionally `widget` (a custom widget module registered under that
     name, e.g. "device"). The form reads them from the JSON Schema's `ui` keyword; a field
@@ -44,7 +45,7 @@ def ui(section: str, **hints: object) -> dict[str, object]:
 # The form's sections, top to bottom: RunConfig's JSON Schema carries them (its `ui.sections`),
 # so the layout lives with the fields. `collapsed` sections start closed and show a one-line
 # summary; `summary: "changes"` summarizes by what differs from the defaults.
-FORM_SECTIONS: list[dict[str, object]] = [
+FORM_SECTIONS: list[JsonValue] = [
     {"id": "run", "title": "Run"},
     {"id": "data", "title": "Data"},
     {"id": "model", "title": "Model"},

@@ -19,7 +19,7 @@ from trainer.config.losses import (
     MultiMarginLoss,
     NLLLoss,
 )
-from trainer.config.models import (
+from trainer.config.model import (
     MLPModel,
     ModelConfig,
     PluginModel,

@@ -13,7 +13,7 @@ from app.storage import checkpoint_rows
 from app.web.deps import FilesDep, PathNumber, RowId, SessionDep
 from app.web.error_handlers import errors
 from app.web.shapes import CheckpointPublic
-from trainer.checkpoint import MODEL_FILE, OPTIMIZER_FILE
+from trainer.checkpoints.store import MODEL_FILE, OPTIMIZER_FILE
 
 router = APIRouter(prefix="/api/runs/{run_id}/checkpoints", tags=["checkpoints"])
 

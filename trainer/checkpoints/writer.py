@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from trainer.callbacks import Callbacks, CheckpointReport
-from trainer.checkpoint import (
+from trainer.checkpoints.store import (
     checkpoint_name,
     checkpoint_size,
     remove_checkpoint,

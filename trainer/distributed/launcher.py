@@ -4,8 +4,8 @@ Rank 0 is the process that is already there (the run's worker, or `python -m tra
 reports, checkpoints and reads the stop flag, so the executor's handle, adoption after a server
 restart and the final status stay what they are for a single-process run. It starts ranks
 1..N-1 the way `torchrun --standalone` starts its ranks: a fresh interpreter each (`python -m
-trainer.rank_launcher`, its spec on stdin), meeting at a TCP store that rank 0 opens on a free
-loopback port (port 0: the kernel picks, so no two runs race for one). Not
+trainer.distributed.launcher`, its spec on stdin), meeting at a TCP store that rank 0 opens on a
+free loopback port (port 0: the kernel picks, so no two runs race for one). Not
 `torch.multiprocessing.spawn`: it would make every rank a child of a parent that trains
 nothing, and the worker that the dispatcher watches would no longer be rank 0. Unlike torchrun
 there is no separate agent process: rank 0 is the agent.
@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 
 from trainer.config import RunConfig
-from trainer.distributed import (
+from trainer.distributed.ranks import (
     GROUP_TIMEOUT,
     LOOPBACK,
     DistributedRanks,
@@ -44,7 +44,7 @@ from trainer.distributed import (
     rank_device,
 )
 
-RANK_MODULE = "trainer.rank_launcher"
+RANK_MODULE = "trainer.distributed.launcher"
 # After rank 0 finished, how long the others may take to leave the group before they are killed.
 LEAVE_SECONDS = 60.0
 # After rank 0 failed, how long it waits for a dying rank's exit status, to name it in the error.

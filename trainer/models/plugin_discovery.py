@@ -1,9 +1,9 @@
 """Find user model classes in the plugins folder by reading the files, never importing them.
 
 The web server calls this (it never imports torch, nor runs user code); the worker imports the
-chosen file (trainer/plugins.py). A plugin model is a class deriving from `nn.Module` (written
-`nn.Module`, `torch.nn.Module` or `Module`) in a `*.py` file directly inside the folder; its
-constructor takes `(input_shape, num_classes)`.
+chosen file (trainer/models/plugins.py). A plugin model is a class deriving from `nn.Module`
+(written `nn.Module`, `torch.nn.Module` or `Module`) in a `*.py` file directly inside the folder;
+its constructor takes `(input_shape, num_classes)`.
 """
 
 from __future__ import annotations

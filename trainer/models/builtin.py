@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torch import nn
 
-from trainer.config.models import (
+from trainer.config.model import (
     CNNModel,
     CustomLayersModel,
     MLPModel,
@@ -20,7 +20,12 @@ from trainer.config.models import (
     SparseEmbeddingModel,
     TorchvisionModel,
 )
-from trainer.layers import CenteredLayer, ParameterDictDense, ParameterListDense, PixelBinEmbedding
+from trainer.models.layers import (
+    CenteredLayer,
+    ParameterDictDense,
+    ParameterListDense,
+    PixelBinEmbedding,
+)
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -51,7 +56,7 @@ def build_model(
     if isinstance(config, CNNModel):
         return _cnn(config, input_shape[0], num_outputs)
     if isinstance(config, TorchvisionModel):
-        from trainer.vision_models import build_torchvision_model
+        from trainer.models.vision import build_torchvision_model
 
         return build_torchvision_model(config.architecture, input_shape[0], num_outputs)
     if isinstance(config, CustomLayersModel):
@@ -59,7 +64,7 @@ def build_model(
     if isinstance(config, SparseEmbeddingModel):
         return PixelBinEmbedding(input_shape, num_outputs, config.bins, config.sparse)
     if isinstance(config, PluginModel):
-        from trainer.plugins import build_plugin_model
+        from trainer.models.plugins import build_plugin_model
 
         if plugins_dir is None:
             raise ValueError("model kind 'plugin' needs a plugins folder (TORCHDASH_PLUGINS_DIR)")

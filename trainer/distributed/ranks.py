@@ -23,8 +23,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from trainer.devices import resolve_device
-from trainer.training_state import EpochProgress
+from trainer.checkpoints.training_state import EpochProgress
+from trainer.devices.selection import resolve_device
 
 # Rendezvous and every collective give up after this long; long enough for a slow rank to import
 # torch and decode its data under load, short enough that a hung peer fails the run.
@@ -74,14 +74,18 @@ class Ranks:
         """
         samples = progress.batches_done * batch_size * progress.processes
         batches_done = samples // (batch_size * self.world_size)
-        sums = {} if self.is_main else {"loss_sum": 0.0, "correct": 0, "seen": 0}
-        return dataclasses.replace(
-            progress, batches_done=batches_done, processes=self.world_size, **sums
+        adopted = dataclasses.replace(
+            progress, batches_done=batches_done, processes=self.world_size
         )
+        if not self.is_main:
+            adopted = dataclasses.replace(adopted, loss_sum=0.0, correct=0, seen=0)
+        return adopted
 
 
 class DistributedRanks(Ranks):
-    """One rank of a joined process group (trainer/rank_launcher.py starts and joins them)."""
+    """One rank of a joined process group (trainer/distributed/launcher.py starts, joins them)."""
+
+    device: torch.device  # always known: the launcher gives each rank its own
 
     def __init__(self, rank: int, world_size: int, device: torch.device) -> None:
         self.rank = rank

@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainer.config import RunConfig
 from trainer.config.transforms import HorizontalFlipStep, RandomCropStep, RotationStep
-from trainer.datasets import DataSplits
-from trainer.sampling import EpochShuffleSampler
+from trainer.data.datasets import DataSplits
+from trainer.data.sampling import EpochShuffleSampler
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 RANDOM_STEPS = (RandomCropStep, HorizontalFlipStep, RotationStep)

@@ -1,7 +1,7 @@
 """Data sets: each config kind becomes a train and a validation `Dataset` plus its class names.
 
 Each kind yields raw samples (PIL images or tensors); the config's train and val transform
-pipelines then turn them into float tensors (see trainer/transforms.py).
+pipelines then turn them into float tensors (see trainer/data/transforms.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from trainer.config.data import (
     TorchvisionData,
 )
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
-from trainer.image_checks import ImageCheck, require_two_classes
-from trainer.transforms import TransformedDataset, build_pipeline
+from trainer.data.image_checks import ImageCheck, require_two_classes
+from trainer.data.transforms import TransformedDataset, build_pipeline
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def build_datasets(config: DataConfig) -> DataSplits:
     if isinstance(config, DigitsData):
         train, val, class_names = _digits(config)
     elif isinstance(config, TorchvisionData):
-        from trainer.torchvision_data import load_torchvision
+        from trainer.data.torchvision_sets import load_torchvision
 
         loaded = load_torchvision(config.name, Path(config.root))
         train, val, class_names = loaded.train, loaded.val, loaded.class_names
@@ -54,7 +54,7 @@ def build_datasets(config: DataConfig) -> DataSplits:
         prefix += [GrayscaleStep()] if config.grayscale else []
         prefix += [ResizeStep(size=config.image_size)] if config.image_size else []
     elif isinstance(config, CsvImagesData):
-        from trainer.csv_images import load_csv_images
+        from trainer.data.csv_images import load_csv_images
 
         loaded_csv = load_csv_images(config)
         train, val, class_names = loaded_csv.train, loaded_csv.val, loaded_csv.class_names

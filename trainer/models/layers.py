@@ -66,6 +66,8 @@ class PixelBinEmbedding(nn.Module):
     """A linear classifier over one-hot (pixel position, intensity bin) features, as an
     nn.EmbeddingBag summing one row per pixel: with `sparse`, gradients are sparse."""
 
+    offsets: torch.Tensor  # a buffer: each pixel's first row in the table
+
     def __init__(
         self, input_shape: tuple[int, ...], num_outputs: int, bins: int, sparse: bool
     ) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.acceleration import Acceleration
 from trainer.callbacks import EpochReport
-from trainer.checkpoint import CheckpointError, load_checkpoint
-from trainer.checkpoint_writer import CheckpointJob, snapshot
+from trainer.checkpoints.store import CheckpointError, load_checkpoint
+from trainer.checkpoints.writer import CheckpointJob, snapshot
 from trainer.config import RunConfig
-from trainer.schedulers import Schedule
+from trainer.devices.acceleration import Acceleration
+from trainer.optim.schedulers import Schedule
 
 
 @dataclass
@@ -33,7 +33,9 @@ class EpochProgress:
     seen: int = 0
     seconds: float = 0.0
     best_val_accuracy: float | None = None
-    processes: int = 1  # the rank count that `batches_done` counts in (trainer/distributed.py)
+    processes: int = (
+        1  # the rank count that `batches_done` counts in (trainer/distributed/ranks.py)
+    )
     early_stopping: dict[str, Any] | None = None  # trainer/early_stopping.py's state
 
 
@@ -86,7 +88,9 @@ def _same_shape(built: dict[str, Any], saved: dict[str, Any]) -> bool:
 
 def _same_keys(built: dict[str, Any] | None, saved: dict[str, Any] | None) -> bool:
     """True when a saved scheduler state fits the built scheduler (none, or the same kind)."""
-    return (built is None) == (saved is None) and (built is None or built.keys() == saved.keys())
+    if built is None or saved is None:
+        return built is saved
+    return built.keys() == saved.keys()
 
 
 def load_weights(path: Path, model: nn.Module, device: torch.device) -> None:

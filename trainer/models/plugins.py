@@ -9,7 +9,7 @@ from pathlib import Path
 
 from torch import nn
 
-from trainer.plugin_discovery import discover_plugin_models
+from trainer.models.plugin_discovery import discover_plugin_models
 
 
 def build_plugin_model(

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn, optim
 
-from trainer.optimizers import parameter_names
+from trainer.optim.optimizers import parameter_names
 
 # Parameters listed per group; a ResNet has hundreds, a page needs the first few.
 MAX_PARAMETERS_PER_GROUP = 64

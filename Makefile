@@ -28,7 +28,7 @@ data: $(STAMP)
 run: data
 	TORCHDASH_HOME=$(HOME_DIR) TORCHDASH_HOST=$(HOST) TORCHDASH_PORT=$(PORT) $(PY) -m app serve
 
-# A Ray cluster for TORCHDASH_EXECUTOR=ray (README "Cluster"). `ray start` runs with the
+# A Ray cluster for TORCHDASH_EXECUTOR=ray (docs/cluster.md). `ray start` runs with the
 # project's .venv/bin first on PATH, so a job's `python -m app.worker` is torchdash's. The head's
 # dashboard (the Jobs API, which runs any command for whoever reaches it) binds RAY_BIND only:
 # a private address, never a public one.
@@ -60,7 +60,7 @@ postgres:
 # tests/ by kind: unit (pure functions and classes), api (the app in this process, a SQLite file),
 # system (real servers and worker processes), browser (Chromium), cluster (PostgreSQL, S3, Ray);
 # tests/support holds the helpers and throw-away servers they share.
-# The tests that touch the database, run a second time on PostgreSQL (README "PostgreSQL").
+# The tests that touch the database, run a second time on PostgreSQL (docs/postgresql.md).
 POSTGRES_TESTS := tests/api/test_storage.py tests/api/test_api.py tests/system/test_live.py \
 	tests/unit/test_events.py tests/system/test_crashes.py tests/api/test_faults.py \
 	tests/system/test_worker_faults.py tests/api/test_rollups.py

@@ -116,7 +116,7 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-# PostgreSQL (README "PostgreSQL"): one real server for the session, a fresh database per test.
+# PostgreSQL (docs/postgresql.md): one real server for the session, a fresh database per test.
 POSTGRES_TEMPLATE = "torchdash_template"
 _database_numbers = itertools.count(1)
 

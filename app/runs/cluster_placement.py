@@ -2,7 +2,7 @@
 
 Ray picks the node of each job itself; torchdash submits a run only when some node has room for
 it, so no job waits in Ray's own queue (where it fails after 15 minutes pending) and the queue's
-order, cancel and reordering stay torchdash's. The rules, as the README ("Cluster") states them:
+order, cancel and reordering stay torchdash's. The rules, as docs/cluster.md states them:
 
 - A run trains on CUDA when its device is `cuda`, or `auto` while the cluster has a GPU. It
   needs `processes` GPUs on ONE node (a DDP run does not span nodes) and no CPU; every other run

@@ -1,6 +1,6 @@
 """The allocator: which GPUs, or which CPU slot, each queued run gets.
 
-The rules, as the README states them:
+The rules, as docs/gpus.md states them:
 
 - A run trains on CUDA when its device is `cuda` or `cuda:N`, or `auto` while the server's GPU
   set (TORCHDASH_GPUS, else NVML's) is not empty. It needs `processes` GPUs (1 unless the run is

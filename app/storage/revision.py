@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"
 # The newest file in app/storage/migrations/versions. A new revision changes it too; a test
-# checks the two agree (tests/test_storage.py).
+# checks the two agree (tests/api/test_storage.py).
 HEAD_REVISION = "0011"
 
 

@@ -90,7 +90,7 @@ class RunPublic(BaseModel):
     # Results.
     best_val_accuracy: float | None
     best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
-    # The queue (docs/api-run-controls.md).
+    # The queue (docs/api.md).
     queue_position: int | None  # 1-based among queued runs; None unless queued
     estimated_start_at: UtcTime | None
     waiting_reason: str | None  # why a queued run has not started, e.g. "waiting for GPU 1"
@@ -100,7 +100,7 @@ class RunPublic(BaseModel):
     worker_handle: str | None  # the executor's name for the worker: a pid on this machine
     attempt: int  # how many times the run was started
     node: str | None  # cluster node of its current or last attempt ("address (node id start)")
-    # A person's annotations (docs/api-run-controls.md).
+    # A person's annotations (docs/api.md).
     notes: str
     tags: list[str]
 
@@ -259,7 +259,7 @@ class SystemPublic(BaseModel):
 
 class PreflightPublic(BaseModel):
     """`POST /api/preflight`: what a few real training steps of a config showed
-    (docs/api-run-controls.md)."""
+    (docs/api.md)."""
 
     parameter_count: int
     model_summary: str

@@ -140,7 +140,7 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_working(tmp_path: 
 
 @sqlite_only("the PostgreSQL check is in tests/cluster/test_postgres.py")
 def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -> None:
-    """Fails when a model changes without a revision: add one (see the README)."""
+    """Fails when a model changes without a revision: add one (see docs/architecture.md)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

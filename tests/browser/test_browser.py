@@ -1,7 +1,7 @@
 """The browser side, end to end: a real headless Chromium drives the pages of a live server.
 
 Uses Debian's /usr/bin/chromium through Playwright (never `playwright install`). Set
-TORCHDASH_SCREENSHOTS=1 to also write docs/home.png and docs/run-page.png for the README.
+TORCHDASH_SCREENSHOTS=1 to also write docs/home.png and docs/run-page.png for the README and docs/.
 """
 
 from __future__ import annotations

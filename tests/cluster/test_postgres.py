@@ -247,7 +247,7 @@ def test_a_database_restart_while_a_run_trains_loses_and_doubles_no_row(
 def test_a_hundred_watchers_and_a_worker_stay_within_the_documented_pool(
     tmp_path: Path, postgres_server: PostgresServer, postgres_url: str
 ) -> None:
-    """README "PostgreSQL": the server takes at most db_pool_size + db_max_overflow connections
+    """docs/postgresql.md: the server takes at most db_pool_size + db_max_overflow connections
     plus its one listener, whatever the number of streams; a worker at most two."""
     settings = pg_settings(tmp_path, postgres_url, db_pool_size=3, db_max_overflow=2)
     database = postgres_url.rsplit("/", 1)[1]

@@ -1,5 +1,5 @@
 """The Python client against a real server with real workers: typed results, the run's events
-as an iterator, errors carrying the server's detail, and the README's notebook example run as
+as an iterator, errors carrying the server's detail, and the notebook example of docs/cli.md run as
 it is written (examples/notebook.py)."""
 
 from __future__ import annotations
@@ -77,11 +77,11 @@ def test_errors_carry_the_servers_detail(server: str) -> None:
         assert refused.value.status == 422 and refused.value.detail[0]["loc"][-1] == "run_id"
 
 
-def test_the_readme_notebook_example_runs_as_written(server: str, tmp_path: Path) -> None:
+def test_the_documented_notebook_example_runs_as_written(server: str, tmp_path: Path) -> None:
     example = ROOT / "examples" / "notebook.py"
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "cli.md").read_text()
     body = example.read_text().split("\n", 2)[2]  # the code, below its two comment lines
-    assert body.strip() in readme  # the README shows exactly the file that runs here
+    assert body.strip() in page  # docs/cli.md shows exactly the file that runs here
     result = subprocess.run(
         [sys.executable, str(example)],
         cwd=tmp_path,

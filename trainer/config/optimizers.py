@@ -1,6 +1,6 @@
 """Optimizer kinds: every optimizer of torch.optim, each with its real hyperparameters.
 
-Defaults equal torch.optim's own; tests/test_config.py compares them with torch's signatures so
+Defaults equal torch.optim's own; tests/unit/test_config.py compares them with torch's signatures so
 they cannot drift. (This module cannot read them from torch: the server never imports torch.)
 Left out on purpose: `maximize` (a loss is minimized), and the implementation switches
 `foreach`, `fused`, `capturable`, `differentiable`.

@@ -1,7 +1,7 @@
 """The Ray executor: one Ray job per run attempt, submitted through the cluster's Jobs API.
 
 Each job is `python -m app.worker RUN_ID` and nothing else: torchdash never puts a user's text
-into an entrypoint (the Jobs API runs any command, see README "Cluster"); the run's config
+into an entrypoint (the Jobs API runs any command, see docs/cluster.md); the run's config
 travels through the database, the settings through the job's environment. The job asks Ray for
 the run's GPUs (`entrypoint_num_gpus`, which makes Ray set its `CUDA_VISIBLE_DEVICES`) or for
 one CPU, and is named after the run and the attempt (`job_name`), so a submit retried after a
@@ -49,7 +49,7 @@ logger = logging.getLogger("torchdash.ray")
 JOB_PREFIX = "torchdash-run-"
 _JOB_NAME = re.compile(rf"{JOB_PREFIX}(\d+)-(\d+)-[0-9a-f]+")
 # The project's root, put on the job's PYTHONPATH: every node has torchdash at the same path
-# (README "Cluster"), so `python -m app.worker` imports there.
+# (docs/cluster.md), so `python -m app.worker` imports there.
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # Ray's job states that are over.
 ENDED = {"SUCCEEDED", "FAILED", "STOPPED"}

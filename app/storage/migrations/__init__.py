@@ -1,1 +1,1 @@
-"""Alembic migrations of torchdash's database (see `app/storage/revision.py` and the README)."""
+"""Alembic migrations of torchdash's database (see `app/storage/revision.py` and docs/architecture.md)."""

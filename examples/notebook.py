@@ -1,5 +1,5 @@
 # Submit a run, wait for it, load its best checkpoint into the model: in a notebook or a script.
-# (docs/cli.md "Python client"; tests/system/test_client.py runs this very file against a real server.)
+# (docs/cli.md "Python client"; tests/system/test_client.py runs this file against a real server.)
 import os
 
 import torch

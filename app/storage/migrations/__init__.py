@@ -1,1 +1,1 @@
-"""Alembic migrations of torchdash's database (see `app/storage/revision.py` and docs/architecture.md)."""
+"""Alembic migrations of the database (see `app/storage/revision.py`, docs/architecture.md)."""

@@ -1,0 +1,2 @@
+"""Unit tests: pure functions and classes, and the trainer called in this process; no server, no
+worker process."""

@@ -12,7 +12,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 HOME_DIR ?= var
 
-.PHONY: install run test test-fast lint data browser postgres bench clean ray-head ray-node ray-stop
+.PHONY: install run test test-fast lint docs data browser postgres bench clean ray-head ray-node ray-stop
 
 install: $(STAMP)
 
@@ -80,7 +80,6 @@ bench: $(STAMP) postgres
 	$(PY) -m bench.run_all
 
 # docs/settings.md, written from the settings' own descriptions in app/settings.py.
-.PHONY: docs
 docs: $(STAMP)
 	$(PY) -m app.settings_reference > docs/settings.md.tmp
 	mv docs/settings.md.tmp docs/settings.md

@@ -77,6 +77,9 @@ def ray_server(ray_cluster: RayTestCluster, ray_settings: Settings) -> Iterator[
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_server(base)
+        # Each test starts on an idle cluster: a run that has ended still holds its GPUs until its
+        # Ray job's processes have exited (the test before may have just finished its runs).
+        wait_until(lambda: _cluster_idle(base), 120, "the previous test's Ray jobs to exit")
         yield base
     finally:
         _cancel_everything(base)
@@ -98,6 +101,17 @@ def _cancel_everything(base: str) -> None:
         )
     except httpx.HTTPError:
         pass
+
+
+def _cluster_idle(base: str) -> bool:
+    nodes = httpx.get(f"{base}/api/devices", timeout=10).json()["cluster"]["nodes"]
+    return all(node["gpus_free"] == node["gpus_total"] for node in nodes)
+
+
+def _early_in_an_epoch(base: str, run_id: int) -> bool:
+    """The run's newest reported batch is in the first fifth of its epoch."""
+    progress = _run(base, run_id)["progress"]
+    return 0 < progress["batch"] < progress["batches"] / 5
 
 
 def _post(base: str, **changes: Any) -> dict[str, Any]:
@@ -149,7 +163,11 @@ def test_devices_show_the_cluster_and_submit_refuses_what_no_node_can_hold(
 def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint(
     ray_server: str, ray_cluster: RayTestCluster
 ) -> None:
-    first, second, third = (_post(ray_server, name=f"r{i}", **WHOLE_NODE, **LONG) for i in range(3))
+    # One sample a batch: an epoch of several hundred steps, so a cancel sent early in an epoch
+    # reaches the worker (it looks every STOP_POLL_SECONDS) long before the epoch's end.
+    first, second, third = (
+        _post(ray_server, name=f"r{i}", **WHOLE_NODE, **{**LONG, "batch_size": 1}) for i in range(3)
+    )
     a = wait_until(lambda: _training_on_a_node(ray_server, first["id"]), 180, "run 1 to train")
     b = wait_until(lambda: _training_on_a_node(ray_server, second["id"]), 180, "run 2 to train")
     assert a["node"] != b["node"]  # a whole node each
@@ -168,6 +186,7 @@ def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint
     # The run on the node that is not the head: cancel it, and its checkpoint comes back.
     head = ray_cluster.head_node_id()[:8]
     other = a if head not in a["node"] else b
+    wait_until(lambda: _early_in_an_epoch(ray_server, other["id"]), 120, "an epoch's start")
     assert httpx.post(f"{ray_server}/api/runs/{other['id']}/cancel").status_code == 200
     ended = wait_until(lambda: _ended(ray_server, other["id"]), 120, "the cancel")
     assert ended["status"] == "cancelled" and ended["error"] is None  # the worker stopped itself

@@ -51,7 +51,7 @@ def run() -> list[Result]:
     warm_median, cold_median = statistics.median(warm), statistics.median(cold)
     return [
         Result(
-            "issue 14. POST /api/preflight (digits default) → answer ≤ 1 s median (warm, free)",
+            "POST /api/preflight (digits default) → answer ≤ 1 s median (warm, free)",
             f"warm: {warm_median:.2f} s median, {max(warm):.2f} s max ({RUNS} preflights); it "
             f"measured {report['seconds_per_batch'] * 1000:.2f} ms per batch, an epoch "
             f"estimate of {report['epoch_seconds_estimate']:.2f} s",

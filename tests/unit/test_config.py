@@ -37,7 +37,11 @@ def torch_pairs() -> list[tuple[type, Any]]:
         "linear_warmup": lr_scheduler.LinearLR,
     }  # fmt: skip
     pairs = optimizers
-    pairs += [(cls, losses[cls.model_fields["kind"].default]) for cls in _members(c.LossConfig)]
+    pairs += [
+        (cls, losses[cls.model_fields["kind"].default])
+        for cls in _members(c.LossConfig)
+        if cls is not c.PluginLoss  # the user's own class: no torch counterpart
+    ]
     pairs += [
         (cls, schedulers[cls.model_fields["kind"].default]) for cls in _members(c.SchedulerConfig)
     ]
@@ -49,7 +53,7 @@ def _members(union: Any) -> tuple[type, ...]:
 
 
 # Fields of ours that torch does not have, or whose torch default is decided by the run.
-OWN_FIELDS = {"kind", "targets", "monitor", "T_max"}
+OWN_FIELDS = {"kind", "targets", "monitor", "mode", "T_max"}
 
 
 @pytest.mark.parametrize("pair", torch_pairs(), ids=lambda pair: pair[0].__name__)

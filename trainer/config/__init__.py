@@ -3,7 +3,7 @@
 Torch-free on purpose: the web server imports it.
 """
 
-from trainer.config.base import DataDir, DataFile, Frozen, PathKind
+from trainer.config.base import DataDir, DataFile, Frozen, Identifier, PathKind
 from trainer.config.data import (
     CsvImagesData,
     DataConfig,
@@ -52,6 +52,7 @@ from trainer.config.optimizers import (
     SGDOptimizer,
     SparseAdamOptimizer,
 )
+from trainer.config.plugins import PluginData, PluginLoss, PluginMetric
 from trainer.config.run import Problem, RunConfig, compatibility_problems, run_config_schema
 from trainer.config.schedulers import (
     CosineAnnealingLRScheduler,
@@ -62,6 +63,14 @@ from trainer.config.schedulers import (
     ReduceLROnPlateauScheduler,
     SchedulerConfig,
     StepLRScheduler,
+)
+from trainer.config.tasks import (
+    TASKS,
+    Task,
+    builtin_metric_names,
+    metric_mode,
+    metric_names,
+    monitor_of,
 )
 from trainer.config.transforms import (
     CenterCropStep,
@@ -80,7 +89,8 @@ __all__ = [
     "AdamaxOptimizer", "BCELoss", "BCEWithLogitsLoss", "CNNModel", "CenterCropStep",
     "CosineAnnealingLRScheduler", "CrossEntropyLoss", "CsvImagesData", "CustomLayersModel",
     "DataConfig", "DataDir", "DataFile", "DigitsData", "EarlyStoppingConfig",
-    "ExponentialLRScheduler", "Frozen",
+    "ExponentialLRScheduler", "Frozen", "Identifier", "PluginData", "PluginLoss", "PluginMetric",
+    "TASKS", "Task", "builtin_metric_names", "metric_mode", "metric_names", "monitor_of",
     "GrayscaleStep", "HorizontalFlipStep", "HuberLoss", "ImageFolderData", "ImageTransforms",
     "KLDivLoss", "L1Loss", "LBFGSOptimizer", "LinearWarmupScheduler", "LossConfig", "MLPModel",
     "MSELoss", "ModelConfig", "MultiMarginLoss", "MultiStepLRScheduler", "NAdamOptimizer",

@@ -26,6 +26,9 @@ class PathKind:
     expects: Literal["dir", "file"]
 
 
+# A Python identifier: a plugin's class name, a custom layer's weight set.
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
 DataDir = Annotated[
     str, PathKind("dir"), Field(min_length=1, json_schema_extra={"format": "data-path"})
 ]
@@ -52,6 +55,7 @@ FORM_SECTIONS: list[JsonValue] = [
     {"id": "loss", "title": "Loss", "collapsed": True},
     {"id": "optimizer", "title": "Optimizer"},
     {"id": "training", "title": "Training"},
+    {"id": "metrics", "title": "Metrics", "collapsed": True},
     {"id": "scheduler", "title": "Learning-rate schedule", "collapsed": True},
     {"id": "param_groups", "title": "Parameter groups", "collapsed": True},
     {"id": "advanced", "title": "Advanced", "collapsed": True, "summary": "changes"},

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from trainer.config.base import DataDir, DataFile
+from trainer.config.plugins import PluginData
 from trainer.config.transforms import ImageTransforms
 
 
@@ -71,12 +72,16 @@ class CsvImagesData(ImageTransforms):
 
 
 DataConfig = Annotated[
-    DigitsData | TorchvisionData | ImageFolderData | CsvImagesData, Field(discriminator="kind")
+    DigitsData | TorchvisionData | ImageFolderData | CsvImagesData | PluginData,
+    Field(discriminator="kind"),
 ]
+
+# The data kinds torchdash reads itself: labelled images, for classification only.
+IMAGE_DATA_KINDS = frozenset({"digits", "torchvision", "imagefolder", "csv_images"})
 
 
 def known_class_count(
-    data: DigitsData | TorchvisionData | ImageFolderData | CsvImagesData,
+    data: DigitsData | TorchvisionData | ImageFolderData | CsvImagesData | PluginData,
 ) -> int | None:
     """The class count when it follows from the config alone, else None (read from the files)."""
     if isinstance(data, DigitsData):

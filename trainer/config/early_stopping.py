@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from trainer.config.base import Frozen
@@ -12,8 +10,11 @@ from trainer.config.base import Frozen
 class EarlyStoppingConfig(Frozen):
     """Stop the run once the monitored metric has not improved for `patience` epochs."""
 
-    monitor: Literal["val_loss", "val_accuracy"] = Field(
-        "val_loss", description="val_loss must fall, val_accuracy must rise."
+    monitor: str | None = Field(
+        None,
+        max_length=200,
+        description="A metric of the run (val_loss, val_accuracy, val_f1_macro, ...); empty: the "
+        "run's monitored metric. It must fall or rise as its kind says (a loss falls).",
     )
     patience: int = Field(5, ge=1, le=10000, description="Epochs without improvement to allow.")
     min_delta: float = Field(

@@ -1,5 +1,7 @@
-"""Loss kinds. Each takes the model's raw outputs and the class indices; the trainer adapts them
-(log-softmax, sigmoid, one-hot targets) to what the torch criterion expects."""
+"""Loss kinds. Each takes the model's raw outputs and the targets. For classification the targets
+are class indices, and the trainer adapts them (log-softmax, sigmoid, one-hot targets) to what the
+torch criterion expects; for multi-label (0/1 targets) and regression (real targets) the criterion
+takes the outputs and targets as they are. trainer/config/tasks.py says which kinds serve a task."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from trainer.config.base import Frozen
+from trainer.config.plugins import PluginLoss
 
 Reduction = Literal["mean", "sum"]
 ClassWeights = list[Annotated[float, Field(ge=0)]] | None
@@ -121,6 +124,7 @@ LossConfig = Annotated[
     | SmoothL1Loss
     | HuberLoss
     | KLDivLoss
-    | MultiMarginLoss,
+    | MultiMarginLoss
+    | PluginLoss,
     Field(discriminator="kind"),
 ]

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from trainer.config.base import Frozen
+from trainer.config.base import Frozen, Identifier
+from trainer.config.plugins import PluginArgs
 
 Activation = Literal["relu", "gelu", "tanh", "sigmoid"]
 Width = Annotated[int, Field(ge=1, le=65536)]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
 class MLPModel(Frozen):
@@ -108,10 +108,14 @@ class SparseEmbeddingModel(Frozen):
 
 
 class PluginModel(Frozen):
-    """An nn.Module subclass from a Python file in the plugins folder (trusted code)."""
+    """An nn.Module subclass from a Python file in the plugins folder (trusted code). Any
+    constructor: `input_shape`, `num_classes` and `num_outputs` go to one that names them."""
 
     kind: Literal["plugin"] = "plugin"
     name: Identifier = Field(description="Class name of an nn.Module in the plugins folder.")
+    args: PluginArgs = Field(
+        default_factory=dict, description="The class's constructor arguments, by name."
+    )
 
 
 ModelConfig = Annotated[

@@ -6,10 +6,12 @@ inside every checkpoint. This package must not import torch: the web server impo
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from trainer.config.base import FORM_SECTIONS, Frozen, ui
-from trainer.config.data import DataConfig, DigitsData, known_class_count
+from trainer.config.data import IMAGE_DATA_KINDS, DataConfig, DigitsData, known_class_count
 from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
     BCELoss,
@@ -33,7 +35,13 @@ from trainer.config.optimizers import (
     OptimizerConfig,
     ParamGroup,
 )
-from trainer.config.schedulers import OneCycleLRScheduler, SchedulerConfig
+from trainer.config.plugins import PluginMetric
+from trainer.config.schedulers import (
+    OneCycleLRScheduler,
+    ReduceLROnPlateauScheduler,
+    SchedulerConfig,
+)
+from trainer.config.tasks import TASK_LOSSES, Task, metric_names
 
 
 class RunConfig(Frozen):
@@ -47,6 +55,12 @@ class RunConfig(Frozen):
         min_length=1,
         max_length=200,
         description="A label for the run.",
+        json_schema_extra=ui("run"),
+    )
+    task: Task = Field(
+        "classification",
+        description="classification: one class index per sample; multilabel: several 0/1 "
+        "targets per sample; regression: one or more real-valued targets per sample.",
         json_schema_extra=ui("run"),
     )
     data: DataConfig = Field(default_factory=DigitsData, json_schema_extra=ui("data"))
@@ -103,6 +117,27 @@ class RunConfig(Frozen):
         description="Train with DistributedDataParallel over this many processes: one GPU each "
         "on CUDA (NCCL), CPU processes otherwise (gloo). 1: a single process.",
         json_schema_extra=ui("training"),
+    )
+    metrics: list[PluginMetric] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Your own metrics (plugins), computed on the validation split every epoch "
+        "beside the task's own.",
+        json_schema_extra=ui("metrics", item="metric"),
+    )
+    monitor: str | None = Field(
+        None,
+        max_length=200,
+        description="The metric that picks the best epoch (and that early stopping and the "
+        "plateau scheduler watch unless they name another); empty: val_accuracy for "
+        "classification, val_loss otherwise.",
+        json_schema_extra=ui("metrics"),
+    )
+    monitor_mode: Literal["min", "max"] | None = Field(
+        None,
+        description="Whether the monitored metric should fall or rise; empty: its own direction "
+        "(a loss falls, an accuracy rises; a plugin metric: its mode).",
+        json_schema_extra=ui("metrics"),
     )
     early_stopping: EarlyStoppingConfig | None = Field(
         None,
@@ -167,8 +202,50 @@ def compatibility_problems(config: RunConfig) -> list[Problem]:
                 f"{opt.kind} has neither momentum nor betas to cycle: turn cycle_momentum off",
             )
         )
+    problems += _task_problems(config)
     problems += _loss_problems(config)
     problems += _accelerator_problems(config)
+    return problems
+
+
+def _task_problems(config: RunConfig) -> list[Problem]:
+    """The loss, the data and every monitored metric must serve the run's task."""
+    task = config.task
+    problems: list[Problem] = []
+    if config.loss.kind not in TASK_LOSSES[task]:
+        problems.append(
+            (
+                ("loss", "kind"),
+                f"loss '{config.loss.kind}' does not serve task '{task}': choose one of "
+                f"{sorted(TASK_LOSSES[task])}",
+            )
+        )
+    if task != "classification" and config.data.kind in IMAGE_DATA_KINDS:
+        problems.append(
+            (
+                ("task",),
+                f"data kind '{config.data.kind}' is labelled images, for classification only: "
+                f"a {task} task needs a Dataset plugin (data kind 'plugin')",
+            )
+        )
+    names = metric_names(config)
+    seen: set[str] = set()
+    for index, metric in enumerate(config.metrics):
+        if metric.name in seen:
+            problems.append((("metrics", index, "name"), f"metric '{metric.name}' is listed twice"))
+        seen.add(metric.name)
+    watchers: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("monitor",), config.monitor),
+        (
+            ("early_stopping", "monitor"),
+            config.early_stopping.monitor if config.early_stopping else None,
+        ),
+    ]
+    if isinstance(config.scheduler, ReduceLROnPlateauScheduler):
+        watchers.append((("scheduler", "monitor"), config.scheduler.monitor))
+    for loc, name in watchers:
+        if name is not None and name not in names:
+            problems.append((loc, f"'{name}' is not a metric of this run: choose one of {names}"))
     return problems
 
 

@@ -70,8 +70,12 @@ class ReduceLROnPlateauScheduler(Frozen):
     """ReduceLROnPlateau on a validation metric."""
 
     kind: Literal["plateau"] = "plateau"
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    mode: Literal["min", "max"] = Field("min", description="min for a loss, max for accuracy.")
+    monitor: str | None = Field(
+        None, max_length=200, description="A metric of the run; empty: the run's monitored metric."
+    )
+    mode: Literal["min", "max"] | None = Field(
+        None, description="min for a loss, max for accuracy; empty: the metric's own direction."
+    )
     factor: float = Field(0.1, gt=0, lt=1)
     patience: int = Field(10, ge=0)
     threshold: float = Field(1e-4, ge=0)

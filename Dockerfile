@@ -19,6 +19,7 @@ COPY app ./app
 COPY trainer ./trainer
 COPY templates ./templates
 COPY static ./static
+COPY examples ./examples
 RUN pip install -e '.[cluster]'
 
 RUN useradd --create-home --uid 1000 torchdash \

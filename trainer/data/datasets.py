@@ -33,6 +33,7 @@ class DataSplits:
     val: Dataset
     class_names: list[str]
     input_shape: tuple[int, ...]
+    target_shape: tuple[int, ...] = ()  # one item's target: () for a class index or a scalar
 
     @property
     def num_classes(self) -> int:

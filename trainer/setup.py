@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchmetrics import Metric, MetricCollection
 
 from trainer.checkpoints.training_state import EpochProgress, load_weights, restore
 from trainer.config import RunConfig, compatibility_problems
@@ -116,7 +117,7 @@ def setup_run(
         loss_fn = build_loss(config.loss, data.num_classes, config.task, outputs, plugins_dir).to(
             device
         )
-    plugin_metrics = {}
+    plugin_metrics: dict[str, Metric | MetricCollection] = {}
     for index, metric in enumerate(config.metrics):
         with blame(("metrics", index, "name"), ""):
             plugin_metrics[plugin_metric_name(metric.name)] = build_plugin_metric(

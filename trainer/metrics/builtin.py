@@ -7,7 +7,7 @@ Each compares what `TaskLoss.predict` makes of the outputs with the targets: cla
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MultilabelF1Score
 from torchmetrics.functional.classification.accuracy import _accuracy_reduce
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
@@ -31,7 +31,9 @@ class MicroAccuracy(MulticlassAccuracy):
         return _accuracy_reduce(tp, fp, tn, fn, average="micro")
 
 
-def builtin_metrics(task: Task, num_classes: int, num_outputs: int) -> dict[str, Metric]:
+def builtin_metrics(
+    task: Task, num_classes: int, num_outputs: int
+) -> dict[str, Metric | MetricCollection]:
     """The metrics (all but the losses) that `builtin_metric_names(task)` lists for validation.
 
     validate_args=False: the predictions come from our own `predict`, so torchmetrics' checks of

@@ -80,7 +80,7 @@ def build_validation_metrics(
     num_classes: int,
     num_outputs: int,
     device: torch.device,
-    plugin_metrics: dict[str, Metric] | None = None,
+    plugin_metrics: dict[str, Metric | MetricCollection] | None = None,
 ) -> ValidationMetrics:
     """The task's metrics and the user's (built by `build_plugin_metric`, by recorded name)."""
     builtin = MetricCollection(

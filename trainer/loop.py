@@ -276,7 +276,7 @@ def _fit_start(setup: RunSetup, progress: EpochProgress) -> FitStart:
     monitor, mode = monitor_of(config)
     return FitStart(
         device=str(setup.device),
-        class_names=output_names(config.task, setup.data.class_names, setup.num_outputs),
+        class_names=setup.data.class_names,
         model_summary=str(setup.model),
         parameter_count=parameter_count(setup.model),
         batches_per_epoch=setup.batches_per_epoch,
@@ -288,18 +288,6 @@ def _fit_start(setup: RunSetup, progress: EpochProgress) -> FitStart:
         monitor_mode=mode,
         metric_names=metric_names(config),
     )
-
-
-def output_names(task: str, names: list[str], outputs: int) -> list[str]:
-    """Classification: the classes; otherwise one name per output (label or target), the
-    Dataset's `classes` when it names them all, else `target` / `target_0`, ... (`label_0`, ...
-    for labels)."""
-    if task == "classification" or len(names) == outputs:
-        return list(names)
-    stem = "label" if task == "multilabel" else "target"
-    if outputs == 1:
-        return [stem]
-    return [f"{stem}_{index}" for index in range(outputs)]
 
 
 def _group_sums(progress: EpochProgress, ranks: Ranks) -> EpochProgress:

@@ -30,7 +30,7 @@ from trainer.data.tensor_cache import Batches, build_batches
 from trainer.devices.acceleration import Acceleration
 from trainer.devices.selection import resolve_device
 from trainer.distributed.ranks import Ranks
-from trainer.errors import ConfigProblem, Loc
+from trainer.errors import ConfigProblem, Loc, PluginError
 from trainer.metrics.monitor import watched_metric
 from trainer.metrics.validation import (
     ValidationMetrics,
@@ -60,6 +60,8 @@ def as_problem(loc: Loc, meaning: str) -> Iterator[None]:
         yield
     except ConfigProblem:
         raise
+    except PluginError as error:  # the plugin's own field: its name, or its args
+        raise ConfigProblem((*loc, error.field), str(error)) from error
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise ConfigProblem(loc, f"{meaning}: {error}" if meaning else str(error)) from error
 
@@ -93,7 +95,8 @@ def setup_run(
     """Check `config` and build its data, model, loss, optimizer and schedule on its device.
 
     `ranks` is this process's place in a DDP group (its device, its share of the batches);
-    `plugins_dir` is where model kind `plugin` looks; `blame` says how a failing part is reported.
+    `plugins_dir` is where the plugin kinds look; `blame` says how a failing part is reported (a
+    plugin's own failure at its `name` or `args` under the part's field).
     """
     ranks = ranks or Ranks()
     _require_compatible(config, blame)
@@ -102,12 +105,14 @@ def setup_run(
     torch.manual_seed(config.seed)
 
     with blame(("data", *data_path_field(config)), "cannot read the data"):
-        data = build_datasets(config.data)
+        data = build_datasets(config.data, task=config.task, plugins_dir=plugins_dir)
     with blame(("loss",), ""):
         outputs = output_count(config.loss, data.num_classes, config.task, data.target_shape)
     shape = list(data.input_shape)
     with blame(("model",), f"the model cannot be built for inputs {shape}"):
-        model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
+        model = build_model(
+            config.model, data.input_shape, outputs, plugins_dir, num_classes=data.num_classes
+        ).to(device)
     acceleration = Acceleration(config, device)
     runner = acceleration.prepare(model)
     # DDP averages the gradients; evaluation needs no wrapper (and no collective per batch).
@@ -119,7 +124,7 @@ def setup_run(
         )
     plugin_metrics: dict[str, Metric | MetricCollection] = {}
     for index, metric in enumerate(config.metrics):
-        with blame(("metrics", index, "name"), ""):
+        with blame(("metrics", index), ""):
             plugin_metrics[plugin_metric_name(metric.name)] = build_plugin_metric(
                 plugins_dir, metric, data.num_classes, outputs
             )

@@ -96,8 +96,6 @@ def build_plugin_metric(
     plugins_dir: Path | None, config: PluginMetric, num_classes: int, num_outputs: int
 ) -> Metric:
     """A metric plugin built from the plugins folder: a torchmetrics `Metric`."""
-    if plugins_dir is None:
-        raise ValueError(f"metric plugin '{config.name}' needs a plugins folder")
     # Imported here: only runs with metric plugins import the plugins machinery.
     from trainer.plugins.loading import build_plugin_metric as build
 

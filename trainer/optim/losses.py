@@ -146,8 +146,6 @@ def build_loss(
         # Imported here: only plugin runs import the plugins machinery (and the user's file).
         from trainer.plugins.loading import build_plugin_loss
 
-        if plugins_dir is None:
-            raise ValueError("loss kind 'plugin' needs a plugins folder")
         criterion = build_plugin_loss(plugins_dir, config, num_classes, outputs)
     else:
         criterion = _criterion(config, num_classes, outputs)

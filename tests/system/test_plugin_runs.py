@@ -176,6 +176,45 @@ def test_two_ranks_train_a_plugin_dataset_and_sync_a_plugin_metric(
     assert metrics["val_accuracy"] == pytest.approx(1 - errors, abs=1e-6)
 
 
+def test_two_ranks_train_a_regression_dataset_and_sync_its_metrics(
+    plugins: Path,
+    client: TestClient,
+    make_run,
+    execute: Callable[[int], RunStatus],
+    settings: Settings,
+) -> None:
+    run = make_run(
+        **plugin_run(
+            processes=2,
+            task="regression",
+            data={"kind": "plugin", "name": "Diabetes"},
+            model={"kind": "plugin", "name": "TabularMLP", "args": {"width": 16}},
+            loss={"kind": "mse"},
+            metrics=[{"kind": "plugin", "name": "mean_squared_error", "mode": "min"}],
+            batch_size=16,
+        )
+    )
+    assert execute(run["id"]) == RunStatus.SUCCEEDED
+    epochs = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    metrics = epochs[-1]["metrics"]
+
+    config = RunConfig.model_validate(run["config"])
+    data = build_datasets(config.data, task="regression", plugins_dir=plugins)
+    assert data.class_names == ["progression"] and data.target_shape == ()
+    model = build_model(config.model, data.input_shape, 1, plugins, num_classes=1)
+    state = load_checkpoint(settings.checkpoint_dir(run["id"]) / "epoch-0002")
+    model.load_state_dict(state["model"])
+    model.eval()
+    with torch.no_grad():
+        inputs, targets = zip(*(data.val[i] for i in range(len(data.val))), strict=True)  # type: ignore[arg-type]
+        error = model(torch.stack(inputs)).squeeze(1) - torch.stack(targets)
+    mse = (error**2).mean().item()
+    assert metrics["val_loss"] == pytest.approx(mse, rel=1e-4)
+    assert metrics["val_mean_squared_error"] == pytest.approx(mse, rel=1e-4)
+    assert metrics["val_rmse"] == pytest.approx(mse**0.5, rel=1e-4)
+    assert metrics["val_mae"] == pytest.approx(error.abs().mean().item(), rel=1e-4)
+
+
 @pytest.mark.parametrize(
     ("changes", "loc", "words"),
     [

@@ -249,6 +249,8 @@ class FunctionMetric(Metric):
     weighted by its size. The sums are states reduced by `sum`, so DDP ranks sync them."""
 
     full_state_update = False
+    weighted: torch.Tensor  # the sum of batch values times batch sizes
+    samples: torch.Tensor
 
     def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()

@@ -140,9 +140,10 @@ def train_one_epoch(
     acceleration, device = setup.acceleration, setup.acceleration.device
     loss_sum = torch.zeros((), device=device)
     # train_accuracy (classification) is a count kept on the device, not a torchmetrics metric:
-    # one op per batch, where a torchmetrics update per batch made the digits MLP's epochs 20%
-    # slower (bench/named_metrics.py); and the count is part of the epoch's sums that a
-    # mid-epoch checkpoint saves (EpochProgress.correct), so a resumed epoch reports the same.
+    # one op per batch, where torchmetrics updated after every batch (training and validation)
+    # made the digits MLP's epochs 20% slower (bench/named_metrics.py); and the count is part
+    # of the epoch's sums that a mid-epoch checkpoint saves (EpochProgress.correct), so a
+    # resumed epoch reports the same.
     classify = setup.config.task == "classification"
     correct = torch.zeros((), dtype=torch.long, device=device)
     reporter = _StepReporter(setup, progress, callbacks)

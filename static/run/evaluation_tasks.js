@@ -45,7 +45,7 @@ function scatterPlot(el, name, scatter) {
     legend: { show: false },
     series: [
       { label: `true ${name}`, value: num(4) },
-      { label: "predicted", stroke: "rgba(37, 99, 235, 0.8)", fill: "rgba(37, 99, 235, 0.35)", paths: () => null, points: { show: true, size: 4, width: 1, fill: "rgba(37, 99, 235, 0.35)" }, value: num(4) },
+      { label: "predicted", stroke: "rgba(37, 99, 235, 0.8)", paths: () => null, points: { show: true, size: 4, width: 1, fill: "rgba(37, 99, 235, 0.35)" }, value: num(4) },
       { label: "true = predicted", stroke: "#9ca3af", width: 1, dash: [5, 4], points: { show: false } },
     ],
     axes: [{ label: "true" }, { label: "predicted" }],

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from app.exports.evaluation import encode_evaluation
 from app.files import RunFiles
 from app.settings import Settings
+from app.storage.tables import RunStatus
+from tests.support.runs import TINY_CONFIG
 from trainer.evaluation import Evaluation
 from trainer.evaluation.reports import multilabel_report, regression_report
 
@@ -18,6 +20,22 @@ FIELDS = {
     "task", "epoch", "class_names", "confusion", "per_class_accuracy", "misclassified",
     "labels", "averages", "targets",
 }  # fmt: skip
+
+
+# A model plugin: the worker imports it from the plugins folder to train, then to evaluate.
+FLAT_NET = """
+import math
+from torch import nn
+
+
+class FlatNet(nn.Module):
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.linear = nn.Linear(math.prod(input_shape), num_classes)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+"""
 
 
 def _store(settings: Settings, run_id: int, data: bytes) -> None:
@@ -95,3 +113,18 @@ def test_an_evaluation_saved_before_tasks_reads_as_classification(
         {"index": 7, "true": 0, "predicted": 1, "thumbnail_url": None, "values": None}
     ]
     assert evaluation["labels"] == evaluation["targets"] == [] and evaluation["averages"] is None
+
+
+def test_a_plugin_model_run_is_evaluated(client: TestClient, settings: Settings, execute) -> None:
+    settings.plugins_path.mkdir(parents=True)
+    (settings.plugins_path / "flat.py").write_text(FLAT_NET)
+    config = {**TINY_CONFIG, "max_epochs": 1, "model": {"kind": "plugin", "name": "FlatNet"}}
+    run = client.post("/api/runs", json=config).json()
+    assert execute(run["id"]) == RunStatus.SUCCEEDED
+
+    evaluation = client.get(f"/api/runs/{run['id']}/evaluation").json()
+    assert evaluation["task"] == "classification" and evaluation["epoch"] == 1
+    assert sum(map(sum, evaluation["confusion"])) == 359  # every validation digit, once
+    accuracy = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"][0]["val_accuracy"]
+    # the same predictions as the epoch's validation (its accuracy may be a float32)
+    assert abs(sum(evaluation["confusion"][i][i] for i in range(10)) / 359 - accuracy) < 1e-6

@@ -26,7 +26,7 @@ def confusion_matrix(targets: torch.Tensor, predicted: torch.Tensor, classes: in
 
 def multilabel_report(
     targets: torch.Tensor, predicted: torch.Tensor, names: list[str]
-) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, float | None]]]:
     """Per label: precision, recall, F1, support (true positives' count) and how many samples the
     model marked; then their micro and macro averages.
 

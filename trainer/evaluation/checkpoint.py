@@ -111,14 +111,12 @@ def _classification(
         for offset in (predicted != targets.reshape(-1)).nonzero().flatten().tolist():
             if len(misclassified) >= max_examples:
                 break
-            pixels = _thumbnail_pixels(inputs[offset])
             misclassified.append(
                 {
                     "index": seen + offset,
                     "true": int(targets[offset]),
                     "predicted": int(predicted[offset]),
-                    "image": pixels,
-                    "values": _first_values(inputs[offset]) if pixels is None else None,
+                    **_shown_input(inputs, offset),
                 }
             )
         seen += len(targets)
@@ -144,6 +142,17 @@ def _column_names(names: list[str], targets: torch.Tensor, prefix: str) -> list[
     if len(names) == count:
         return list(names)
     return [prefix] if count == 1 else [f"{prefix}_{i}" for i in range(count)]
+
+
+def _shown_input(inputs: Any, offset: int) -> dict[str, list | None]:
+    """What the page shows of a sample's input: an image's pixels, or else its first values.
+
+    A plugin Dataset's input may be a structure (a dict, a tuple): then nothing.
+    """
+    if not isinstance(inputs, torch.Tensor):
+        return {"image": None, "values": None}
+    pixels = _thumbnail_pixels(inputs[offset])
+    return {"image": pixels, "values": _first_values(inputs[offset]) if pixels is None else None}
 
 
 def _thumbnail_pixels(image: torch.Tensor) -> list | None:

@@ -12,6 +12,7 @@ from app.exports.evaluation import encode_evaluation
 from app.files import RunFiles
 from app.settings import Settings
 from app.storage.tables import RunStatus
+from tests.support.plugin_files import DIGITS_PLUGIN, example_plugins
 from tests.support.runs import TINY_CONFIG
 from trainer.evaluation import Evaluation
 from trainer.evaluation.reports import multilabel_report, regression_report
@@ -128,3 +129,89 @@ def test_a_plugin_model_run_is_evaluated(client: TestClient, settings: Settings,
     accuracy = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"][0]["val_accuracy"]
     # the same predictions as the epoch's validation (its accuracy may be a float32)
     assert abs(sum(evaluation["confusion"][i][i] for i in range(10)) / 359 - accuracy) < 1e-6
+
+
+def _best_epoch_metrics(client: TestClient, run_id: int) -> tuple[int, dict[str, float]]:
+    """The run's best epoch and the metrics recorded at its end."""
+    best = client.get(f"/api/runs/{run_id}").json()["best_epoch"]
+    epochs = client.get(f"/api/runs/{run_id}/metrics").json()["epochs"]
+    return best, next(row["metrics"] for row in epochs if row["epoch"] == best)
+
+
+def test_a_regression_run_on_a_plugin_dataset_is_evaluated_per_target(
+    client: TestClient, settings: Settings, execute
+) -> None:
+    example_plugins(settings.plugins_path)
+    config = {
+        **TINY_CONFIG,
+        "task": "regression",
+        "data": {"kind": "plugin", "name": "Diabetes"},
+        "model": {"kind": "plugin", "name": "TabularMLP", "args": {"width": 16}},
+        "loss": {"kind": "mse"},
+        "batch_size": 32,
+    }
+    response = client.post("/api/runs", json=config)
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    assert execute(run_id) == RunStatus.SUCCEEDED
+
+    evaluation = client.get(f"/api/runs/{run_id}/evaluation").json()
+    best, recorded = _best_epoch_metrics(client, run_id)
+    assert evaluation["task"] == "regression" and evaluation["epoch"] == best
+    assert evaluation["class_names"] == ["progression"]  # the Dataset's `classes`
+    (target,) = evaluation["targets"]
+    assert target["name"] == "progression" and target["count"] == 88  # 20 % of 442 patients
+    assert len(target["scatter"]["true"]) == len(target["scatter"]["predicted"]) == 88
+    assert sum(target["residuals"]["counts"]) == 88
+    # The best checkpoint predicts what that epoch's validation measured.
+    for name in ("mae", "rmse", "r2"):
+        assert abs(target[name] - recorded[f"val_{name}"]) < 1e-4, name
+    assert evaluation["confusion"] == evaluation["labels"] == []
+
+
+def test_a_multilabel_run_is_evaluated_per_label(
+    client: TestClient, settings: Settings, execute
+) -> None:
+    example_plugins(settings.plugins_path)
+    config = {
+        **TINY_CONFIG,
+        "task": "multilabel",
+        "data": {"kind": "plugin", "name": "DigitProperties"},
+        "model": {"kind": "plugin", "name": "TabularMLP", "args": {"width": 32, "depth": 1}},
+        "loss": {"kind": "bce_with_logits"},
+    }
+    response = client.post("/api/runs", json=config)
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    assert execute(run_id) == RunStatus.SUCCEEDED
+
+    evaluation = client.get(f"/api/runs/{run_id}/evaluation").json()
+    best, recorded = _best_epoch_metrics(client, run_id)
+    assert evaluation["task"] == "multilabel" and evaluation["epoch"] == best
+    names = ["even", "above_four", "prime", "has_loop"]
+    assert evaluation["class_names"] == names
+    assert [label["name"] for label in evaluation["labels"]] == names
+    assert all(label["support"] > 0 for label in evaluation["labels"])
+    assert abs(evaluation["averages"]["macro"]["f1"] - recorded["val_f1_macro"]) < 1e-5
+    assert abs(evaluation["averages"]["micro"]["f1"] - recorded["val_f1_micro"]) < 1e-5
+    assert evaluation["targets"] == [] and evaluation["confusion"] == []
+
+
+def test_misclassified_inputs_that_are_not_images_show_their_values(
+    client: TestClient, settings: Settings, execute
+) -> None:
+    settings.plugins_path.mkdir(parents=True)
+    (settings.plugins_path / "digits.py").write_text(DIGITS_PLUGIN)
+    config = {**TINY_CONFIG, "max_epochs": 1, "data": {"kind": "plugin", "name": "PluginDigits"}}
+    response = client.post("/api/runs", json=config)
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    assert execute(run_id) == RunStatus.SUCCEEDED
+
+    evaluation = client.get(f"/api/runs/{run_id}/evaluation").json()
+    assert evaluation["task"] == "classification"
+    assert sum(map(sum, evaluation["confusion"])) == 360  # the plugin's last fifth of 1,797
+    example = evaluation["misclassified"][0]
+    assert example["thumbnail_url"] is None  # 64 flat values: not an image
+    assert len(example["values"]) == 32  # the first of them, as the Dataset gives them
+    assert all(0 <= value <= 1 for value in example["values"])

@@ -353,7 +353,7 @@ def _evaluate_best(
         location, epoch = best.path, best.epoch
     try:
         path = files.fetch_checkpoint(run_id, location, run_id)
-        evaluation = evaluate_checkpoint(config, path, epoch, plugins_dir)
+        evaluation = evaluate_checkpoint(config, path, epoch, plugins_dir=plugins_dir)
         files.write_evaluation(run_id, encode_evaluation(evaluation))
         log(f"evaluation of epoch {epoch} saved")
     except Exception:  # an evaluation that fails must not fail a run that trained well

@@ -65,6 +65,7 @@ def evaluate_checkpoint(
     config: RunConfig,
     checkpoint: Path,
     epoch: int,
+    *,
     plugins_dir: Path | None = None,
     max_examples: int = MAX_EXAMPLES,
 ) -> Evaluation:

@@ -31,6 +31,7 @@ BENCHMARKS = [
     "bench.cli_start",
     "bench.ray_start",
     "bench.ray_dispatcher",
+    "bench.named_metrics",
 ]
 
 

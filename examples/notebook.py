@@ -12,9 +12,9 @@ from trainer.models import build_model
 client = Client(os.environ.get("TORCHDASH_URL", "http://127.0.0.1:8000"))
 run = client.create_run({"name": "digits-mlp", "max_epochs": 3, "device": "cpu"})
 run = client.wait(run.id)  # follows the run's event stream until it has finished
-print(run.status, run.best_val_accuracy)
+print(run.status, run.monitor, run.best_metric, "at epoch", run.best_epoch)
 
-best = client.best_checkpoint(run.id)
+best = client.best_checkpoint(run.id)  # the best by the run's monitored metric
 path = client.download_checkpoint(run.id, best.epoch, "model", out="checkpoints")
 config = RunConfig.model_validate(run.config)
 data = build_datasets(config.data)

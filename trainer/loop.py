@@ -178,7 +178,6 @@ def evaluate(
     model, loss_fn, acceleration = setup.runner, setup.loss_fn, setup.acceleration
     metrics = setup.metrics
     model.eval()
-    metrics.reset()
     device = acceleration.device
     loss_sum = torch.zeros((), device=device)
     seen = 0

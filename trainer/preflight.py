@@ -26,7 +26,6 @@ from trainer.devices.acceleration import Acceleration
 from trainer.errors import ConfigProblem
 from trainer.loop import optimizer_step
 from trainer.models.builtin import parameter_count
-from trainer.optim.losses import output_count
 from trainer.plugins.loading import build_plugin_metric
 from trainer.setup import as_problem, data_path_field, setup_run
 
@@ -54,9 +53,11 @@ def preflight(config: RunConfig, plugins_dir: Path | None = None, steps: int = 5
     loaded, load_seconds = _read_batches(config, data, steps + 1, shuffle=config.shuffle)
     inputs, targets = (acceleration.to_device(t) for t in loaded[0])
     output = _forward(setup.runner, inputs, acceleration)
+    # The output count first: a model giving too few outputs fails in the loss too, yet the
+    # model is what to change.
+    _check_output_count(config, data, output, setup.num_outputs)
     _check_loss(config, setup.loss_fn, output, targets)
-    _check_output_count(config, data, output)
-    _check_metrics(config, data, plugins_dir, output, targets)
+    _check_metrics(config, data, plugins_dir, output, targets, setup.num_outputs)
 
     try:
         with_device = [(acceleration.to_device(x), acceleration.to_device(y)) for x, y in loaded]
@@ -170,18 +171,19 @@ def _check_loss(
         ) from error
 
 
-def _check_output_count(config: RunConfig, data: DataSplits, output: torch.Tensor) -> None:
+def _check_output_count(
+    config: RunConfig, data: DataSplits, output: torch.Tensor, needed: int
+) -> None:
     """The model gives each item as many outputs as the loss and the task need."""
-    needed = output_count(config.loss, data.num_classes)
     per_item = math.prod(output.shape[1:])
     if output.dim() >= 1 and per_item == needed:
         return
     what = {"classification": "class", "multilabel": "label", "regression": "target"}[config.task]
+    why = f"one per {what}" if needed == data.num_classes else "binary targets"
     raise PreflightProblem(
         ("model",),
         f"the model gives outputs of shape {list(output.shape)}, {per_item} per item; "
-        f"{config.task} with loss {config.loss.kind} needs {needed} per item "
-        f"(one per {what}{'' if needed == data.num_classes else ', binary'})",
+        f"{config.task} with loss {config.loss.kind} needs {needed} per item ({why})",
     )
 
 
@@ -191,19 +193,26 @@ def _check_metrics(
     plugins_dir: Path | None,
     output: torch.Tensor,
     targets: torch.Tensor,
+    outputs: int,
 ) -> None:
-    """Each metric plugin builds, and takes a batch's output and targets."""
-    outputs = output_count(config.loss, data.num_classes)
+    """Each metric plugin takes a batch's output and targets (a fresh one: the run's are
+    left as they are)."""
     for index, metric in enumerate(config.metrics):
         meaning = (
             f"metric {metric.name} cannot take output {list(output.shape)} and targets "
             f"{list(targets.shape)}"
         )
-        with as_problem(("metrics", index), meaning), torch.no_grad():
+        with as_problem(("metrics", index), ""):
             built = build_plugin_metric(plugins_dir, metric, data.num_classes, outputs)
-            built = built.to(output.device)
-            built.update(output.float(), targets)
-            built.compute()
+        try:
+            with torch.no_grad():
+                built = built.to(output.device)
+                built.update(output.float(), targets)
+                built.compute()
+        except Exception as error:  # the user's code may raise anything: it is the metric's
+            raise PreflightProblem(
+                ("metrics", index), f"{meaning}: {type(error).__name__}: {error}"
+            ) from error
 
 
 @torch.no_grad()

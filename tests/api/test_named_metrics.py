@@ -201,3 +201,22 @@ def test_a_monitor_the_run_does_not_record_is_refused_naming_the_field(
     assert response.status_code == 422
     assert any(error["loc"][-1] == "monitor" for error in response.json()["detail"])
     assert client.get("/api/runs").json()["count"] == 0
+
+
+def test_a_real_regression_run_on_a_plugin_dataset_records_its_metrics_by_name(
+    client: TestClient, settings: Settings, execute: Callable[[int], RunStatus]
+) -> None:
+    shutil.copytree(ROOT / "examples" / "plugins", settings.plugins_path)
+    created = client.post("/api/runs", json=REGRESSION_CONFIG)
+    assert created.status_code == 201, created.text
+    assert execute(created.json()["id"]) == RunStatus.SUCCEEDED
+    run = client.get(f"/api/runs/{created.json()['id']}").json()
+    epochs = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    names = [*REGRESSION_METRICS, "val_WithinTolerance"]
+    assert [list(row["metrics"]) for row in epochs] == [names] * 3
+    best = min(epochs, key=lambda row: (row["val_loss"], row["epoch"]))
+    assert run["best_metric"] == best["val_loss"] and run["best_epoch"] == best["epoch"]
+    assert run["best_val_accuracy"] is None
+    assert all(row["val_accuracy"] is None and row["train_accuracy"] is None for row in epochs)
+    checkpoints = client.get(f"/api/runs/{run['id']}/checkpoints").json()
+    assert [c["epoch"] for c in checkpoints if c["best"]] == [best["epoch"]]

@@ -1,5 +1,6 @@
 """The dashboard in a real headless Chromium: cancel → resume, fork from an epoch, compare two
-runs, the bundle's train.py, a sweep from the form, run again and delete.
+runs, the bundle's train.py, a sweep from the form, run again and delete, a regression run's
+chart panels.
 
 Its browser fixtures are in tests/conftest.py (Debian's /usr/bin/chromium). With
 TORCHDASH_SCREENSHOTS=1 it also writes docs/compare.png and docs/run-page-evaluation.png.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,9 +19,10 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect
 
+from app.settings import Settings
 from tests.support.browser import field, screenshots_wanted
-from tests.support.paths import DOCS
-from tests.support.runs import create_run
+from tests.support.paths import DOCS, ROOT
+from tests.support.runs import TINY_CONFIG, create_run
 from tests.support.waiting import wait_for_status
 
 
@@ -98,6 +101,17 @@ def test_fork_compare_and_bundle(live_server: str, page: Page, tmp_path: Path) -
     page.wait_for_function("window.torchdashCompare !== undefined", timeout=15_000)
     # The fork is drawn from its fork point: the parent's epoch 1, then its own epoch 2.
     assert page.evaluate("window.torchdashCompare.points('val_loss')") == [2, 2]
+    # A chart for every named metric, validation first; each run's monitored metric in the table.
+    assert page.evaluate("window.torchdashCompare.metrics()") == [
+        "val_loss",
+        "val_accuracy",
+        "val_f1_macro",
+        "train_loss",
+        "train_accuracy",
+    ]
+    expect(page.locator(f'#best-table tr[data-run-id="{fork_id}"] .monitor')).to_have_text(
+        "val_accuracy (max)"
+    )
     expect(page.locator('#diff-table tr[data-field="optimizer.lr"]')).to_contain_text("0.01")
     expect(page.locator("#best-table tbody tr")).to_have_count(2)
     expect(page.locator(f'#best-table tr[data-run-id="{fork_id}"]')).to_contain_text(
@@ -150,6 +164,23 @@ def test_sweep_run_again_and_delete(live_server: str, page: Page) -> None:
     expect(page.locator("#runs-table tbody")).to_contain_text("swept [lr=0.01]")
     run_id = int(rows.last.get_attribute("data-run-id") or 0)  # the oldest: it trains first
     wait_for_status(live_server, run_id, "succeeded")
+    # The best column names the metric each run monitors beside its best value.
+    expect(rows.last.locator(".best-col")).to_contain_text("val_accuracy", timeout=15_000)
+    expect(rows.last.locator(".best-col")).to_contain_text("%")
+
+    # The run page: one chart panel per kind of metric, the monitored metric's best in the header.
+    page.goto(f"{live_server}/runs/{run_id}")
+    page.wait_for_function("window.torchdash.epochPoints() === 1", timeout=15_000)
+    panels = page.evaluate("window.torchdash.epochPanels()")
+    assert [(p["key"], p["names"]) for p in panels] == [
+        ("loss", ["train_loss", "val_loss"]),
+        ("accuracy", ["train_accuracy", "val_accuracy"]),
+        ("f1", ["val_f1_macro"]),
+    ]
+    expect(page.locator("#epoch-chart canvas")).to_have_count(3)
+    expect(page.locator("#run-best-label")).to_have_text("Best val_accuracy (max)")
+    expect(page.locator("#run-best")).to_contain_text("at epoch 1")
+    expect(page.locator("#checkpoint-monitor")).to_have_text("val_accuracy", timeout=15_000)
 
     # Run again: the form is prefilled with that run's config.
     page.goto(f"{live_server}/runs/{run_id}")
@@ -172,7 +203,8 @@ def test_sweep_run_again_and_delete(live_server: str, page: Page) -> None:
     with page.expect_download() as csv_download:
         page.locator('.chart-tools[data-chart="epoch"] .csv-button').click()
     csv_lines = Path(csv_download.value.path()).read_text().splitlines()
-    assert csv_lines[0] == "epoch,train loss,val loss,train acc,val acc" and len(csv_lines) == 2
+    header = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_f1_macro"
+    assert csv_lines[0] == header and len(csv_lines) == 2
     with page.expect_download() as png_download:
         page.locator('.chart-tools[data-chart="step"] .png-button').click()
     assert Path(png_download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -188,3 +220,45 @@ def test_sweep_run_again_and_delete(live_server: str, page: Page) -> None:
     page.locator("#delete-button").click()
     page.wait_for_url(re.compile(r"/$"), timeout=15_000)
     assert httpx.get(f"{live_server}/api/runs/{run_id}").status_code == 404
+
+
+def test_a_regression_run_page_draws_a_panel_per_kind_of_metric(
+    live_server: str, page: Page, settings: Settings
+) -> None:
+    shutil.copytree(ROOT / "examples" / "plugins", settings.plugins_path)
+    config = {
+        **TINY_CONFIG,
+        "name": "diabetes",
+        "task": "regression",
+        "data": {"kind": "plugin", "name": "Diabetes"},
+        "loss": {"kind": "mse"},
+        "metrics": [{"kind": "plugin", "name": "WithinTolerance"}],
+        "max_epochs": 2,
+    }
+    response = httpx.post(f"{live_server}/api/runs", json=config)
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    wait_for_status(live_server, run_id, "succeeded")
+
+    page.goto(f"{live_server}/runs/{run_id}")
+    page.wait_for_function("window.torchdash.epochPoints() === 2", timeout=15_000)
+    panels = page.evaluate("window.torchdash.epochPanels()")
+    assert [(p["key"], p["names"]) for p in panels] == [
+        ("loss", ["train_loss", "val_loss"]),
+        ("error", ["val_mae", "val_rmse"]),
+        ("r2", ["val_r2"]),
+        ("val_WithinTolerance", ["val_WithinTolerance"]),
+    ]
+    expect(page.locator("#epoch-chart .metric-panel h3")).to_have_text(
+        ["Loss", "Error (MAE, RMSE)", "R²", "val_WithinTolerance"]
+    )
+    expect(page.locator("#run-best-label")).to_have_text("Best val_loss (min)")
+    best = httpx.get(f"{live_server}/api/runs/{run_id}").json()
+    expect(page.locator("#run-best")).to_have_text(
+        f"{best['best_metric']:.4f} at epoch {best['best_epoch']}"
+    )
+
+    # The runs list names the monitored metric beside its best value.
+    page.goto(f"{live_server}/")
+    row = page.locator(f'#runs-table tr[data-run-id="{run_id}"]')
+    expect(row.locator(".best-col")).to_contain_text(f"val_loss {best['best_metric']:.4f}")

@@ -173,6 +173,8 @@ def test_a_file_that_does_not_import_is_named_with_its_error(plugins: Path) -> N
     assert load_plugin(plugins, "dataset", "Diabetes").__name__ == "Diabetes"
     with pytest.raises(PluginError, match="needs a plugins folder"):
         load_plugin(None, "dataset", "Diabetes")
+    with pytest.raises(PluginError, match=r"plugins folder '.*elsewhere' does not exist on this"):
+        load_plugin(plugins.parent / "elsewhere", "dataset", "Diabetes")
 
 
 def test_a_changed_file_is_imported_again(tmp_path: Path) -> None:

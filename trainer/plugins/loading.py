@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import re
+import socket
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -69,6 +70,13 @@ def load_plugin(plugins_dir: Path | None, kind: PluginKind, name: str) -> Any:
     """The class (or metric function) `name` from the plugins folder, checked to be of `kind`."""
     if plugins_dir is None:
         raise PluginError("name", f"a {kind} plugin needs a plugins folder (TORCHDASH_PLUGINS_DIR)")
+    if not plugins_dir.is_dir():
+        # On a cluster: the folder must be at the same path on every node (docs/cluster.md).
+        raise PluginError(
+            "name",
+            f"the plugins folder '{plugins_dir}' does not exist on this machine "
+            f"({socket.gethostname()})",
+        )
     found = definitions(plugins_dir)
     if name not in found:
         candidates = sorted(
@@ -241,6 +249,8 @@ class FunctionMetric(Metric):
     weighted by its size. The sums are states reduced by `sum`, so DDP ranks sync them."""
 
     full_state_update = False
+    weighted: torch.Tensor  # the sum of batch values times batch sizes
+    samples: torch.Tensor
 
     def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()

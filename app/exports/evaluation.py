@@ -1,4 +1,5 @@
-"""The best epoch's evaluation, saved by the worker as JSON; thumbnails rendered with Pillow."""
+"""The best epoch's evaluation, saved by the worker as JSON (trainer/evaluation: what it holds per
+task); served as it is, with thumbnails of misclassified images rendered with Pillow."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def decode_evaluation(data: bytes | None, run_id: int) -> dict[str, Any]:
 
 
 def evaluation_summary(evaluation: dict[str, Any], run_id: int) -> dict[str, Any]:
-    """The evaluation for the page: per-class accuracy added, pixels swapped for thumbnail URLs."""
+    """The evaluation for the page and the API: every task's fields (empty for the other tasks),
+    per-class accuracy added, pixels swapped for thumbnail URLs."""
     confusion = evaluation["confusion"]
     per_class = [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]
     examples = [
@@ -44,15 +46,21 @@ def evaluation_summary(evaluation: dict[str, Any], run_id: int) -> dict[str, Any
                 if item["image"] is not None
                 else None
             ),
+            "values": item.get("values"),
         }
         for number, item in enumerate(evaluation["misclassified"])
     ]
     return {
+        # A file saved before tasks existed is a classification's.
+        "task": evaluation.get("task", "classification"),
         "epoch": evaluation["epoch"],
         "class_names": evaluation["class_names"],
         "confusion": confusion,
         "per_class_accuracy": per_class,
         "misclassified": examples,
+        "labels": evaluation.get("labels", []),
+        "averages": evaluation.get("averages") or None,
+        "targets": evaluation.get("targets", []),
     }
 
 

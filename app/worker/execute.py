@@ -94,7 +94,7 @@ def _execute(
 
     worker.reporter.close()
     if not worker.stop.signal_name:  # a signalled worker is being shut down: no evaluation
-        _evaluate_best(factory, run_id, plan.config, files)
+        _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
     status, reason = _end_status(stopped, worker.stop)
     _finish(factory, run_id, status, error=reason)
     return status
@@ -330,9 +330,14 @@ def _own_stored_checkpoint(
 
 
 def _evaluate_best(
-    factory: sessionmaker[Session], run_id: int, config: RunConfig, files: RunFiles
+    factory: sessionmaker[Session],
+    run_id: int,
+    config: RunConfig,
+    files: RunFiles,
+    plugins_dir: Path,
 ) -> None:
-    """Save the confusion matrix and misclassified images of the run's best epoch."""
+    """Save the evaluation of the run's best epoch (what it holds depends on the run's task);
+    a plugin run's classes are imported from `plugins_dir` again."""
     from trainer.evaluation import evaluate_checkpoint
 
     with session_scope(factory) as session:
@@ -348,7 +353,7 @@ def _evaluate_best(
         location, epoch = best.path, best.epoch
     try:
         path = files.fetch_checkpoint(run_id, location, run_id)
-        evaluation = evaluate_checkpoint(config, path, epoch)
+        evaluation = evaluate_checkpoint(config, path, epoch, plugins_dir=plugins_dir)
         files.write_evaluation(run_id, encode_evaluation(evaluation))
         log(f"evaluation of epoch {epoch} saved")
     except Exception:  # an evaluation that fails must not fail a run that trained well

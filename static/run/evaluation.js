@@ -1,11 +1,15 @@
-/* The run page's evaluation of the best epoch, made by the server when the run ends: the
- * confusion matrix (left out above 40 classes), per-class accuracy, and the misclassified
- * validation images (PNG thumbnails the server renders with Pillow). */
+/* The run page's evaluation of the best epoch, made by the worker when the run ends, per task:
+ * classification — the confusion matrix (left out above 40 classes), per-class accuracy and the
+ * misclassified validation samples (PNG thumbnails the server renders with Pillow for images,
+ * the first input values otherwise); multilabel — per-label scores; regression — per-target
+ * errors and plots (evaluation_tasks.js). */
 
 import { $, h, setText } from "../shared/dom.js";
 import { fmtPct } from "../shared/format.js";
+import { renderLabelScores, renderRegression } from "./evaluation_tasks.js";
 
 const MAX_MATRIX_CLASSES = 40;
+const SHOWN_VALUES = 12;  // of a sample that is not an image, in the table's cell
 
 function renderMatrix(names, matrix) {
   const max = Math.max(1, ...matrix.flat());
@@ -19,9 +23,21 @@ function renderMatrix(names, matrix) {
   );
 }
 
-function render(evaluation) {
+function renderValues(names, samples) {
+  $("misclassified-values").hidden = !samples.length;
+  $("misclassified-values").replaceChildren(
+    h("tr", {}, h("th", { class: "num", text: "sample" }), h("th", { text: "predicted" }), h("th", { text: "true" }), h("th", { text: "input values" })),
+    ...samples.map((m) => {
+      const values = m.values.slice(0, SHOWN_VALUES).map((v) => (v === null ? "–" : String(v))).join(", ");
+      return h("tr", {},
+        h("td", { class: "num", text: String(m.index) }), h("td", { class: "pred", text: names[m.predicted] }), h("td", { text: names[m.true] }),
+        h("td", { class: "values", title: m.values.join(", "), text: m.values.length > SHOWN_VALUES ? `${values}, …` : values }));
+    }),
+  );
+}
+
+function renderClassification(evaluation) {
   const names = evaluation.class_names;
-  setText("evaluation-note", `Epoch ${evaluation.epoch}, on the validation split.`);
   const matrix = evaluation.confusion;
   const tooMany = names.length > MAX_MATRIX_CLASSES;  // a 1000 x 1000 table helps nobody
   $("confusion-matrix").hidden = tooMany;
@@ -33,11 +49,28 @@ function render(evaluation) {
       h("td", { text: names[i] }), h("td", { class: "num", text: fmtPct(acc) }), h("td", { class: "num", text: String(matrix[i].reduce((a, b) => a + b, 0)) }))),
   );
   $("evaluation").hidden = false;
-  const examples = evaluation.misclassified.filter((m) => m.thumbnail_url);
-  $("misclassified-wrap").hidden = !examples.length;
-  $("misclassified").replaceChildren(...examples.map((m) => h("figure", { class: "thumb" },
+  const images = evaluation.misclassified.filter((m) => m.thumbnail_url);
+  const others = evaluation.misclassified.filter((m) => !m.thumbnail_url && m.values);
+  $("misclassified-wrap").hidden = !images.length && !others.length;
+  $("misclassified").replaceChildren(...images.map((m) => h("figure", { class: "thumb" },
     h("img", { src: m.thumbnail_url, alt: `predicted ${names[m.predicted]}, true ${names[m.true]}` }),
     h("figcaption", {}, h("span", { class: "pred", text: names[m.predicted] }), " / ", h("span", { class: "true", text: names[m.true] })))));
+  renderValues(names, others);
+}
+
+const NOTES = {
+  classification: "",
+  multilabel: " A label is predicted where the model's output says yes (probability above 0.5).",
+  regression: " Residual: true − predicted.",
+};
+
+function render(evaluation) {
+  const task = evaluation.task || "classification";
+  setText("evaluation-note", `Epoch ${evaluation.epoch}, on the validation split.${NOTES[task] ?? ""}`);
+  $("evaluation-section").dataset.task = task;
+  if (task === "multilabel") renderLabelScores(evaluation);
+  else if (task === "regression") renderRegression(evaluation);
+  else renderClassification(evaluation);
 }
 
 // Fetch and draw; a 404 (the run has not ended yet) leaves the note as it is.

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import sys
+import typing
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TextIO
@@ -132,12 +133,22 @@ def moved(path: str, moves: list[tuple[str, str]]) -> str:
 
 def path_fields(config: RunConfig) -> dict[str, PathKind]:
     """The data config's path fields (they name files on the machine that trained the run)."""
-    return {
-        name: marker
-        for name, field in type(config.data).model_fields.items()
-        for marker in field.metadata
-        if isinstance(marker, PathKind)
-    }
+    found = {}
+    for name, field in type(config.data).model_fields.items():
+        marker = next((m for m in field.metadata if isinstance(m, PathKind)), None)
+        found[name] = marker or marker_in(field.annotation)
+    return {name: marker for name, marker in found.items() if marker is not None}
+
+
+def marker_in(annotation: Any) -> PathKind | None:
+    """The PathKind inside an annotation such as `DataDir | None`."""
+    for item in getattr(annotation, "__metadata__", ()):
+        if isinstance(item, PathKind):
+            return item
+    for arg in typing.get_args(annotation):
+        if (found := marker_in(arg)) is not None:
+            return found
+    return None
 
 
 def require_data(config: RunConfig) -> None:

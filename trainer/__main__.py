@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from trainer.config import RunConfig
+from trainer.config.tasks import monitor_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         result = fit(
             config, PrintCallbacks(), checkpoint_dir=args.checkpoints, resume_from=resume_from
         )
+    progress = result.progress
+    best = "none" if progress.best_metric is None else f"{progress.best_metric:.4f}"
     print(
-        f"done: epoch {result.progress.epoch}, best val accuracy "
-        f"{result.progress.best_val_accuracy:.4f}"
+        f"done: epoch {progress.epoch}, best {monitor_of(config)[0]} {best} "
+        f"(epoch {progress.best_metric_epoch})"
     )
     return 0
 

@@ -16,6 +16,7 @@ class FitStart:
     """What is known once data, model and optimizer are built."""
 
     device: str
+    # classification: the classes; multi-label: the labels; regression: the targets
     class_names: list[str]
     model_summary: str
     parameter_count: int
@@ -23,6 +24,10 @@ class FitStart:
     start_epoch: int  # the last finished epoch the run starts from (0 on a fresh run)
     start_batch: int  # batches of the next epoch already trained (a mid-epoch checkpoint)
     start_step: int  # global steps already taken
+    task: str = "classification"
+    monitor: str = "val_accuracy"  # the metric that picks the best epoch
+    monitor_mode: str = "max"  # "min" or "max": the direction it improves in
+    metric_names: list[str] = field(default_factory=list)  # every name an epoch records
 
 
 @dataclass(frozen=True)
@@ -42,15 +47,19 @@ class EpochReport:
 
     epoch: int
     train_loss: float
-    train_accuracy: float
+    train_accuracy: float | None  # classification only, as val_accuracy
     val_loss: float
-    val_accuracy: float
+    val_accuracy: float | None
     lr: float  # the first param group's
     seconds: float
     lrs: list[float] = field(default_factory=list)  # every param group's, as trained this epoch
     # trainer/optim/inspector.py: defaults, each group's hyperparameters, each parameter's state
     # buffers
     optimizer_summary: dict[str, Any] = field(default_factory=dict)
+    # Every metric of the run by name (trainer/config/tasks.py `metric_names`), losses included.
+    metrics: dict[str, float] = field(default_factory=dict)
+    monitor: str = "val_accuracy"  # the run's monitored metric, and its value this epoch
+    monitor_value: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class CheckpointReport:
     size_bytes: int
     val_loss: float | None
     val_accuracy: float | None
+    metrics: dict[str, float] | None = None  # the epoch's named metrics (complete ones only)
 
 
 @dataclass(frozen=True)
@@ -99,17 +109,14 @@ class PrintCallbacks(Callbacks):
     def on_fit_start(self, info: FitStart) -> None:
         print(
             f"device {info.device}, {info.parameter_count:,} parameters, "
-            f"{info.batches_per_epoch} batches per epoch",
+            f"{info.batches_per_epoch} batches per epoch; {info.task}, monitoring "
+            f"{info.monitor} ({info.monitor_mode})",
             flush=True,
         )
 
     def on_epoch_end(self, report: EpochReport) -> None:
-        print(
-            f"epoch {report.epoch:3d}  train loss {report.train_loss:.4f}  "
-            f"acc {report.train_accuracy:.3f}  val loss {report.val_loss:.4f}  "
-            f"acc {report.val_accuracy:.3f}  ({report.seconds:.2f} s)",
-            flush=True,
-        )
+        values = "  ".join(f"{name} {value:.4f}" for name, value in report.metrics.items())
+        print(f"epoch {report.epoch:3d}  {values}  ({report.seconds:.2f} s)", flush=True)
 
     def on_early_stopping(self, report: EarlyStoppingReport) -> None:
         if report.stop_reason:

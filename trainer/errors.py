@@ -15,3 +15,12 @@ class ConfigProblem(ValueError):
     def __init__(self, loc: Loc, message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class PluginError(ValueError):
+    """A plugin that cannot be used: `field` is the part of its config to blame ("name" when it
+    is missing, of the wrong kind or does not import; "args" when its constructor refuses them)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

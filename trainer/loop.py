@@ -1,7 +1,10 @@
 """The training loop: `train_one_epoch`, `evaluate` and `fit`, in the shape of pytorch/examples.
 
 `fit` builds what the run needs (trainer/setup.py), then trains and validates epoch after epoch;
-early stopping, checkpoints and a requested stop are small helpers below it.
+early stopping, checkpoints and a requested stop are small helpers below it. Every epoch records
+its named metrics (trainer/config/tasks.py `metric_names`): the losses, summed here as in
+pytorch/examples, the train accuracy of a classification run, and the validation metrics that
+torchmetrics computes (trainer/metrics/).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from trainer.checkpoints.store import sweep_stale
 from trainer.checkpoints.training_state import EpochProgress, checkpoint_job
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.config import RunConfig
+from trainer.config.tasks import metric_names, monitor_of
 from trainer.data.tensor_cache import Batch
 from trainer.distributed.ranks import Ranks
 from trainer.early_stopping import EarlyStopping
 from trainer.errors import NonFiniteLossError
 from trainer.faults import fault_point
+from trainer.metrics.monitor import improved, watched_metric
 from trainer.models.builtin import parameter_count
 from trainer.optim.inspector import inspect_optimizer
 from trainer.optim.schedulers import Schedule
@@ -134,6 +139,11 @@ def train_one_epoch(
     setup.train_runner.train()
     acceleration, device = setup.acceleration, setup.acceleration.device
     loss_sum = torch.zeros((), device=device)
+    # train_accuracy (classification) is a count kept on the device, not a torchmetrics metric:
+    # one op per batch, where a torchmetrics update costs about as much as a small model's
+    # step (bench/named_metrics.py), and the count is part of the epoch's sums that a
+    # mid-epoch checkpoint saves (EpochProgress.correct) so a resumed epoch reports the same.
+    classify = setup.config.task == "classification"
     correct = torch.zeros((), dtype=torch.long, device=device)
     reporter = _StepReporter(setup, progress, callbacks)
     stopped = False
@@ -146,7 +156,8 @@ def train_one_epoch(
         output, batch_loss = optimizer_step(setup, inputs, targets, progress.step + 1)
         setup.schedule.after_batch()
         loss_sum += batch_loss * len(targets)
-        correct += (setup.loss_fn.predict(output) == targets).sum()
+        if classify:
+            correct += (setup.loss_fn.predict(output) == targets).sum()
         progress.seen += len(targets)
         progress.batches_done += 1
         progress.step += 1
@@ -161,13 +172,15 @@ def train_one_epoch(
 @torch.no_grad()
 def evaluate(
     setup: RunSetup, loader: Iterable[Batch], ranks: Ranks | None = None
-) -> tuple[float, float]:
-    """Mean loss and accuracy over `loader`, weighted by batch size (over all ranks' shards)."""
+) -> dict[str, float]:
+    """`val_loss` (the mean loss, weighted by batch size) and every named validation metric
+    over `loader`, over all ranks' shards."""
     model, loss_fn, acceleration = setup.runner, setup.loss_fn, setup.acceleration
+    metrics = setup.metrics
     model.eval()
+    metrics.reset()
     device = acceleration.device
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     for inputs, targets in loader:
         inputs = acceleration.to_device(inputs)
@@ -176,13 +189,11 @@ def evaluate(
             output = model(inputs)
             loss = loss_fn(output, targets)
         loss_sum += loss * len(targets)
-        correct += (loss_fn.predict(output) == targets).sum()
+        metrics.update(output, targets)
         seen += len(targets)
     # .item(): validation metrics are reported once per epoch.
-    total_loss, total_correct, total = (ranks or Ranks()).sum(
-        [loss_sum.item(), correct.item(), seen]
-    )
-    return total_loss / max(total, 1), total_correct / max(total, 1)
+    total_loss, total = (ranks or Ranks()).sum([loss_sum.item(), seen])
+    return {"val_loss": total_loss / max(total, 1), **metrics.compute()}
 
 
 def fit(
@@ -218,7 +229,11 @@ def fit(
     )
     callbacks.on_fit_start(_fit_start(setup, progress))
     early = (
-        EarlyStopping(config.early_stopping, progress.early_stopping)
+        EarlyStopping(
+            config.early_stopping,
+            progress.early_stopping,
+            watched_metric(config, config.early_stopping.monitor),
+        )
         if config.early_stopping is not None
         else None
     )
@@ -239,7 +254,7 @@ def fit(
                 break
 
             report = _validate(setup, batches.val, ranks, so_far)
-            progress = _next_epoch(progress, report, early, ranks)
+            progress = _next_epoch(progress, report, early, ranks, config)
             history.append(report)
             callbacks.on_epoch_end(report)
             stop_reason = _early_stopping_verdict(early, callbacks)
@@ -257,6 +272,8 @@ def fit(
 
 
 def _fit_start(setup: RunSetup, progress: EpochProgress) -> FitStart:
+    config = setup.config
+    monitor, mode = monitor_of(config)
     return FitStart(
         device=str(setup.device),
         class_names=setup.data.class_names,
@@ -266,6 +283,10 @@ def _fit_start(setup: RunSetup, progress: EpochProgress) -> FitStart:
         start_epoch=progress.epoch,
         start_batch=progress.batches_done,
         start_step=progress.step,
+        task=config.task,
+        monitor=monitor,
+        monitor_mode=mode,
+        metric_names=metric_names(config),
     )
 
 
@@ -279,37 +300,59 @@ def _validate(
     setup: RunSetup, loader: Iterable[Batch], ranks: Ranks, trained: EpochProgress
 ) -> EpochReport:
     """Validate the epoch `trained` just finished, step the schedule past it, and report it."""
+    config = setup.config
     started = time.perf_counter()
-    val_loss, val_accuracy = evaluate(setup, loader, ranks)
+    validated = evaluate(setup, loader, ranks)
+    seen = max(trained.seen, 1)
+    values = {"train_loss": trained.loss_sum / seen, **validated}
+    if config.task == "classification":
+        values["train_accuracy"] = trained.correct / seen
+    metrics = {name: values[name] for name in metric_names(config)}
+    monitor, _ = monitor_of(config)
     # The rates this epoch trained with: read before the scheduler moves them on.
     lrs = [float(group["lr"]) for group in setup.optimizer.param_groups]
     optimizer_summary = inspect_optimizer(setup.model, setup.optimizer)
-    setup.schedule.after_epoch(val_loss, val_accuracy)
-    seen = max(trained.seen, 1)
+    setup.schedule.after_epoch(metrics)
     return EpochReport(
         epoch=trained.epoch + 1,
-        train_loss=trained.loss_sum / seen,
-        train_accuracy=trained.correct / seen,
-        val_loss=val_loss,
-        val_accuracy=val_accuracy,
+        train_loss=metrics["train_loss"],
+        train_accuracy=metrics.get("train_accuracy"),
+        val_loss=metrics["val_loss"],
+        val_accuracy=metrics.get("val_accuracy"),
         lr=lrs[0],
         seconds=trained.seconds + time.perf_counter() - started,
         lrs=lrs,
         optimizer_summary=optimizer_summary,
+        metrics=metrics,
+        monitor=monitor,
+        monitor_value=metrics[monitor],
     )
 
 
 def _next_epoch(
-    progress: EpochProgress, report: EpochReport, early: EarlyStopping | None, ranks: Ranks
+    progress: EpochProgress,
+    report: EpochReport,
+    early: EarlyStopping | None,
+    ranks: Ranks,
+    config: RunConfig,
 ) -> EpochProgress:
     """Record `report`'s epoch as done (early stopping observes it): the next epoch's start."""
-    best = progress.best_val_accuracy
+    accuracies = [a for a in (progress.best_val_accuracy, report.val_accuracy) if a is not None]
+    monitor, mode = monitor_of(config)
+    best, best_epoch = progress.best_metric, progress.best_metric_epoch
+    if best is None and monitor == "val_accuracy":
+        # A checkpoint from before runs had a monitored metric: its best accuracy (epoch unknown).
+        best = progress.best_val_accuracy
+    if improved(report.monitor_value, best, mode):
+        best, best_epoch = report.monitor_value, report.epoch
     if early is not None:
         early.observe(report)
     return EpochProgress(
         epoch=report.epoch,
         step=progress.step,
-        best_val_accuracy=report.val_accuracy if best is None else max(best, report.val_accuracy),
+        best_val_accuracy=max(accuracies, default=None),
+        best_metric=best,
+        best_metric_epoch=best_epoch,
         processes=ranks.world_size,
         early_stopping=early.state_dict() if early is not None else None,
     )

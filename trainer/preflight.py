@@ -19,17 +19,21 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from trainer.config import RunConfig
+from trainer.config import PluginData, RunConfig
 from trainer.data.datasets import DataSplits
 from trainer.data.tensor_cache import decide_cache
 from trainer.devices.acceleration import Acceleration
 from trainer.errors import ConfigProblem
 from trainer.loop import optimizer_step
 from trainer.models.builtin import parameter_count
+from trainer.plugins.loading import build_plugin_metric
 from trainer.setup import as_problem, data_path_field, setup_run
 
 # What the worker catches: a config that cannot train, with the config field to blame.
 PreflightProblem = ConfigProblem
+# What reading built-in data raises for a file that is not as it should be. A plugin Dataset's
+# code may raise anything: whatever it raises, its data is to blame.
+READ_ERRORS = (OSError, ValueError, RuntimeError)
 
 
 def preflight(config: RunConfig, plugins_dir: Path | None = None, steps: int = 5) -> dict[str, Any]:
@@ -49,7 +53,11 @@ def preflight(config: RunConfig, plugins_dir: Path | None = None, steps: int = 5
     loaded, load_seconds = _read_batches(config, data, steps + 1, shuffle=config.shuffle)
     inputs, targets = (acceleration.to_device(t) for t in loaded[0])
     output = _forward(setup.runner, inputs, acceleration)
+    # The output count first: a model giving too few outputs fails in the loss too, yet the
+    # model is what to change.
+    _check_output_count(config, data, output, setup.num_outputs)
     _check_loss(config, setup.loss_fn, output, targets)
+    _check_metrics(config, data, plugins_dir, output, targets, setup.num_outputs)
 
     try:
         with_device = [(acceleration.to_device(x), acceleration.to_device(y)) for x, y in loaded]
@@ -125,9 +133,12 @@ def _read_batches(
                 if not batches:
                     break
                 source = iter(loader)
-    except (OSError, ValueError, RuntimeError) as error:  # an image that does not decode, ...
+    except Exception as error:  # an image that does not decode, a plugin Dataset's bug, ...
+        if not isinstance(error, READ_ERRORS) and not isinstance(config.data, PluginData):
+            raise
         raise PreflightProblem(
-            ("data", *data_path_field(config)), f"cannot read a batch: {error}"
+            ("data", *data_path_field(config)),
+            f"cannot read a batch: {type(error).__name__}: {error}",
         ) from error
     return batches, time.perf_counter() - started
 
@@ -158,6 +169,50 @@ def _check_loss(
             f"loss {config.loss.kind} cannot take output {list(output.shape)} and targets "
             f"{list(targets.shape)}: {error}",
         ) from error
+
+
+def _check_output_count(
+    config: RunConfig, data: DataSplits, output: torch.Tensor, needed: int
+) -> None:
+    """The model gives each item as many outputs as the loss and the task need."""
+    per_item = math.prod(output.shape[1:])
+    if output.dim() >= 1 and per_item == needed:
+        return
+    what = {"classification": "class", "multilabel": "label", "regression": "target"}[config.task]
+    why = f"one per {what}" if needed == data.num_classes else "binary targets"
+    raise PreflightProblem(
+        ("model",),
+        f"the model gives outputs of shape {list(output.shape)}, {per_item} per item; "
+        f"{config.task} with loss {config.loss.kind} needs {needed} per item ({why})",
+    )
+
+
+def _check_metrics(
+    config: RunConfig,
+    data: DataSplits,
+    plugins_dir: Path | None,
+    output: torch.Tensor,
+    targets: torch.Tensor,
+    outputs: int,
+) -> None:
+    """Each metric plugin takes a batch's output and targets (a fresh one: the run's are
+    left as they are)."""
+    for index, metric in enumerate(config.metrics):
+        meaning = (
+            f"metric {metric.name} cannot take output {list(output.shape)} and targets "
+            f"{list(targets.shape)}"
+        )
+        with as_problem(("metrics", index), ""):
+            built = build_plugin_metric(plugins_dir, metric, data.num_classes, outputs)
+        try:
+            with torch.no_grad():
+                built = built.to(output.device)
+                built.update(output.float(), targets)
+                built.compute()
+        except Exception as error:  # the user's code may raise anything: it is the metric's
+            raise PreflightProblem(
+                ("metrics", index), f"{meaning}: {type(error).__name__}: {error}"
+            ) from error
 
 
 @torch.no_grad()

@@ -1,7 +1,8 @@
 """Everything a run needs before its first batch, built from its config in one place.
 
-`setup_run` checks the config and builds the data, the model, the loss, the optimizer and the
-learning-rate schedule; `fit` and the preflight both call it, so what one accepts the other does.
+`setup_run` checks the config and builds the data, the model, the loss, the validation metrics,
+the optimizer and the learning-rate schedule; `fit` and the preflight both call it, so what one
+accepts the other does.
 `fit` then adds what only training needs: the epoch's batches (`epoch_batches`) and where the run
 starts (`start_point`: from scratch, from uploaded weights, or from a checkpoint).
 """
@@ -16,17 +17,26 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchmetrics import Metric, MetricCollection
 
 from trainer.checkpoints.training_state import EpochProgress, load_weights, restore
 from trainer.config import RunConfig, compatibility_problems
 from trainer.config.base import PathKind
+from trainer.config.schedulers import ReduceLROnPlateauScheduler
+from trainer.config.tasks import Mode, plugin_metric_name
 from trainer.data.datasets import DataSplits, build_datasets
 from trainer.data.sampling import EpochShuffleSampler
 from trainer.data.tensor_cache import Batches, build_batches
 from trainer.devices.acceleration import Acceleration
 from trainer.devices.selection import resolve_device
 from trainer.distributed.ranks import Ranks
-from trainer.errors import ConfigProblem, Loc
+from trainer.errors import ConfigProblem, Loc, PluginError
+from trainer.metrics.monitor import watched_metric
+from trainer.metrics.validation import (
+    ValidationMetrics,
+    build_plugin_metric,
+    build_validation_metrics,
+)
 from trainer.models.builtin import build_model
 from trainer.optim.losses import TaskLoss, build_loss, output_count
 from trainer.optim.optimizers import build_optimizer
@@ -50,6 +60,8 @@ def as_problem(loc: Loc, meaning: str) -> Iterator[None]:
         yield
     except ConfigProblem:
         raise
+    except PluginError as error:  # the plugin's own field: its name, or its args
+        raise ConfigProblem((*loc, error.field), str(error)) from error
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise ConfigProblem(loc, f"{meaning}: {error}" if meaning else str(error)) from error
 
@@ -69,6 +81,8 @@ class RunSetup:
     optimizer: torch.optim.Optimizer
     schedule: Schedule
     batches_per_epoch: int  # one rank's
+    metrics: ValidationMetrics  # the named validation metrics (trainer/metrics/)
+    num_outputs: int  # the model's outputs: classes, labels or targets
 
 
 def setup_run(
@@ -81,7 +95,8 @@ def setup_run(
     """Check `config` and build its data, model, loss, optimizer and schedule on its device.
 
     `ranks` is this process's place in a DDP group (its device, its share of the batches);
-    `plugins_dir` is where model kind `plugin` looks; `blame` says how a failing part is reported.
+    `plugins_dir` is where the plugin kinds look; `blame` says how a failing part is reported (a
+    plugin's own failure at its `name` or `args` under the part's field).
     """
     ranks = ranks or Ranks()
     _require_compatible(config, blame)
@@ -90,18 +105,32 @@ def setup_run(
     torch.manual_seed(config.seed)
 
     with blame(("data", *data_path_field(config)), "cannot read the data"):
-        data = build_datasets(config.data)
+        data = build_datasets(config.data, task=config.task, plugins_dir=plugins_dir)
     with blame(("loss",), ""):
-        outputs = output_count(config.loss, data.num_classes)
+        outputs = output_count(config.loss, data.num_classes, config.task, data.target_shape)
     shape = list(data.input_shape)
     with blame(("model",), f"the model cannot be built for inputs {shape}"):
-        model = build_model(config.model, data.input_shape, outputs, plugins_dir).to(device)
+        model = build_model(
+            config.model, data.input_shape, outputs, plugins_dir, num_classes=data.num_classes
+        ).to(device)
     acceleration = Acceleration(config, device)
     runner = acceleration.prepare(model)
     # DDP averages the gradients; evaluation needs no wrapper (and no collective per batch).
     train_runner = ranks.wrap(runner, config.model.kind)
     optimizer = build_optimizer(config.optimizer, model, config.param_groups)
-    loss_fn = build_loss(config.loss, data.num_classes).to(device)
+    with blame(("loss",), ""):
+        loss_fn = build_loss(config.loss, data.num_classes, config.task, outputs, plugins_dir).to(
+            device
+        )
+    plugin_metrics: dict[str, Metric | MetricCollection] = {}
+    for index, metric in enumerate(config.metrics):
+        with blame(("metrics", index), ""):
+            plugin_metrics[plugin_metric_name(metric.name)] = build_plugin_metric(
+                plugins_dir, metric, data.num_classes, outputs
+            )
+    metrics = build_validation_metrics(
+        config.task, loss_fn, data.num_classes, outputs, device, plugin_metrics
+    )
 
     train_samples = len(data.train)  # type: ignore[arg-type]
     batches = ranks.batches_per_epoch(train_samples, config.batch_size, config.drop_last)
@@ -111,11 +140,21 @@ def setup_run(
                 f"drop_last leaves no batch: {train_samples} training samples "
                 f"< batch_size {config.batch_size}"
             )
-    schedule = build_schedule(config.scheduler, optimizer, config.max_epochs, batches)
+    schedule = build_schedule(
+        config.scheduler, optimizer, config.max_epochs, batches, _plateau_watch(config)
+    )
     return RunSetup(
         config, device, data, model, runner, train_runner, acceleration, loss_fn, optimizer,
-        schedule, batches,
+        schedule, batches, metrics, outputs,
     )  # fmt: skip
+
+
+def _plateau_watch(config: RunConfig) -> tuple[str, Mode]:
+    """The metric and mode a plateau scheduler follows: its own, else the run's."""
+    scheduler = config.scheduler
+    if isinstance(scheduler, ReduceLROnPlateauScheduler):
+        return watched_metric(config, scheduler.monitor, scheduler.mode)
+    return watched_metric(config)
 
 
 def _require_compatible(config: RunConfig, blame: Blame) -> None:

@@ -14,7 +14,8 @@ import os
 DEFAULT_URL = "http://127.0.0.1:8000"
 STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 SORT_KEYS = [
-    "id", "name", "status", "created_at", "started_at", "finished_at", "epoch", "best_val_accuracy"
+    "id", "name", "status", "created_at", "started_at", "finished_at", "epoch",
+    "best_val_accuracy", "best_metric",
 ]  # fmt: skip
 
 

@@ -123,7 +123,7 @@ def show(client: Client, args: argparse.Namespace) -> int:
         print(output.epochs_table(epochs))
     if checkpoints:
         print()
-        print(output.checkpoints_table(checkpoints))
+        print(output.checkpoints_table(checkpoints, run.monitor))
     return 0
 
 

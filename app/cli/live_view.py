@@ -1,6 +1,6 @@
 """`torchdash watch`: a live terminal view of a run from its event stream.
 
-A progress bar within the epoch, the last epoch's losses and accuracy, the ETA. On a terminal
+A progress bar within the epoch, the last epoch's named metrics, the ETA. On a terminal
 the block is redrawn in place; into a pipe or a file it prints one line per change instead, so a
 log of it stays readable.
 """
@@ -36,10 +36,12 @@ def clock(seconds: float) -> str:
 
 
 def epoch_line(row: EpochPublic) -> str:
-    return (
-        f"epoch {row.epoch}: train loss {row.train_loss:.4f} acc {row.train_accuracy:.3f} · "
-        f"val loss {row.val_loss:.4f} acc {row.val_accuracy:.3f} · {row.seconds:.1f} s"
+    """The epoch's every named metric, e.g. `epoch 3: train_loss 0.2100 · val_loss 0.2500 · ...`."""
+    named = " · ".join(
+        f"{name} {value:.4f}" if value is not None else f"{name} -"
+        for name, value in row.metrics.items()
     )
+    return f"epoch {row.epoch}: {named} · {row.seconds:.1f} s"
 
 
 class LiveView:

@@ -57,14 +57,16 @@ def _cell(value: Any) -> str:
 
 
 def runs_table(runs: Sequence[RunPublic]) -> str:
+    """One line a run; `best` is the best value of the metric it monitors (`monitor`)."""
     return table(
-        ["id", "status", "epoch", "best val acc", "name", "group"],
+        ["id", "status", "epoch", "monitor", "best", "name", "group"],
         [
             (
                 run.id,
                 run.status,
                 f"{run.epoch}/{run.max_epochs}",
-                run.best_val_accuracy,
+                run.monitor,
+                run.best_metric,
                 run.name,
                 run.group_name,
             )
@@ -74,6 +76,9 @@ def runs_table(runs: Sequence[RunPublic]) -> str:
 
 
 def run_summary(run: RunPublic) -> str:
+    best = _cell(run.best_metric)
+    if run.best_metric is not None and run.best_epoch is not None:
+        best += f" at epoch {run.best_epoch}"
     lines = [
         f"run {run.id}: {run.name}",
         f"  status      {run.status}" + (" (stop requested)" if run.stop_requested else ""),
@@ -83,7 +88,13 @@ def run_summary(run: RunPublic) -> str:
             if run.status == "running"
             else ""
         ),
-        f"  best val    {_cell(run.best_val_accuracy)}",
+        f"  task        {run.task}",
+        f"  monitor     {_cell(run.monitor)} ({_cell(run.monitor_mode)})",
+        f"  best        {best}",
+    ]
+    if run.best_val_accuracy is not None and run.monitor != "val_accuracy":
+        lines.append(f"  best val    {_cell(run.best_val_accuracy)}")
+    lines += [
         f"  device      {_cell(run.device)}",
         f"  created     {run.created_at:%Y-%m-%d %H:%M:%S} UTC",
     ]
@@ -97,20 +108,33 @@ def run_summary(run: RunPublic) -> str:
 
 
 def epochs_table(epochs: Sequence[EpochPublic]) -> str:
+    """One line an epoch: every named metric the epochs have, then the learning rate and time."""
+    names = list(dict.fromkeys(name for e in epochs for name in e.metrics))
     return table(
-        ["epoch", "train loss", "train acc", "val loss", "val acc", "lr", "seconds"],
-        [
-            (e.epoch, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy, e.lr, e.seconds)
-            for e in epochs
-        ],
+        ["epoch", *names, "lr", "seconds"],
+        [(e.epoch, *(e.metrics.get(name) for name in names), e.lr, e.seconds) for e in epochs],
     )
 
 
-def checkpoints_table(checkpoints: Sequence[CheckpointPublic]) -> str:
+def checkpoints_table(checkpoints: Sequence[CheckpointPublic], monitor: str | None = None) -> str:
+    """One line a checkpoint, with its value of the run's monitored metric."""
+    monitor = monitor or "val_accuracy"
+
+    def value(c: CheckpointPublic) -> float | None:
+        if c.metrics is not None:
+            return c.metrics.get(monitor)
+        return c.val_loss if monitor == "val_loss" else c.val_accuracy
+
     return table(
-        ["epoch", "complete", "val acc", "size"],
+        ["epoch", "complete", monitor, "best", "size"],
         [
-            (c.epoch, "yes" if c.complete else "partial", c.val_accuracy, c.size_bytes)
+            (
+                c.epoch,
+                "yes" if c.complete else "partial",
+                value(c),
+                "best" if c.best else "",
+                c.size_bytes,
+            )
             for c in checkpoints
         ],
     )

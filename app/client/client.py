@@ -219,8 +219,13 @@ class Client:
         return [CheckpointPublic.model_validate(row) for row in rows]
 
     def best_checkpoint(self, run_id: int) -> CheckpointPublic:
-        """The complete checkpoint with the best validation accuracy (the earliest on a tie)."""
-        complete = [c for c in self.checkpoints(run_id) if c.complete]
+        """The run's best checkpoint, by its monitored metric (the server marks it `best`); from
+        a server that marks none, the complete one with the best validation accuracy."""
+        checkpoints = self.checkpoints(run_id)
+        marked = [c for c in checkpoints if c.best]
+        if marked:
+            return marked[0]
+        complete = [c for c in checkpoints if c.complete]
         if not complete:
             raise ApiError(404, f"run {run_id} has no complete checkpoint")
         return max(complete, key=lambda c: (c.val_accuracy or 0.0, -c.epoch))

@@ -31,7 +31,8 @@ from trainer.checkpoints.store import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
 from trainer.config import RunConfig
 
 TRAIN_SCRIPT = Path(__file__).with_name("bundle_train.py")
-# The epoch row as the API shows it (`EpochPublic`); a test checks the two agree.
+# The epoch row as the API shows it (`EpochPublic`, less its `metrics` object, which becomes one
+# column per metric name after these); a test checks the two agree.
 EPOCH_COLUMNS = (
     "epoch",
     "train_loss",
@@ -45,12 +46,19 @@ EPOCH_COLUMNS = (
 
 
 def metrics_csv(session: Session, run_id: int) -> str:
-    """The run's epoch rows as CSV text with a header, one row per epoch."""
+    """The run's epoch rows as CSV text with a header, one row per epoch: the columns of
+    EPOCH_COLUMNS, then one per named metric they do not hold already (e.g. `val_f1_macro`), in
+    the order the epochs name them; a metric an epoch lacks is an empty cell."""
+    rows = [
+        ({column: getattr(row, column) for column in EPOCH_COLUMNS}, metrics.named_metrics(row))
+        for row in metrics.read_epochs(session, run_id)
+    ]
+    names = dict.fromkeys(name for _, named in rows for name in named if name not in EPOCH_COLUMNS)
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=EPOCH_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=[*EPOCH_COLUMNS, *names], lineterminator="\n")
     writer.writeheader()
-    for row in metrics.read_epochs(session, run_id):
-        writer.writerow({column: getattr(row, column) for column in EPOCH_COLUMNS})
+    for columns, named in rows:
+        writer.writerow({**columns, **{name: named.get(name) for name in names}})
     return text.getvalue()
 
 
@@ -82,7 +90,10 @@ def build_bundle(session: Session, run: Run, files: RunFiles, plugins_dir: Path)
     trainer_files = rebuild.trainer_sources()
     plugin_files = rebuild.plugin_sources(plugins_dir, run.config)
     picked = checkpoint_rows.last_and_best_checkpoints(
-        checkpoint_rows.read_checkpoints(session, run.id), run.best_epoch
+        checkpoint_rows.read_checkpoints(session, run.id),
+        run.best_epoch,
+        run.monitor,
+        run.monitor_mode,
     )
     start = _start_point(session, run, files)
     buffer = io.BytesIO()

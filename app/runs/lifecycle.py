@@ -16,14 +16,22 @@ from app.errors import ConfigError, ConflictError, NotFoundError
 from app.runs.queue import next_queue_rank
 from app.runs.state_machine import TERMINAL, transition
 from app.storage.tables import Run, RunStatus, utcnow
-from trainer.config import RunConfig
+from trainer.config import RunConfig, monitor_of
 
 S = RunStatus
 
 # The columns the runs list sorts on, each with an index (migration 0010), so a page of 50 out of
 # 10,000 runs is a walk down an index, never a sort of the whole table.
 RunSortKey = Literal[
-    "id", "name", "status", "created_at", "started_at", "finished_at", "epoch", "best_val_accuracy"
+    "id",
+    "name",
+    "status",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "epoch",
+    "best_val_accuracy",
+    "best_metric",
 ]
 SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": Run.id,
@@ -34,13 +42,19 @@ SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "finished_at": Run.finished_at,
     "epoch": Run.epoch,
     "best_val_accuracy": Run.best_val_accuracy,
+    "best_metric": Run.best_metric,
 }
 
 
 def create_run(session: Session, config: RunConfig, **fields: Any) -> Run:
-    """Store a new queued run for a validated config."""
+    """Store a new queued run for a validated config, with its task and monitored metric (the
+    runs list shows them before the worker starts)."""
+    monitor, monitor_mode = monitor_of(config)
     run = Run(
         name=config.name,
+        task=config.task,
+        monitor=monitor,
+        monitor_mode=monitor_mode,
         status=S.QUEUED.value,
         config=config.model_dump(mode="json"),
         max_epochs=config.max_epochs,

@@ -1,8 +1,8 @@
 """Checkpoint retention: keep a run's last K checkpoints and its best one, delete the rest.
 
 Runs after every checkpoint a worker records. Never deleted: the newest checkpoint (just written
-whole, so a run always keeps one that loads), the best by validation accuracy, early
-stopping's best epoch (`runs.best_epoch`), and any epoch a forked run starts from.
+whole, so a run always keeps one that loads), the best by the run's monitored metric, the run's
+best epoch (`runs.best_epoch`), and any epoch a forked run starts from.
 """
 
 from __future__ import annotations
@@ -12,16 +12,22 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFoundError
 from app.files import RunFiles
+from app.storage.checkpoint_rows import best_checkpoint
 from app.storage.tables import Checkpoint, Run
 
 
-def checkpoints_to_keep(rows: list[Checkpoint], keep_last: int, forked: set[int]) -> set[int]:
-    """Epochs to keep among `rows` (oldest first): the last `keep_last`, the best, the forked."""
+def checkpoints_to_keep(
+    rows: list[Checkpoint],
+    keep_last: int,
+    forked: set[int],
+    monitor: str | None = None,
+    mode: str | None = None,
+) -> set[int]:
+    """Epochs to keep among `rows` (oldest first): the last `keep_last`, the best by `monitor`
+    and `mode` (validation accuracy for a run without a monitor), the forked."""
     keep = {row.epoch for row in rows[-max(keep_last, 1) :]}
-    scored = [row for row in rows if row.complete and row.val_accuracy is not None]
-    if scored:
-        # Ties go to the later epoch: max() keeps the first maximum of a reversed list.
-        best = max(reversed(scored), key=lambda row: row.val_accuracy or 0.0)
+    best = best_checkpoint(rows, monitor, mode)
+    if best is not None:
         keep.add(best.epoch)
     return keep | forked
 
@@ -38,10 +44,12 @@ def prune_checkpoints(
         )
     )
     forked = set(session.scalars(select(Run.fork_epoch).where(Run.parent_run_id == run_id)).all())
-    # Early stopping's best epoch (by the metric it monitors) is kept like a forked one.
-    best_epoch = session.scalar(select(Run.best_epoch).where(Run.id == run_id))
+    # The run's best epoch is kept like a forked one.
+    best_epoch, monitor, mode = session.execute(
+        select(Run.best_epoch, Run.monitor, Run.monitor_mode).where(Run.id == run_id)
+    ).one()
     kept = {e for e in forked | {best_epoch} if e is not None}
-    keep = checkpoints_to_keep(rows, keep_last, kept)
+    keep = checkpoints_to_keep(rows, keep_last, kept, monitor, mode)
     removed = []
     for row in rows:
         if row.epoch in keep:

@@ -18,20 +18,53 @@ def read_checkpoints(session: Session, run_id: int) -> Sequence[Checkpoint]:
     ).all()
 
 
+# A run recorded before it had a monitor was judged by validation accuracy.
+DEFAULT_MONITOR = ("val_accuracy", "max")
+
+
+def monitored_value(row: Checkpoint, monitor: str) -> float | None:
+    """The checkpoint's value of `monitor`: from its named metrics; a row written before named
+    metrics has only its columns, and is judged by its val loss or else its val accuracy."""
+    if row.metrics is not None:
+        value = row.metrics.get(monitor)
+    else:
+        value = row.val_loss if monitor == "val_loss" else row.val_accuracy
+    return None if value is None else float(value)
+
+
+def best_checkpoint(
+    rows: Sequence[Checkpoint], monitor: str | None = None, mode: str | None = None
+) -> Checkpoint | None:
+    """The complete checkpoint with the best value of the run's monitored metric (`mode` "min" or
+    "max"); ties go to the earlier epoch. None when no complete checkpoint has a value."""
+    monitor, mode = (monitor, mode or "max") if monitor else DEFAULT_MONITOR
+    scored = [
+        (value, row)
+        for row in rows
+        if row.complete and (value := monitored_value(row, monitor)) is not None
+    ]
+    if not scored:
+        return None
+    sign = 1.0 if mode == "max" else -1.0
+    return max(scored, key=lambda pair: (sign * pair[0], -pair[1].epoch))[1]
+
+
 def last_and_best_checkpoints(
-    rows: Sequence[Checkpoint], best_epoch: int | None = None
+    rows: Sequence[Checkpoint],
+    best_epoch: int | None = None,
+    monitor: str | None = None,
+    mode: str | None = None,
 ) -> dict[str, Checkpoint]:
-    """{"last": the newest checkpoint, "best": the complete one of `best_epoch` (early stopping's
-    best, by its monitored metric) when given, else the one with the best val accuracy}."""
+    """{"last": the newest checkpoint, "best": the complete one of `best_epoch` (the run's best
+    epoch by its monitored metric) when there is one, else the one with the best value of
+    `monitor` by `mode` (validation accuracy for a run without a monitor)}."""
     if not rows:
         return {}
     picked = {"last": max(rows, key=lambda row: (row.epoch, row.complete))}
-    complete = [row for row in rows if row.complete and row.val_accuracy is not None]
-    marked = [row for row in complete if row.epoch == best_epoch]
-    if marked:
-        picked["best"] = marked[0]
-    elif complete:
-        picked["best"] = max(complete, key=lambda row: (row.val_accuracy, -row.epoch))
+    marked = [row for row in rows if row.complete and row.epoch == best_epoch]
+    best = marked[0] if marked else best_checkpoint(rows, monitor, mode)
+    if best is not None:
+        picked["best"] = best
     return picked
 
 

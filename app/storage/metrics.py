@@ -12,6 +12,18 @@ from sqlalchemy.orm import Session
 from app.storage.rollups import trim_rollups, update_rollups
 from app.storage.tables import EpochMetric, StepMetric
 
+# The metrics an epoch row kept in columns before named metrics: what `named_metrics` reads from
+# a row whose `metrics` is null.
+COLUMN_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+def named_metrics(row: EpochMetric) -> dict[str, float]:
+    """The epoch's metrics by name: its `metrics`, or for an older row, its metric columns."""
+    if row.metrics is not None:
+        return dict(row.metrics)
+    values = {name: getattr(row, name) for name in COLUMN_METRICS}
+    return {name: value for name, value in values.items() if value is not None}
+
 
 def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence[EpochMetric]:
     """Epoch rows after `since_epoch`, oldest first (an index range scan: O(new rows))."""

@@ -57,6 +57,13 @@ class Run(Base):
     class_names: Mapped[list | None] = mapped_column(JSON)
     model_summary: Mapped[str | None] = mapped_column(Text)
     parameter_count: Mapped[int | None]
+    # The config's task, and the metric its best epoch is judged by with its direction ("min"
+    # or "max"), copied from the config at submit so the runs list can show and sort by them.
+    task: Mapped[str] = mapped_column(
+        String(32), default="classification", server_default="classification"
+    )
+    monitor: Mapped[str | None] = mapped_column(String(200))
+    monitor_mode: Mapped[str | None] = mapped_column(String(8))
 
     # Status and lifecycle. Stored as text, not an Enum type, so a new state needs no migration
     # of a CHECK constraint.
@@ -77,9 +84,11 @@ class Run(Base):
     progress_batches: Mapped[int] = mapped_column(default=0)
     estimated_epoch_seconds: Mapped[float | None]
 
-    # Results: the best validation accuracy, and the epoch early stopping keeps as the best.
-    best_val_accuracy: Mapped[float | None]
+    # Results: the best value of the monitored metric and its epoch (whose checkpoint is kept);
+    # the best validation accuracy too, for classification runs.
+    best_metric: Mapped[float | None]
     best_epoch: Mapped[int | None]
+    best_val_accuracy: Mapped[float | None]
 
     # The queue: a queued run's place (lowest first, ties by id), and why it waits, written by
     # the dispatcher.
@@ -113,12 +122,14 @@ class Run(Base):
         Index("ix_runs_started_at", "started_at"),
         Index("ix_runs_finished_at", "finished_at"),
         Index("ix_runs_best_val_accuracy", "best_val_accuracy"),
+        Index("ix_runs_best_metric", "best_metric"),
         Index("ix_runs_status_name", "status", "name"),
         Index("ix_runs_status_created_at", "status", "created_at"),
         Index("ix_runs_status_epoch", "status", "epoch"),
         Index("ix_runs_status_started_at", "status", "started_at"),
         Index("ix_runs_status_finished_at", "status", "finished_at"),
         Index("ix_runs_status_best_val_accuracy", "status", "best_val_accuracy"),
+        Index("ix_runs_status_best_metric", "status", "best_metric"),
     )
 
 
@@ -130,11 +141,14 @@ class EpochMetric(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     epoch: Mapped[int]
     train_loss: Mapped[float]
-    train_accuracy: Mapped[float]
+    train_accuracy: Mapped[float | None]  # classification runs only
     val_loss: Mapped[float]
-    val_accuracy: Mapped[float]
+    val_accuracy: Mapped[float | None]  # classification runs only
     lr: Mapped[float]
     seconds: Mapped[float]
+    # Every named metric of the epoch (name -> value); null on rows written before named
+    # metrics, which app/storage/metrics.py::named_metrics reads from the columns above.
+    metrics: Mapped[dict | None] = mapped_column(JSON)
     lrs: Mapped[list | None] = mapped_column(JSON)  # every param group's learning rate
     optimizer_summary: Mapped[dict | None] = mapped_column(JSON)  # trainer/optim/inspector.py
 
@@ -177,6 +191,8 @@ class Checkpoint(Base):
     size_bytes: Mapped[int]
     val_loss: Mapped[float | None]
     val_accuracy: Mapped[float | None]
+    # The finished epoch's named metrics (null for a partial checkpoint and for old rows).
+    metrics: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    model_validator,
 )
 
 if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
@@ -75,6 +76,11 @@ class RunPublic(BaseModel):
     class_names: list[str] | None
     model_summary: str | None
     parameter_count: int | None
+    # What it learns, and how its best epoch is judged (docs/api.md).
+    task: str = "classification"  # classification, multilabel or regression
+    metric_names: list[str] = Field(default_factory=list)  # what each epoch records, by name
+    monitor: str | None = None  # the metric its best epoch is judged by, e.g. "val_loss"
+    monitor_mode: str | None = None  # "min": lower is better; "max": higher
     # Status and lifecycle.
     status: str
     error: str | None
@@ -88,8 +94,9 @@ class RunPublic(BaseModel):
     progress: Progress  # batches of the current epoch
     estimated_epoch_seconds: float | None  # the preflight's, until real epochs replace it
     # Results.
-    best_val_accuracy: float | None
-    best_epoch: int | None  # early stopping's best epoch, whose checkpoint is kept
+    best_val_accuracy: float | None  # classification runs only; `best_metric` for every run
+    best_epoch: int | None  # the epoch of `best_metric`, whose checkpoint is kept
+    best_metric: float | None = None  # the monitored metric's best value
     # The queue (docs/api.md).
     queue_position: int | None  # 1-based among queued runs; None unless queued
     estimated_start_at: UtcTime | None
@@ -107,9 +114,10 @@ class RunPublic(BaseModel):
     @classmethod
     def of(cls, run: Run, spot: QueueSpot | None = None) -> RunPublic:
         """The run's public shape; `spot` is its place in the queue (app/runs/queue.py)."""
-        computed = {"progress", "queue_position", "estimated_start_at"}
+        computed = {"progress", "queue_position", "estimated_start_at", "metric_names"}
         return cls(
             **{name: getattr(run, name) for name in cls.model_fields if name not in computed},
+            metric_names=config_metric_names(run.config),
             progress=Progress(batch=run.progress_batch, batches=run.progress_batches),
             queue_position=spot.position if spot else None,
             estimated_start_at=spot.estimated_start_at if spot else None,
@@ -127,17 +135,39 @@ class RunsPublic(BaseModel):
     summaries: dict[int, EpochSummary] = Field(default_factory=dict)
 
 
+def config_metric_names(config: dict[str, Any]) -> list[str]:
+    """Every metric name an epoch of a run of this (stored, valid) config records."""
+    from trainer.config.tasks import builtin_metric_names, plugin_metric_name
+
+    names = builtin_metric_names(config.get("task") or "classification")
+    return names + [plugin_metric_name(metric["name"]) for metric in config.get("metrics") or []]
+
+
 class EpochPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     epoch: int
     train_loss: float
-    train_accuracy: float
+    train_accuracy: float | None  # classification runs only (`metrics` has every metric)
     val_loss: float
-    val_accuracy: float
+    val_accuracy: float | None  # classification runs only
     lr: float
     seconds: float
     lrs: list[float] | None = None
+    # Every metric of the epoch by name (null: a value that was not finite, a diverged loss).
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_metrics(cls, data: Any) -> Any:
+        """An epoch row (the ORM object): its metrics by name, which a row written before named
+        metrics has in its columns only (app/storage/metrics.py)."""
+        if isinstance(data, dict):
+            return data
+        from app.storage.metrics import named_metrics
+
+        fields = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        return {**fields, "metrics": named_metrics(data)}
 
 
 class OptimizerEpochPublic(BaseModel):
@@ -171,11 +201,12 @@ class CheckpointPublic(BaseModel):
     batches_done: int
     val_loss: float | None
     val_accuracy: float | None
+    metrics: dict[str, float | None] | None = None  # the epoch's named metrics; null: partial
     size_bytes: int
     created_at: UtcTime
     model_url: str
     optimizer_url: str
-    best: bool = False  # the run's best epoch (early stopping's, else the best val accuracy)
+    best: bool = False  # the run's best epoch, by its monitored metric
 
     @classmethod
     def of(cls, row: Checkpoint, best: bool = False) -> CheckpointPublic:
@@ -186,6 +217,7 @@ class CheckpointPublic(BaseModel):
             batches_done=row.batches_done,
             val_loss=row.val_loss,
             val_accuracy=row.val_accuracy,
+            metrics=row.metrics,
             size_bytes=row.size_bytes,
             created_at=row.created_at,
             model_url=f"{base}/model",

@@ -336,8 +336,12 @@ def _evaluate_best(
     from trainer.evaluation import evaluate_checkpoint
 
     with session_scope(factory) as session:
+        run = get_run(session, run_id)
         best = checkpoint_rows.last_and_best_checkpoints(
-            checkpoint_rows.read_checkpoints(session, run_id), get_run(session, run_id).best_epoch
+            checkpoint_rows.read_checkpoints(session, run_id),
+            run.best_epoch,
+            run.monitor,
+            run.monitor_mode,
         ).get("best")
         if best is None:
             return

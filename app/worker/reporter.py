@@ -6,6 +6,7 @@ retention that follows each), all written on a thread of their own, in the order
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -62,6 +63,7 @@ class DatabaseReporter(Callbacks):
         self.progress: tuple[int, int] | None = None
         self.last_flush = time.monotonic()
         self.first_step_logged = False
+        self.monitor_mode: str | None = None  # the trainer's, from `on_fit_start`
         self.writes: queue.Queue[Callable[[Session], None] | None] = queue.Queue()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._write_all, name="report-writer", daemon=True)
@@ -116,6 +118,8 @@ class DatabaseReporter(Callbacks):
             f"training on {info.device}: {info.parameter_count:,} parameters, "
             f"{info.batches_per_epoch} batches per epoch, starting after epoch {info.start_epoch}"
         )
+        log(f"{info.task} run monitoring {info.monitor} ({info.monitor_mode})")
+        self.monitor_mode = info.monitor_mode
 
         def write(session: Session) -> None:
             # Rows written after the checkpoint we restart from would be written again.
@@ -124,6 +128,9 @@ class DatabaseReporter(Callbacks):
                 session,
                 device=info.device,
                 class_names=info.class_names,
+                task=info.task,
+                monitor=info.monitor,
+                monitor_mode=info.monitor_mode,
                 model_summary=info.model_summary,
                 parameter_count=info.parameter_count,
                 epoch=info.start_epoch,
@@ -164,38 +171,51 @@ class DatabaseReporter(Callbacks):
             self._update_run(session, progress_batch=batch, progress_batches=batches)
 
     def on_epoch_end(self, report: EpochReport) -> None:
-        log(
-            f"epoch {report.epoch}: train loss {report.train_loss:.4f}, "
-            f"val loss {report.val_loss:.4f}, val accuracy {report.val_accuracy:.4f}"
-        )
+        named = ", ".join(f"{name} {value:.4f}" for name, value in report.metrics.items())
+        log(f"epoch {report.epoch}: {named}")
         steps, progress = self._take_pending()
 
         def write(session: Session) -> None:
             self._write_steps(session, steps, progress)
-            metrics.write_epoch(session, self.run_id, vars(report))
-            best = session.scalar(select(Run.best_val_accuracy).where(Run.id == self.run_id))
+            metrics.write_epoch(session, self.run_id, epoch_row(report))
             self._update_run(
-                session,
-                epoch=report.epoch,
-                progress_batch=0,
-                best_val_accuracy=report.val_accuracy
-                if best is None
-                else max(best, report.val_accuracy),
+                session, epoch=report.epoch, progress_batch=0, **self._best_so_far(session, report)
             )
 
         self._submit(write)
 
-    def on_early_stopping(self, report: EarlyStoppingReport) -> None:
-        """The best epoch (its checkpoint is kept), and why the run stops when it does.
+    def _best_so_far(self, session: Session, report: EpochReport) -> dict[str, Any]:
+        """The run's best values after this epoch: the monitored metric's (with its epoch), and
+        the validation accuracy's for a classification run."""
+        best_metric, best_accuracy, stored_mode = session.execute(
+            select(Run.best_metric, Run.best_val_accuracy, Run.monitor_mode).where(
+                Run.id == self.run_id
+            )
+        ).one()
+        values: dict[str, Any] = {}
+        if report.val_accuracy is not None:
+            values["best_val_accuracy"] = (
+                report.val_accuracy
+                if best_accuracy is None
+                else max(best_accuracy, report.val_accuracy)
+            )
+        value = report.monitor_value
+        if math.isfinite(value) and improves(
+            value, best_metric, self.monitor_mode or stored_mode or "max"
+        ):
+            values.update(best_metric=value, best_epoch=report.epoch)
+        return values
 
-        Handed to the writer before the epoch's checkpoint row, so retention already knows it.
+    def on_early_stopping(self, report: EarlyStoppingReport) -> None:
+        """Why the run stops when it does.
+
+        The run's best epoch is the one of its best monitored value, written with each epoch
+        row (`on_epoch_end`), before the epoch's checkpoint row, so retention already knows it.
         """
         if report.stop_reason:
             log(report.stop_reason)
-        values: dict[str, Any] = {"best_epoch": report.best_epoch}
-        if report.stop_reason:
-            values["stop_reason"] = report.stop_reason
-        self._submit(lambda session: self._update_run(session, **values))
+            reason = report.stop_reason
+            self._submit(lambda session: self._update_run(session, stop_reason=reason))
 
     def on_checkpoint(self, report: CheckpointReport) -> None:
         """Called on the checkpoint writer's thread, after the epoch's rows were handed over.
@@ -221,6 +241,7 @@ class DatabaseReporter(Callbacks):
                     "size_bytes": report.size_bytes,
                     "val_loss": report.val_loss,
                     "val_accuracy": report.val_accuracy,
+                    "metrics": json_metrics(report.metrics),
                 },
             )
             if self.files is None:
@@ -238,3 +259,35 @@ class DatabaseReporter(Callbacks):
         session.execute(
             update(Run).where(Run.id == self.run_id).values(updated_at=utcnow(), **values)
         )
+
+
+def improves(value: float, best: float | None, mode: str) -> bool:
+    """Whether `value` beats the `best` so far ("min": lower is better; "max": higher)."""
+    if best is None:
+        return True
+    return value < best if mode == "min" else value > best
+
+
+def json_metrics(named: dict[str, float] | None) -> dict[str, float | None] | None:
+    """Named metrics as stored in a JSON column: a value that is not finite (a diverged loss)
+    becomes null, as JSON has no NaN and PostgreSQL refuses one."""
+    if named is None:
+        return None
+    return {name: float(value) if math.isfinite(value) else None for name, value in named.items()}
+
+
+def epoch_row(report: EpochReport) -> dict[str, Any]:
+    """An epoch report as its `epoch_metrics` row: the named metrics, and the columns kept for
+    the clients that read them (the accuracy ones are null unless classification)."""
+    return {
+        "epoch": report.epoch,
+        "train_loss": report.train_loss,
+        "train_accuracy": report.train_accuracy,
+        "val_loss": report.val_loss,
+        "val_accuracy": report.val_accuracy,
+        "lr": report.lr,
+        "seconds": report.seconds,
+        "lrs": report.lrs,
+        "optimizer_summary": report.optimizer_summary,
+        "metrics": json_metrics(report.metrics),
+    }

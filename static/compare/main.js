@@ -1,9 +1,9 @@
 /* Entry of the compare page: loads each run named in the page (and, for a fork, its parent's
  * row at the fork epoch), then draws the charts and tables; re-fetched every 3 s while any run
- * still trains. Exposes `window.torchdashCompare` ({runs, points(metric)}) once drawn. */
+ * still trains. Exposes `window.torchdashCompare` ({runs, points(metric), metrics()}) once drawn. */
 
 import { $ } from "../shared/dom.js";
-import { drawCharts, pointCounts } from "./charts.js";
+import { chartedMetrics, drawCharts, pointCounts } from "./charts.js";
 import { renderBest, renderDiff } from "./tables.js";
 
 const ACTIVE = new Set(["queued", "running"]);
@@ -37,7 +37,7 @@ async function refresh(runIds) {
   try {
     const loaded = await Promise.all(runIds.map(load));
     drawCharts(loaded);
-    window.torchdashCompare = { runs: loaded.map((l) => l.run.id), points: pointCounts };
+    window.torchdashCompare = { runs: loaded.map((l) => l.run.id), points: pointCounts, metrics: chartedMetrics };
     renderBest(loaded);
     renderDiff(loaded);
     if (loaded.some((l) => ACTIVE.has(l.run.status))) setTimeout(() => refresh(runIds), 3000);

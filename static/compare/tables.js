@@ -1,23 +1,28 @@
-/* The compare page's tables: best metrics per run (best validation accuracy and its epoch,
- * lowest validation loss, counting only a fork's own epochs) and the config fields that differ
- * between the runs. */
+/* The compare page's tables: best metrics per run (the metric it monitors, its best value by the
+ * run's mode and that epoch, the lowest validation loss, counting only a fork's own epochs) and
+ * the config fields that differ between the runs. */
 
 import { $, h } from "../shared/dom.js";
 import { flatten } from "../shared/config_paths.js";
-import { fmtNum, fmtPct } from "../shared/format.js";
+import { fmtMetric, fmtNum } from "../shared/format.js";
 import { COLORS } from "./charts.js";
 
 export function renderBest(loaded) {
-  const header = h("tr", {}, ["run", "status", "epochs", "best val acc", "at epoch", "lowest val loss", "forked from"].map((t) => h("th", { text: t })));
+  const header = h("tr", {}, ["run", "status", "epochs", "monitor", "best", "at epoch", "lowest val loss", "forked from"].map((t) => h("th", { text: t })));
   const rows = loaded.map((l, i) => {
     const own = l.epochs.filter((r) => !(l.run.fork_epoch !== null && r.epoch <= l.run.fork_epoch));
-    const best = own.reduce((a, r) => (a === null || r.val_accuracy > a.val_accuracy ? r : a), null);
+    const monitor = l.run.monitor || "val_accuracy";
+    const sign = l.run.monitor_mode === "min" ? -1 : 1;
+    const value = (r) => (r.metrics || {})[monitor] ?? null;
+    const best = own.filter((r) => value(r) !== null)
+      .reduce((a, r) => (a === null || sign * value(r) > sign * value(a) ? r : a), null);
     const lowest = own.reduce((a, r) => (a === null || r.val_loss < a.val_loss ? r : a), null);
     return h("tr", { "data-run-id": l.run.id },
       h("td", {}, h("span", { class: "swatch", style: `background:${COLORS[i % COLORS.length]}` }), h("a", { href: `/runs/${l.run.id}`, text: `#${l.run.id} ${l.run.name}` })),
       h("td", {}, h("span", { class: `badge status-${l.run.status}`, text: l.run.status })),
       h("td", { text: `${l.run.epoch}/${l.run.max_epochs}` }),
-      h("td", { class: "num best-acc", text: fmtPct(best && best.val_accuracy) }),
+      h("td", { class: "monitor", text: `${monitor} (${l.run.monitor_mode || "max"})` }),
+      h("td", { class: "num best-value", text: fmtMetric(monitor, best && value(best)) }),
       h("td", { class: "num", text: best ? String(best.epoch) : "–" }),
       h("td", { class: "num", text: fmtNum(lowest && lowest.val_loss) }),
       h("td", { text: l.run.parent_run_id !== null ? `#${l.run.parent_run_id} at epoch ${l.run.fork_epoch}` : "–" }),

@@ -1,5 +1,6 @@
 /* The controls above the run page's charts: the log-scale toggle, PNG download (the canvas on
- * white), CSV download (the chart's own columns) and the step chart's smoothing slider. */
+ * white; a group of panels stacked), CSV download (the chart's own columns) and the step chart's
+ * smoothing slider. */
 
 import { $, h } from "../shared/dom.js";
 
@@ -11,17 +12,23 @@ function download(name, url) {
 }
 
 function savePng(chart, name) {
-  const source = chart.plot.ctx.canvas;
-  const canvas = h("canvas", { width: source.width, height: source.height });
+  const sources = chart.canvases ? chart.canvases() : [chart.plot.ctx.canvas];
+  const width = Math.max(1, ...sources.map((s) => s.width));
+  const height = Math.max(1, sources.reduce((sum, s) => sum + s.height, 0));
+  const canvas = h("canvas", { width, height });
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(source, 0, 0);
+  let top = 0;
+  for (const source of sources) {
+    ctx.drawImage(source, 0, top);
+    top += source.height;
+  }
   download(name, canvas.toDataURL("image/png"));
 }
 
 function saveCsv(chart, name) {
-  const names = chart.plot.series.map((s) => s.label);
+  const names = chart.labels ? chart.labels() : chart.plot.series.map((s) => s.label);
   const rows = [names.join(",")];
   const data = chart.series.data;
   for (let i = 0; i < data[0].length; i += 1) rows.push(data.map((col) => (col[i] ?? "")).join(","));

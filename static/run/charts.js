@@ -1,9 +1,10 @@
-/* The run page's three uPlot charts — epochs (losses and accuracies), train loss per step, and
- * learning rate — with the series they draw. Each chart can be rebuilt (the log-scale toggle
- * changes its scales) and follows its box's width. uPlot is the global that the vendored classic
- * script static/vendor/uplot/uPlot.iife.min.js defines before the modules run. */
+/* The run page's uPlot charts — the epoch panels (every named metric, metric_panels.js), train
+ * loss per step, and learning rate — with the series they draw. Each chart can be rebuilt (the
+ * log-scale toggle changes its scales) and follows its box's width. uPlot is the global that the
+ * vendored classic script static/vendor/uplot/uPlot.iife.min.js defines before the modules run. */
 
 import { $ } from "../shared/dom.js";
+import { createMetricPanels } from "./metric_panels.js";
 import { makeSeries } from "./series.js";
 
 const CHART_HEIGHT = 300;
@@ -11,7 +12,6 @@ const LR_CHART_HEIGHT = 200;
 
 const legendValue = (digits) => (u, v) => (v === null || v === undefined ? "–" : v.toFixed(digits));
 const legendExp = (u, v) => (v === null || v === undefined ? "–" : v.toExponential(3));
-const legendPct = (u, v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 const legendInt = (u, v) => (v === null || v === undefined ? "–" : String(v));
 const integerIncrs = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 const lossScale = (log) => (log ? { distr: 3, auto: true } : { auto: true });
@@ -31,22 +31,6 @@ function makeChart(el, series, spec, height) {
   chart.build();
   return chart;
 }
-
-const epochSpec = (log) => ({
-  scales: { x: { time: false }, loss: lossScale(log), acc: { auto: false, range: [0, 1] } },
-  series: [
-    { label: "epoch", value: legendInt },
-    { label: "train loss", scale: "loss", stroke: "#2563eb", width: 2, value: legendValue(4) },
-    { label: "val loss", scale: "loss", stroke: "#f97316", width: 2, value: legendValue(4) },
-    { label: "train acc", scale: "acc", stroke: "#93c5fd", width: 1.5, dash: [6, 4], value: legendPct },
-    { label: "val acc", scale: "acc", stroke: "#16a34a", width: 2, value: legendPct },
-  ],
-  axes: [
-    { label: "epoch", incrs: integerIncrs },
-    { scale: "loss", label: "loss" },
-    { scale: "acc", side: 1, label: "accuracy", grid: { show: false }, values: (u, ticks) => ticks.map((t) => t.toFixed(1)) },
-  ],
-});
 
 const stepSpec = (log) => ({
   scales: { x: { time: false }, loss: lossScale(log) },
@@ -83,16 +67,16 @@ function followWidths(charts) {
   Object.values(charts).forEach((c) => observer.observe(c.el));
 }
 
-/** The series and charts of the run page: {epochs, lrs, steps, charts: {epoch, step, lr}}. */
+/** The series and charts of the run page: {epochs, lrs, steps, charts: {epoch, step, lr}};
+ * `epochs` is the group of epoch panels, which follows its own width. */
 export function createCharts() {
-  const epochs = makeSeries(["epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy"]);
+  const epochs = createMetricPanels($("epoch-chart"));
   const lrs = makeSeries(["epoch", "lr"]);
   const steps = makeSeries(["step", "loss", "smoothed"]);
   const charts = {
-    epoch: makeChart($("epoch-chart"), epochs, epochSpec, CHART_HEIGHT),
     step: makeChart($("step-chart"), steps, stepSpec, CHART_HEIGHT),
     lr: makeChart($("lr-chart"), lrs, lrSpec, LR_CHART_HEIGHT),
   };
   followWidths(charts);
-  return { epochs, lrs, steps, charts };
+  return { epochs, lrs, steps, charts: { epoch: epochs, ...charts } };
 }

@@ -1,15 +1,22 @@
-/* The run page's checkpoints table (epoch, state, metrics, size, downloads, "fork from here")
+/* The run page's checkpoints table (epoch, state, val loss and the run's monitored metric, size,
+ * downloads, "fork from here")
  * and the header's "Fork from epoch N…" link to the newest complete checkpoint. Refreshes never
  * overlap: one asked for while another runs is done right after it. */
 
-import { $, h } from "../shared/dom.js";
+import { $, h, setText } from "../shared/dom.js";
 import { api } from "../shared/api.js";
-import { fmtBytes, fmtNum, fmtPct, fmtTime } from "../shared/format.js";
+import { fmtBytes, fmtMetric, fmtNum, fmtTime } from "../shared/format.js";
+
+// A checkpoint's value of `monitor`: its named metrics, or (a row from before them) its columns.
+function monitoredValue(c, monitor) {
+  if (c.metrics) return c.metrics[monitor] ?? null;
+  return monitor === "val_loss" ? c.val_loss : c.val_accuracy;
+}
 
 const COLUMNS = 8;
 
-/** {refresh()} for run `runId`'s checkpoints. */
-export function createCheckpoints(runId) {
+/** {refresh()} for run `runId`'s checkpoints; `getRun()` gives the run (its monitor), or null. */
+export function createCheckpoints(runId, getRun) {
   const tbody = $("checkpoints-table").querySelector("tbody");
   const forkUrl = (epoch) => `/?fork=${runId}&epoch=${epoch}#new-run`;
   const note = (text) => h("tr", { class: "empty-row" }, h("td", { colspan: COLUMNS, text }));
@@ -17,6 +24,9 @@ export function createCheckpoints(runId) {
   let again = false;
 
   function render(list) {
+    const run = getRun();
+    const monitor = (run && run.monitor) || "val_accuracy";
+    setText("checkpoint-monitor", monitor);
     if (!list || !list.length) {
       tbody.replaceChildren(note("No checkpoints yet."));
       return;
@@ -24,9 +34,9 @@ export function createCheckpoints(runId) {
     tbody.replaceChildren(...list.map((c) => h("tr", {},
       h("td", { class: "num", text: String(c.epoch) }),
       h("td", {}, c.complete ? "complete" : `partial (${c.batches_done} batches)`,
-        c.best ? h("span", { class: "badge best-checkpoint", title: "the best epoch of early stopping's metric: kept", text: "best" }) : null),
+        c.best ? h("span", { class: "badge best-checkpoint", title: `the best epoch by ${monitor}: kept`, text: "best" }) : null),
       h("td", { class: "num", text: fmtNum(c.val_loss) }),
-      h("td", { class: "num", text: fmtPct(c.val_accuracy) }),
+      h("td", { class: "num", text: fmtMetric(monitor, monitoredValue(c, monitor)) }),
       h("td", { class: "num", text: fmtBytes(c.size_bytes) }),
       h("td", { text: fmtTime(c.created_at) }),
       h("td", {},

@@ -1,11 +1,11 @@
 /* The run page's header card: name, status badge, "stopping…", epoch and in-epoch progress bar
  * (with samples/s and ETA while running, a queued run's place and estimated start), the facts
- * (device, best accuracy, times, parent run, why it stopped early),
+ * (device, the monitored metric's best value and epoch, times, parent run, why it stopped early),
  * the run's error, and which action buttons show. `render` takes each new run object the API
  * or the event stream sends and updates only the text that changed. */
 
 import { $, h, setText } from "../shared/dom.js";
-import { fmtDuration, fmtPct, fmtPlacement, fmtTime, parseTime } from "../shared/format.js";
+import { fmtDuration, fmtMetric, fmtPlacement, fmtTime, parseTime } from "../shared/format.js";
 import { stepsPerSecond } from "./pace.js";
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
@@ -53,7 +53,11 @@ function renderFacts(run) {
   const waiting = run.status === "queued" && run.waiting_reason;
   $("run-waiting-wrap").hidden = !waiting;
   setText("run-waiting", waiting || "");
-  setText("run-best", fmtPct(run.best_val_accuracy));
+  const monitor = run.monitor || "val_accuracy";
+  const best = run.best_metric ?? (monitor === "val_accuracy" ? run.best_val_accuracy : null);
+  setText("run-best-label", `Best ${monitor}${run.monitor_mode ? ` (${run.monitor_mode})` : ""}`);
+  const at = best !== null && best !== undefined && run.best_epoch ? ` at epoch ${run.best_epoch}` : "";
+  setText("run-best", fmtMetric(monitor, best) + at);
   setText("run-created", fmtTime(run.created_at));
   setText("run-started", fmtTime(run.started_at));
   setText("run-finished", fmtTime(run.finished_at));

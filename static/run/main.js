@@ -28,7 +28,8 @@ function main(page) {
   wireChartTools(runId, plots.charts, feed.setSmoothing);
 
   const torchdash = {
-    epochPoints: () => plots.epochs.data[0].length,
+    epochPoints: () => plots.epochs.series.data[0].length,
+    epochPanels: () => plots.epochs.panels(),
     stepPoints: () => plots.steps.data[0].length,
     charts: plots.charts,
   };
@@ -38,10 +39,10 @@ function main(page) {
   window.torchdash = torchdash;
   startFreshnessClock();
 
-  const checkpoints = createCheckpoints(runId);
-  const evaluate = () => refreshEvaluation(runId);
   let header = null;
-  const getRun = () => header.current();
+  const getRun = () => (header ? header.current() : null);
+  const checkpoints = createCheckpoints(runId, getRun);
+  const evaluate = () => refreshEvaluation(runId);
   const notesTags = createNotesTags(runId);
   const modelCard = createModelCard({ getRun, onCopied: (text) => { torchdash.copied = text; } });
   header = createHeader({
@@ -72,7 +73,7 @@ function main(page) {
       setLive(false, "offline");
       if (err.status === 404) return;
     }
-    torchdash.source = follow(runId, plots.epochs.last() ?? 0, plots.steps.last() ?? 0, {
+    torchdash.source = follow(runId, plots.epochs.series.last() ?? 0, plots.steps.last() ?? 0, {
       run: (run) => { header.render(run); touch(); },
       epoch: (row) => { feed.addEpochRows([row]); touch(); },
       steps: (rows) => { feed.addStepRows(rows); touch(); },

@@ -1,4 +1,4 @@
-/* Feeding metric rows into the run page's charts: epoch rows (losses, accuracies, learning
+/* Feeding metric rows into the run page's charts: epoch rows (every named metric, learning
  * rate) and step rows (train loss, smoothed by the slider's weight). The step chart holds a
  * downsampled history plus the live tail; when the tail grows long, the history is fetched again
  * downsampled by the server, so the chart never holds too much. */
@@ -16,11 +16,8 @@ export function createMetricFeed(runId, { epochs, lrs, steps, charts }, onSteps)
 
   function addEpochRows(rows) {
     if (!rows || !rows.length) return;
-    for (const r of rows) {
-      epochs.push(r.epoch, [r.train_loss, r.val_loss, r.train_accuracy, r.val_accuracy]);
-      lrs.push(r.epoch, [r.lr]);
-    }
-    charts.epoch.redraw();
+    epochs.addRows(rows);
+    for (const r of rows) lrs.push(r.epoch, [r.lr]);
     charts.lr.redraw();
   }
 

@@ -1,9 +1,9 @@
 /* One row of the home page's runs table: select box, id, name, sweep group and tags, status
- * badge (with a queued run's place and moves, or why a run stopped early), progress bar with ETA, best validation accuracy, a validation-loss sparkline, duration,
+ * badge (with a queued run's place and moves, or why a run stopped early), progress bar with ETA, the best value of the metric the run monitors (named), a validation-loss sparkline, duration,
  * device and age. Also the per-run values (progress, duration) that sorting uses. */
 
 import { h } from "../shared/dom.js";
-import { fmtDuration, fmtPlacement, parseTime, relativeTime } from "../shared/format.js";
+import { fmtDuration, fmtMetric, fmtPlacement, parseTime, relativeTime } from "../shared/format.js";
 import { queueLine, secondsLeft, stopReasonLine, tagChips } from "./queue.js";
 
 /** Seconds the run has trained (so far, while running); null before it started. */
@@ -53,7 +53,8 @@ function statusBadge(run) {
  * a change. */
 export function runRow(run, summary, selected, onSelect) {
   const created = parseTime(run.created_at);
-  const acc = run.best_val_accuracy;
+  const monitor = run.monitor || "val_accuracy";
+  const best = run.best_metric ?? (monitor === "val_accuracy" ? run.best_val_accuracy : null);
   const { done, eta, estimated } = progressOf(run, summary);
   const box = h("input", { type: "checkbox", class: "run-select", "aria-label": `select run ${run.id}`, checked: selected });
   box.addEventListener("change", () => onSelect(box.checked));
@@ -69,7 +70,8 @@ export function runRow(run, summary, selected, onSelect) {
       h("span", { class: "mini-progress", title: `${(done * 100).toFixed(0)}%` }, h("span", { style: `width:${(done * 100).toFixed(1)}%` })),
       ` ${run.epoch}/${run.max_epochs}`,
       eta !== null ? h("span", { class: "eta muted", title: estimated ? "from the Check estimate" : "from the epochs so far", text: ` · ${run.status === "queued" ? "takes" : "ETA"} ${estimated ? "~" : ""}${fmtDuration(eta)}` }) : null),
-    h("td", { class: "num" }, acc === null || acc === undefined ? "–" : `${(acc * 100).toFixed(1)}%`),
+    h("td", { class: "num best-col", title: `best ${monitor}${run.best_epoch ? ` at epoch ${run.best_epoch}` : ""}` },
+      h("span", { class: "metric-name muted", text: `${monitor} ` }), fmtMetric(monitor, best)),
     h("td", {}, sparkline(summary ? summary.val_loss : [])),
     h("td", { class: "num" }, fmtDuration(duration(run))),
     h("td", { class: "placement" }, fmtPlacement(run)),

@@ -3,12 +3,20 @@
 
 import { duration, progressOf } from "./row.js";
 
+// The run's best monitored value, signed so that better is larger whatever its mode: a run of
+// val_loss (min) and one of val_accuracy (max) both sort best first when descending.
+function orientedBest(run) {
+  const value = run.best_metric ?? run.best_val_accuracy;
+  if (value === null || value === undefined) return -Infinity;
+  return run.monitor_mode === "min" ? -value : value;
+}
+
 function sortValue(key, run, summary) {
   switch (key) {
     case "name": return run.name.toLowerCase();
     case "status": return run.status;
     case "progress": return progressOf(run, summary).done;
-    case "best": return run.best_val_accuracy ?? -1;
+    case "best": return orientedBest(run);
     case "sparkline": { const v = summary ? summary.val_loss : []; return v.length ? v[v.length - 1] : Infinity; }
     case "duration": return duration(run) ?? -1;
     case "device": return run.device || "";

@@ -16,6 +16,10 @@ export const fmtTime = (iso) => { const d = parseTime(iso); return d ? d.toLocal
 export const fmtNum = (v, digits = 4) => (missing(v) ? "–" : Number(v).toFixed(digits));
 export const fmtPct = (v) => (missing(v) ? "–" : `${(v * 100).toFixed(1)}%`);
 
+/** A named metric's value: accuracies and F1 scores as percentages, the others as numbers. */
+export const isFraction = (name) => /(^|_)(accuracy|f1_\w+)$/.test(name || "");
+export const fmtMetric = (name, v) => (isFraction(name) ? fmtPct(v) : fmtNum(v));
+
 export function fmtBytes(n) {
   if (missing(n)) return "–";
   const units = ["B", "KiB", "MiB", "GiB"];

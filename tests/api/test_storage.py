@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, Table, create_engine, inspect, text
 
+from app.exports.bundle import EPOCH_COLUMNS
 from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
+from app.storage.metrics import write_epoch
 from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
 from app.storage.tables import RunStatus
-from tests.support.database import sqlite_only
+from tests.support.database import ON_POSTGRESQL, sqlite_only
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
 from trainer.checkpoints.store import list_checkpoints, load_checkpoint
@@ -150,4 +154,88 @@ def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -
     upgrade(engine)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
+
+
+def _database_before_named_metrics(request: pytest.FixtureRequest, home: Path) -> Settings:
+    """Settings of a new, empty database (a file in `home`, or on the PostgreSQL pass a database
+    of the session's server), which the test brings to revision 0011 itself."""
+    if ON_POSTGRESQL:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"before_named_metrics_{home.parent.name[-12:].lower()}")
+        request.getfixturevalue("monkeypatch").setenv("TORCHDASH_DATABASE_URL", url)
+    (home / "data").mkdir(parents=True)
+    return Settings(home=home, data_roots=[home / "data"])
+
+
+def test_runs_stored_before_named_metrics_read_back_with_them_after_the_upgrade(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    settings = _database_before_named_metrics(request, tmp_path / "home")
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine, "0011")
+    when = datetime(2024, 1, 1)
+    with engine.begin() as connection:
+        tables = MetaData()
+        runs, epochs, checkpoints = (
+            Table(name, tables, autoload_with=connection)
+            for name in ("runs", "epoch_metrics", "checkpoints")
+        )
+        run = {"status": "succeeded", "config": TINY_CONFIG, "max_epochs": 3, "epoch": 3}
+        run |= {"created_at": when, "updated_at": when, "stop_requested": False}
+        run |= {"progress_batch": 0, "progress_batches": 23, "best_val_accuracy": 0.8}
+        connection.execute(
+            runs.insert(),
+            [
+                {**run, "id": 1, "name": "judged by accuracy", "best_epoch": None},
+                {**run, "id": 2, "name": "stopped early", "best_epoch": 1},
+            ],
+        )
+        for run_id in (1, 2):
+            for epoch, accuracy in enumerate([0.5, 0.8, 0.7], start=1):
+                values = {"run_id": run_id, "epoch": epoch, "val_accuracy": accuracy}
+                values |= {"train_loss": 1.0, "train_accuracy": 0.6, "val_loss": 2.0 - accuracy}
+                connection.execute(epochs.insert(), {**values, "lr": 0.1, "seconds": 1.0})
+                connection.execute(
+                    checkpoints.insert(),
+                    {"run_id": run_id, "epoch": epoch, "complete": True, "batches_done": 23}
+                    | {"path": f"/gone/{run_id}/{epoch}", "size_bytes": 1, "created_at": when}
+                    | {"val_loss": 2.0 - accuracy, "val_accuracy": accuracy},
+                )
+    engine.dispose()
+
+    with TestClient(create_app(settings, dispatch=False), base_url="http://127.0.0.1") as client:
+        judged = client.get("/api/runs/1").json()
+        assert (judged["task"], judged["monitor"], judged["monitor_mode"]) == (
+            "classification",
+            "val_accuracy",
+            "max",
+        )
+        assert judged["best_metric"] == 0.8 and judged["best_epoch"] == 2
+        assert client.get("/api/runs/2").json()["best_epoch"] == 1  # early stopping's, kept
+        rows = client.get("/api/runs/1/metrics").json()["epochs"]
+        assert rows[1]["metrics"] == {
+            "train_loss": 1.0,
+            "train_accuracy": 0.6,
+            "val_loss": 1.2,
+            "val_accuracy": 0.8,
+        }
+        marked = client.get("/api/runs/1/checkpoints").json()
+        assert [(c["epoch"], c["best"], c["metrics"]) for c in marked] == [
+            (1, False, None),
+            (2, True, None),
+            (3, False, None),
+        ]
+        header = client.get("/api/runs/1/metrics.csv").text.splitlines()[0]
+        assert header == ",".join(EPOCH_COLUMNS)  # no named metric beyond the old columns
+        listed = client.get("/api/runs", params={"sort": "best_metric"}).json()["runs"]
+        assert [r["best_metric"] for r in listed] == [0.8, 0.8]
+
+    # A run without accuracy (regression, multi-label) can now store its epochs.
+    engine = make_engine(settings.sqlalchemy_url)
+    with session_scope(make_session_factory(engine)) as session:
+        row = {"epoch": 4, "train_loss": 1.0, "train_accuracy": None, "val_loss": 0.5}
+        row |= {"val_accuracy": None, "lr": 0.1, "seconds": 1.0, "metrics": {"val_r2": 0.3}}
+        write_epoch(session, 1, row)
+    assert current_revision(engine) == HEAD_REVISION
     engine.dispose()

@@ -64,7 +64,8 @@ def test_submit_with_sets_watch_show_logs_download_and_fork(server: str, tmp_pat
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     run_id = int(submitted.stdout.split()[1])  # "run 7 tiny: queued"
     assert "succeeded" in submitted.stdout
-    assert "epoch 2: train loss" in submitted.stdout  # the watch view's line per epoch
+    # The watch view's line per epoch names every metric the epoch recorded.
+    assert "epoch 2: train_loss" in submitted.stdout and "val_f1_macro" in submitted.stdout
 
     listed = {run["id"]: run for run in runs_json(server)["runs"]}
     run = listed[run_id]
@@ -76,7 +77,8 @@ def test_submit_with_sets_watch_show_logs_download_and_fork(server: str, tmp_pat
 
     shown = torchdash(server, "show", str(run_id))
     assert shown.returncode == 0 and "status      succeeded" in shown.stdout
-    assert "val loss" in shown.stdout and "epoch       2/2" in shown.stdout
+    assert "val_loss" in shown.stdout and "epoch       2/2" in shown.stdout
+    assert "monitor     val_accuracy (max)" in shown.stdout
     shown_json = json.loads(torchdash(server, "show", str(run_id), "--json").stdout)
     assert [e["epoch"] for e in shown_json["epochs"]] == [1, 2]
 

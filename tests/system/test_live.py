@@ -32,6 +32,11 @@ def test_sse_pushes_epoch_rows_as_they_are_written(live_server: str) -> None:
             if len(seen["epoch"]) == 2 and finished and steps_seen == 2 * 23:
                 break
     assert [row["epoch"] for row in seen["epoch"]] == [1, 2]
+    # Each epoch event carries every named metric, and the old fields beside them.
+    names = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_f1_macro"]
+    assert all(list(row["metrics"]) == names for row in seen["epoch"])
+    assert all(row["metrics"]["val_loss"] == row["val_loss"] for row in seen["epoch"])
+    assert seen["run"][-1]["monitor"] == "val_accuracy" and seen["run"][-1]["best_metric"] > 0
     statuses = [r["status"] for r in seen["run"]]
     assert statuses[0] in ("queued", "running") and statuses[-1] == "succeeded"
     steps = [row["step"] for batch in seen["steps"] for row in batch]

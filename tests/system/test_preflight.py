@@ -37,6 +37,13 @@ class FixedInput(nn.Module):
         return self.linear(x.flatten(1))
 
 
+class Elementwise(nn.Module):
+    """A loss of outputs and targets of one shape: not class indices."""
+
+    def forward(self, output, target):
+        return ((output - target.view(output.shape)) ** 2).mean()
+
+
 class ThreeOutputs(nn.Module):
     """Three outputs whatever the data: cross-entropy cannot score digits 3 to 9 with them."""
 
@@ -114,8 +121,14 @@ def test_a_good_config_gets_every_figure_and_its_estimate_becomes_the_runs_eta(
         ),
         (
             {"model": {"kind": "plugin", "name": "ThreeOutputs"}},
+            ["body", "model"],
+            "the model gives outputs of shape [64, 3], 3 per item; classification with loss "
+            "cross_entropy needs 10 per item (one per class)",
+        ),
+        (
+            {"loss": {"kind": "plugin", "name": "Elementwise"}},
             ["body", "loss"],
-            "loss cross_entropy cannot take output [64, 3] and targets [64]",
+            "loss plugin cannot take output [64, 10] and targets [64]",
         ),
         (
             {"data": {"kind": "imagefolder", "train_dir": "empty"}},

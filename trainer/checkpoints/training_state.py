@@ -32,7 +32,11 @@ class EpochProgress:
     correct: int = 0
     seen: int = 0
     seconds: float = 0.0
-    best_val_accuracy: float | None = None
+    best_val_accuracy: float | None = None  # classification runs
+    # The best value of the run's monitored metric, and its epoch (a checkpoint written before
+    # runs had one lacks them: they start again from the resumed epoch).
+    best_metric: float | None = None
+    best_metric_epoch: int | None = None
     processes: int = (
         1  # the rank count that `batches_done` counts in (trainer/distributed/ranks.py)
     )
@@ -58,6 +62,7 @@ def checkpoint_job(
         "config": config.model_dump_json(),
         "val_loss": report.val_loss if report else None,
         "val_accuracy": report.val_accuracy if report else None,
+        "metrics": dict(report.metrics) if report else None,
     }
     return CheckpointJob(
         epoch=progress.epoch if complete else progress.epoch + 1,

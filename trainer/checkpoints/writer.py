@@ -117,5 +117,6 @@ class CheckpointWriter:
                 size_bytes=checkpoint_size(path),
                 val_loss=job.trainer_state["val_loss"],
                 val_accuracy=job.trainer_state["val_accuracy"],
+                metrics=job.trainer_state.get("metrics"),
             )
         )

@@ -1,7 +1,8 @@
 """Data sets: each config kind becomes a train and a validation `Dataset` plus its class names.
 
-Each kind yields raw samples (PIL images or tensors); the config's train and val transform
-pipelines then turn them into float tensors (see trainer/data/transforms.py).
+Each built-in kind yields raw samples (PIL images or tensors); the config's train and val
+transform pipelines then turn them into float tensors (see trainer/data/transforms.py). A plugin
+Dataset does its own work (trainer/data/plugin_data.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from trainer.config.data import (
     ImageFolderData,
     TorchvisionData,
 )
+from trainer.config.plugins import PluginData
+from trainer.config.tasks import Task
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
 from trainer.data.image_checks import ImageCheck, require_two_classes
 from trainer.data.transforms import TransformedDataset, build_pipeline
@@ -31,16 +34,30 @@ class DataSplits:
 
     train: Dataset
     val: Dataset
-    class_names: list[str]
+    class_names: list[str]  # classes; label names (multilabel); target names (regression)
     input_shape: tuple[int, ...]
+    target_shape: tuple[int, ...] = ()  # one item's target: () for a class index or a scalar
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
 
-def build_datasets(config: DataConfig) -> DataSplits:
-    """Build the train and validation data sets a config names, transforms applied."""
+def build_datasets(
+    config: DataConfig, task: Task = "classification", plugins_dir: Path | None = None
+) -> DataSplits:
+    """Build the train and validation data sets a config names, transforms applied.
+
+    `task` is what the targets must be (checked on a plugin Dataset's first item: the built-in
+    kinds are classification data); `plugins_dir` is where data kind `plugin` looks.
+    """
+    if isinstance(config, PluginData):
+        from trainer.data.plugin_data import build_plugin_splits
+
+        plugin = build_plugin_splits(config, task, plugins_dir)
+        return DataSplits(
+            plugin.train, plugin.val, plugin.class_names, plugin.input_shape, plugin.target_shape
+        )
     prefix: list[TransformStep] = []
     if isinstance(config, DigitsData):
         train, val, class_names = _digits(config)

@@ -13,7 +13,6 @@ DataLoader.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainer.config import RunConfig
-from trainer.config.transforms import HorizontalFlipStep, RandomCropStep, RotationStep
+from trainer.config.plugins import PluginData
+from trainer.config.transforms import (
+    HorizontalFlipStep,
+    RandomCropStep,
+    RotationStep,
+    TransformStep,
+)
 from trainer.data.datasets import DataSplits
 from trainer.data.sampling import EpochShuffleSampler
 
@@ -43,7 +48,8 @@ class CacheDecision:
 
 @dataclass(frozen=True)
 class CachedTensors:
-    """A whole split: inputs N x ... and targets N, as the DataLoader would have collated them."""
+    """A whole split: inputs N x ... and targets N x ... (a class index, or a plugin Dataset's
+    label or target vector), as the DataLoader would have collated them."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
@@ -62,7 +68,13 @@ def decide_cache(config: RunConfig, data: DataSplits) -> CacheDecision:
     """Cache when the budget allows, the pipelines are deterministic and both splits fit."""
     if config.cache_budget_mb == 0:
         return CacheDecision(False, "cache_budget_mb is 0")
-    steps = [*config.data.train_transforms, *config.data.val_transforms]
+    if isinstance(config.data, PluginData) and not config.data.cache:
+        # Only its author knows whether a Dataset's items are the same every epoch.
+        return CacheDecision(False, "data.cache is off for the plugin Dataset")
+    if isinstance(config.data, PluginData):
+        steps: list[TransformStep] = []
+    else:
+        steps = [*config.data.train_transforms, *config.data.val_transforms]
     random_steps = sorted({step.kind for step in steps if isinstance(step, RANDOM_STEPS)})
     if random_steps:
         return CacheDecision(
@@ -77,9 +89,9 @@ def decide_cache(config: RunConfig, data: DataSplits) -> CacheDecision:
 
 
 def estimated_bytes(dataset: Dataset) -> int:
-    """Memory of a decoded split, judged by its first item (inputs plus an int64 target)."""
-    sample, _ = dataset[0]
-    per_item = math.prod(sample.shape) * sample.element_size() + 8
+    """Memory of a decoded split, judged by its first item (inputs plus target)."""
+    sample, target = (torch.as_tensor(part) for part in dataset[0])
+    per_item = sample.numel() * sample.element_size() + target.numel() * target.element_size()
     return per_item * len(dataset)  # type: ignore[arg-type]
 
 

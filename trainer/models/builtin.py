@@ -49,8 +49,13 @@ def build_model(
     input_shape: tuple[int, ...],
     num_outputs: int,
     plugins_dir: Path | None = None,
+    num_classes: int | None = None,
 ) -> nn.Module:
-    """Build the model a config names for inputs of `input_shape` and `num_outputs` outputs."""
+    """Build the model a config names for inputs of `input_shape` and `num_outputs` outputs.
+
+    `num_classes` (the data's classes, labels or targets; by default `num_outputs`) is offered to
+    a plugin model's constructor, which may differ from the outputs (one for binary BCE).
+    """
     if isinstance(config, MLPModel):
         return _mlp(config, math.prod(input_shape), num_outputs)
     if isinstance(config, CNNModel):
@@ -64,11 +69,10 @@ def build_model(
     if isinstance(config, SparseEmbeddingModel):
         return PixelBinEmbedding(input_shape, num_outputs, config.bins, config.sparse)
     if isinstance(config, PluginModel):
-        from trainer.models.plugins import build_plugin_model
+        from trainer.plugins.loading import build_plugin_model
 
-        if plugins_dir is None:
-            raise ValueError("model kind 'plugin' needs a plugins folder (TORCHDASH_PLUGINS_DIR)")
-        return build_plugin_model(plugins_dir, config.name, input_shape, num_outputs)
+        classes = num_outputs if num_classes is None else num_classes
+        return build_plugin_model(plugins_dir, config, input_shape, classes, num_outputs)
     raise TypeError(f"unknown model config {config!r}")
 
 

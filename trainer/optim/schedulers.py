@@ -1,7 +1,7 @@
 """LR schedulers: each config kind becomes a torch.optim.lr_scheduler, stepped at the right time.
 
 OneCycleLR steps after every batch (its cycle spans the whole run); the others once per epoch,
-after validation, ReduceLROnPlateau on the validation metric it monitors.
+after validation, ReduceLROnPlateau on the metric it monitors (the run's, unless it names another).
 """
 
 from __future__ import annotations
@@ -21,25 +21,29 @@ from trainer.config.schedulers import (
     SchedulerConfig,
     StepLRScheduler,
 )
+from trainer.config.tasks import Mode
 
 
 class Schedule:
     """A scheduler (or none) and when to step it."""
 
-    def __init__(self, config: SchedulerConfig | None, scheduler: Any) -> None:
+    def __init__(
+        self, config: SchedulerConfig | None, scheduler: Any, monitor: str = "val_loss"
+    ) -> None:
         self.config = config
         self.scheduler = scheduler
+        self.monitor = monitor  # the metric ReduceLROnPlateau follows
 
     def after_batch(self) -> None:
         if isinstance(self.config, OneCycleLRScheduler):
             self.scheduler.step()
 
-    def after_epoch(self, val_loss: float, val_accuracy: float) -> None:
+    def after_epoch(self, metrics: dict[str, float]) -> None:
+        """Step past a validated epoch; `metrics`: its named metrics (EpochReport.metrics)."""
         if self.scheduler is None or isinstance(self.config, OneCycleLRScheduler):
             return
         if isinstance(self.config, ReduceLROnPlateauScheduler):
-            monitored = val_loss if self.config.monitor == "val_loss" else val_accuracy
-            self.scheduler.step(monitored)
+            self.scheduler.step(metrics[self.monitor])
         else:
             self.scheduler.step()
 
@@ -56,8 +60,11 @@ def build_schedule(
     optimizer: optim.Optimizer,
     max_epochs: int,
     batches_per_epoch: int,
+    watch: tuple[str, Mode] = ("val_loss", "min"),
 ) -> Schedule:
-    return Schedule(config, _scheduler(config, optimizer, max_epochs, batches_per_epoch))
+    """`watch`: the metric and mode a plateau scheduler follows (trainer/metrics/monitor.py)."""
+    scheduler = _scheduler(config, optimizer, max_epochs, batches_per_epoch, watch[1])
+    return Schedule(config, scheduler, watch[0])
 
 
 def _scheduler(
@@ -65,6 +72,7 @@ def _scheduler(
     optimizer: optim.Optimizer,
     max_epochs: int,
     batches_per_epoch: int,
+    mode: Mode,
 ) -> Any:
     if config is None:
         return None
@@ -87,7 +95,7 @@ def _scheduler(
         )
     if isinstance(config, ReduceLROnPlateauScheduler):
         return lr_scheduler.ReduceLROnPlateau(
-            optimizer, **config.model_dump(exclude={"kind", "monitor"})
+            optimizer, mode=mode, **config.model_dump(exclude={"kind", "monitor", "mode"})
         )
     if isinstance(config, LinearWarmupScheduler):
         return lr_scheduler.LinearLR(optimizer, **config.model_dump(exclude={"kind"}))

@@ -27,7 +27,9 @@ BINARY = {
 def read_checkpoints(run_id: RowId, session: SessionDep) -> list[CheckpointPublic]:
     run = lifecycle.get_run(session, run_id)
     rows = checkpoint_rows.read_checkpoints(session, run_id)
-    best = checkpoint_rows.last_and_best_checkpoints(rows, run.best_epoch).get("best")
+    best = checkpoint_rows.last_and_best_checkpoints(
+        rows, run.best_epoch, run.monitor, run.monitor_mode
+    ).get("best")
     return [CheckpointPublic.of(row, best=row is best) for row in rows]
 
 

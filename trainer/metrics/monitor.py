@@ -1,0 +1,35 @@
+"""Which metric a watcher follows, and in which direction it improves.
+
+The run monitors one metric (`monitor_of`: its best epoch, the best checkpoint); early stopping
+and the plateau scheduler follow the run's unless they name another.
+"""
+
+from __future__ import annotations
+
+import math
+
+from trainer.config import RunConfig
+from trainer.config.tasks import Mode, metric_mode, monitor_of
+
+
+def watched_metric(
+    config: RunConfig, name: str | None = None, mode: Mode | None = None
+) -> tuple[str, Mode]:
+    """The metric `name` (None: the run's monitored metric) and its mode (None: the metric's
+    own direction; for the run's monitor, the run's `monitor_mode`)."""
+    if name is None:
+        name, run_mode = monitor_of(config)
+        return name, mode or run_mode
+    return name, mode or metric_mode(config, name)
+
+
+def improved(value: float, best: float | None, mode: Mode, min_delta: float = 0.0) -> bool:
+    """True when `value` beats `best` by more than `min_delta` in direction `mode` (a NaN never
+    does: it compares false with everything)."""
+    if math.isnan(value):
+        return False
+    if best is None:
+        return True
+    if mode == "min":
+        return value < best - min_delta
+    return value > best + min_delta

@@ -1,0 +1,1 @@
+"""The user's plugin files: read as text for the form (catalog), imported by workers (loading)."""

@@ -192,8 +192,13 @@ def test_the_cnn_template_rebuilds_and_data_elsewhere_needs_data_root(
     assert "data.train_dir" in refused.stderr and "--data-root" in refused.stderr
     (again,) = epochs_of(
         train_py(
-            bundle, "--epochs", "1", "--device", "cpu",
-            "--data-root", f"{root / 'digits-images'}={moved}",
+            bundle,
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--data-root",
+            f"{root / 'digits-images'}={moved}",
         )  # fmt: skip
     )
     assert_same_losses(again, stored[0])
@@ -274,14 +279,15 @@ def test_a_run_whose_plugin_is_gone_is_refused_naming_it(
 def test_a_plugin_regression_run_rebuilds_with_its_plugin_files(
     client: TestClient, settings: Settings, execute, tmp_path: Path
 ) -> None:
-    """Dataset, model and metric plugins (the examples, in a temporary plugins folder)."""
+    """Dataset, model, loss and metric plugins (the examples, in a temporary plugins folder)."""
     shutil.copytree(EXAMPLE_PLUGINS, settings.plugins_path, ignore=shutil.ignore_patterns("*.md"))
     config = {
         "name": "diabetes",
         "task": "regression",
         "data": {"kind": "plugin", "name": "Diabetes"},
-        "model": {"kind": "plugin", "name": "TabularMLP"},
-        "loss": {"kind": "mse"},
+        "model": {"kind": "plugin", "name": "TabularMLP", "args": {"width": 16}},
+        "loss": {"kind": "plugin", "name": "LogCoshLoss"},
+        "metrics": [{"kind": "plugin", "name": "WithinTolerance", "args": {"tolerance": 0.5}}],
         "optimizer": {"kind": "adam", "lr": 0.003},
         "batch_size": 32,
         "max_epochs": 2,
@@ -299,6 +305,7 @@ def test_a_plugin_regression_run_rebuilds_with_its_plugin_files(
     )
     (first,) = epochs_of(train_py(bundle, "--epochs", "1", "--device", "cpu"))
     assert_same_losses(first, stored[0])
-    assert first["metrics"]["val_mae"] == pytest.approx(stored[0]["metrics"]["val_mae"], abs=1e-6)
+    for name in ("val_mae", "val_WithinTolerance"):
+        assert first["metrics"][name] == pytest.approx(stored[0]["metrics"][name], abs=1e-6)
     required = assert_requirements_are_what_it_imports(bundle)
     assert {"scikit-learn", "torchmetrics"} <= required  # the Diabetes Dataset, a metric plugin

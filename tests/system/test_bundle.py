@@ -190,17 +190,8 @@ def test_the_cnn_template_rebuilds_and_data_elsewhere_needs_data_root(
     refused = train_py(bundle, "--epochs", "1", "--device", "cpu")
     assert refused.returncode == 2 and not refused.stdout
     assert "data.train_dir" in refused.stderr and "--data-root" in refused.stderr
-    (again,) = epochs_of(
-        train_py(
-            bundle,
-            "--epochs",
-            "1",
-            "--device",
-            "cpu",
-            "--data-root",
-            f"{root / 'digits-images'}={moved}",
-        )  # fmt: skip
-    )
+    move = f"{root / 'digits-images'}={moved}"
+    (again,) = epochs_of(train_py(bundle, "--epochs", "1", "--device", "cpu", "--data-root", move))
     assert_same_losses(again, stored[0])
 
 
@@ -309,3 +300,20 @@ def test_a_plugin_regression_run_rebuilds_with_its_plugin_files(
         assert first["metrics"][name] == pytest.approx(stored[0]["metrics"][name], abs=1e-6)
     required = assert_requirements_are_what_it_imports(bundle)
     assert {"scikit-learn", "torchmetrics"} <= required  # the Diabetes Dataset, a metric plugin
+
+
+def test_a_ddp_run_rebuilds_with_its_processes(
+    client: TestClient, make_run, execute, tmp_path: Path
+) -> None:
+    """`processes: 2` on the CPU (gloo): train.py starts the second rank, as the worker does,
+    with PYTHONPATH naming the bundle, so that rank imports its trainer too."""
+    run = make_run(processes=2, max_epochs=1)
+    assert execute(run["id"]) == RunStatus.SUCCEEDED
+    bundle = unzip_bundle(client, run["id"], tmp_path / "bundle")
+    result = train_py(bundle, "--device", "cpu")
+    (first,) = epochs_of(result)
+    assert_same_losses(first, recorded(client, run["id"])[0])
+    assert "rank 1 of 2 started" in result.stderr
+    # One process trains the whole training set per epoch: other steps, other losses.
+    (single,) = epochs_of(train_py(bundle, "--device", "cpu", "--processes", "1"))
+    assert single["train_loss"] != pytest.approx(first["train_loss"], abs=1e-6)

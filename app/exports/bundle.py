@@ -104,7 +104,7 @@ def build_bundle(session: Session, run: Run, files: RunFiles, plugins_dir: Path)
         archive.write(TRAIN_SCRIPT, "train.py")
         for source in (*trainer_files, *plugin_files):
             archive.writestr(source.name, source.text)
-        required = rebuild.requirements(run.config, trainer_files, plugin_files)
+        required = rebuild.requirements(run.config, plugin_files)
         archive.writestr("requirements.txt", "\n".join(required) + "\n")
         archive.writestr("README.txt", _readme(run, picked, start, bool(plugin_files)))
         for role, row in picked.items():

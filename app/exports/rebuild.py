@@ -23,11 +23,9 @@ from app.errors import ConflictError
 TRAINER_DIR = Path(trainer.__file__).resolve().parent
 # The packages `trainer.loop.fit` imports for every run (by their import names); the system test
 # of the bundle checks this against the modules a rebuilt run really imports.
-TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL")
+TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL", "torchmetrics")
 # ... and those that only some data kinds reach: scikit-learn ships the digits.
 DATA_KIND_IMPORTS: dict[str, tuple[str, ...]] = {"digits": ("sklearn",)}
-# Imported by the trainer only once it computes metrics with this library (read from its source).
-OPTIONAL_TRAINER_IMPORTS = ("torchmetrics",)
 
 
 @dataclass(frozen=True)
@@ -116,15 +114,11 @@ def _imported_tops(text: str) -> set[str]:
     return found
 
 
-def requirements(
-    config: dict[str, Any], trainer_files: list[SourceFile], plugin_files: list[SourceFile]
-) -> list[str]:
+def requirements(config: dict[str, Any], plugin_files: list[SourceFile]) -> list[str]:
     """`requirements.txt`'s lines: the distributions this run's trainer and plugins import,
     pinned to the versions this server has (the same versions give the same numbers)."""
-    trainer_imports = set().union(*(_imported_tops(f.text) for f in trainer_files))
     imports = set(TRAINER_IMPORTS)
     imports |= set(DATA_KIND_IMPORTS.get(str(config.get("data", {}).get("kind")), ()))
-    imports |= set(OPTIONAL_TRAINER_IMPORTS) & trainer_imports
     local = {Path(f.name).stem for f in plugin_files} | {"trainer", "__future__"}
     for source in plugin_files:
         imports |= _imported_tops(source.text) - local - sys.stdlib_module_names

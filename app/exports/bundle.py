@@ -139,19 +139,22 @@ class _Start:
 def _start_point(session: Session, run: Run, files: RunFiles) -> _Start:
     """A fork starts from its parent's checkpoint, an upload's run from its weights; when that
     file is gone, start.json says so and train.py refuses to start without --init/--resume."""
-    if run.parent_run_id is not None and run.fork_epoch is not None:
-        what = f"run {run.parent_run_id}'s checkpoint of epoch {run.fork_epoch}"
-        row = checkpoint_rows.find_checkpoint(session, run.parent_run_id, run.fork_epoch)
+    if run.fork_epoch is not None:
+        parent = run.parent_run_id  # None once the parent run was deleted
+        what = f"run {parent or '(deleted)'}'s checkpoint of epoch {run.fork_epoch}"
+        row = None
+        if parent is not None:
+            row = checkpoint_rows.find_checkpoint(session, parent, run.fork_epoch)
         try:
-            if row is None:
+            if parent is None or row is None:
                 raise NotFoundError(what)
             for name in CHECKPOINT_FILES:  # every file there before the zip is started
-                files.checkpoint_file(run.parent_run_id, row.path, name)
+                files.checkpoint_file(parent, row.path, name)
         except NotFoundError:
             return _Start({"missing": f"this run is a fork of {what}, which is gone"})
         return _Start(
             {"resume_from": FORK_START, "fork": True, "what": what},
-            parent_checkpoint=(run.parent_run_id, row.path),
+            parent_checkpoint=(parent, row.path),
         )
     if run.upload_id is not None:
         upload = session.get(Upload, run.upload_id)

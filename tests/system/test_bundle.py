@@ -235,6 +235,14 @@ def test_a_fork_rebuilds_from_its_parents_checkpoint(
     (second,) = epochs_of(train_py(bundle, "--device", "cpu"))  # epoch 2, from epoch 1's end
     assert_same_losses(second, recorded(client, fork["id"])[0])
 
+    # Its parent deleted, the fork's start is gone: train.py asks where to start.
+    assert client.delete(f"/api/runs/{source['id']}").status_code == 204
+    orphan = unzip_bundle(client, fork["id"], tmp_path / "orphan")
+    refused = train_py(orphan, "--device", "cpu")
+    assert refused.returncode == 2 and "pass --init or --resume" in refused.stderr
+    resumed = train_py(orphan, "--device", "cpu", "--epochs", "3", "--resume", "checkpoints/last")
+    assert [row["epoch"] for row in epochs_of(resumed)] == [3]
+
 
 def test_a_run_whose_plugin_is_gone_is_refused_naming_it(
     client: TestClient, settings: Settings

@@ -91,6 +91,11 @@ def test_the_bundle_rebuilds_a_digits_run_with_its_own_trainer_and_starts_from_i
     assert abs(init["val_loss"] - best) < abs(init["val_loss"] - stored[0]["val_loss"])
     assert init["val_loss"] < stored[0]["val_loss"]
 
+    # A config this trainer does not accept is refused before anything trains.
+    (bundle / "edited.json").write_text(json.dumps({**run["config"], "batch_size": 0}))
+    refused = train_py(bundle, "--config", "edited.json")
+    assert refused.returncode == 2 and "batch_size" in refused.stderr and not refused.stdout
+
     # --resume goes on from the last checkpoint: epoch 4, after the run's 3.
     (resumed,) = epochs_of(
         train_py(bundle, "--epochs", "4", "--device", "cpu", "--resume", "checkpoints/last")

@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.storage.tables import RunStatus
 from app.web.form_templates import form_templates
 from tests.support.paths import ROOT
+from tests.support.runs import TINY_CONFIG
 from trainer.data.demo import write_digits_image_folder
 
 EXAMPLE_PLUGINS = ROOT / "examples" / "plugins"
@@ -247,6 +248,24 @@ def test_a_fork_rebuilds_from_its_parents_checkpoint(
     assert refused.returncode == 2 and "pass --init or --resume" in refused.stderr
     resumed = train_py(orphan, "--device", "cpu", "--epochs", "3", "--resume", "checkpoints/last")
     assert [row["epoch"] for row in epochs_of(resumed)] == [3]
+
+
+def test_a_run_started_from_an_upload_rebuilds_from_those_weights(
+    client: TestClient, make_run, execute, tmp_path: Path
+) -> None:
+    source = make_run(max_epochs=1)
+    assert execute(source["id"]) == RunStatus.SUCCEEDED
+    weights = client.get(f"/api/runs/{source['id']}/checkpoints/1/model").content
+    upload = client.post("/api/uploads?filename=model.pt", content=weights).json()
+    created = client.post(
+        f"/api/uploads/{upload['id']}/runs", json={**TINY_CONFIG, "max_epochs": 1}
+    )
+    run = created.json()
+    assert execute(run["id"]) == RunStatus.SUCCEEDED
+    bundle = unzip_bundle(client, run["id"], tmp_path / "bundle")
+    assert (bundle / "checkpoints" / "upload" / "model.pt").read_bytes() == weights
+    (first,) = epochs_of(train_py(bundle, "--device", "cpu"))
+    assert_same_losses(first, recorded(client, run["id"])[0])
 
 
 def test_a_run_whose_plugin_is_gone_is_refused_naming_it(

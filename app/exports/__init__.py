@@ -1,2 +1,2 @@
-"""What leaves torchdash with a run: its bundle (zip with checkpoints, config, metrics and a
-standalone `train.py`) and its best epoch's evaluation (confusion matrix, thumbnails)."""
+"""What leaves torchdash with a run: its bundle (a zip that rebuilds it: the trainer's source, its
+plugin files, a `train.py`, checkpoints, config and metrics) and its best epoch's evaluation."""

@@ -238,6 +238,13 @@ class RunFiles:
         self._get_file(path, into)
         return into
 
+    def upload_file(self, location: str) -> StoredFile:
+        """A stored upload, for reading in place (the bundle); NotFoundError if it is gone."""
+        path = self._inside(location, self.uploads_root, f"upload {location}")
+        if not self.fs.isfile(path):
+            raise NotFoundError(f"upload {location} is missing")
+        return StoredFile(path, int(self.fs.size(path)), None if self.remote else Path(path))
+
     # ----- the store itself ------------------------------------------------------------------
 
     def check(self) -> None:

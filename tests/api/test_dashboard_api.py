@@ -93,7 +93,9 @@ def test_bundle_evaluation_and_metrics_csv_of_a_finished_run(
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert not imported & {"app", "trainer", "torchdash"}  # plain PyTorch only
+    # train.py runs the trainer shipped beside it, never the server's code.
+    assert "trainer" in imported and not imported & {"app", "torchdash"}
+    assert {"trainer/loop.py", "trainer/config/run.py", "requirements.txt"} <= names
 
     evaluation = client.get(f"/api/runs/{run['id']}/evaluation").json()
     assert evaluation["class_names"] == [str(d) for d in range(10)]

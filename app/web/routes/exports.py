@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from app.exports import bundle
 from app.runs import lifecycle
-from app.web.deps import FilesDep, RowId, SessionDep
+from app.web.deps import FilesDep, RowId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
 
 router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
@@ -14,16 +14,19 @@ router = APIRouter(prefix="/api/runs/{run_id}", tags=["exports"])
 
 @router.get(
     "/bundle",
-    summary="Zip: last and best checkpoints, config.json, metrics.csv and a standalone train.py",
+    summary="Zip that rebuilds the run: its train.py, the trainer, its plugins, config.json, "
+    "metrics.csv, last and best checkpoints",
     response_class=Response,
     responses={
         200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-        **errors(404, 422),
+        **errors(404, 409, 422),
     },
 )
-def download_bundle(run_id: RowId, session: SessionDep, files: FilesDep) -> Response:
+def download_bundle(
+    run_id: RowId, session: SessionDep, files: FilesDep, settings: SettingsDep
+) -> Response:
     run = lifecycle.get_run(session, run_id)
-    data = bundle.build_bundle(session, run, files)
+    data = bundle.build_bundle(session, run, files, settings.plugins_path)
     return Response(
         data,
         media_type="application/zip",

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from torch import nn
 
-from trainer.models.plugin_discovery import discover_plugin_models
+from trainer.plugins.catalog import read_catalog
 
 
 def build_plugin_model(
     plugins_dir: Path, name: str, input_shape: tuple[int, ...], num_outputs: int
 ) -> nn.Module:
     """`name(input_shape=..., num_classes=...)` from the file that defines it."""
-    files = discover_plugin_models(plugins_dir)
+    files = {found: spec.file for found, spec in read_catalog(plugins_dir).models.items()}
     if name not in files:
         raise ValueError(
             f"plugin model '{name}' is not defined in '{plugins_dir}' (found: {sorted(files)})"

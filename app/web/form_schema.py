@@ -1,13 +1,15 @@
 """The run-config JSON Schema as the form and `/api/schema/run-config` serve it: the config's own
 schema, plus what only this server knows or the form needs to offer choices instead of text
 boxes — the plugin classes found in the plugins folder (each kind's `name` an enum of them, and
-each class's typed arguments under `ui.plugin_args`), and the metric names of each task."""
+each class's typed arguments under `ui.plugin_args`), and the metric names of each task
+(`ui.task_metrics`, with the default monitor of each under `ui.task_monitors`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from trainer.config import TASKS, builtin_metric_names
+from trainer.config.tasks import DEFAULT_MONITOR
 from trainer.plugins.catalog import KIND_NOUNS, Catalog, PluginKind, args_schema, read_catalog
 
 # The schema's definition of each plugin part, and the kind of plugin it names.
@@ -36,6 +38,7 @@ def schema_with_plugins(schema: dict, plugins_dir: Path) -> dict:
             _offer_plugins(defs[def_name], catalog, kind)
     ui = schema.setdefault("ui", {})
     ui["task_metrics"] = {task: builtin_metric_names(task) for task in TASKS}
+    ui["task_monitors"] = {task: DEFAULT_MONITOR[task][0] for task in TASKS}
     for owner_name, prop in _METRIC_FIELDS:
         owner = schema if owner_name is None else defs.get(owner_name)
         field = owner.get("properties", {}).get(prop) if owner else None

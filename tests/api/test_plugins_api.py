@@ -72,6 +72,9 @@ def test_the_schema_offers_each_kinds_classes_and_their_args(client, plugins) ->
     assert schema["ui"]["task_metrics"]["regression"] == [
         "train_loss", "val_loss", "val_mae", "val_rmse", "val_r2",
     ]  # fmt: skip
+    assert schema["ui"]["task_monitors"] == {
+        "classification": "val_accuracy", "multilabel": "val_loss", "regression": "val_loss",
+    }  # fmt: skip
     assert schema["ui"]["sections"]  # the config's own hints stay
     assert schema["properties"]["monitor"]["ui"] == {"section": "metrics", "widget": "metric"}
     assert defs["EarlyStoppingConfig"]["properties"]["monitor"]["ui"]["widget"] == "metric"

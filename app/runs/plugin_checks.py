@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from trainer.config import PluginData, PluginLoss, PluginMetric, PluginModel, RunConfig
 from trainer.config.run import Problem
@@ -68,7 +68,9 @@ def unknown(catalog: Catalog, kind: PluginKind, name: str) -> str:
     found = sorted(catalog.of_kind(kind))
     parts = [f"no {noun} named '{name}' in the plugins folder"]
     elsewhere = catalog.named(name)
-    if elsewhere:
+    if name.startswith("_"):
+        parts.append("a name starting with '_' is private to its file, never a plugin")
+    elif elsewhere:
         other = elsewhere[0]
         parts.append(
             f"'{name}' ({other.file.name}) is a {KIND_NOUNS[other.kind]}, not a {noun}: "
@@ -88,7 +90,7 @@ def unknown(catalog: Catalog, kind: PluginKind, name: str) -> str:
 
 
 def _args_problems(
-    loc: tuple[str | int, ...], name: str, model: Any, args: dict[str, Any]
+    loc: tuple[str | int, ...], name: str, model: type[BaseModel], args: dict[str, Any]
 ) -> list[tuple[Problem, Any]]:
     # Through JSON, as the worker will pass them: strict types, a tuple given as a list.
     try:

@@ -91,7 +91,7 @@ def _union(members: list[Any]) -> Any:
 def _literal(items: list[ast.expr]) -> Any:
     try:
         values = tuple(ast.literal_eval(item) for item in items)
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
     if not values or not all(isinstance(v, str | int | float | bool | None) for v in values):
         return None

@@ -14,6 +14,7 @@ import { customWidget } from "./widget_registry.js";
 import { buildList, isRowList } from "./list_editor.js";
 import { buildSections } from "./sections.js";
 import { buildPluginPart, isPluginPart } from "./plugin_choice.js";
+import { followTask } from "./task_choices.js";
 
 function childPath(path, key) {
   return path ? `${path}.${key}` : key;
@@ -137,6 +138,7 @@ function buildUnion(ctx, schema, union, path, key, value, nullable) {
 
   select.addEventListener("change", () => show(select.value));
   show(initialTag);
+  if (schema.ui && schema.ui.task_kinds) followTask(ctx, select, schema.ui.task_kinds, show);
 
   const kindField = fieldShell(tagPath, union.prop, select, "", {});
   const fieldset = h("fieldset", { class: "group", dataset: { field: path } },

@@ -1,8 +1,8 @@
-"""Plugins in the new-run form, in a real headless Chromium: a task, then a Dataset, a model and
-a metric chosen among the classes of the plugins folder, each class's arguments as typed inputs
-(prefilled with its defaults, rebuilt when another class is chosen), the monitor chosen among the
-run's metric names, a plugin file that does not parse listed, and Check's 422 shown at the
-argument it names."""
+"""Plugins in the new-run form, in a real headless Chromium: a task (the data and loss kinds
+follow it), then a Dataset, a model and a metric chosen among the classes of the plugins
+folder, each class's arguments as typed inputs (prefilled with its defaults, rebuilt when another
+class is chosen), the monitor chosen among the run's metric names, a plugin file that does not
+parse listed, and Check's 422 shown at the argument it names."""
 
 from __future__ import annotations
 
@@ -46,10 +46,15 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     plugins: Path, patient_preflight: None, live_server: str, page: Page
 ) -> None:
     page.goto(f"{live_server}/")
+    # The data and loss kinds follow the task: regression takes a Dataset plugin, a loss that
+    # regresses; the others stay listed, disabled.
     field(page, "task").select_option("regression")
+    expect(field(page, "data.kind")).to_have_value("plugin")
+    expect(field(page, "data.kind").locator('option[value="digits"]')).to_be_disabled()
+    expect(field(page, "loss.kind")).to_have_value("mse")
+    expect(field(page, "loss.kind").locator('option[value="cross_entropy"]')).to_be_disabled()
 
     # The Dataset: a choice of the classes found, its arguments prefilled with their defaults.
-    field(page, "data.kind").select_option("plugin")
     assert options(page, "data.name") == ["Diabetes", "DigitProperties"]
     expect(field(page, "data.name")).to_have_value("Diabetes")
     expect(field(page, "data.args.val_fraction")).to_have_value("0.2")
@@ -64,8 +69,6 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     expect(field(page, "model.args.width")).to_have_value("64")
     assert options(page, "model.args.activation") == ["relu", "tanh"]
     expect(field(page, "model.args.width")).to_have_attribute("type", "number")
-    open_section(page, "loss")
-    field(page, "loss.kind").select_option("mse")
 
     # A metric row: switching its class rebuilds its arguments.
     open_section(page, "metrics")

@@ -31,8 +31,8 @@ _METRIC_FIELDS: list[tuple[str | None, str]] = [
 
 
 def schema_with_plugins(schema: dict, plugins_dir: Path) -> dict:
-    """`schema` (the run config's) with the plugins found in `plugins_dir` and the form's metric
-    choices (see the module's docstring); `schema` is changed in place and returned."""
+    """`schema` (the run config's) with the plugins found in `plugins_dir` and the form's hints
+    (see the module's docstring); `schema` is changed in place and returned."""
     catalog = read_catalog(plugins_dir)
     defs = schema.get("$defs", {})
     for def_name, kind in PLUGIN_DEFS.items():

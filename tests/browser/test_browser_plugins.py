@@ -7,8 +7,10 @@ parse listed, and Check's 422 shown at the argument it names."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -116,3 +118,13 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     expect(page.locator("#config-json")).not_to_have_value("")
     shown = json.loads(page.locator("#config-json").input_value())
     assert shown["data"]["kind"] == "plugin" and shown["model"]["args"]["width"] == 32
+
+    # Started, the run stores that config (whether it then trains is the trainer's business).
+    page.locator("#start-button").click()
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    run_id = int(page.url.rsplit("/", 1)[1])
+    stored = httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
+    assert stored["task"] == "regression" and stored["data"] == sent["data"]
+    assert stored["model"]["args"] == {"width": 32, "depth": 2, "activation": "relu",
+                                       "dropout": 0.0}  # fmt: skip
+    assert stored["metrics"][0]["args"] == {"tolerance": 0.25}

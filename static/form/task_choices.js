@@ -22,7 +22,11 @@ export function followTask(ctx, select, byTask, show) {
     const chosen = select.options[select.selectedIndex];
     if (switchKind && chosen && chosen.disabled) {
       const first = [...select.options].find((option) => !option.disabled);
-      if (first) show(first.value);
+      if (first) {
+        show(first.value);
+        // As if chosen by hand: the section's summary, the JSON view and the like follow.
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
     }
   }
 

@@ -55,6 +55,7 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     expect(field(page, "data.kind").locator('option[value="digits"]')).to_be_disabled()
     expect(field(page, "loss.kind")).to_have_value("mse")
     expect(field(page, "loss.kind").locator('option[value="cross_entropy"]')).to_be_disabled()
+    expect(page.locator("#section-loss .section-summary")).to_have_text("mse, reduction mean")
 
     # The Dataset: a choice of the classes found, its arguments prefilled with their defaults.
     assert options(page, "data.name") == ["Diabetes", "DigitProperties"]
@@ -87,6 +88,8 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     assert "val_rmse" in monitor and "val_WithinTolerance" in monitor
     assert "val_accuracy" not in monitor
     field(page, "monitor").select_option("val_WithinTolerance")
+    if screenshots_wanted():
+        page.locator("#new-run").screenshot(path=str(DOCS / "form-plugins.png"))
 
     # A float for an integer argument: Check's 422 is shown at that argument.
     field(page, "model.args.width").fill("2.5")
@@ -110,8 +113,6 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
                                 "args": {"tolerance": 0.25}}]  # fmt: skip
     expect(result).not_to_have_class("check-result pending", timeout=300_000)
     expect(field_error(page, "model.args.width")).to_be_empty()
-    if screenshots_wanted():
-        page.screenshot(path=str(DOCS / "form-plugins.png"), full_page=True)
 
     # The JSON view shows the same config.
     page.locator("#json-details summary").click()

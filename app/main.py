@@ -32,6 +32,7 @@ from app.web.routes import (
     health,
     inspector,
     logs,
+    plugins,
     preflight,
     runs,
     system,
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_error_handlers(app)
     install_auth(app, settings)
     routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
-    routers += (exports, logs, evaluation, system, preflight, devices)
+    routers += (exports, logs, evaluation, system, preflight, devices, plugins)
     for module in routers:
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))

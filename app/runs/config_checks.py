@@ -1,40 +1,42 @@
 """Everything checked on a run config beyond its schema, on submit and again in the worker:
-data paths inside the data roots, a plugin model that exists, choices that fit together, and (on
-submit) a device this server's GPUs can give."""
+data paths inside the data roots, plugins that exist with the args their classes take, choices
+that fit together, and (on submit) a device this server's GPUs can give."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from app.errors import ConfigError
 from app.runs.cluster_placement import ClusterGpus
 from app.runs.data_paths import check_data_paths
 from app.runs.placement import pinned_gpu, processes_of, trains_on_cuda
+from app.runs.plugin_checks import plugin_problems
 from app.settings import Settings
-from trainer.config import PluginModel, RunConfig, compatibility_problems
-from trainer.models.plugin_discovery import discover_plugin_models
+from trainer.config import RunConfig, compatibility_problems
 
 
 def check_run_config(
     config: RunConfig, settings: Settings, gpus: Sequence[int] | ClusterGpus | None = None
 ) -> RunConfig:
-    """The config with its data paths resolved; ConfigError (422) names the first bad field.
+    """The config with its data paths resolved; ConfigError (422) names the bad fields.
 
     With `gpus` (on submit: the server's GPU set, or what the Ray cluster's nodes have) the
     device must be one it can give."""
-    problems = compatibility_problems(config)
+    problems = [(problem, None) for problem in compatibility_problems(config)]
     if gpus is not None:
-        problems = [*problems, *gpu_problems(config.model_dump(mode="json"), gpus)]
+        problems += [
+            (problem, None) for problem in gpu_problems(config.model_dump(mode="json"), gpus)
+        ]
+    problems += plugin_problems(config, settings.plugins_path)
     if problems:
-        raise ConfigError(
-            errors=[
-                {"loc": ["body", *loc], "msg": why, "type": "value_error", "input": None}
-                for loc, why in problems
-            ]
-        )
-    check_plugin(config, settings.plugins_path)
+        raise ConfigError(errors=[_error(loc, why, value) for (loc, why), value in problems])
     return check_data_paths(config, settings.allowed_data_roots)
+
+
+def _error(loc: Sequence[str | int], why: str, value: Any) -> dict[str, Any]:
+    """One item of FastAPI's 422 list."""
+    return {"loc": ["body", *loc], "msg": why, "type": "value_error", "input": value}
 
 
 def gpu_problems(
@@ -99,32 +101,3 @@ def cluster_gpu_problems(config: dict, cluster: ClusterGpus) -> list[tuple[tuple
             )
         ]
     return []
-
-
-def check_plugin(config: RunConfig, plugins_dir: Path) -> None:
-    """A plugin model must name a class found in the plugins folder (read, never imported)."""
-    if not isinstance(config.model, PluginModel):
-        return
-    found = discover_plugin_models(plugins_dir)
-    if config.model.name not in found:
-        raise ConfigError.field(
-            ("body", "model", "name"),
-            f"no nn.Module named '{config.model.name}' in the plugins folder '{plugins_dir}'"
-            f" (found: {', '.join(sorted(found)) or 'none'})",
-            config.model.name,
-        )
-
-
-def schema_with_plugins(schema: dict, plugins_dir: Path) -> dict:
-    """The run-config schema with the plugin model's `name` limited to the classes found, so the
-    form offers them in a list."""
-    names = sorted(discover_plugin_models(plugins_dir))
-    plugin = schema.get("$defs", {}).get("PluginModel")
-    if plugin and names:
-        plugin["properties"]["name"] = {
-            **plugin["properties"]["name"],
-            "enum": names,
-            "default": names[0],
-        }
-        plugin["properties"]["name"].pop("pattern", None)
-    return schema

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from app.errors import NotFoundError
 from app.runs import lifecycle
 from app.web.deps import SessionDep, SettingsDep
+from app.web.form_schema import schema_with_plugins
 from app.web.form_templates import form_templates
 from trainer.config import RunConfig, run_config_schema
 
@@ -32,7 +33,9 @@ def home_page(request: Request, settings: SettingsDep) -> HTMLResponse:
         "index.html",
         {
             "title": "torchdash",
-            "schema_json": _script_json(run_config_schema()),
+            "schema_json": _script_json(
+                schema_with_plugins(run_config_schema(), settings.plugins_path)
+            ),
             "default_config_json": _script_json(RunConfig().model_dump(mode="json")),
             "templates_json": _script_json(form_templates(settings.allowed_data_roots)),
         },

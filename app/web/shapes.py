@@ -362,3 +362,27 @@ class ErrorPublic(BaseModel):
     """Every error answer: a message, or FastAPI's list of field errors (`loc` names the field)."""
 
     detail: str | list[dict[str, Any]]
+
+
+class PluginPublic(BaseModel):
+    """One plugin of the plugins folder (`GET /api/plugins`)."""
+
+    name: str  # what a run config's `name` gives
+    file: str  # the file's name in the plugins folder
+    line: int  # where the class (or function) starts
+    doc: str  # its docstring
+    function: bool  # a metric function of (output, target): it takes no args
+    args_schema: dict[str, Any]  # JSON Schema of the `args` object its constructor takes
+
+
+class PluginErrorPublic(BaseModel):
+    file: str
+    error: str  # "line 3: invalid syntax"
+
+
+class PluginsPublic(BaseModel):
+    datasets: list[PluginPublic]
+    models: list[PluginPublic]
+    losses: list[PluginPublic]
+    metrics: list[PluginPublic]
+    errors: list[PluginErrorPublic]  # files that could not be read, or define a name twice

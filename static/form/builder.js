@@ -1,9 +1,10 @@
 /* The form builder: walks the run config's schema and builds nested nodes {el, get()} — a
  * fieldset per object, a `kind` select plus the chosen variant's fields per tagged union, rows
  * per list of objects, and a widget per leaf (a registered custom widget where the schema's
- * `ui.widget` hint names one). The top level is laid out in the schema's sections
- * (sections.js). `createRunForm` puts the tree in the page and offers collect / reset / load
- * and the error display. */
+ * `ui.widget` hint names one), and a class choice with its typed arguments per plugin part
+ * (plugin_choice.js). The top level is laid out in the schema's sections (sections.js).
+ * `createRunForm` puts the tree in the page and offers collect / reset / load and the error
+ * display. */
 
 import { h } from "../shared/dom.js";
 import { isComposite, isNullSchema, makeResolver, unionInfo } from "./schema.js";
@@ -12,6 +13,8 @@ import { createErrorView } from "./errors.js";
 import { customWidget } from "./widget_registry.js";
 import { buildList, isRowList } from "./list_editor.js";
 import { buildSections } from "./sections.js";
+import { buildPluginPart, isPluginPart } from "./plugin_choice.js";
+import { followTask } from "./task_choices.js";
 
 function childPath(path, key) {
   return path ? `${path}.${key}` : key;
@@ -55,6 +58,7 @@ function buildNode(ctx, rawSchema, path, key, value, required) {
 
 // An object: a fieldset of its properties. `skip` hides the union's tag property.
 function buildObject(ctx, schema, path, key, value, { skip, fixed, root, bare }) {
+  if (isPluginPart(schema)) return buildPluginPart(ctx, schema, path, key, value, { skip, fixed, bare });
   const required = new Set(schema.required || []);
   const children = [];
   for (const [prop, propSchema] of Object.entries(schema.properties || {})) {
@@ -134,6 +138,7 @@ function buildUnion(ctx, schema, union, path, key, value, nullable) {
 
   select.addEventListener("change", () => show(select.value));
   show(initialTag);
+  if (schema.ui && schema.ui.task_kinds) followTask(ctx, select, schema.ui.task_kinds, show);
 
   const kindField = fieldShell(tagPath, union.prop, select, "", {});
   const fieldset = h("fieldset", { class: "group", dataset: { field: path } },
@@ -144,12 +149,25 @@ function buildUnion(ctx, schema, union, path, key, value, nullable) {
 /** The form for `schema` in `container`, filled with `defaults`; `generalBox` shows errors
  * that belong to no single field. */
 export function createRunForm(container, schema, defaults, generalBox) {
-  const ctx = { resolve: makeResolver(schema), build: (c, ...args) => buildNode(c, ...args), defaults };
-  const errors = createErrorView(container, generalBox, schema, ctx.resolve);
   let root = null;
+  let rendering = null;  // the values being built: what the form holds until it is built
+  const ctx = {
+    resolve: makeResolver(schema),
+    build: (c, ...args) => buildNode(c, ...args),
+    defaults,
+    schema,
+    // The form's current config, for a widget whose choices follow other fields (metric_choice.js).
+    current: () => (rendering || !root ? rendering || {} : root.get()),
+  };
+  const errors = createErrorView(container, generalBox, schema, ctx.resolve);
 
   function render(values) {
-    root = buildObject(ctx, ctx.resolve(schema), "", "", values || {}, { root: true });
+    rendering = values || {};
+    try {
+      root = buildObject(ctx, ctx.resolve(schema), "", "", rendering, { root: true });
+    } finally {
+      rendering = null;
+    }
     container.replaceChildren(root.el);
   }
 

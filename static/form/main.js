@@ -17,6 +17,7 @@ import { wireJsonView } from "./json_view.js";
 import { wireCheck } from "./check.js";
 import { registerWidget } from "./widget_registry.js";
 import "./device_choice.js"; // registers the device widget
+import "./metric_choice.js"; // registers the metric-name widget
 
 function readJson(id) {
   const el = $(id);

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.support.paths import ROOT
+from tests.support.plugins import copy_example_plugins
 
 # Loaded by workers, never by the server: torch and torchvision take seconds to import, pandas a
 # third of a second (bench/server_light.py measures the server's start).
@@ -22,7 +23,8 @@ def _serve_once_and_list_modules(home: Path) -> list[str]:
         "from app.settings import Settings\n"
         f"app = create_app(Settings(home={str(home)!r}), dispatch=False)\n"
         "with TestClient(app, base_url='http://127.0.0.1') as client:\n"
-        "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs', '/api/devices'):\n"
+        "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs', '/api/devices',\n"
+        "                '/api/plugins'):\n"
         "        assert client.get(url).status_code == 200, url\n"
         f"print(' '.join(sorted(m for m in {(*WORKER_ONLY, 'alembic')!r} if m in sys.modules)))\n"
     )
@@ -33,6 +35,8 @@ def _serve_once_and_list_modules(home: Path) -> list[str]:
 
 
 def test_server_process_never_imports_torch(tmp_path: Path) -> None:
+    # Plugin files import torch: the server lists them by reading them, never importing them.
+    copy_example_plugins(tmp_path / "plugins")
     first_start = _serve_once_and_list_modules(tmp_path)
     assert first_start == ["alembic"]  # it migrates the new database, and loads nothing else
     # Every later start finds the database at the newest revision and skips Alembic too.

@@ -2,8 +2,8 @@
 architectures, and the user's plugin models (found by reading the plugin files as text, built by
 importing them in a worker).
 
-`build_model` is importable from here; it is loaded on first use, since the web server imports
-the plugin discovery of this package, which reads files as text and never imports torch.
+`build_model` is importable from here; it is loaded on first use, so importing this package
+costs no torch import.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, status
 
 from app.errors import ConfigError, ConflictError
 from app.runs import lifecycle, queue, sweeps
-from app.runs.config_checks import check_run_config, schema_with_plugins
+from app.runs.config_checks import check_run_config
 from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
@@ -25,6 +25,7 @@ from app.web.deps import (
     SettingsDep,
 )
 from app.web.error_handlers import errors
+from app.web.form_schema import schema_with_plugins
 from app.web.run_create import RunCreate
 from app.web.shapes import (
     EpochPublic,

@@ -22,7 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="continue from the newest checkpoint in --checkpoints"
     )
+    parser.add_argument(
+        "--plugins",
+        type=Path,
+        default=None,
+        help="the plugins folder the config's plugin kinds are found in",
+    )
     args = parser.parse_args(argv)
+    plugins = args.plugins
 
     try:
         config = RunConfig.model_validate(json.loads(args.config.read_text()))
@@ -44,17 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     if config.processes > 1:  # this process is rank 0 and starts the others
         from trainer.distributed.launcher import FitInputs, RankGroup
 
-        with RankGroup(config, FitInputs(resume_from=resume_from)) as ranks:
+        inputs = FitInputs(resume_from=resume_from, plugins_dir=plugins)
+        with RankGroup(config, inputs) as ranks:
             result = fit(
                 config,
                 PrintCallbacks(),
                 checkpoint_dir=args.checkpoints,
                 resume_from=resume_from,
+                plugins_dir=plugins,
                 ranks=ranks,
             )
     else:
         result = fit(
-            config, PrintCallbacks(), checkpoint_dir=args.checkpoints, resume_from=resume_from
+            config,
+            PrintCallbacks(),
+            checkpoint_dir=args.checkpoints,
+            resume_from=resume_from,
+            plugins_dir=plugins,
         )
     progress = result.progress
     best = "none" if progress.best_metric is None else f"{progress.best_metric:.4f}"

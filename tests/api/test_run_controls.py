@@ -259,7 +259,7 @@ def test_early_stopping_on_val_accuracy_that_keeps_improving_trains_every_epoch(
 @pytest.mark.parametrize(
     ("early_stopping", "loc"),
     [
-        ({"monitor": "train_loss"}, ["body", "early_stopping", "monitor"]),
+        ({"monitor": "val_r2"}, ["body", "early_stopping", "monitor"]),
         ({"patience": 0}, ["body", "early_stopping", "patience"]),
         ({"min_delta": -1}, ["body", "early_stopping", "min_delta"]),
     ],

@@ -185,3 +185,25 @@ def test_a_changed_file_is_imported_again(tmp_path: Path) -> None:
     assert load_plugin(folder, "model", "Net").VERSION == 1
     file.write_text("from torch import nn\n\nclass Net(nn.Module):\n    VERSION = 22\n")
     assert load_plugin(folder, "model", "Net").VERSION == 22
+
+
+def test_a_dataset_gets_its_split_and_must_take_one(tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "sets.py").write_text(
+        "from torch.utils.data import Dataset\n\n\n"
+        "class Flexible(Dataset):\n"
+        "    def __init__(self, **options):\n"
+        "        self.options = options\n\n\n"
+        "class Splitless(Dataset):\n"
+        "    def __init__(self, size: int = 3):\n"
+        "        self.size = size\n"
+    )
+    built = build_plugin_dataset(folder, PluginData(name="Flexible", args={"size": 2}), "val")
+    assert built.options == {"size": 2, "split": "val"}  # type: ignore[attr-defined]
+    with pytest.raises(PluginError, match="must take a `split` argument") as error:
+        build_plugin_dataset(folder, PluginData(name="Splitless"), "train")
+    assert error.value.field == "name"
+    with pytest.raises(PluginError, match="split is passed by torchdash") as error:
+        build_plugin_dataset(folder, PluginData(name="Flexible", args={"split": "x"}), "train")
+    assert error.value.field == "args"

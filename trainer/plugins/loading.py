@@ -153,8 +153,14 @@ def _import(plugins_dir: Path, file: Path) -> ModuleType:
     return module
 
 
-def construct(cls: Callable[..., Any], args: Mapping[str, Any], offered: Mapping[str, Any]) -> Any:
-    """`cls(**args, **the offered values its constructor names)`; argument errors name both."""
+def construct(
+    cls: Callable[..., Any],
+    args: Mapping[str, Any],
+    offered: Mapping[str, Any],
+    always: Mapping[str, Any] | None = None,
+) -> Any:
+    """`cls(**args, **always, **the offered values its constructor names)`; argument errors
+    name the class and the args."""
     name = getattr(cls, "__name__", repr(cls))
     clash = sorted(set(args) & set(INJECTED))
     if clash:
@@ -165,13 +171,18 @@ def construct(cls: Callable[..., Any], args: Mapping[str, Any], offered: Mapping
         parameters = inspect.signature(cls).parameters
     except (TypeError, ValueError):  # no signature to read (a C type): offer nothing
         parameters = {}  # type: ignore[assignment]
-    kwargs = {**args, **{key: value for key, value in offered.items() if key in parameters}}
+    named = {key: value for key, value in offered.items() if key in parameters}
+    kwargs = {**args, **(always or {}), **named}
     shown = ", ".join(f"{key}={value!r}" for key, value in args.items())
     if parameters:
         try:
             inspect.signature(cls).bind(**kwargs)
         except TypeError as error:
-            accepted = [p for p in parameters if p not in INJECTED and p != "self"]
+            accepted = [
+                p.name
+                for p in parameters.values()
+                if p.name not in INJECTED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
             raise PluginError(
                 "args",
                 f"{name}({shown}): {error} (its arguments: {', '.join(accepted) or 'none'})",
@@ -186,8 +197,9 @@ def build_plugin_dataset(plugins_dir: Path | None, config: PluginData, split: st
     """The config's Dataset class built for one split: `Cls(split=split, **args)`."""
     cls = load_plugin(plugins_dir, "dataset", config.name)
     try:
-        takes_split = "split" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
+        parameters = inspect.signature(cls).parameters.values()
+        takes_split = any(p.name == "split" or p.kind == p.VAR_KEYWORD for p in parameters)
+    except (TypeError, ValueError):  # no signature to read: try it
         takes_split = True
     if not takes_split:
         raise PluginError(
@@ -195,7 +207,7 @@ def build_plugin_dataset(plugins_dir: Path | None, config: PluginData, split: st
             f'Dataset \'{config.name}\' must take a `split` argument ("train" or "val"): '
             "torchdash builds it once per split",
         )
-    return construct(cls, config.args, {"split": split})
+    return construct(cls, config.args, {}, always={"split": split})
 
 
 def build_plugin_model(

@@ -207,3 +207,16 @@ def test_a_dataset_gets_its_split_and_must_take_one(tmp_path: Path) -> None:
     with pytest.raises(PluginError, match="split is passed by torchdash") as error:
         build_plugin_dataset(folder, PluginData(name="Flexible", args={"split": "x"}), "train")
     assert error.value.field == "args"
+
+
+def test_a_name_is_imported_from_the_file_where_it_has_the_asked_kind(tmp_path: Path) -> None:
+    """The worker imports the class the server's catalog accepted: `Twin` is a Dataset in
+    a_data.py (first by name) and a model in b_model.py; a model plugin gets b_model.py's."""
+    (tmp_path / "a_data.py").write_text(
+        "from torch.utils.data import Dataset\n\n\nclass Twin(Dataset):\n    pass\n"
+    )
+    (tmp_path / "b_model.py").write_text(
+        "from torch import nn\n\n\nclass Twin(nn.Module):\n    pass\n"
+    )
+    assert issubclass(load_plugin(tmp_path, "model", "Twin"), torch.nn.Module)
+    assert issubclass(load_plugin(tmp_path, "dataset", "Twin"), Dataset)

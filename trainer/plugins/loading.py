@@ -3,8 +3,10 @@
 Plugin files are trusted code: importing one runs it with the worker's rights. Only workers
 import them; the server reads their syntax (trainer/plugins/catalog.py).
 
-A name is looked up by a plain scan of the folder's `*.py` files (those not starting with `_`)
-for a top-level `class Name` or `def Name`; the first file in name order wins. Each file is
+A name is looked up in the catalog under its kind first, so the worker imports the very class the
+server accepted; failing that (a class whose bases the catalog cannot read), by a plain scan of
+the folder's `*.py` files (those not starting with `_`) for a top-level `class Name` or
+`def Name`, the first file in name order winning. Each file is
 imported once per process (again if it changed), as its own module, with the plugins folder on
 `sys.path` so it can import helper modules that sit next to it.
 
@@ -32,6 +34,7 @@ from torchmetrics import Metric
 from trainer.config.model import PluginModel
 from trainer.config.plugins import PluginData, PluginLoss, PluginMetric
 from trainer.errors import PluginError
+from trainer.plugins.catalog import read_catalog
 
 PluginKind = Literal["dataset", "model", "loss", "metric"]
 
@@ -87,7 +90,8 @@ def load_plugin(plugins_dir: Path | None, kind: PluginKind, name: str) -> Any:
             f"no {kind} plugin named '{name}' in the plugins folder '{plugins_dir}' "
             f"(found: {', '.join(candidates) or 'none'})",
         )
-    file = found[name][1]
+    spec = read_catalog(plugins_dir).of_kind(kind).get(name)
+    file = spec.file if spec is not None else found[name][1]
     module = _import(plugins_dir, file)
     obj = getattr(module, name, None)
     if obj is None:

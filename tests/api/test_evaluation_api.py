@@ -12,7 +12,7 @@ from app.exports.evaluation import encode_evaluation
 from app.files import RunFiles
 from app.settings import Settings
 from app.storage.tables import RunStatus
-from tests.support.plugin_files import DIGITS_PLUGIN, example_plugins
+from tests.support.plugins import DIGITS_PLUGIN, copy_example_plugins
 from tests.support.runs import TINY_CONFIG
 from trainer.evaluation import Evaluation
 from trainer.evaluation.reports import multilabel_report, regression_report
@@ -141,7 +141,7 @@ def _best_epoch_metrics(client: TestClient, run_id: int) -> tuple[int, dict[str,
 def test_a_regression_run_on_a_plugin_dataset_is_evaluated_per_target(
     client: TestClient, settings: Settings, execute
 ) -> None:
-    example_plugins(settings.plugins_path)
+    copy_example_plugins(settings.plugins_path)
     config = {
         **TINY_CONFIG,
         "task": "regression",
@@ -172,7 +172,7 @@ def test_a_regression_run_on_a_plugin_dataset_is_evaluated_per_target(
 def test_a_multilabel_run_is_evaluated_per_label(
     client: TestClient, settings: Settings, execute
 ) -> None:
-    example_plugins(settings.plugins_path)
+    copy_example_plugins(settings.plugins_path)
     config = {
         **TINY_CONFIG,
         "task": "multilabel",

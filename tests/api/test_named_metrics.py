@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from app.storage.tables import RunStatus
 from app.web.event_stream import Cursor, events_for, read_batch
 from app.web.shapes import EpochPublic
 from app.worker.reporter import DatabaseReporter
-from tests.support.paths import ROOT
+from tests.support.plugins import copy_example_plugins
 from tests.support.runs import TINY_CONFIG, claim
 from trainer.callbacks import CheckpointReport, EpochReport, FitStart
 
@@ -134,7 +133,7 @@ def _report_regression_epochs(
 def test_a_regression_run_is_judged_by_its_monitored_metric_lowest_first(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
-    shutil.copytree(ROOT / "examples" / "plugins", settings.plugins_path)
+    copy_example_plugins(settings.plugins_path)
     created = client.post("/api/runs", json=REGRESSION_CONFIG)
     assert created.status_code == 201, created.text
     queued = created.json()
@@ -206,7 +205,7 @@ def test_a_monitor_the_run_does_not_record_is_refused_naming_the_field(
 def test_a_real_regression_run_on_a_plugin_dataset_records_its_metrics_by_name(
     client: TestClient, settings: Settings, execute: Callable[[int], RunStatus]
 ) -> None:
-    shutil.copytree(ROOT / "examples" / "plugins", settings.plugins_path)
+    copy_example_plugins(settings.plugins_path)
     created = client.post("/api/runs", json=REGRESSION_CONFIG)
     assert created.status_code == 201, created.text
     assert execute(created.json()["id"]) == RunStatus.SUCCEEDED

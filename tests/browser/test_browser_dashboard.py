@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,7 +20,8 @@ from playwright.sync_api import Page, expect
 
 from app.settings import Settings
 from tests.support.browser import field, screenshots_wanted
-from tests.support.paths import DOCS, ROOT
+from tests.support.paths import DOCS
+from tests.support.plugins import copy_example_plugins
 from tests.support.runs import TINY_CONFIG, create_run
 from tests.support.waiting import wait_for_status
 
@@ -225,7 +225,7 @@ def test_sweep_run_again_and_delete(live_server: str, page: Page) -> None:
 def test_a_regression_run_page_draws_a_panel_per_kind_of_metric(
     live_server: str, page: Page, settings: Settings
 ) -> None:
-    shutil.copytree(ROOT / "examples" / "plugins", settings.plugins_path)
+    copy_example_plugins(settings.plugins_path)
     config = {
         **TINY_CONFIG,
         "name": "diabetes",

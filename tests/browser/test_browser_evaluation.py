@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from app.settings import Settings
 from tests.support.browser import screenshots_wanted
 from tests.support.paths import DOCS
-from tests.support.plugin_files import DIGITS_PLUGIN, example_plugins
+from tests.support.plugins import DIGITS_PLUGIN, copy_example_plugins
 from tests.support.runs import TINY_CONFIG
 from tests.support.waiting import wait_for_status
 
@@ -20,7 +20,7 @@ TABULAR = {"kind": "plugin", "name": "TabularMLP", "args": {"width": 32, "depth"
 def test_regression_plots_label_scores_and_input_values_on_the_run_page(
     live_server: str, page: Page, settings: Settings
 ) -> None:
-    example_plugins(settings.plugins_path)
+    copy_example_plugins(settings.plugins_path)
     (settings.plugins_path / "digits.py").write_text(DIGITS_PLUGIN)
     regression = {
         **TINY_CONFIG,

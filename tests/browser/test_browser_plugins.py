@@ -18,6 +18,7 @@ from app.settings import Settings
 from tests.support.browser import field, field_error, screenshots_wanted
 from tests.support.paths import DOCS
 from tests.support.plugins import copy_example_plugins
+from tests.support.waiting import wait_for_status
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     assert sent["loss"]["kind"] == "mse"
     assert sent["metrics"] == [{"kind": "plugin", "name": "WithinTolerance", "mode": "max",
                                 "args": {"tolerance": 0.25}}]  # fmt: skip
-    expect(result).not_to_have_class("check-result pending", timeout=300_000)
+    expect(result).to_contain_text("Check passed", timeout=300_000)
     expect(field_error(page, "model.args.width")).to_be_empty()
 
     # The JSON view shows the same config.
@@ -120,7 +121,8 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     shown = json.loads(page.locator("#config-json").input_value())
     assert shown["data"]["kind"] == "plugin" and shown["model"]["args"]["width"] == 32
 
-    # Started, the run stores that config (whether it then trains is the trainer's business).
+    # Started, the run stores that config, trains, and its page draws the regression's panels.
+    field(page, "max_epochs").fill("2")
     page.locator("#start-button").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     run_id = int(page.url.rsplit("/", 1)[1])
@@ -129,3 +131,8 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     assert stored["model"]["args"] == {"width": 32, "depth": 2, "activation": "relu",
                                        "dropout": 0.0}  # fmt: skip
     assert stored["metrics"][0]["args"] == {"tolerance": 0.25}
+    wait_for_status(live_server, run_id, "succeeded", timeout=300)
+    page.wait_for_function("window.torchdash.epochPoints() === 2", timeout=30_000)
+    panels = [panel["key"] for panel in page.evaluate("window.torchdash.epochPanels()")]
+    assert panels == ["loss", "error", "r2", "val_WithinTolerance"]
+    expect(page.locator("#run-best-label")).to_have_text("Best val_WithinTolerance (max)")

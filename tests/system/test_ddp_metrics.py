@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.plugin_files import example_plugins
+from tests.support.plugins import copy_example_plugins
 from trainer.checkpoints.store import load_checkpoint
 from trainer.config import RunConfig
 from trainer.distributed.launcher import FitInputs, RankGroup
@@ -38,7 +38,7 @@ RUNS = {
 
 @pytest.mark.parametrize("task", list(RUNS))
 def test_two_ranks_record_the_validation_metrics_of_one_process(tmp_path: Path, task: str) -> None:
-    plugins = example_plugins(tmp_path / "plugins")
+    plugins = copy_example_plugins(tmp_path / "plugins")
     config = RunConfig.model_validate({**BASE, **RUNS[task]})
     with RankGroup(config, FitInputs(plugins_dir=plugins)) as ranks:
         result = fit(config, checkpoint_dir=tmp_path / "run", plugins_dir=plugins, ranks=ranks)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.storage.tables import RunStatus
-from tests.support.plugin_files import DIGITS_PLUGIN, example_plugins
+from tests.support.plugins import DIGITS_PLUGIN, copy_example_plugins
 from tests.support.runs import TINY_CONFIG, create_run, get_run
 from tests.support.waiting import wait_for_status
 from trainer.checkpoints.store import load_checkpoint
@@ -80,7 +80,7 @@ DIGITS = {"kind": "plugin", "name": "PluginDigits"}
 
 @pytest.fixture
 def plugins(settings: Settings) -> Path:
-    folder = example_plugins(settings.plugins_path)
+    folder = copy_example_plugins(settings.plugins_path)
     (folder / "digits_plugin.py").write_text(DIGITS_PLUGIN)
     (folder / "shapes.py").write_text(SHAPES)
     (folder / "misfits.py").write_text(MISFITS)

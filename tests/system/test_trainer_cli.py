@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.support.paths import ROOT
-from tests.support.plugin_files import example_plugins
+from tests.support.plugins import copy_example_plugins
 
 
 def test_command_line_trains_and_resumes(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_command_line_trains_and_resumes(tmp_path: Path) -> None:
 
 
 def test_command_line_trains_on_plugins_from_the_folder_it_is_given(tmp_path: Path) -> None:
-    plugins = example_plugins(tmp_path / "plugins")
+    plugins = copy_example_plugins(tmp_path / "plugins")
     config = tmp_path / "run.json"
     run = {
         "task": "regression",

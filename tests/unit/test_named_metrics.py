@@ -16,7 +16,7 @@ import pytest
 import torch
 from sklearn import metrics as sk
 
-from tests.support.plugin_files import example_plugins
+from tests.support.plugins import copy_example_plugins
 from trainer.callbacks import Callbacks, CheckpointReport, EpochReport, FitStart
 from trainer.checkpoints.store import latest_checkpoint, load_checkpoint, save_checkpoint
 from trainer.config import RunConfig
@@ -46,7 +46,7 @@ class Collect(Callbacks):
 
 @pytest.fixture
 def plugins(tmp_path: Path) -> Path:
-    return example_plugins(tmp_path / "plugins")
+    return copy_example_plugins(tmp_path / "plugins")
 
 
 def config(**changes) -> RunConfig:

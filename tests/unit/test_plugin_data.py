@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from tests.support.plugin_files import DIGITS_PLUGIN, example_plugins
+from tests.support.plugins import DIGITS_PLUGIN, copy_example_plugins
 from trainer.config import PluginData, RunConfig
 from trainer.data.datasets import build_datasets
 from trainer.data.sampling import EpochShuffleSampler
@@ -48,7 +48,7 @@ class Odd(Dataset):
 
 @pytest.fixture
 def plugins(tmp_path: Path) -> Path:
-    folder = example_plugins(tmp_path / "plugins")
+    folder = copy_example_plugins(tmp_path / "plugins")
     (folder / "digits_plugin.py").write_text(DIGITS_PLUGIN)
     (folder / "odd.py").write_text(ODD_TARGETS)
     return folder

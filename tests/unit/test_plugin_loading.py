@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 from torchmetrics import Metric
 
-from tests.support.plugin_files import example_plugins
+from tests.support.plugins import copy_example_plugins
 from trainer.config import PluginData, PluginLoss, PluginMetric, PluginModel
 from trainer.errors import PluginError
 from trainer.plugins.loading import (
@@ -61,7 +61,7 @@ class Scaled(nn.Module):
 
 @pytest.fixture
 def plugins(tmp_path: Path) -> Path:
-    folder = example_plugins(tmp_path / "plugins")
+    folder = copy_example_plugins(tmp_path / "plugins")
     (folder / "sizes.py").write_text(SIZES)
     return folder
 

@@ -21,7 +21,7 @@ from tests.support.runs import create_run
 from tests.support.waiting import wait_for_status, wait_until
 from trainer.config import RunConfig
 
-SECTIONS = ["run", "data", "model", "loss", "optimizer", "training", "scheduler",
+SECTIONS = ["run", "data", "model", "loss", "optimizer", "training", "metrics", "scheduler",
             "param_groups", "advanced"]  # fmt: skip
 
 

@@ -62,7 +62,7 @@ def test_each_run_goes_to_its_own_warm_worker_and_logs_to_its_own_file(
     for run_id in run_ids:
         text = settings.worker_log(run_id).read_text()
         assert f"run {run_id} starts" in text and f"run {run_id} succeeded" in text
-        assert "epoch 1: train loss" in text and "first step reported at" in text
+        assert "epoch 1: train_loss" in text and "first step reported at" in text
     # The warm workers' own log holds what they said before they had a run, and nothing after.
     assert "epoch 1:" not in settings.warm_worker_log.read_text()
 

@@ -72,6 +72,10 @@ def run_record(run: Run) -> dict:
         "notes": run.notes,
         "tags": list(run.tags or []),
         "stop_reason": run.stop_reason,
+        "task": run.task,
+        "monitor": run.monitor,
+        "monitor_mode": run.monitor_mode,
+        "best_metric": run.best_metric,
         "best_epoch": run.best_epoch,
     }
 

@@ -130,6 +130,15 @@ def test_tags_and_notes_go_to_every_run_of_a_sweep_to_forks_and_into_the_bundle(
         record = json.loads(archive.read("run.json"))
     assert record["tags"] == ["keep-me"] and record["notes"] == "notes travel"
     assert record["id"] == run["id"] and record["stop_reason"] is None
+    # How the run was judged travels too: its monitored metric and its best value.
+    stored = client.get(f"/api/runs/{run['id']}").json()
+    assert (record["task"], record["monitor"], record["monitor_mode"]) == (
+        "classification",
+        "val_accuracy",
+        "max",
+    )
+    assert record["best_metric"] == stored["best_metric"] is not None
+    assert record["best_epoch"] == stored["best_epoch"]
 
 
 # --- the queue ------------------------------------------------------------------------------

@@ -10,8 +10,14 @@ The rules, as docs/gpus.md states them:
   TORCHDASH_MAX_CONCURRENT_RUNS slots. GPU runs do not take a slot: GPUs limit them.
 - Queued runs are looked at in queue order (app/runs/queue.py), and a run that cannot start
   does not hold up a later one that can (a `cuda:1` run waiting for GPU 1 lets a later run take
-  GPU 0). There is no reservation: a run waiting for 2 GPUs can be passed by later 1-GPU runs
-  for as long as they keep coming.
+  GPU 0).
+- Strict reservation: a run waiting for N GPUs (any N of the set; not a pinned run) reserves
+  the GPUs free and unreserved when it is looked at, and no later run takes a reserved GPU (its
+  reason says "reserved GPUs 0,1 for run 12"). A run's free plus reserved GPUs only grow, so the
+  first such run starts once the runs that held its GPUs when it began waiting have ended,
+  however many smaller runs are queued after it. A later run may not borrow a reserved GPU even
+  for a short run: how long a run trains is not known here, so whether it would delay the
+  reserved run cannot be decided safely.
 
 What is held is rebuilt from the database at every look (`assigned_gpus` of the runs that still
 have a worker), never remembered here, so after a server restart the adopted workers keep their
@@ -101,10 +107,11 @@ class Allocator:
         start before it had started."""
         held = list(held)
         busy = set(self.holders(held))
+        reserved: dict[int, int] = {}  # GPU index -> the waiting run it is kept for
         cpu_free = self.cpu_slots - sum(1 for h in held if not h.gpus)
         decisions = []
         for run_id, config in queued:
-            decision = self._decide(run_id, config, busy, cpu_free)
+            decision = self._decide(run_id, config, busy, reserved, cpu_free)
             if decision.starts:
                 busy |= set(decision.gpus)
                 cpu_free -= 0 if decision.gpus else 1
@@ -112,7 +119,12 @@ class Allocator:
         return decisions
 
     def _decide(
-        self, run_id: int, config: dict[str, Any], busy: set[int], cpu_free: int
+        self,
+        run_id: int,
+        config: dict[str, Any],
+        busy: set[int],
+        reserved: dict[int, int],
+        cpu_free: int,
     ) -> Decision:
         device = config.get("device", "auto")
         needed = gpus_needed(config, bool(self.gpu_indexes))
@@ -126,15 +138,44 @@ class Allocator:
                 return Decision(run_id, impossible=self._not_in_set(f"GPU {pinned}"))
             if pinned in busy:
                 return Decision(run_id, waiting_reason=f"waiting for GPU {pinned}")
+            if pinned in reserved:
+                return Decision(run_id, waiting_reason=held_back({pinned}, reserved))
             return Decision(run_id, gpus=(pinned,), gpu_count=1)
         if needed > len(self.gpu_indexes):
             return Decision(run_id, impossible=self._not_in_set(f"{needed} GPUs"))
-        free = [gpu for gpu in self.gpu_indexes if gpu not in busy]
-        if len(free) < needed:
-            plural = "a free GPU" if needed == 1 else f"{needed} free GPUs"
+        free = [gpu for gpu in self.gpu_indexes if gpu not in busy and gpu not in reserved]
+        if len(free) >= needed:
+            return Decision(run_id, gpus=tuple(free[:needed]), gpu_count=needed)
+        unheld = [gpu for gpu in self.gpu_indexes if gpu not in busy]
+        blocked_by = set(unheld) - set(free)
+        # Queue order: what is free now is kept for this run, so no later run delays it.
+        for gpu in free:
+            reserved[gpu] = run_id
+        if len(unheld) >= needed:
+            # It would start but for the reservations of runs ahead of it.
+            return Decision(run_id, waiting_reason=held_back(blocked_by, reserved))
+        plural = "a free GPU" if needed == 1 else f"{needed} free GPUs"
+        if not free:
             return Decision(run_id, waiting_reason=f"waiting for {plural}")
-        return Decision(run_id, gpus=tuple(free[:needed]), gpu_count=needed)
+        return Decision(run_id, waiting_reason=f"waiting for {plural} ({gpu_list(free)} reserved)")
 
     def _not_in_set(self, wanted: str) -> str:
         have = ", ".join(map(str, self.gpu_indexes)) or "none"
         return f"the run needs {wanted}, and this server's GPUs are: {have} (TORCHDASH_GPUS)"
+
+
+def gpu_list(gpus: Iterable[int]) -> str:
+    """`GPU 1` or `GPUs 0,1`, as the waiting reasons name them."""
+    ordered = sorted(gpus)
+    return f"GPU{'s' if len(ordered) > 1 else ''} {','.join(map(str, ordered))}"
+
+
+def held_back(wanted: set[int], reserved: dict[int, int]) -> str:
+    """Why a run that could use `wanted` reserved GPUs waits: `reserved GPUs 0,1 for run 12`,
+    naming every run those GPUs are kept for, oldest in the queue first."""
+    for_run: dict[int, list[int]] = {}
+    for gpu, run_id in reserved.items():  # in the order the runs reserved them: queue order
+        if gpu in wanted:
+            for_run.setdefault(run_id, []).append(gpu)
+    parts = [f"{gpu_list(gpus)} for run {run_id}" for run_id, gpus in for_run.items()]
+    return "reserved " + ", ".join(parts)

@@ -183,3 +183,45 @@ def test_a_killed_and_restarted_server_keeps_the_adopted_runs_gpus(settings: Set
                 server.terminate()
                 server.wait(timeout=15)
         stop_workers(settings)
+
+
+def test_a_4_gpu_run_behind_a_stream_of_1_gpu_runs_starts_when_the_running_ones_end(
+    settings: Settings,
+) -> None:
+    """No starvation: each time a running run ends, its GPU is kept for the queued 4-GPU run, and
+    the 1-GPU runs queued after it wait; it starts once the 4 runs running before it have ended."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**GPU_ENV, "TORCHDASH_GPUS": "0,1,2,3"}
+    server = spawn_server(settings, port, TORCHDASH_WARM_WORKERS="0", **env)
+    try:
+        wait_for_server(base)
+        running = [post(base, device="auto") for _ in range(4)]
+        for run_id in running:
+            training(base, run_id, steps=1)
+        big = post(base, device="cuda", processes=4)
+        stream = [post(base, device="auto")]
+        assert waiting(base, big, "waiting for 4 free GPUs")["status"] == "queued"
+        waiting(base, stream[0], "waiting for a free GPU")
+        gpu_of = {run_id: get_run(base, run_id)["assigned_gpus"][0] for run_id in running}
+        for ended, run_id in enumerate(running[:3], start=1):
+            cancel(base, run_id)
+            kept = ",".join(sorted(gpu_of[r] for r in running[:ended]))
+            label = f"GPU{'s' if ended > 1 else ''} {kept}"
+            waiting(base, big, f"waiting for 4 free GPUs ({label} reserved)")
+            for later in stream:  # queued after the big run: held back, never started
+                assert waiting(base, later, f"reserved {label} for run {big}")["attempt"] == 0
+            stream.append(post(base, device="auto"))
+        cancel(base, running[3])
+        started = wait_for_status(base, big, "running", 120)
+        assert sorted(started["assigned_gpus"]) == ["0", "1", "2", "3"]
+        for later in stream:
+            run = get_run(base, later)
+            assert run["status"] == "queued" and run["attempt"] == 0, run
+            waiting(base, later, "waiting for a free GPU")
+        for run_id in (big, *stream):
+            cancel(base, run_id)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        stop_workers(settings)

@@ -52,15 +52,66 @@ def test_held_gpus_come_from_the_runs_that_hold_them() -> None:
     assert allocator.holders(held) == {0: 7, 2: 7}
 
 
-def test_a_multi_gpu_run_waits_for_enough_gpus_while_a_smaller_one_starts() -> None:
+def test_a_multi_gpu_run_reserves_free_gpus_and_later_runs_wait_for_it() -> None:
     allocator = Allocator([0, 1], cpu_slots=1)
     held = [Held(5, (0,))]
-    assert outcome(allocator, [run("cuda", 2)], held) == ["waiting for 2 free GPUs"]
-    # No reservation: a later 1-GPU run takes the free GPU (the documented rule).
-    assert outcome(allocator, [run("cuda", 2), run("auto")], held) == [
-        "waiting for 2 free GPUs",
-        (1,),
+    assert outcome(allocator, [run("cuda", 2)], [Held(5, (0,)), Held(6, (1,))]) == [
+        "waiting for 2 free GPUs"  # nothing free: nothing to reserve, the reason is unchanged
     ]
+    # GPU 1 is free: run 1 keeps it, and neither a later auto run nor one pinned to it takes it.
+    assert outcome(allocator, [run("cuda", 2), run("auto"), run("cuda:1")], held) == [
+        "waiting for 2 free GPUs (GPU 1 reserved)",
+        "reserved GPU 1 for run 1",
+        "reserved GPU 1 for run 1",
+    ]
+    # A pinned run waiting for a busy GPU still does not hold up anything, nor is it held up.
+    assert outcome(allocator, [run("cuda:0"), run("auto")], held) == ["waiting for GPU 0", (1,)]
+
+
+def test_reservations_follow_queue_order_and_name_every_run_they_are_kept_for() -> None:
+    allocator = Allocator([0, 1, 2, 3], cpu_slots=1)
+    held = [Held(8, (1, 3))]
+    queued = [run("cuda", 4), run("cuda", 3), run("cuda", 2), run("auto"), run("cpu")]
+    assert outcome(allocator, queued, held) == [
+        "waiting for 4 free GPUs (GPUs 0,2 reserved)",
+        "waiting for 3 free GPUs",  # behind run 1: no GPU left to reserve
+        "reserved GPUs 0,2 for run 1",
+        "reserved GPUs 0,2 for run 1",
+        (),  # CPU runs take CPU slots, untouched by GPU reservations
+    ]
+    # Two waiting runs each keep what was free when they were looked at.
+    allocator = Allocator([0, 1, 2], cpu_slots=1)
+    held = [Held(8, (1,))]
+    assert outcome(allocator, [run("cuda", 3), run("auto")], [Held(8, (1,)), Held(9, (2,))]) == [
+        "waiting for 3 free GPUs (GPU 0 reserved)",
+        "reserved GPU 0 for run 1",
+    ]
+    assert outcome(allocator, [run("cuda", 3), run("auto")], held) == [
+        "waiting for 3 free GPUs (GPUs 0,2 reserved)",
+        "reserved GPUs 0,2 for run 1",
+    ]
+
+
+def test_a_4_gpu_run_behind_a_stream_of_1_gpu_runs_starts_once_the_running_ones_end() -> None:
+    """Looks as the dispatcher makes them: each look, one running run ends and a new 1-GPU run is
+    queued. The 4-GPU run must start after at most the 4 runs that held GPUs when it queued."""
+    allocator = Allocator([0, 1, 2, 3], cpu_slots=1)
+    held = [Held(run_id, (gpu,)) for run_id, gpu in zip(range(101, 105), range(4), strict=True)]
+    big = 1
+    queue: list[tuple[int, dict[str, Any]]] = [(big, run("cuda", 4))]
+    next_id = 2
+    for look in range(1, 20):
+        held.pop(0)  # the oldest running run ends
+        queue.append((next_id, run("auto")))  # ...and another 1-GPU run is queued behind
+        next_id += 1
+        decisions = allocator.plan(queue, held)
+        started = [d for d in decisions if d.starts]
+        held += [Held(d.run_id, d.gpus) for d in started]
+        queue = [(r, c) for r, c in queue if r not in {d.run_id for d in started}]
+        if any(d.run_id == big for d in started):
+            break
+        assert started == [], f"look {look}: a later run took a GPU kept for run {big}"
+    assert look == 4 and held[-1] == Held(big, (0, 1, 2, 3))
 
 
 def test_cpu_runs_keep_their_slots_and_gpu_runs_do_not_take_one() -> None:

@@ -23,6 +23,7 @@ from app.web import pages
 from app.web.auth import guard_responses, install_auth
 from app.web.error_handlers import install_error_handlers
 from app.web.event_stream import EventHub
+from app.web.finite_json import install_finite_json
 from app.web.routes import (
     checkpoints,
     devices,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         poll_interval = settings.notified_poll_interval
     app.state.event_hub = EventHub(factory, poll_interval)
     install_error_handlers(app)
+    install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)
     routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
     routers += (exports, logs, evaluation, system, preflight, devices, plugins)

@@ -25,6 +25,15 @@ PathNumber = Annotated[int, Path(ge=0, le=SQL_INT_MAX)]
 QueryNumber = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
 
 
+def header_number(text: str) -> int | None:
+    """A number a client sent in a header (Last-Event-ID), within the same bound, else None.
+    Not `str.isdigit` alone: it is true of "²", which `int` refuses."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= SQL_INT_MAX else None
+
+
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 

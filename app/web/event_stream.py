@@ -34,6 +34,7 @@ from app.runs.lifecycle import get_run
 from app.runs.state_machine import TERMINAL
 from app.storage import metrics, system_metrics
 from app.storage.engine import session_scope
+from app.web.deps import header_number
 from app.web.shapes import EpochPublic, RunPublic
 
 MAX_STEPS_PER_READ = 5000
@@ -66,8 +67,9 @@ class Cursor:
             parts = last_event_id.split(":")
             if len(parts) == 2:  # an id sent before system rows existed
                 parts.append("0")
-            if len(parts) == 3 and all(part.isdigit() for part in parts):
-                epoch, step, system = map(int, parts)
+            numbers = [number for number in map(header_number, parts) if number is not None]
+            if len(parts) == 3 and len(numbers) == 3:
+                epoch, step, system = numbers
                 return cls(epoch, step, system=system)
         return cls(since_epoch, since_step, system=since_system)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,9 +18,14 @@ LogReader = Callable[[int], tuple[str, int]]
 
 def read_log_chunk(path: Path, offset: int, limit: int = MAX_CHUNK_BYTES) -> tuple[str, int]:
     """The log's text from byte `offset` (at most `limit` bytes, ending on a whole line when it
-    can) and the offset to ask for next. A missing log reads as empty."""
+    can) and the offset to ask for next. A missing log reads as empty, and so does one read
+    from past its end."""
     try:
         with open(path, "rb") as handle:
+            # Not a seek past the end: one past what the file system can address (2^63 - 2,
+            # a valid offset to the API) raises EINVAL where a page with no text is the answer.
+            if offset >= os.fstat(handle.fileno()).st_size:
+                return "", offset
             handle.seek(offset)
             data = handle.read(limit)
     except FileNotFoundError:

@@ -47,12 +47,14 @@ def test_a_bad_config_is_422_naming_the_field_with_no_row_and_no_worker(
     assert not settings.runs_dir.exists()  # no run folder: no worker ever started
 
 
-def test_a_body_that_is_not_a_config_is_422(client: TestClient) -> None:
-    for body in ("[]", "null", '"run"', "{", "{'a': 1}"):
+def test_a_body_that_is_not_a_config_is_422_and_one_that_is_not_json_400(
+    client: TestClient,
+) -> None:
+    for body, status in (("[]", 422), ("null", 422), ('"run"', 422), ("{", 400), ("{'a': 1}", 400)):
         response = client.post(
             "/api/runs", content=body, headers={"content-type": "application/json"}
         )
-        assert response.status_code == 422, body
+        assert response.status_code == status, body
     assert client.get("/api/runs").json()["count"] == 0
 
 

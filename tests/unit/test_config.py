@@ -109,3 +109,13 @@ def test_default_is_the_design_minimal_config() -> None:
 def test_bad_configs_are_refused(bad: dict) -> None:
     with pytest.raises(ValidationError):
         RunConfig.model_validate(bad)
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("nan")])
+def test_a_non_finite_float_is_refused_even_where_its_bounds_would_let_it_through(
+    number: float,
+) -> None:
+    # `weight_decay >= 0` alone takes infinity; a run.json read by `json.load` can hold either.
+    with pytest.raises(ValidationError) as raised:
+        SGDOptimizer(weight_decay=number)
+    assert raised.value.errors()[0]["loc"] == ("weight_decay",)

@@ -10,9 +10,10 @@ from pydantic.json_schema import JsonDict, JsonValue
 
 
 class Frozen(BaseModel):
-    """Base of every config part: immutable, and unknown fields are an error, not ignored."""
+    """Base of every config part: immutable, and unknown fields are an error, not ignored.
+    No NaN or infinity in a float field: `json.load` reads them from a run.json."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from app.runs import lifecycle
 from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.engine import session_scope
-from app.web.deps import QueryNumber, RowId, SessionDep, SettingsDep
+from app.web.deps import QueryNumber, RowId, SessionDep, SettingsDep, header_number
 from app.web.error_handlers import errors
 from app.web.log_stream import LogReader, log_stream, read_log_chunk, read_text_chunk
 from app.web.shapes import LogChunk
@@ -63,8 +63,9 @@ def stream_log(
     offset: QueryNumber = 0,
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
-    if last_event_id and last_event_id.isdigit():
-        offset = int(last_event_id)  # a reconnect resumes where it left off
+    resumed = header_number(last_event_id) if last_event_id else None
+    if resumed is not None:
+        offset = resumed  # a reconnect resumes where it left off
     # A short session of its own: the stream must not hold a pooled connection while it lasts.
     with session_scope(request.app.state.session_factory) as session:
         run = lifecycle.get_run(session, run_id)

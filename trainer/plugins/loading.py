@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,9 +34,7 @@ from torchmetrics import Metric
 from trainer.config.model import PluginModel
 from trainer.config.plugins import PluginData, PluginLoss, PluginMetric
 from trainer.errors import PluginError
-from trainer.plugins.catalog import read_catalog
-
-PluginKind = Literal["dataset", "model", "loss", "metric"]
+from trainer.plugins.catalog import INJECTED, PluginKind, read_catalog
 
 KIND_WORDS: dict[PluginKind, str] = {
     "dataset": "a Dataset",
@@ -44,8 +42,6 @@ KIND_WORDS: dict[PluginKind, str] = {
     "loss": "an nn.Module",
     "metric": "a torchmetrics Metric or a function",
 }
-# What torchdash itself passes to a constructor that names them: never taken from `args`.
-INJECTED = ("split", "input_shape", "num_classes", "num_outputs")
 
 _DEFINITION = re.compile(r"^(class|def)\s+([A-Za-z_]\w*)", re.MULTILINE)
 # Imported plugin files: (file, its mtime and size) -> module. A changed file is imported again.

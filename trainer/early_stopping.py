@@ -13,8 +13,7 @@ from typing import Any
 
 from trainer.callbacks import EpochReport
 from trainer.config import EarlyStoppingConfig
-from trainer.config.tasks import Mode
-from trainer.metrics.monitor import improved
+from trainer.config.tasks import Mode, improved
 
 
 @dataclass

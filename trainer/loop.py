@@ -23,13 +23,13 @@ from trainer.checkpoints.store import sweep_stale
 from trainer.checkpoints.training_state import EpochProgress, checkpoint_job
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.config import RunConfig
-from trainer.config.tasks import metric_names, monitor_of
+from trainer.config.tasks import improved, metric_names, monitor_of
 from trainer.data.tensor_cache import Batch
 from trainer.distributed.ranks import Ranks
 from trainer.early_stopping import EarlyStopping
 from trainer.errors import NonFiniteLossError
 from trainer.faults import fault_point
-from trainer.metrics.monitor import improved, watched_metric
+from trainer.metrics.monitor import watched_metric
 from trainer.models.builtin import parameter_count
 from trainer.optim.inspector import inspect_optimizer
 from trainer.optim.schedulers import Schedule

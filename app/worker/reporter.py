@@ -32,6 +32,7 @@ from trainer.callbacks import (
     FitStart,
     StepReport,
 )
+from trainer.config.tasks import Mode, improved
 
 # Step rows wait at most this long in memory before they are written (one transaction a flush).
 STEP_FLUSH_SECONDS = 0.25
@@ -200,9 +201,8 @@ class DatabaseReporter(Callbacks):
                 else max(best_accuracy, report.val_accuracy)
             )
         value = report.monitor_value
-        if math.isfinite(value) and improves(
-            value, best_metric, self.monitor_mode or stored_mode or "max"
-        ):
+        mode: Mode = "min" if (self.monitor_mode or stored_mode) == "min" else "max"
+        if math.isfinite(value) and improved(value, best_metric, mode):
             values.update(best_metric=value, best_epoch=report.epoch)
         return values
 
@@ -259,13 +259,6 @@ class DatabaseReporter(Callbacks):
         session.execute(
             update(Run).where(Run.id == self.run_id).values(updated_at=utcnow(), **values)
         )
-
-
-def improves(value: float, best: float | None, mode: str) -> bool:
-    """Whether `value` beats the `best` so far ("min": lower is better; "max": higher)."""
-    if best is None:
-        return True
-    return value < best if mode == "min" else value > best
 
 
 def json_metrics(named: dict[str, float] | None) -> dict[str, float | None] | None:

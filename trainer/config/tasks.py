@@ -10,6 +10,7 @@ for its best epoch, early stopping and the plateau scheduler. Torch-free: the se
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
@@ -119,3 +120,15 @@ def monitor_of(config: _Config) -> tuple[str, Mode]:
         name = config.monitor
         mode = config.monitor_mode or metric_mode(config, name)
     return name, mode
+
+
+def improved(value: float, best: float | None, mode: Mode, min_delta: float = 0.0) -> bool:
+    """True when `value` beats `best` by more than `min_delta` in direction `mode` (a NaN never
+    does: it compares false with everything)."""
+    if math.isnan(value):
+        return False
+    if best is None:
+        return True
+    if mode == "min":
+        return value < best - min_delta
+    return value > best + min_delta

@@ -6,8 +6,6 @@ and the plateau scheduler follow the run's unless they name another.
 
 from __future__ import annotations
 
-import math
-
 from trainer.config import RunConfig
 from trainer.config.tasks import Mode, metric_mode, monitor_of
 
@@ -21,15 +19,3 @@ def watched_metric(
         name, run_mode = monitor_of(config)
         return name, mode or run_mode
     return name, mode or metric_mode(config, name)
-
-
-def improved(value: float, best: float | None, mode: Mode, min_delta: float = 0.0) -> bool:
-    """True when `value` beats `best` by more than `min_delta` in direction `mode` (a NaN never
-    does: it compares false with everything)."""
-    if math.isnan(value):
-        return False
-    if best is None:
-        return True
-    if mode == "min":
-        return value < best - min_delta
-    return value > best + min_delta

@@ -49,6 +49,13 @@ class Run(Base):
     fork_epoch: Mapped[int | None]
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
 
+    # What trains it: torchdash's loop on `config` ("loop"), the user's script from the scripts
+    # folder ("script": `script` holds its path, arguments and environment), or a process
+    # elsewhere that logs over REST ("external": `last_report_at` is its last sign of life).
+    kind: Mapped[str] = mapped_column(String(16), default="loop", server_default="loop")
+    script: Mapped[dict | None] = mapped_column(JSON)
+    last_report_at: Mapped[datetime | None]
+
     # Config: the validated run config as JSON, its epoch limit, how a resume picks its
     # checkpoint, and what the worker learned of the model it built.
     config: Mapped[dict] = mapped_column(JSON)

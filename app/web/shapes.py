@@ -70,6 +70,10 @@ class RunPublic(BaseModel):
     group_name: str | None
     parent_run_id: int | None
     fork_epoch: int | None
+    # What trains it (docs/api.md): "loop" (torchdash's loop on `config`), "script" (the
+    # user's script: `script` is its path, args and env) or "external" (logged over REST).
+    kind: str = "loop"
+    script: dict[str, Any] | None = None
     # Config, and what the worker learned of the model it built.
     config: dict[str, Any]
     max_epochs: int

@@ -265,6 +265,7 @@ class StudyScheduler:
         ended = ostudy.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
         )
+        ended = [t for t in ended if t.number >= study.resumed_at_trial]
         failed = [t for t in ended if t.state == TrialState.FAIL]
         if len(failed) < min(FAILURES_BEFORE_GIVING_UP, study.n_trials) or len(failed) < len(ended):
             return False

@@ -21,7 +21,8 @@ LR_SPACE = [{"field": "optimizer.lr", "type": "choice", "choices": [0.01, 1e-6]}
 
 
 def _study(client: TestClient, **body: Any) -> dict[str, Any]:
-    response = client.post("/api/studies", json={"config": TINY_CONFIG, "space": LR_SPACE, **body})
+    body = {"config": TINY_CONFIG, "space": LR_SPACE, **body}
+    response = client.post("/api/studies", json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -171,3 +172,24 @@ def test_a_study_whose_every_trial_fails_stops_itself_saying_why(
     assert stopped.json()["status"] == "stopped"
     assert _queued(client) == []
     assert client.post(f"/api/studies/{study['id']}/stop").status_code == 409
+
+
+def test_a_trial_with_seeds_is_one_run_per_seed_and_its_objective_is_their_mean(
+    client: TestClient, settings: Settings, execute: Callable[[int], RunStatus]
+) -> None:
+    config = {**TINY_CONFIG, "max_epochs": 1, "seed": 5}
+    study = _study(client, config=config, n_trials=1, parallelism=1, seeds=2)
+    _scheduler(client, settings).tick()
+    runs = _queued(client)
+    assert [(r["trial_number"], r["config"]["seed"]) for r in runs] == [(0, 5), (0, 6)]
+    losses = []
+    for run in runs:
+        assert execute(run["id"]) == RunStatus.SUCCEEDED
+        epochs = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+        losses.append(epochs[-1]["metrics"]["val_loss"])
+    _scheduler(client, settings).tick()
+    detail = client.get(f"/api/studies/{study['id']}").json()
+    (trial,) = detail["trials"]
+    assert trial["state"] == "complete" and trial["run_ids"] == [r["id"] for r in runs]
+    assert trial["value"] == pytest.approx(sum(losses) / 2)
+    assert losses[0] != losses[1]  # two seeds, two trainings

@@ -4,7 +4,8 @@
 where Optuna keeps its trials (apart from torchdash's tables); `optuna_study` builds samplers,
 pruners and studies; `steering` creates, reads and steers studies (the REST routes' domain);
 `scheduler` keeps each running study's trials queued and tells Optuna how they ended;
-`pruning` is the worker's side: each epoch's objective reported, and the verdict.
+`pruning` is the worker's side: each epoch's objective reported, and the verdict; `reading`
+builds what the API shows of a study.
 
 Optuna is imported only by these modules' functions, never at a server's start.
 """

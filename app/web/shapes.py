@@ -74,6 +74,9 @@ class RunPublic(BaseModel):
     # user's script: `script` is its path, args and env) or "external" (logged over REST).
     kind: str = "loop"
     script: dict[str, Any] | None = None
+    # The study it is a trial of (docs/api.md, "Studies"), and its Optuna trial number.
+    study_id: int | None = None
+    trial_number: int | None = None
     # Config, and what the worker learned of the model it built.
     config: dict[str, Any]
     max_epochs: int

@@ -81,6 +81,14 @@ function init() {
       start.textContent = searching ? "Start study" : "Start";
     });
   }
+  if (new URLSearchParams(location.search).get("mode") === "search") {
+    // "New study" elsewhere links here: the sweep opens in its Search mode.
+    $("sweep-details").open = true;
+    const radio = document.querySelector('input[name="sweep-mode"][value="search"]');
+    radio.checked = true;
+    radio.dispatchEvent(new Event("change"));
+    if (!$("search-rows").children.length) search.addRow();
+  }
   const check = wireCheck($("check-button"), $("check-result"), form);
   wireSubmit({ formEl, form, start, sweep, getSource: () => source, estimate: check.estimateFor });
 }

@@ -56,7 +56,7 @@ export function drawObjective(study) {
       { label: "best so far", stroke: "#16a34a", width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false }, spanGaps: true, value: fmt },
       { label: "pruned (last value)", stroke: PRUNED, width: 0, paths: () => null, points: { ...dots, fill: "#fff" }, value: fmt },
     ],
-    axes: [{ label: "trial" }, { label: study.objective }],
+    axes: [{ label: "trial", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: study.objective }],
   }, data, "objective");
 }
 

@@ -86,8 +86,10 @@ export function createSearchEditor({ list, addButton, datalist, paths, current, 
     return detail.filter((item) => {
       const loc = Array.isArray(item.loc) ? item.loc : [];
       if (loc[0] !== "body") return true;
-      if (loc[1] === "space" && typeof loc[2] === "number" && rows[loc[2]]) {
-        const row = rows[loc[2]];
+      // The row's index may come as a number or as its text.
+      const index = loc[1] === "space" && /^\d+$/.test(String(loc[2])) ? Number(loc[2]) : -1;
+      if (index >= 0 && rows[index]) {
+        const row = rows[index];
         const control = { field: ".search-field", type: ".search-type", low: ".search-low", high: ".search-high", log: ".search-type", choices: ".search-choices" }[loc[3]];
         mark(control ? row.querySelector(control) : null, row.querySelector(".field-error"), loc[3] && !control ? `${loc[3]}: ${item.msg}` : item.msg);
         return false;

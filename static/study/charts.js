@@ -1,7 +1,8 @@
 /* The study page's uPlot charts: the objective against the trial number (complete trials, the
  * best so far as a step line, and a pruned trial's last value), and the objective after each
  * epoch of every trial — a pruned trial's line is dashed in its own colour and ends, with a
- * marker, at the epoch it was stopped. Charts are rebuilt when their lines change and updated in
+ * marker, at the epoch it was stopped; a trial of several seeds is its mean inside a ± std band.
+ * Charts are rebuilt when their lines change and updated in
  * place otherwise. uPlot is the global the vendored classic script defines. */
 
 import { $ } from "../shared/dom.js";
@@ -72,21 +73,35 @@ export function drawIntermediate(study) {
   el.dataset.lines = String(trials.length);
   el.dataset.prunedLines = String(trials.filter((t) => t.state === "pruned").length);
   const fmt = (u, v) => (v === null || v === undefined ? "–" : fmtValue(study, v));
-  const series = trials.map((t) => {
+  const series = [];
+  const bands = [];
+  const data = [xs];
+  trials.forEach((t, i) => {
     const stroke = t.state === "pruned" ? PRUNED : t.state === "complete" ? COMPLETE : OTHER;
     const pruned = t.state === "pruned";
     // A pruned line shows its points, so its last one marks where it was stopped.
-    return { label: `#${t.number}${pruned ? ` pruned @${t.pruned_epoch ?? "?"}` : ""}`, stroke, width: pruned ? 1.5 : 1.25,
+    series.push({ label: `#${t.number}${pruned ? ` pruned @${t.pruned_epoch ?? "?"}` : ""}`, stroke, width: pruned ? 1.5 : 1.25,
       dash: pruned ? [6, 4] : undefined, spanGaps: false, value: fmt,
-      points: pruned ? { show: true, size: 6, fill: "#fff" } : { show: false } };
+      points: pruned ? { show: true, size: 6, fill: "#fff" } : { show: false } });
+    data.push(columns[i]);
+    if (!t.seed_stats || !t.seed_stats.length) return;
+    // A trial of several seeds: its mean inside a ± std band over its runs.
+    const byEpoch = new Map(t.seed_stats.map((r) => [r.epoch, r]));
+    const edge = (sign) => xs.map((x) => (byEpoch.has(x) && byEpoch.get(x).mean !== null ? byEpoch.get(x).mean + sign * byEpoch.get(x).std : null));
+    const side = { stroke: `${stroke}55`, width: 1, value: fmt, points: { show: false } };
+    series.push({ ...side, label: `#${t.number} +1 std` }, { ...side, label: `#${t.number} −1 std` });
+    data.push(edge(1), edge(-1));
+    bands.push({ series: [series.length - 1, series.length], fill: `${stroke}22` });
   });
-  const signature = trials.map((t) => `${t.number}:${t.state}`).join(",");
+  el.dataset.bands = String(bands.length);
+  const signature = trials.map((t) => `${t.number}:${t.state}:${bands.length}`).join(",");
   place("intermediate", el, {
     width: width(el),
     height: 260,
     scales: { x: { time: false } },
     legend: { show: trials.length <= 30 },
     series: [{ label: "epoch", value: (u, v) => (v === null || v === undefined ? "–" : String(v)) }, ...series],
+    bands,
     axes: [{ label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: study.objective }],
-  }, [xs, ...columns], signature);
+  }, data, signature);
 }

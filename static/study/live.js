@@ -1,7 +1,7 @@
 /* Live updates of the study page: the study's Server-Sent Events (/api/studies/{id}/events)
- * say when something changed, and the page reads the study again; where that stream cannot be
- * opened (or closes), the page polls instead while the study runs. The live indicator says
- * which: "live" or "polling". */
+ * bring the whole study (a `study` event, shaped as GET /api/studies/{id}) whenever it changes;
+ * where that stream cannot be opened (or is closed for good), the page polls instead while the
+ * study runs. The live indicator says which: "live" or "polling". */
 
 import { $ } from "../shared/dom.js";
 
@@ -13,9 +13,9 @@ function setLive(on, text) {
   el.textContent = text;
 }
 
-/** Call `reload()` whenever study `studyId` changes, until `finished()` says it is over.
- * Returns {mode()}: "sse" or "poll". */
-export function followStudy(studyId, reload, finished) {
+/** Hand each new state of study `studyId` to `show(study)`; `reload()` reads it when the stream
+ * is out of reach, until `finished()` says it is over. Returns {mode()}: "sse" or "poll". */
+export function followStudy(studyId, show, reload, finished) {
   let mode = "sse";
   let pending = null;
   const soon = () => {
@@ -29,8 +29,9 @@ export function followStudy(studyId, reload, finished) {
   };
   const source = new EventSource(`/api/studies/${studyId}/events`);
   source.addEventListener("open", () => setLive(true, "live"));
-  // Any event of the stream means something changed: the page reads the whole study again.
-  for (const name of ["message", "study", "trial", "progress", "epoch", "run"]) source.addEventListener(name, soon);
+  source.addEventListener("study", (e) => show(JSON.parse(e.data)));
+  // An event without the study in it still means something changed: read it again.
+  source.addEventListener("message", soon);
   source.addEventListener("error", () => {
     if (source.readyState !== EventSource.CLOSED) { setLive(false, "reconnecting…"); return; }
     if (mode === "poll") return;

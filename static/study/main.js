@@ -1,8 +1,8 @@
 /* Entry of a study's page: reads the study (GET /api/studies/{id}), draws its header and
- * progress, the best trial with its config, the trials table and the charts, and reads it again
- * whenever its events say something changed (live.js). The buttons steer it: add trials, trials
- * at once, stop, resume. With several seeds per trial, the spread of each trial's objective
- * over its runs' last epochs is read from the runs' metrics. Exposes `window.torchdashStudy`
+ * progress, the best trial with its config, the trials table and the charts, and draws them
+ * again with each state its event stream brings (live.js). The buttons steer it: add trials, trials
+ * at once, stop, resume. With several seeds per trial, each trial's objective per epoch (mean
+ * ± std over its seeds) is read from its runs' metrics. Exposes `window.torchdashStudy`
  * ({study(), live(), spread(number)}). */
 
 import { $, h, setText } from "../shared/dom.js";
@@ -17,25 +17,35 @@ import { followStudy } from "./live.js";
 const page = $("study-page");
 const studyId = Number(page && page.dataset.studyId);
 let study = null;
-const runValues = new Map();  // run id -> its objective at its last epoch, once it finished
+const runEpochs = new Map();  // run id -> [{epoch, value}] of the objective; kept once it ended
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 
-// The objective of each finished run of a several-seed study, read once per run.
-async function readSpreads() {
+// With several seeds per trial, Optuna hears of a trial only when its runs end: the objective
+// per epoch comes from the runs' own epoch rows (a finished run's are read once).
+async function readSeedRuns() {
   if (!study || study.seeds < 2) return;
-  const wanted = study.trials.flatMap((t) => t.run_ids.filter((id, i) => FINAL.has(t.run_statuses[i]) && !runValues.has(id)));
+  const wanted = study.trials.flatMap((t) => t.run_ids.filter((id, i) => !(FINAL.has(t.run_statuses[i]) && runEpochs.has(id))));
   await Promise.all(wanted.map(async (id) => {
     const metrics = await api("GET", `/api/runs/${id}/metrics?max_points=3`);
-    const last = metrics.epochs[metrics.epochs.length - 1];
-    runValues.set(id, last ? (last.metrics || {})[study.objective] ?? null : null);
+    runEpochs.set(id, metrics.epochs.map((r) => ({ epoch: r.epoch, value: (r.metrics || {})[study.objective] ?? null })));
   }));
+  for (const trial of study.trials) {
+    const series = trial.run_ids.map((id) => new Map((runEpochs.get(id) || []).map((r) => [r.epoch, r.value])));
+    const epochs = [...new Set(series.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+    trial.seed_stats = epochs.map((epoch) => ({ epoch, ...(meanStd(series.map((m) => m.get(epoch) ?? null)) || { mean: null, std: null }) }));
+    if (!trial.intermediate_values.length) trial.intermediate_values = trial.seed_stats.map((r) => ({ epoch: r.epoch, value: r.mean }));
+  }
 }
 
-/** {mean, std, n} of a trial's objective over its seeds' runs; null with one seed. */
+/** {mean, std, n} of a trial's objective over its seeds' runs at their last epochs; null with
+ * one seed. */
 function spread(trial) {
   if (!study || study.seeds < 2) return null;
-  return meanStd(trial.run_ids.map((id) => runValues.get(id) ?? null));
+  return meanStd(trial.run_ids.map((id) => {
+    const rows = runEpochs.get(id) || [];
+    return rows.length ? rows[rows.length - 1].value : null;
+  }));
 }
 
 function renderHeader() {
@@ -96,11 +106,16 @@ function render() {
   drawImportances(study);
 }
 
+// Draw a new state of the study (from a read or from its event stream).
+async function show(detail) {
+  study = detail;
+  await readSeedRuns();
+  render();
+}
+
 async function reload() {
   try {
-    study = await api("GET", `/api/studies/${studyId}`);
-    await readSpreads();
-    render();
+    await show(await api("GET", `/api/studies/${studyId}`));
   } catch (err) {
     const box = $("study-not-found");
     box.hidden = false;
@@ -131,7 +146,8 @@ function wireActions() {
 if (page) {
   wireActions();
   reload().then(() => {
-    const live = followStudy(studyId, reload, () => study !== null && study.status !== "running");
+    const live = followStudy(studyId, (detail) => show(detail).catch((err) => { $("action-error").textContent = err.message; }),
+      reload, () => study !== null && study.status !== "running");
     window.torchdashStudy = { study: () => study, live: live.mode, spread: (n) => spread(study.trials.find((t) => t.number === n)) };
   });
 }

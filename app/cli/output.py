@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from app.client import RunEvent
 from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
+from app.web.study_shapes import StudyPublic
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
@@ -138,3 +139,43 @@ def checkpoints_table(checkpoints: Sequence[CheckpointPublic], monitor: str | No
             for c in checkpoints
         ],
     )
+
+
+def studies_table(studies: Sequence[StudyPublic]) -> str:
+    rows = [
+        [
+            s.id,
+            s.name,
+            s.status,
+            f"{s.progress.complete + s.progress.pruned + s.progress.fail}/{s.n_trials}",
+            f"{s.objective} ({s.direction})",
+            "" if s.best_trial is None else f"{s.best_trial.value:.4g} (#{s.best_trial.number})",
+        ]
+        for s in studies
+    ]
+    return table(["id", "name", "status", "trials", "objective", "best"], rows)
+
+
+def study_summary(study: StudyPublic) -> str:
+    """A study, its progress and best trial; with its trials when it is a StudyDetail."""
+    p = study.progress
+    lines = [
+        f"study {study.id} {study.name}: {study.status}"
+        + (f" ({study.stop_reason})" if study.stop_reason else ""),
+        f"  {study.objective} ({study.direction}), {study.sampler} sampler, {study.pruner} "
+        f"pruner, {study.effective_parallelism} at once, {study.seeds} seed(s) per trial",
+        f"  trials: {p.complete} complete, {p.pruned} pruned, {p.fail} failed, "
+        f"{p.running} running, of {study.n_trials}",
+    ]
+    if study.best_trial is not None:
+        best = study.best_trial
+        lines.append(f"  best: trial {best.number} = {best.value:.6g} {best.params}")
+    trials = getattr(study, "trials", None)
+    if trials:
+        rows = [
+            [t.number, t.state, "" if t.value is None else f"{t.value:.4g}",
+             t.pruned_epoch or "", ", ".join(map(str, t.run_ids)), t.params]
+            for t in trials
+        ]  # fmt: skip
+        lines.append(table(["trial", "state", "value", "pruned at", "runs", "params"], rows))
+    return "\n".join(lines)

@@ -271,6 +271,9 @@ class RunStudy(Base):
     sampler: Mapped[str] = mapped_column(String(16))
     pruner: Mapped[str] = mapped_column(String(16))
     seeds: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Trials numbered below this were asked before the last resume: whether every trial failed
+    # is judged on the later ones only.
+    resumed_at_trial: Mapped[int] = mapped_column(default=0, server_default="0")
     group_name: Mapped[str] = mapped_column(String(200))
     optuna_study_name: Mapped[str] = mapped_column(String(200), unique=True)
     tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")

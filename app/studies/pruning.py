@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.storage.tables import Run, RunStudy
-from app.studies.optuna_storage import optuna_storage
 from app.studies.optuna_study import PRUNER_NAMES, load_optuna_study
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ class TrialReporter:
         if value is None or not math.isfinite(value):
             return None  # nothing Optuna can compare; the final tell judges the trial
         study = self._study()
-        storage = optuna_storage(self.database_url)
+        storage = study._storage  # the cached storage: unfinished trials are read afresh
         trial_id = self._id(study)
         frozen = storage.get_trial(trial_id)
         if frozen.state != TrialState.RUNNING:
@@ -95,8 +94,7 @@ class TrialReporter:
 
     def _id(self, study: optuna.Study) -> int:
         if self._trial_id is None:
-            storage = optuna_storage(self.database_url)
-            self._trial_id = storage.get_trial_id_from_study_id_trial_number(
+            self._trial_id = study._storage.get_trial_id_from_study_id_trial_number(
                 study._study_id, self.trial_number
             )
         return self._trial_id

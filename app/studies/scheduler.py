@@ -74,7 +74,6 @@ class StudyScheduler:
         self.gpus = gpus
         self.wake_dispatcher = wake_dispatcher
         self._quiet: set[int] = set()  # stopped studies with no trial left to settle
-        self._studies: dict[int, optuna.Study] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,17 +115,10 @@ class StudyScheduler:
                     self._tick_study(session, study)
         self.wake_dispatcher()
 
-    def optuna_study(self, study: RunStudy) -> optuna.Study:
-        cached = self._studies.get(study.id)
-        if cached is None:
-            cached = load_optuna_study(self.settings.sqlalchemy_url, study)
-            self._studies[study.id] = cached
-        return cached
-
     def _tick_study(self, session: Session, study: RunStudy) -> None:
         from optuna.trial import TrialState
 
-        ostudy = self.optuna_study(study)
+        ostudy = load_optuna_study(self.settings.sqlalchemy_url, study)
         runs = session.execute(
             select(Run.id, Run.trial_number, Run.status, Run.error, Run.attempt).where(
                 Run.study_id == study.id
@@ -265,6 +257,7 @@ class StudyScheduler:
         ended = ostudy.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
         )
+        ended = [t for t in ended if t.number >= study.resumed_at_trial]
         failed = [t for t in ended if t.state == TrialState.FAIL]
         if len(failed) < min(FAILURES_BEFORE_GIVING_UP, study.n_trials) or len(failed) < len(ended):
             return False

@@ -56,7 +56,8 @@ def check_space(base: dict[str, Any], space: list[dict[str, Any]]) -> dict[str, 
                 with_overrides(base_json, _nested(path, value))
             except ConfigError as error:
                 why = error.errors[0]["msg"] if error.errors else str(error)
-                raise ConfigError.field((*loc, key), f"{path}={value!r}: {why}", value) from None
+                where = (*loc, *key.split("."))  # ("choices", "1") for the second choice
+                raise ConfigError.field(where, f"{path}={value!r}: {why}", value) from None
     return base_json
 
 

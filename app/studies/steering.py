@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import ConfigError, ConflictError, NotFoundError
@@ -140,6 +140,8 @@ def resume_study(session: Session, study_id: int) -> RunStudy:
             f"study {study_id} is {study.status}; only a stopped or failed study resumes "
             "(add trials to a finished one)"
         )
+    asked = session.scalar(select(func.max(Run.trial_number)).where(Run.study_id == study_id))
+    study.resumed_at_trial = 0 if asked is None else asked + 1
     _run_again(study)
     return study
 

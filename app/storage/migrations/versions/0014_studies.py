@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("sampler", sa.String(16), nullable=False),
         sa.Column("pruner", sa.String(16), nullable=False),
         sa.Column("seeds", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("resumed_at_trial", sa.Integer, nullable=False, server_default="0"),
         sa.Column("group_name", sa.String(200), nullable=False),
         sa.Column("optuna_study_name", sa.String(200), nullable=False, unique=True),
         sa.Column("tags", sa.JSON, nullable=False, server_default="[]"),

@@ -74,6 +74,7 @@ class StudyScheduler:
         self.gpus = gpus
         self.wake_dispatcher = wake_dispatcher
         self._quiet: set[int] = set()  # stopped studies with no trial left to settle
+        self._queued = False  # whether this tick queued a run
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,6 +103,7 @@ class StudyScheduler:
             self._wake.clear()
 
     def tick(self) -> None:
+        self._queued = False
         with session_scope(self.factory) as session:
             rows = session.execute(select(RunStudy.id, RunStudy.status)).all()
         for study_id, status in rows:
@@ -113,7 +115,8 @@ class StudyScheduler:
                 study = session.get(RunStudy, study_id)
                 if study is not None:
                     self._tick_study(session, study)
-        self.wake_dispatcher()
+        if self._queued:  # the new trial runs start now rather than at the dispatcher's tick
+            self.wake_dispatcher()
 
     def _tick_study(self, session: Session, study: RunStudy) -> None:
         from optuna.trial import TrialState
@@ -183,6 +186,7 @@ class StudyScheduler:
             storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, f"invalid config: {error}")
             ostudy.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             return
+        self._queued = True
         for config in configs:
             lifecycle.create_run(
                 session,
@@ -216,6 +220,7 @@ class StudyScheduler:
                     lifecycle.resume_run(session, run.id, None, fallback=True)
                 except ConflictError:
                     pass
+            self._queued = True
             return True
         storage = ostudy._storage
         failed = [r for r in trial_runs if r.status != RunStatus.SUCCEEDED]

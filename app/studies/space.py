@@ -88,11 +88,14 @@ def grid_points(space: list[dict[str, Any]]) -> dict[str, list[Any]]:
             )
         if entry["type"] == "int":
             step = entry.get("step") or 1
-            values: list[Any] = list(range(int(entry["low"]), int(entry["high"]) + 1, step))
+            low, high = int(entry["low"]), int(entry["high"])
+            count = (high - low) // step + 1  # counted first: a range may be huge
+            values: list[Any] = list(range(low, high + 1, step)) if count <= MAX_GRID_POINTS else []
         else:
+            count = len(entry["choices"])
             values = [_encode(choice, entry["choices"]) for choice in entry["choices"]]
         grid[entry["field"]] = values
-        size *= len(values)
+        size *= count
         if size > MAX_GRID_POINTS:
             raise ConfigError.field(
                 ("body", "space"),

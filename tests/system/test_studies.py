@@ -10,7 +10,7 @@ import httpx
 
 from app.settings import Settings
 from tests.support.runs import TINY_CONFIG
-from tests.support.servers import free_port, spawn_server, stop_workers, wait_for_server
+from tests.support.servers import free_port, spawn_server, stop_workers
 from tests.support.waiting import wait_until
 
 GPU_ENV = {
@@ -18,6 +18,18 @@ GPU_ENV = {
     "TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU": "1",
     "TORCHDASH_WARM_WORKERS": "0",
 }
+
+
+def _wait_for_server(base: str) -> None:
+    """Like tests/support's, with room for a slow start on a loaded machine."""
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(answers, 120, "the server to answer /healthz")
 
 
 def _trial_runs(base: str, study_id: int) -> list[dict]:
@@ -38,7 +50,7 @@ def test_a_study_runs_two_trials_at_once_on_disjoint_gpus_and_goes_on_after_a_se
     first = spawn_server(settings, port, "server-1.log", **GPU_ENV)
     second = None
     try:
-        wait_for_server(base)
+        _wait_for_server(base)
         body = {
             "config": {**TINY_CONFIG, "device": "cuda", "batch_size": 32, "max_epochs": 2},
             "space": [{"field": "optimizer.lr", "type": "float", "low": 1e-3, "high": 0.03}],
@@ -57,7 +69,7 @@ def test_a_study_runs_two_trials_at_once_on_disjoint_gpus_and_goes_on_after_a_se
         first.send_signal(signal.SIGKILL)  # mid-study: no shutdown code runs
         first.wait(timeout=10)
         second = spawn_server(settings, port, "server-2.log", **GPU_ENV)
-        wait_for_server(base)
+        _wait_for_server(base)
 
         def finished() -> dict | None:
             detail = httpx.get(f"{base}/api/studies/{study['id']}", timeout=30).json()
@@ -70,7 +82,7 @@ def test_a_study_runs_two_trials_at_once_on_disjoint_gpus_and_goes_on_after_a_se
         assert sorted(run["trial_number"] for run in runs) == [0, 1, 2, 3]  # none queued twice
         assert all(run["status"] == "succeeded" for run in runs)
         for trial in detail["trials"]:  # each epoch reported once, across the restart
-            assert [v["epoch"] for v in trial["intermediate_values"]] == [1, 2, 3]
+            assert [v["epoch"] for v in trial["intermediate_values"]] == [1, 2]
         assert detail["best_trial"]["number"] in range(4)
     finally:
         for server in (first, second):

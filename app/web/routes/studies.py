@@ -51,7 +51,7 @@ def _wake(request: Request) -> None:
     "/studies",
     status_code=status.HTTP_201_CREATED,
     summary="Start a study: Optuna searches the space, each trial a run",
-    responses=errors(422),
+    responses=errors(400, 422),
 )
 def create_study(
     body: StudyCreate,
@@ -95,7 +95,7 @@ def read_study(study_id: RowId, request: Request, session: SessionDep) -> StudyD
 @router.post(
     "/studies/{study_id}/trials",
     summary="Add n trials, or enqueue a point to try next",
-    responses=errors(404, 422),
+    responses=errors(400, 404, 422),
 )
 def add_trials(
     study_id: RowId, body: TrialsAdd, request: Request, session: SessionDep, settings: SettingsDep
@@ -109,7 +109,7 @@ def add_trials(
 @router.post(
     "/studies/{study_id}/stop",
     summary="Stop asking for trials; queued trials are cancelled, running ones finish or not",
-    responses=errors(404, 409, 422),
+    responses=errors(400, 404, 409, 422),
 )
 def stop_study(
     study_id: RowId, request: Request, session: SessionDep, body: StudyStop | None = None
@@ -136,7 +136,7 @@ def resume_study(study_id: RowId, request: Request, session: SessionDep) -> Stud
 @router.patch(
     "/studies/{study_id}",
     summary="Change how many trials run at once, or the trial count",
-    responses=errors(404, 422),
+    responses=errors(400, 404, 422),
 )
 def update_study(
     study_id: RowId, body: StudyUpdate, request: Request, session: SessionDep

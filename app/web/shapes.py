@@ -257,6 +257,20 @@ class SweepRequest(BaseModel):
     group_name: str | None = Field(None, max_length=200, description="Default: 'sweep <time>'.")
     tags: Tags = Field(default_factory=list, description="Given to every run of the sweep.")
     notes: Notes = Field("", description="Given to every run of the sweep.")
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Runs per combination, seeded from the config's seed on: a seed group each.",
+    )
+
+
+class RepeatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: int = Field(
+        ge=1, le=64, description="How many copies, seeded with the seeds after the run's own."
+    )
 
 
 class SweepPublic(BaseModel):

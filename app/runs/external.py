@@ -135,8 +135,10 @@ def record_report(
     values: dict[str, Any] = {"last_report_at": utcnow(), "updated_at": utcnow()}
     values["epoch"] = last_epoch
     values.update(_best(run, epochs))
-    if notes:
-        values["notes"] = "\n".join([run.notes, *notes] if run.notes else notes)[-10_000:]
+    block = "\n".join(notes)
+    # A retried report's notes are the last ones appended already: not appended twice.
+    if block and not run.notes.endswith(block):
+        values["notes"] = (f"{run.notes}\n{block}" if run.notes else block)[-10_000:]
     if config:
         values["config"] = {**run.config, **config}
     session.execute(

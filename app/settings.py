@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         gt=0,
         description="A run trained elsewhere that sends no report for this many seconds is "
         "ended as interrupted (its process is presumed gone); the tracking module reports at "
-        "least every 30 seconds while it lives.",
+        "least every 10 seconds while it lives.",
     )
     token: str | None = Field(
         None,

@@ -148,6 +148,7 @@ class RemoteRun:
         self._finished = False
         self._closing = False
         self._dropped = 0
+        self._unreachable = False
         self._send_lock = threading.Lock()  # one report at a time, in order
         fields: dict[str, Any] = {"name": name or "external run", "config": config or {}}
         fields.update(tags=tags or [], notes=notes)
@@ -391,8 +392,13 @@ class RemoteRun:
                         self._stop_requested = True  # the run is over on the server
                     return True
                 except OSError as error:
-                    _warn(f"server unreachable ({error}); points kept, retrying")
+                    if not self._unreachable:  # said once an outage, not at every retry
+                        _warn(f"server unreachable ({error}); points kept, retrying")
+                    self._unreachable = True
                     return False
+                if self._unreachable:
+                    _warn("server reachable again; sending the points kept")
+                    self._unreachable = False
                 self._sent(report)
                 self._last_sent = time.monotonic()
                 if isinstance(answer, dict):

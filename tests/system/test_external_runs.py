@@ -15,8 +15,9 @@ import torch
 
 from app.settings import Settings
 from tests.support.paths import ROOT
-from tests.support.servers import serving
+from tests.support.servers import free_port, serving, spawn_server, wait_for_server
 from tests.support.waiting import wait_until
+from torchdash_track.remote import RemoteRun
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -117,3 +118,36 @@ def test_a_run_that_stops_reporting_is_interrupted(settings: Settings) -> None:
         assert final["error"].startswith("no report for 1 s")
         late = httpx.post(f"{base}/api/runs/{run['id']}/report", json={})
         assert late.status_code == 409
+
+
+def test_points_logged_while_the_server_is_down_arrive_once_it_is_back(
+    settings: Settings,
+) -> None:
+    """The server killed mid-run and restarted on the same home: the training never sees an
+    error, the run stays running (no worker of it was lost), and every point arrives once."""
+    port = free_port()
+    server = spawn_server(settings, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(base)
+        run = RemoteRun(base, None, name="through a restart", flush_seconds=0.2)
+        for step in range(1, 501):
+            run.log_step(step, 1.0 / step)
+        run.log(1, val_loss=0.5)
+        assert run.flush(timeout=30)
+        server.kill()
+        server.wait()
+        for step in range(501, 1001):  # the server is away: kept in memory, never raised
+            run.log_step(step, 1.0 / step)
+        run.log(2, val_loss=0.4)
+        server = spawn_server(settings, port)
+        wait_for_server(base)
+        assert httpx.get(f"{base}/api/runs/{run.id}").json()["status"] == "running"
+        run.finish()
+        metrics = httpx.get(f"{base}/api/runs/{run.id}/metrics", timeout=30).json()
+        assert [row["step"] for row in metrics["steps"]] == list(range(1, 1001))
+        assert [row["epoch"] for row in metrics["epochs"]] == [1, 2]
+        assert httpx.get(f"{base}/api/runs/{run.id}").json()["status"] == "succeeded"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -105,8 +105,31 @@ def test_a_script_elsewhere_logs_metrics_and_checkpoints(settings: Settings, tmp
         model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
 
 
-def test_a_run_that_stops_reporting_is_interrupted(settings: Settings) -> None:
-    with serving(settings, TORCHDASH_EXTERNAL_TIMEOUT_SECONDS="1") as base:
+CRASHING = textwrap.dedent(
+    """
+    import torchdash_track as track
+
+    run = track.init(name="crashes")
+    run.log(1, train_loss=1.0)
+    raise RuntimeError("diverged")
+    """
+)
+
+
+def test_a_run_ends_failed_when_its_script_crashes_and_interrupted_when_silent(
+    settings: Settings, tmp_path: Path
+) -> None:
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING)
+    with serving(settings, TORCHDASH_EXTERNAL_TIMEOUT_SECONDS="3") as base:
+        # A script that dies of an exception without calling finish: its run says why.
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TORCHDASH_URL": base}
+        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True)
+        assert done.returncode == 1
+        crashed = httpx.get(f"{base}/api/runs", params={"q": "crashes"}).json()["runs"][0]
+        assert (crashed["status"], crashed["error"]) == ("failed", "RuntimeError: diverged")
+        assert crashed["epoch"] == 1
+        # A process that goes quiet (killed, its machine gone) is ended after the timeout.
         run = httpx.post(f"{base}/api/runs/external", json={"name": "gone quiet"}).json()
 
         def ended() -> dict | None:
@@ -115,7 +138,7 @@ def test_a_run_that_stops_reporting_is_interrupted(settings: Settings) -> None:
 
         final = wait_until(ended, timeout=60, what="the silent run to end")
         assert final["status"] == "interrupted"
-        assert final["error"].startswith("no report for 1 s")
+        assert final["error"].startswith("no report for 3 s")
         late = httpx.post(f"{base}/api/runs/{run['id']}/report", json={})
         assert late.status_code == 409
 

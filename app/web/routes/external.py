@@ -22,7 +22,7 @@ from app.runs import external
 from app.storage import checkpoint_rows, uploads
 from app.storage.tables import RunStatus
 from app.storage.torch_pickle import UnsafePickle, check_weights_only
-from app.web.deps import FilesDep, RowId, SessionDep, SettingsDep
+from app.web.deps import SQL_INT_MAX, FilesDep, RowId, SessionDep, SettingsDep, header_number
 from app.web.error_handlers import errors
 from app.web.external_shapes import (
     ExternalRunCreate,
@@ -43,7 +43,7 @@ CHECKPOINT_PARTS = {"model": MODEL_FILE, "optimizer": OPTIMIZER_FILE, "state": S
     "/external",
     status_code=status.HTTP_201_CREATED,
     summary="Create a run trained elsewhere (running at once; never queued)",
-    responses=errors(422),
+    responses=errors(400, 422),
 )
 def create_external_run(request: ExternalRunCreate, session: SessionDep) -> RunPublic:
     run = external.create_external_run(
@@ -123,7 +123,7 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     status_code=status.HTTP_201_CREATED,
     summary="Upload a checkpoint of a run trained elsewhere (multipart: epoch, model, "
     "optimizer?, state?)",
-    responses=errors(404, 409, 413, 422),
+    responses=errors(400, 404, 409, 413, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -157,11 +157,13 @@ async def upload_checkpoint(
     try:
         async with request.form(max_files=len(CHECKPOINT_PARTS), max_fields=4) as form:
             epoch_text = form.get("epoch")
-            if not isinstance(epoch_text, str) or not epoch_text.strip().isdigit():
+            epoch = header_number(epoch_text.strip()) if isinstance(epoch_text, str) else None
+            if epoch is None:
                 raise ConfigError.field(
-                    ("body", "epoch"), "epoch must be a whole number >= 0", str(epoch_text)
+                    ("body", "epoch"),
+                    f"epoch must be a whole number from 0 to {SQL_INT_MAX}",
+                    str(epoch_text)[:100],
                 )
-            epoch = int(epoch_text)
             if not isinstance(form.get("model"), UploadFile):
                 raise ConfigError.field(("body", "model"), "a model state_dict file is required")
             for part, file_name in CHECKPOINT_PARTS.items():
@@ -194,7 +196,7 @@ async def upload_checkpoint(
 @router.post(
     "/{run_id}/finish",
     summary="End a run trained elsewhere: succeeded, failed or cancelled",
-    responses=errors(404, 409, 422),
+    responses=errors(400, 404, 409, 422),
 )
 def finish_run(run_id: RowId, request: FinishRequest, session: SessionDep) -> RunPublic:
     run = external.finish_external_run(session, run_id, RunStatus(request.status), request.error)

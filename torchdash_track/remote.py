@@ -25,22 +25,19 @@ to `max_buffer_points`; past that the oldest step points are dropped, and said s
 from __future__ import annotations
 
 import atexit
-import http.client
 import io
-import json
 import math
 import sys
 import threading
 import time
-import uuid
 from typing import Any
-from urllib.parse import urlsplit
+
+from torchdash_track.transport import Connection, HttpError, multipart
 
 MAX_RETRY_DELAY = 30.0
 # Sent even with nothing new, so the server knows the process lives (it ends a run silent for
 # TORCHDASH_EXTERNAL_TIMEOUT_SECONDS) and its answer says whether Cancel was pressed.
 HEARTBEAT_SECONDS = 10.0
-REQUEST_TIMEOUT = 60.0
 
 
 class TrackingError(RuntimeError):
@@ -62,53 +59,6 @@ def _number(value: Any) -> float | str | None:
     if math.isinf(number):
         return "Infinity" if number > 0 else "-Infinity"
     return number
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"HTTP {status}: {detail}")
-        self.status = status
-
-
-class _Connection:
-    """One kept-alive HTTP(S) connection to the server, reopened after an error."""
-
-    def __init__(self, server: str, token: str | None) -> None:
-        parts = urlsplit(server if "://" in server else f"http://{server}")
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port
-        self.prefix = parts.path.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.connection: http.client.HTTPConnection | None = None
-
-    def request(self, method: str, path: str, body: bytes, content_type: str) -> Any:
-        """The decoded JSON answer; HttpError for a 4xx/5xx; OSError for the network."""
-        if self.connection is None:
-            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-            self.connection = kind(self.host, self.port, timeout=REQUEST_TIMEOUT)
-        headers = {**self.headers, "Content-Type": content_type, "Accept": "application/json"}
-        try:
-            self.connection.request(method, self.prefix + path, body=body, headers=headers)
-            response = self.connection.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            self.close()
-            raise OSError(f"{type(error).__name__}: {error}") from error
-        if response.getheader("connection", "").lower() == "close":
-            self.close()
-        if response.status >= 400:
-            raise HttpError(response.status, data.decode("utf-8", "replace")[:500])
-        return json.loads(data) if data else None
-
-    def post_json(self, path: str, payload: Any) -> Any:
-        body = json.dumps(payload, allow_nan=False).encode()
-        return self.request("POST", path, body, "application/json")
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
 
 
 class RemoteRun:
@@ -135,7 +85,7 @@ class RemoteRun:
         self.flush_seconds = flush_seconds
         self.max_buffer_points = max_buffer_points
         self.finish_timeout = finish_timeout
-        self._http = _Connection(server, token)
+        self._http = Connection(server, token)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._epochs: dict[int, dict[str, Any]] = {}  # the latest row of each epoch
@@ -233,7 +183,7 @@ class RemoteRun:
             parts[part] = _saved(torch, state)
         parts["state"] = _saved(torch, {"epoch": int(epoch), **extra})
         self.flush()  # the epoch's metrics first: the checkpoint's record carries them
-        body, content_type = _multipart({"epoch": str(int(epoch))}, parts)
+        body, content_type = multipart({"epoch": str(int(epoch))}, parts)
         delay = 0.5
         for attempt in range(4):
             try:
@@ -410,20 +360,3 @@ def _saved(torch: Any, obj: Any) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
-
-
-def _multipart(fields: dict[str, str], files: dict[str, bytes]) -> tuple[bytes, str]:
-    """A multipart/form-data body of text `fields` and binary `files`, and its content type."""
-    boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
-    for name, value in fields.items():
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-        chunks.append(f"{head}{value}\r\n".encode())
-    for name, data in files.items():
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="{name}.pt"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        )
-        chunks += [head.encode(), data, b"\r\n"]
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"

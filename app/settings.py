@@ -104,6 +104,20 @@ class Settings(BaseSettings):
         description="Largest checkpoint upload accepted, in bytes (1 GiB by default); a larger "
         "one is refused with 413 before its body is read whole.",
     )
+    max_report_bytes: int = Field(
+        16 << 20,
+        ge=1,
+        description="Largest body of one report of a run trained elsewhere "
+        "(POST /api/runs/{id}/report), in bytes (16 MiB by default); a larger one is refused "
+        "with 413. The tracking module sends smaller batches than this.",
+    )
+    external_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A run trained elsewhere that sends no report for this many seconds is "
+        "ended as interrupted (its process is presumed gone); the tracking module reports at "
+        "least every 10 seconds while it lives.",
+    )
     token: str | None = Field(
         None,
         description="Access token. Required to bind anything but loopback (the server refuses "

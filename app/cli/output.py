@@ -57,6 +57,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _progress(run: RunPublic) -> str:
+    """The last epoch of its limit; a run trained elsewhere has none (its `max_epochs` is 0)."""
+    return f"{run.epoch}/{run.max_epochs}" if run.max_epochs else str(run.epoch)
+
+
 def runs_table(runs: Sequence[RunPublic]) -> str:
     """One line a run; `best` is the best value of the metric it monitors (`monitor`)."""
     return table(
@@ -65,7 +70,7 @@ def runs_table(runs: Sequence[RunPublic]) -> str:
             (
                 run.id,
                 run.status,
-                f"{run.epoch}/{run.max_epochs}",
+                _progress(run),
                 run.monitor,
                 run.best_metric,
                 run.name,
@@ -83,7 +88,7 @@ def run_summary(run: RunPublic) -> str:
     lines = [
         f"run {run.id}: {run.name}",
         f"  status      {run.status}" + (" (stop requested)" if run.stop_requested else ""),
-        f"  epoch       {run.epoch}/{run.max_epochs}"
+        f"  epoch       {_progress(run)}"
         + (
             f" (batch {run.progress.batch}/{run.progress.batches})"
             if run.status == "running"

@@ -124,7 +124,8 @@ class RunPublic(BaseModel):
         computed = {"progress", "queue_position", "estimated_start_at", "metric_names"}
         return cls(
             **{name: getattr(run, name) for name in cls.model_fields if name not in computed},
-            metric_names=config_metric_names(run.config),
+            # A run trained elsewhere has a free config: its names are those its epochs carry.
+            metric_names=config_metric_names(run.config) if run.kind != "external" else [],
             progress=Progress(batch=run.progress_batch, batches=run.progress_batches),
             queue_position=spot.position if spot else None,
             estimated_start_at=spot.estimated_start_at if spot else None,

@@ -280,6 +280,8 @@ def fork_run(
     gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
     source = lifecycle.get_run(session, run_id)
+    if source.kind == "external":
+        raise ConflictError(f"run {run_id} was trained elsewhere: it has no run config to fork")
     checkpoint = checkpoint_rows.find_checkpoint(session, run_id, request.epoch)
     if checkpoint is None or not checkpoint.complete:
         raise ConflictError(f"run {run_id} has no checkpoint of finished epoch {request.epoch}")

@@ -183,5 +183,10 @@ def test_a_submit_whose_answer_is_lost_is_found_by_its_name_and_starts_one_job(
     # "after": the look-up by name found the job, so it was not sent again; "before": the
     # look-up found none, and the next try (with a fresh client) made the one job.
     assert lossy.submits == (1 if lost == "after" else 0)
-    [job] = _jobs_of(ray_cluster, run_id, run.created_at)
-    assert job["status"] == "SUCCEEDED"
+    [job] = _jobs_of(ray_cluster, run_id, run.created_at)  # one job, for attempt 1
+    # The worker wrote its status; its job ends as the process exits.
+    wait_until(
+        lambda: _jobs_of(ray_cluster, run_id, run.created_at)[0]["status"] == "SUCCEEDED",
+        60,
+        "the job to end",
+    )

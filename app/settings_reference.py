@@ -24,8 +24,10 @@ app/settings.py. Do not edit this page: change a description there and run `make
 Every setting of torchdash lives in one object, `Settings` in `app/settings.py`, read from
 environment variables (or a `.env` file in the folder the server starts in). Each field `x` is
 read from `TORCHDASH_X`. The server and its workers read the same settings: on a Ray cluster
-the server hands its `TORCHDASH_*` and `AWS_*` variables (not `TORCHDASH_TOKEN`) to each job,
-with the home, database, data roots and plugins made absolute (see [cluster.md](cluster.md)).
+the server hands its `TORCHDASH_*` variables (not `TORCHDASH_TOKEN`) to each job, with the home,
+data roots and plugins made absolute, and the secrets (the database URL, the `AWS_*` keys)
+through a file only its user can read (`TORCHDASH_RAY_SECRETS_FILE`; see
+[cluster.md](cluster.md)).
 
 `make run` sets `TORCHDASH_HOME`, `TORCHDASH_HOST` and `TORCHDASH_PORT` from its own `HOME_DIR`
 (default `var`), `HOST` and `PORT`: `PORT=8001 make run`.

@@ -8,9 +8,10 @@ filling up at the right moment, a kill landing inside a checkpoint write). The t
     TORCHDASH_FAULT=enospc@save:2     raise OSError(ENOSPC) inside the 2nd checkpoint save
     TORCHDASH_FAULT=pause@save:2      inside the 2nd save (one file written), touch the file named
                                       by TORCHDASH_FAULT_MARKER and sleep, waiting to be killed
-    TORCHDASH_FAULT=hold@step:3       at the 3rd optimizer step, touch the marker and wait until
-                                      the file `<marker>.release` exists, then go on (a test acts
-                                      on the run at a known batch of an epoch, then releases it)
+    TORCHDASH_FAULT=hold@step:3       at the 3rd optimizer step, print "held at step 3" and wait
+                                      until the file `<TORCHDASH_FAULT_MARKER>.release` exists,
+                                      then go on (a test acts on the run at a known batch of an
+                                      epoch, then releases it)
 
 Counts are per process. Never set it outside tests: it exists so that each fault handling path
 is exercised by a real process rather than assumed.
@@ -55,9 +56,9 @@ def fault_point(point: str) -> None:
         while True:  # until a signal ends the process
             time.sleep(1)
     if kind == "hold":
-        held = Path(os.environ[MARKER_ENV])
-        held.touch()
-        release = held.with_name(f"{held.name}.release")
+        release = Path(f"{os.environ[MARKER_ENV]}.release")
+        # Said in the process's own output (a run's log), so a test knows which run holds.
+        print(f"{FAULT_ENV}: held at {point} {nth}, until {release} exists", flush=True)
         # Looked at once a second: a hold outlasts the stop signal's poll interval (0.5 s,
         # app/worker/stop_signal.py), so the batch after it reads the database afresh.
         while not release.exists():

@@ -70,11 +70,13 @@ def _steps(base: str, run_id: int) -> list[int]:
 
 
 def _held(base: str, run_id: int) -> dict[str, Any] | None:
-    """The run, once it trains on a node and has reported every batch before the held one (it
-    cannot pass that one until released)."""
+    """The run, once it trains on a node and its log says it holds at batch HOLD_STEP (in DDP
+    the other rank waits for it there: both pass it only once released)."""
     run = _run(base, run_id)
-    held = run["status"] == "running" and run["node"]
-    return run if held and _steps(base, run_id) == list(range(1, HOLD_STEP)) else None
+    if run["status"] != "running" or not run["node"]:
+        return None
+    log = httpx.get(f"{base}/api/runs/{run_id}/log", timeout=10).json()["text"]
+    return run if f"held at step {HOLD_STEP}," in log else None
 
 
 def _training_on_a_node(base: str, run_id: int) -> dict[str, Any] | None:
@@ -114,14 +116,20 @@ def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint
     # Every worker holds at its HOLD_STEP-th batch (a test-only fault hook, trainer/faults.py)
     # until released: the cancel is in the database before the held run takes its next batch,
     # so it stops there, mid-epoch, however fast or slow this machine trains.
-    marker = tmp_path / "held"
-    hold = {"TORCHDASH_FAULT": f"hold@step:{HOLD_STEP}", "TORCHDASH_FAULT_MARKER": str(marker)}
+    release = tmp_path / "hold.release"
+    hold = {
+        "TORCHDASH_FAULT": f"hold@step:{HOLD_STEP}",
+        "TORCHDASH_FAULT_MARKER": str(tmp_path / "hold"),
+    }
     with ray_serving(ray_cluster, ray_settings, **hold) as base:
-        _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(base, ray_cluster, marker)
+        try:
+            _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(base, ray_cluster, release)
+        finally:
+            release.touch()  # a failed test's held workers go on, to answer the clean-up's cancel
 
 
 def _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(
-    ray_server: str, ray_cluster: RayTestCluster, marker: Path
+    ray_server: str, ray_cluster: RayTestCluster, release: Path
 ) -> None:
     first, second, third = (_post(ray_server, name=f"r{i}", **WHOLE_NODE, **LONG) for i in range(3))
     a = wait_until(lambda: _held(ray_server, first["id"]), 180, "run 1 to train, then hold")
@@ -143,7 +151,7 @@ def _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(
     head = ray_cluster.head_node_id()[:8]
     other = a if head not in a["node"] else b
     assert httpx.post(f"{ray_server}/api/runs/{other['id']}/cancel").status_code == 200
-    marker.with_name(f"{marker.name}.release").touch()
+    release.touch()
     ended = wait_until(lambda: _ended(ray_server, other["id"]), 120, "the cancel")
     assert ended["status"] == "cancelled" and ended["error"] is None  # the worker stopped itself
     *_, checkpoint = httpx.get(f"{ray_server}/api/runs/{other['id']}/checkpoints").json()

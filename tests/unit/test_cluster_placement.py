@@ -4,10 +4,13 @@ run. (tests/cluster/test_ray_executor.py runs all of it against a real cluster.)
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from app.runs.cluster_placement import ClusterAllocator, NodeRoom
 from app.runs.executors.ray_cluster import RayNode
@@ -16,6 +19,7 @@ from app.runs.executors.ray_job_env import (
     SECRETS_FILE_VARIABLE,
     WORKER_SAYS,
     job_environment,
+    load_job_secrets,
     write_secrets,
 )
 from app.runs.executors.ray_jobs import Job, RayJobExecutor, job_name, parse_job_name
@@ -186,3 +190,21 @@ def test_a_jobs_environment_holds_no_secret_and_names_its_secrets_file(tmp_path:
     write_secrets(settings.ray_secrets_path, secrets)
     assert stat.S_IMODE(settings.ray_secrets_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(settings.ray_secrets_path.parent.stat().st_mode) == 0o700
+
+
+def test_a_worker_loads_its_secrets_file_or_says_why_it_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets_file = tmp_path / "secrets" / "ray-jobs.json"
+    write_secrets(secrets_file, {"TORCHDASH_DATABASE_URL": "sqlite:///x.db"})
+    monkeypatch.setenv(SECRETS_FILE_VARIABLE, str(secrets_file))
+    monkeypatch.delenv("TORCHDASH_DATABASE_URL", raising=False)
+    load_job_secrets()
+    assert os.environ["TORCHDASH_DATABASE_URL"] == "sqlite:///x.db"
+
+    monkeypatch.setenv(SECRETS_FILE_VARIABLE, str(tmp_path / "not-on-this-node.json"))
+    with pytest.raises(SystemExit):
+        load_job_secrets()
+    said = capsys.readouterr().err
+    assert said.startswith(f"{WORKER_SAYS}cannot read the secrets file {tmp_path}")
+    assert "(No such file or directory)" in said

@@ -40,6 +40,9 @@ OUTRO = """\
   `http://127.0.0.1:8000`); `TORCHDASH_TOKEN` is its default for `--token` ([cli.md](cli.md)).
 - `TORCHDASH_ASSIGNED_GPUS`: set by the dispatcher in each worker's environment, the NVML indexes
   of the GPUs the run was placed on ([gpus.md](gpus.md)).
+- `TORCHDASH_SECRETS_FILE`: set by the Ray executor in each job's environment, the path of the
+  file (`TORCHDASH_RAY_SECRETS_FILE`) from which the job's worker reads the database URL and the
+  storage keys ([cluster.md](cluster.md)).
 - `TORCHDASH_FAULT` and `TORCHDASH_FAULT_MARKER`: a test-only hook that raises a fault at a real
   point of the trainer; never set them in use ([testing.md](testing.md)).
 - `TORCHDASH_SCREENSHOTS=1` (the browser tests rewrite the screenshots in `docs/`) and

@@ -227,6 +227,27 @@ class Settings(BaseSettings):
         "cluster's resources (and between two reads of a Ray run's log stream).",
     )
 
+    ray_python: str | None = Field(
+        None,
+        description="Ray executor: the Python interpreter each job runs the worker with, on its "
+        "node (the job's command is `<this> -m app.worker RUN_ID`). Unset: the server's own "
+        "interpreter, by its absolute path: every node has torchdash and its .venv at the same "
+        "path as here (docs/cluster.md), so this works whatever PATH `ray start` had on a node; "
+        "a plain `python` would be whichever interpreter comes first on that PATH. Set it where "
+        "the nodes' environment lives elsewhere (e.g. /opt/conda/envs/torchdash/bin/python). A "
+        "job whose interpreter is missing or lacks a module fails its run with that reason.",
+    )
+    ray_secrets_file: Path | None = Field(
+        None,
+        description="Ray executor: the file through which each job's worker gets the secrets "
+        "(the database URL with its password, the AWS_* storage keys), instead of the job's "
+        "environment, which Ray's dashboard shows to anyone who opens it. The server writes it "
+        "(readable by its own user only) and the job gets its path. Unset: "
+        "<home>/secrets/ray-jobs.json, right for nodes on this machine; for nodes on other "
+        "machines, a path on a folder every node mounts, where the Ray nodes run as the "
+        "server's user.",
+    )
+
     @field_validator("ray_address")
     @classmethod
     def _check_ray_address(cls, value: str | None) -> str | None:
@@ -351,6 +372,10 @@ class Settings(BaseSettings):
     @cached_property
     def plugins_path(self) -> Path:
         return (self.plugins_dir or self.home_dir / "plugins").resolve()
+
+    @cached_property
+    def ray_secrets_path(self) -> Path:
+        return (self.ray_secrets_file or self.home_dir / "secrets" / "ray-jobs.json").resolve()
 
     @cached_property
     def sqlalchemy_url(self) -> str:

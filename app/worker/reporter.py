@@ -255,6 +255,10 @@ class DatabaseReporter(Callbacks):
 
         self._submit(write)
 
+    def update_run(self, **values: Any) -> None:
+        """Set columns of the run, in order with the rows reported before."""
+        self._submit(lambda session: self._update_run(session, **values))
+
     def _update_run(self, session: Session, **values: Any) -> None:
         session.execute(
             update(Run).where(Run.id == self.run_id).values(updated_at=utcnow(), **values)

@@ -36,6 +36,7 @@ from app.web.routes import (
     plugins,
     preflight,
     runs,
+    scripts,
     system,
     uploads,
 )
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)
     routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
-    routers += (exports, logs, evaluation, system, preflight, devices, plugins)
+    routers += (exports, logs, evaluation, system, preflight, devices, plugins, scripts)
     for module in routers:
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))

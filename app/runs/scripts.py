@@ -126,8 +126,12 @@ def argparse_options(tree: ast.AST) -> list[ScriptOption]:
             and node.func.attr == "add_argument"
         ):
             continue
-        flags = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
-        if not flags or not all(isinstance(flag, str) for flag in flags):
+        flags = [
+            arg.value
+            for arg in node.args
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+        ]
+        if not flags or len(flags) != len(node.args):
             continue
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
         found.append(

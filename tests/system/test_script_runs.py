@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import io
 import math
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.storage.tables import RunStatus
+from tests.support.paths import ROOT
 from tests.support.scripts import DISTRIBUTED, JSON_LINES, STUBBORN, TRACKED, write_script
-from tests.support.servers import process_gone
+from tests.support.servers import process_gone, serving
 from tests.support.waiting import wait_until
 
 
@@ -159,3 +163,32 @@ def test_torchrun_with_two_processes_counts_rank_zero(
     assert all(math.isfinite(row["metrics"]["train_loss"]) for row in epochs)
     log = capsys.readouterr().out  # the worker's output: what its log holds
     assert "[default1]:" in log  # rank 1's lines are in the log, not in the rows
+
+
+def test_the_cli_starts_a_script_run_on_a_real_server(settings: Settings) -> None:
+    """`torchdash script PATH ARGS` against a real server, whose dispatcher places the run and
+    whose local executor starts its worker (a warm one, as by default)."""
+    write_script(_scripts(settings), "train.py", JSON_LINES)
+    with serving(settings, timeout=120) as base:
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "script", "--url", base, "--device", "cpu", "--watch"]
+            + ["train.py", "--", "--epochs", "1", "--lr", "0.3"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        (run,) = httpx.get(f"{base}/api/runs").json()["runs"]
+        assert run["status"] == "succeeded" and run["script"]["args"] == [
+            "--epochs",
+            "1",
+            "--lr",
+            "0.3",
+        ]
+        assert run["metric_names"] == ["train_loss", "val_loss", "val_accuracy"]
+        epochs = httpx.get(f"{base}/api/runs/{run['id']}/metrics").json()["epochs"]
+        assert [row["epoch"] for row in epochs] == [1]
+        log = httpx.get(f"{base}/api/runs/{run['id']}/log").json()["text"]
+        assert "captured 1 epoch rows, 7 step rows and 0 checkpoints" in log
+        assert "more bytes of this line not logged" in log  # the 10 MB line, cut in the log

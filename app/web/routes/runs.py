@@ -169,6 +169,7 @@ def create_sweep(
         tags=request.tags,
         notes=request.notes,
         gpus=gpu_limits,
+        scripts_dir=settings.scripts_path,
     )
     session.commit()
     runs = [lifecycle.get_run(session, run.id) for run in created]

@@ -285,6 +285,7 @@ def epoch_row(report: EpochReport) -> dict[str, Any]:
         "lr": report.lr,
         "seconds": report.seconds,
         "lrs": report.lrs,
-        "optimizer_summary": report.optimizer_summary,
+        # None, not {}, when there is none (a script run's epochs): the page shows no inspector.
+        "optimizer_summary": report.optimizer_summary or None,
         "metrics": json_metrics(report.metrics),
     }

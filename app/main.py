@@ -38,6 +38,7 @@ from app.web.routes import (
     plugins,
     preflight,
     runs,
+    scripts,
     studies,
     system,
     uploads,
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_auth(app, settings)
     routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
     routers += (exports, logs, evaluation, system, preflight, devices, plugins, studies)
-    routers += (external,)
+    routers += (external, scripts)
     for module in routers:
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))

@@ -91,6 +91,19 @@ class Settings(BaseSettings):
         "the files, but a worker imports and runs them with its own rights. Unset: "
         "<home>/plugins.",
     )
+    scripts_dir: Path | None = Field(
+        None,
+        description="Folder of training scripts a script run may start (a *.py file inside it, "
+        "subfolders included). Trusted code, like the plugins folder: the server only reads the "
+        "files, a worker runs them with its own rights. Unset: <home>/scripts.",
+    )
+    script_stop_grace_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="After Cancel, how long a script run's script has to stop by itself (the "
+        "tracking module's should_stop) before its process group gets SIGTERM; as long again "
+        "after that, SIGKILL.",
+    )
     keep_last_checkpoints: int | None = Field(
         None,
         ge=1,
@@ -376,6 +389,10 @@ class Settings(BaseSettings):
     @cached_property
     def ray_secrets_path(self) -> Path:
         return (self.ray_secrets_file or self.home_dir / "secrets" / "ray-jobs.json").resolve()
+
+    @cached_property
+    def scripts_path(self) -> Path:
+        return (self.scripts_dir or self.home_dir / "scripts").resolve()
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -34,6 +34,7 @@ BENCHMARKS = [
     "bench.named_metrics",
     "bench.study_overhead",
     "bench.study_asha",
+    "bench.script_capture",
 ]
 
 

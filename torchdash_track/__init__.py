@@ -1,7 +1,23 @@
 """torchdash's tracking module: log a training script's metrics and checkpoints to torchdash.
 
-Given a server (or TORCHDASH_URL) and no TORCHDASH_RUN_ID, `init` returns a `RemoteRun` that
-creates a run on that server and reports to it over REST (torchdash_track/remote.py).
+```
+import torchdash_track as track
+
+run = track.init()
+start = track.load_checkpoint(run.resume_checkpoint()) if run.resume_checkpoint() else None
+for epoch in range(1, 11):
+    ...
+    run.log(epoch, train_loss=0.42, val_loss=0.51, val_accuracy=0.88)
+    run.save_checkpoint(epoch, model=model, optimizer=optimizer)
+    if run.should_stop():
+        break
+run.finish()
+```
+
+Inside a run torchdash started (TORCHDASH_RUN_ID is set), `init` returns a `LocalRun`: it prints
+the JSON lines the worker reads and writes checkpoints where the worker registers them. Given a
+server (or TORCHDASH_URL) and no TORCHDASH_RUN_ID, it returns a `RemoteRun` that creates a run
+on that server and reports to it over REST (torchdash_track/remote.py).
 
 Only the standard library is imported here; torch only inside the checkpoint functions.
 """
@@ -11,7 +27,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["init"]
+from torchdash_track.local import LocalRun, load_checkpoint
+
+__all__ = ["LocalRun", "init", "load_checkpoint"]
 
 
 def init(
@@ -23,7 +41,8 @@ def init(
     server: str | None = None,
     token: str | None = None,
 ) -> Any:
-    """The run this script reports to: a new one on `server` (or TORCHDASH_URL)."""
+    """The run this script reports to: the one torchdash started it for, or a new one on
+    `server`. Outside both (no TORCHDASH_RUN_ID, no server), a LocalRun that only prints."""
     server = server or os.environ.get("TORCHDASH_URL")
     if server and not os.environ.get("TORCHDASH_RUN_ID"):
         from torchdash_track.remote import RemoteRun
@@ -37,4 +56,4 @@ def init(
             monitor=monitor,
             monitor_mode=monitor_mode,
         )
-    raise RuntimeError("torchdash_track.init needs a server (server= or TORCHDASH_URL)")
+    return LocalRun(name=name, config=config)

@@ -1,6 +1,6 @@
-"""The `torchdash` command line's client commands: submit, sweep, runs, show, logs, watch, cancel,
-resume, fork, download, study (create, show, stop, resume, add), studies. They talk to a server
-over HTTP through the Python client (app/client/) and never import torch.
+"""The `torchdash` command line's client commands: submit, script, sweep, runs, show, logs,
+watch, cancel, resume, fork, download, study (create, show, stop, resume, add), studies. They
+talk to a server over HTTP through the Python client (app/client/) and never import torch.
 
 `register(commands)` adds them to the `torchdash` parser (app/__main__.py); `run(args)` runs
 the one that was parsed and returns the exit code.
@@ -55,6 +55,28 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     submit = add("submit", "queue a run from a config file (or the defaults)", sets, watches, reads)
     submit.add_argument("config", nargs="?", help="a run config JSON file (default: {})")
+
+    script = add("script", "queue a script run: a .py file of the scripts folder", watches, reads)
+    script.add_argument("path", help="the script, relative to the server's scripts folder")
+    script.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="the script's own arguments: everything after the path (a leading -- is dropped)",
+    )
+    script.add_argument("--name", help="the run's name (default: the script's file name)")
+    script.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    script.add_argument(
+        "--processes", type=int, default=1, help="more than 1: torchrun, one GPU each on CUDA"
+    )
+    script.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the script (repeatable)",
+    )
+    script.add_argument("--monitor", help="the metric its best epoch is judged by")
+    script.add_argument("--tag", dest="tags", action="append", default=[], help="(repeatable)")
 
     sweep = add("sweep", "queue one run per combination of --grid values", sets, reads)
     sweep.add_argument("config", nargs="?", help="the base run config JSON file (default: {})")

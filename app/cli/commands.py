@@ -71,6 +71,29 @@ def submit(client: Client, args: argparse.Namespace) -> int:
     return created(client, args, client.create_run(read_config(args.config, args.sets)))
 
 
+def script(client: Client, args: argparse.Namespace) -> int:
+    """`torchdash script PATH ARGS...`: a script run of the server's scripts folder."""
+    env = {}
+    for text in args.env:
+        name, equals, value = text.partition("=")
+        if not equals or not name:
+            raise ValueError(f"--env {text!r}: give NAME=VALUE")
+        env[name] = value
+    script_args = list(args.args)
+    if script_args[:1] == ["--"]:
+        script_args = script_args[1:]
+    body: dict[str, Any] = {
+        "name": args.name or Path(args.path).name,
+        "script": {"path": args.path, "args": script_args, "env": env},
+        "device": args.device,
+        "processes": args.processes,
+        "tags": args.tags,
+    }
+    if args.monitor:
+        body["monitor"] = args.monitor
+    return created(client, args, client.create_run(body))
+
+
 def sweep(client: Client, args: argparse.Namespace) -> int:
     result = client.create_sweep(
         read_config(args.config, args.sets), parse_grid(args.grid), args.group
@@ -254,6 +277,7 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "studies": studies,
     "study": study,
     "submit": submit,
+    "script": script,
     "sweep": sweep,
     "runs": runs,
     "show": show,

@@ -17,6 +17,7 @@ from app.runs.queue import next_queue_rank
 from app.runs.state_machine import TERMINAL, transition
 from app.storage.tables import Run, RunStatus, utcnow
 from trainer.config import RunConfig, monitor_of
+from trainer.config.script import ScriptRunConfig
 
 S = RunStatus
 
@@ -161,9 +162,10 @@ def resume_run(
     changes = {"max_epochs": max_epochs, "processes": processes}
     overrides = {name: value for name, value in changes.items() if value is not None}
     if overrides:
-        config = with_overrides(run.config, overrides)
-    target = config["max_epochs"]
-    if run.status == S.SUCCEEDED and run.epoch >= target:
+        config = with_overrides(run.config, overrides, script=run.kind == "script")
+    # A script run's script decides how many epochs it trains: its max_epochs may be unknown.
+    target = config.get("max_epochs") or 0
+    if run.kind != "script" and run.status == S.SUCCEEDED and run.epoch >= target:
         raise ConflictError(
             f"run {run_id} already finished {run.epoch} of {target} epochs; "
             "resume it with a larger max_epochs"
@@ -203,11 +205,15 @@ def annotate_run(
     return get_run(session, run_id)
 
 
-def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A config with `overrides` merged in (nested dicts merge), validated again."""
+def with_overrides(
+    config: dict[str, Any], overrides: dict[str, Any], script: bool = False
+) -> dict[str, Any]:
+    """A config with `overrides` merged in (nested dicts merge), validated again (as a script
+    run's config with `script`)."""
     merged = _deep_merge(config, overrides)
+    schema: type[RunConfig] | type[ScriptRunConfig] = ScriptRunConfig if script else RunConfig
     try:
-        return RunConfig.model_validate(merged).model_dump(mode="json")
+        return schema.model_validate(merged).model_dump(mode="json")
     except ValidationError as error:
         raise ConfigError(error, prefix=("body", "overrides")) from error
 

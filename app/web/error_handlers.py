@@ -102,4 +102,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConfigError)
     async def _config(_request: Request, error: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(error.errors)}, status_code=422)
+        # _json_safe: a refused value may be a NaN the body held (JSON allows none in answers).
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors))}, 422)

@@ -121,11 +121,23 @@ class RunPublic(BaseModel):
     @classmethod
     def of(cls, run: Run, spot: QueueSpot | None = None) -> RunPublic:
         """The run's public shape; `spot` is its place in the queue (app/runs/queue.py)."""
-        computed = {"progress", "queue_position", "estimated_start_at", "metric_names"}
+        computed = {"progress", "queue_position", "estimated_start_at", "metric_names", "script"}
+        script = dict(run.script) if run.script is not None else None
+        # A script run's metric names are what its script reported so far (the worker keeps
+        # them beside the script's path, app/worker/script_capture.py).
+        reported = script.pop("metric_names", None) if script is not None else None
         return cls(
             **{name: getattr(run, name) for name in cls.model_fields if name not in computed},
-            # A run trained elsewhere has a free config: its names are those its epochs carry.
-            metric_names=config_metric_names(run.config) if run.kind != "external" else [],
+            script=script,
+            # A script run's names are those it reported; a run trained elsewhere has a free
+            # config: its names are those its epochs carry.
+            metric_names=(
+                list(reported or [])
+                if run.kind == "script"
+                else []
+                if run.kind == "external"
+                else config_metric_names(run.config)
+            ),
             progress=Progress(batch=run.progress_batch, batches=run.progress_batches),
             queue_position=spot.position if spot else None,
             estimated_start_at=spot.estimated_start_at if spot else None,

@@ -32,6 +32,7 @@ from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
 from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
+from app.worker.script_run import execute_script_run
 from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
 from app.worker.trial_callbacks import TrialCallbacks
@@ -58,10 +59,17 @@ def execute_run(run_id: int, settings: Settings, *, handle_signals: bool = False
     factory = make_session_factory(engine)
     files = RunFiles(settings)
     try:
+        if _kind(factory, run_id) == "script":
+            return execute_script_run(run_id, settings, factory, files, handle_signals)
         return _execute(run_id, settings, factory, files, handle_signals)
     finally:
         files.clear_staging(run_id)  # S3 storage: this node's copies; the bucket keeps all
         engine.dispose()
+
+
+def _kind(factory: sessionmaker[Session], run_id: int) -> str:
+    with session_scope(factory) as session:
+        return get_run(session, run_id).kind
 
 
 def _execute(

@@ -255,6 +255,10 @@ class DatabaseReporter(Callbacks):
 
         self._submit(write)
 
+    def update_run(self, **values: Any) -> None:
+        """Set columns of the run, in order with the rows reported before."""
+        self._submit(lambda session: self._update_run(session, **values))
+
     def _update_run(self, session: Session, **values: Any) -> None:
         session.execute(
             update(Run).where(Run.id == self.run_id).values(updated_at=utcnow(), **values)
@@ -281,6 +285,7 @@ def epoch_row(report: EpochReport) -> dict[str, Any]:
         "lr": report.lr,
         "seconds": report.seconds,
         "lrs": report.lrs,
-        "optimizer_summary": report.optimizer_summary,
+        # None, not {}, when there is none (a script run's epochs): the page shows no inspector.
+        "optimizer_summary": report.optimizer_summary or None,
         "metrics": json_metrics(report.metrics),
     }

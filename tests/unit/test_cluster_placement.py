@@ -198,7 +198,11 @@ def test_a_worker_loads_its_secrets_file_or_says_why_it_cannot(
     secrets_file = tmp_path / "secrets" / "ray-jobs.json"
     write_secrets(secrets_file, {"TORCHDASH_DATABASE_URL": "sqlite:///x.db"})
     monkeypatch.setenv(SECRETS_FILE_VARIABLE, str(secrets_file))
-    monkeypatch.delenv("TORCHDASH_DATABASE_URL", raising=False)
+    # Set, then deleted: monkeypatch records the variable so that it is gone again after the
+    # test (a delenv of an absent variable records nothing, and the loaded URL would leak into
+    # every later test's settings).
+    monkeypatch.setenv("TORCHDASH_DATABASE_URL", "restored-after-the-test")
+    monkeypatch.delenv("TORCHDASH_DATABASE_URL")
     load_job_secrets()
     assert os.environ["TORCHDASH_DATABASE_URL"] == "sqlite:///x.db"
 

@@ -4,13 +4,14 @@ sweeps, metrics."""
 from __future__ import annotations
 
 import shutil
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
 from app.errors import ConfigError, ConflictError
-from app.runs import lifecycle, queue, seed_groups, sweeps
-from app.runs.config_checks import check_run_config
+from app.runs import lifecycle, queue, scripts, seed_groups, sweeps
+from app.runs.cluster_placement import ClusterGpus
+from app.runs.config_checks import check_run_config, gpu_problems
 from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
 from app.storage.downsample import lttb
@@ -26,7 +27,7 @@ from app.web.deps import (
 )
 from app.web.error_handlers import errors
 from app.web.form_schema import schema_with_plugins
-from app.web.run_create import RunCreate
+from app.web.run_create import ScriptRunCreate, parse_run_create
 from app.web.shapes import (
     EpochPublic,
     ForkRequest,
@@ -72,26 +73,55 @@ def read_run_config_schema(settings: SettingsDep) -> dict:
     responses=errors(400, 422),
 )
 def create_run(
-    request: RunCreate,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description="A run config (the schema at GET /api/schema/run-config) plus `tags`, "
+            "`notes`; or, with a `script` key, a script run: `{name, script: {path, args, env}, "
+            "device, processes, max_epochs?, task?, monitor?, monitor_mode?, tags, notes}` "
+            "(docs/api.md, docs/scripts.md)."
+        ),
+    ],
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
     gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
-    config = check_run_config(request.run_config(), settings, gpu_limits)
-    run = lifecycle.create_run(
-        session,
-        config,
-        tags=request.tags,
-        notes=request.notes,
-        estimated_epoch_seconds=request.estimated_epoch_seconds,
-    )
+    request = parse_run_create(body)
+    if isinstance(request, ScriptRunCreate):
+        run = create_script_run(session, settings, request, gpu_limits)
+    else:
+        config = check_run_config(request.run_config(), settings, gpu_limits)
+        run = lifecycle.create_run(
+            session,
+            config,
+            tags=request.tags,
+            notes=request.notes,
+            estimated_epoch_seconds=request.estimated_epoch_seconds,
+        )
     session.commit()
     # The answer is read before the dispatcher wakes: it is the run as queued, not as started.
     answer = public_run(session, settings, lifecycle.get_run(session, run.id))
     if dispatcher is not None:
         dispatcher.wake()
     return answer
+
+
+def create_script_run(
+    session: SessionDep,
+    settings: SettingsDep,
+    request: ScriptRunCreate,
+    gpus: list[int] | ClusterGpus | None,
+) -> Run:
+    """Queue a script run: its file inside the scripts folder, a device this server can give."""
+    config = request.run_config()
+    scripts.check_script_run(config, settings.scripts_path)
+    if gpus is not None:
+        problems = gpu_problems(config.model_dump(mode="json"), gpus)
+        if problems:
+            (loc, why), *_ = problems
+            raise ConfigError.field(("body", *loc), why, None)
+    return scripts.create_script_run(session, config, tags=request.tags, notes=request.notes)
 
 
 @router.get("/runs", summary="A page of runs, newest first or sorted", responses=errors(422))
@@ -141,6 +171,7 @@ def create_sweep(
         notes=request.notes,
         gpus=gpu_limits,
         seeds=request.seeds,
+        scripts_dir=settings.scripts_path,
     )
     session.commit()
     runs = [lifecycle.get_run(session, run.id) for run in created]
@@ -280,8 +311,10 @@ def fork_run(
     gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
     source = lifecycle.get_run(session, run_id)
-    if source.kind == "external":
-        raise ConflictError(f"run {run_id} was trained elsewhere: it has no run config to fork")
+    if source.kind != "loop":
+        raise ConflictError(
+            f"run {run_id} is a {source.kind} run: only a loop run forks (resume it instead)"
+        )
     checkpoint = checkpoint_rows.find_checkpoint(session, run_id, request.epoch)
     if checkpoint is None or not checkpoint.complete:
         raise ConflictError(f"run {run_id} has no checkpoint of finished epoch {request.epoch}")

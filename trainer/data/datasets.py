@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
@@ -24,6 +25,7 @@ from trainer.config.data import (
 from trainer.config.plugins import PluginData
 from trainer.config.tasks import Task
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
+from trainer.data.data_report import DataReport
 from trainer.data.image_checks import ImageCheck, require_two_classes
 from trainer.data.transforms import TransformedDataset, build_pipeline
 
@@ -37,6 +39,12 @@ class DataSplits:
     class_names: list[str]  # classes; label names (multilabel); target names (regression)
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...] = ()  # one item's target: () for a class index or a scalar
+    # Preprocessing fitted on the training split (a table's standardization and category codes,
+    # a text vocabulary): saved in every checkpoint under "data_state", handed back on resume,
+    # evaluation and in the bundle so the same inputs come out. None for kinds that fit nothing.
+    data_state: dict[str, Any] | None = None
+    # What the Check button shows about the files read (trainer/data/data_report.py).
+    report: DataReport | None = None
 
     @property
     def num_classes(self) -> int:
@@ -44,12 +52,17 @@ class DataSplits:
 
 
 def build_datasets(
-    config: DataConfig, task: Task = "classification", plugins_dir: Path | None = None
+    config: DataConfig,
+    task: Task = "classification",
+    plugins_dir: Path | None = None,
+    data_state: dict[str, Any] | None = None,
 ) -> DataSplits:
     """Build the train and validation data sets a config names, transforms applied.
 
     `task` is what the targets must be (checked on a plugin Dataset's first item: the built-in
-    kinds are classification data); `plugins_dir` is where data kind `plugin` looks.
+    kinds are classification data); `plugins_dir` is where data kind `plugin` looks;
+    `data_state` is the preprocessing a checkpoint saved (`DataSplits.data_state`), reused
+    instead of fitted again.
     """
     if isinstance(config, PluginData):
         from trainer.data.plugin_data import build_plugin_splits

@@ -5,7 +5,14 @@ cannot be trained on."""
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -15,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.storage.tables import RunStatus
+from tests.support.paths import ROOT
 from tests.support.tables import (
     IRIS_FEATURES,
     MULTILABEL_TARGET,
@@ -47,6 +55,16 @@ def test_every_task_trains_on_a_table_in_a_real_worker_and_is_evaluated(
     }  # fmt: skip
     runs = {}
     for task, config in configs.items():
+        if task == "multilabel":  # from the command line, as docs/cli.md shows
+            (root / "run.json").write_text(json.dumps(config))
+            submitted = subprocess.run(
+                [sys.executable, "-m", "app", "submit", str(root / "run.json"), "--json",
+                 "--set", "max_epochs=2", "--url", live_server],
+                cwd=ROOT, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert submitted.returncode == 0, submitted.stderr
+            runs[task] = json.loads(submitted.stdout)
+            continue
         response = httpx.post(f"{live_server}/api/runs", json=config)
         assert response.status_code == 201, response.text
         runs[task] = response.json()
@@ -223,3 +241,31 @@ def test_the_check_reports_the_tables_columns_roles_and_classes(
     assert response.status_code == 422
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "data", "path"] and "empty at line 6" in error["msg"]
+
+
+def test_the_bundle_rebuilds_a_table_run_with_pandas_in_its_requirements(
+    client: TestClient, make_run, execute: Callable[[int], RunStatus], settings: Settings,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    path = write_iris(settings.allowed_data_roots[0])
+    run = make_run(**table_run(path, "species", "classification", max_epochs=2))
+    assert execute(run["id"]) == RunStatus.SUCCEEDED
+    stored = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    response = client.get(f"/api/runs/{run['id']}/bundle")
+    assert response.status_code == 200, response.text
+    bundle = tmp_path / "bundle"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        archive.extractall(bundle)
+    required = {line.split("==")[0] for line in (bundle / "requirements.txt").read_text().split()}
+    assert {"pandas", "numpy", "torch"} <= required and "pyarrow" not in required  # a CSV
+
+    # A fresh Python, outside this checkout: the bundle's own trainer reads the table.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "TORCHDASH_"))}
+    result = subprocess.run(
+        [sys.executable, "train.py", "--epochs", "1", "--device", "cpu"],
+        cwd=bundle, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (first,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert first["train_loss"] == pytest.approx(stored[0]["train_loss"], abs=1e-6)
+    assert first["val_loss"] == pytest.approx(stored[0]["val_loss"], abs=1e-6)

@@ -91,7 +91,8 @@ class TableData(Frozen):
     )
     target: ColumnName | Annotated[list[ColumnName], Field(min_length=1, max_length=256)] = Field(
         description="The column to predict. Classification: one column of labels. Multilabel: "
-        "a list of 0/1 columns. Regression: one or more numeric columns."
+        "a list of 0/1 columns. Regression: one or more numeric columns.",
+        json_schema_extra={"ui": {"widget": "columns"}},
     )
     features: Annotated[list[ColumnName], Field(max_length=4096)] = Field(
         default_factory=list,

@@ -22,7 +22,7 @@ from torch.utils.data import TensorDataset
 
 from trainer.config.data import TableData
 from trainer.config.tasks import Task
-from trainer.data.data_report import ColumnReport, DataReport
+from trainer.data.data_report import ColumnReport, DataReport, Role, TargetRange
 from trainer.data.table_encoding import (
     MAX_CATEGORIES,
     TableState,
@@ -268,12 +268,14 @@ def _report(
     columns: list[ColumnReport] = []
     for name in files[0].frame.columns:
         missing = sum(int(f.frame[name].isna().sum()) for f in files if name in f.frame.columns)
-        role = "target" if name in state.targets else "feature" if name in features else "ignored"
+        role: Role = (
+            "target" if name in state.targets else "feature" if name in features else "ignored"
+        )
         columns.append(
             {"name": str(name), "dtype": str(files[0].frame[name].dtype), "role": role,
              "missing": missing}
         )  # fmt: skip
-    target_range = None
+    target_range: TargetRange | None = None
     if task == "regression" and train_targets.numel():
         target_range = {"min": float(train_targets.min()), "max": float(train_targets.max())}
     return {

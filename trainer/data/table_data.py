@@ -23,6 +23,7 @@ from torch.utils.data import TensorDataset
 from trainer.config.data import TableData
 from trainer.config.tasks import Task
 from trainer.data.data_report import ColumnReport, DataReport, Role, TargetRange
+from trainer.data.sampling import split_indices
 from trainer.data.table_encoding import (
     MAX_CATEGORIES,
     TableState,
@@ -232,8 +233,6 @@ def _check_fitted(state: TableState, files: list[TableFile], task: Task) -> None
 def _split(config: TableData, files: list[TableFile]) -> tuple[pd.DataFrame, pd.DataFrame]:
     if len(files) == 2:
         return files[0].frame, files[1].frame
-    from trainer.data.datasets import split_indices
-
     frame = files[0].frame
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.split_seed)
     return frame.iloc[train_idx], frame.iloc[val_idx]

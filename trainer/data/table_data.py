@@ -92,8 +92,8 @@ def build_table_splits(
         files.append(
             TableFile("val_path", Path(config.val_path), read_table(Path(config.val_path)))
         )
-    saved = TableState.from_dict(data_state) if data_state else None
     targets = config.target_columns()
+    saved = _saved_state(config, targets, data_state)
     features = _feature_names(config, files[0].frame, targets, saved)
     _require_columns(files, targets, features)
     if saved:
@@ -131,6 +131,20 @@ def build_table_splits(
     target_shape: tuple[int, ...] = () if scalar else (len(targets),)
     report = _report(files, state, task, (train_frame, val_frame), train.tensors[1])
     return TableSplits(train, val, names, (state.width,), target_shape, state, report)
+
+
+def _saved_state(
+    config: TableData, targets: list[str], data_state: dict[str, Any] | None
+) -> TableState | None:
+    """A checkpoint's statistics when they were fitted for this config's columns. A fork that
+    names other columns fits its own (and its parent's weights then load only if they fit)."""
+    if not data_state or data_state.get("kind") != "table":
+        return None
+    saved = TableState.from_dict(data_state)
+    names = [feature.name for feature in saved.features]
+    if saved.targets != targets or (config.features and list(config.features) != names):
+        return None
+    return saved
 
 
 def _feature_names(
@@ -246,7 +260,7 @@ def _targets(frame: pd.DataFrame, state: TableState, task: Task) -> torch.Tensor
     if task == "classification":
         assert state.classes is not None
         labels = category_labels(frame[state.targets[0]])
-        codes = pd.Categorical(labels, categories=state.classes).codes
+        codes = pd.Index(state.classes).get_indexer(labels)  # every label checked to be one
         return torch.from_numpy(codes.astype(np.int64))
     values = np.stack(
         [pd.to_numeric(frame[name]).to_numpy(dtype=np.float32) for name in state.targets], axis=1

@@ -121,7 +121,7 @@ def encode_features(frame: pd.DataFrame, features: list[FeatureEncoding]) -> np.
             values = pd.to_numeric(column).to_numpy(dtype=np.float64)
             out[:, start] = (values - feature.mean) / feature.std
         else:
-            codes = pd.Categorical(category_labels(column), categories=feature.categories).codes
+            codes = pd.Index(feature.categories).get_indexer(category_labels(column))
             known = codes >= 0  # -1: a category the training split did not have -> all zeros
             out[np.flatnonzero(known), start + codes[known]] = 1.0
         start += feature.width

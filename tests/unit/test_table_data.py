@@ -66,3 +66,17 @@ def test_a_label_the_training_table_lacks_and_non_binary_labels_name_their_rows(
     with pytest.raises(TableError, match=r"column 'a': a multilabel target must be 0 or 1, and "
                        r"is not at row 3"):  # fmt: skip
         build_table_splits(config, "multilabel")
+
+
+def test_the_report_of_a_regression_table_gives_the_training_targets_range(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [1, 2, 3, 4, 5], "price": [9.5, 1.0, 4.0, 7.0, 3.0]})
+    config = TableData(path=write(tmp_path / "prices.parquet", frame), target="price")
+    splits = build_table_splits(config, "regression")
+    report = splits.report
+    prices = splits.train.tensors[1]
+    assert report["target_range"] == {"min": float(prices.min()), "max": float(prices.max())}
+    assert report["rows"] == {"train": 4, "val": 1} and report["classes"] is None
+    assert [(c["name"], c["dtype"], c["role"]) for c in report["columns"]] == [
+        ("x", "int64", "feature"), ("price", "float64", "target"),
+    ]  # fmt: skip
+    assert splits.target_shape == () and splits.input_shape == (1,)

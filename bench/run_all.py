@@ -35,6 +35,7 @@ BENCHMARKS = [
     "bench.study_overhead",
     "bench.study_asha",
     "bench.script_capture",
+    "bench.table_cache",
 ]
 
 

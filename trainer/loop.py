@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from trainer.callbacks import Callbacks, EarlyStoppingReport, EpochReport, FitStart, StepReport
-from trainer.checkpoints.store import sweep_stale
+from trainer.checkpoints.store import saved_data_state, sweep_stale
 from trainer.checkpoints.training_state import EpochProgress, checkpoint_job
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.config import RunConfig
@@ -221,7 +221,9 @@ def fit(
     """
     callbacks = callbacks or Callbacks()
     ranks = ranks or Ranks()
-    setup = setup_run(config, ranks=ranks, plugins_dir=plugins_dir)
+    # A resumed or forked run reads its data with the preprocessing its checkpoint saved.
+    data_state = saved_data_state(resume_from) if resume_from is not None else None
+    setup = setup_run(config, ranks=ranks, plugins_dir=plugins_dir, data_state=data_state)
     sampler, batches = epoch_batches(setup, ranks)
     should_stop = ranks.shared_stop(should_stop)
     progress = start_point(
@@ -403,6 +405,6 @@ class _Checkpoints:
         self.writer.submit(
             checkpoint_job(
                 setup.config, setup.model, setup.optimizer, setup.schedule, setup.acceleration,
-                progress, report,
+                progress, report, setup.data.data_state,
             )
         )  # fmt: skip

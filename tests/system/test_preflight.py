@@ -59,7 +59,7 @@ FIELDS = {
     "parameter_count", "model_summary", "input_shape", "output_shape", "train_samples",
     "val_samples", "batches_per_epoch", "val_batches", "measured_batches", "seconds_per_batch",
     "epoch_seconds_estimate", "run_seconds_estimate", "peak_memory_mb", "peak_memory_kind",
-    "device", "worker", "seconds",
+    "device", "worker", "seconds", "data_report",
 }  # fmt: skip
 
 
@@ -98,6 +98,7 @@ def test_a_good_config_gets_every_figure_and_its_estimate_becomes_the_runs_eta(
     )
     assert report["peak_memory_kind"] == "rss_growth" and report["peak_memory_mb"] >= 0
     assert report["device"] == "cpu" and report["worker"] == "cold"
+    assert report["data_report"] is None  # the digits: no file columns to report
     assert report["seconds"] > 0
     # Nothing stored, nothing left behind.
     assert client.get("/api/runs").json()["count"] == 0

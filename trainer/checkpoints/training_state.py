@@ -51,8 +51,12 @@ def checkpoint_job(
     acceleration: Acceleration,
     progress: EpochProgress,
     report: EpochReport | None,
+    data_state: dict[str, Any] | None = None,
 ) -> CheckpointJob:
-    """A snapshot of the run now: complete at an epoch's end (`report`), else partial."""
+    """A snapshot of the run now: complete at an epoch's end (`report`), else partial.
+
+    `data_state` is the preprocessing fitted on the training split (`DataSplits.data_state`),
+    kept so a resumed run, its evaluation and its bundle read the data the same way."""
     complete = report is not None
     state: dict[str, Any] = {
         "progress": vars(progress).copy(),
@@ -63,6 +67,7 @@ def checkpoint_job(
         "val_loss": report.val_loss if report else None,
         "val_accuracy": report.val_accuracy if report else None,
         "metrics": dict(report.metrics) if report else None,
+        "data_state": data_state,
     }
     return CheckpointJob(
         epoch=progress.epoch if complete else progress.epoch + 1,

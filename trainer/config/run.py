@@ -11,7 +11,14 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from trainer.config.base import FORM_SECTIONS, Frozen, ui
-from trainer.config.data import IMAGE_DATA_KINDS, DataConfig, DigitsData, known_class_count
+from trainer.config.data import (
+    IMAGE_DATA_KINDS,
+    DataConfig,
+    DigitsData,
+    TableData,
+    known_class_count,
+    table_problems,
+)
 from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
     BCELoss,
@@ -228,6 +235,8 @@ def _task_problems(config: RunConfig) -> list[Problem]:
                 f"a {task} task needs a Dataset plugin (data kind 'plugin')",
             )
         )
+    if isinstance(config.data, TableData):
+        problems += table_problems(config.data, task)
     names = metric_names(config)
     seen: set[str] = set()
     for index, metric in enumerate(config.metrics):

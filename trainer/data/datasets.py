@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
@@ -19,12 +20,15 @@ from trainer.config.data import (
     DataConfig,
     DigitsData,
     ImageFolderData,
+    TableData,
     TorchvisionData,
 )
 from trainer.config.plugins import PluginData
 from trainer.config.tasks import Task
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
+from trainer.data.data_report import DataReport
 from trainer.data.image_checks import ImageCheck, require_two_classes
+from trainer.data.sampling import split_indices
 from trainer.data.transforms import TransformedDataset, build_pipeline
 
 
@@ -37,6 +41,12 @@ class DataSplits:
     class_names: list[str]  # classes; label names (multilabel); target names (regression)
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...] = ()  # one item's target: () for a class index or a scalar
+    # Preprocessing fitted on the training split (a table's standardization and category codes,
+    # a text vocabulary): saved in every checkpoint under "data_state", handed back on resume,
+    # evaluation and in the bundle so the same inputs come out. None for kinds that fit nothing.
+    data_state: dict[str, Any] | None = None
+    # What the Check button shows about the files read (trainer/data/data_report.py).
+    report: DataReport | None = None
 
     @property
     def num_classes(self) -> int:
@@ -44,12 +54,17 @@ class DataSplits:
 
 
 def build_datasets(
-    config: DataConfig, task: Task = "classification", plugins_dir: Path | None = None
+    config: DataConfig,
+    task: Task = "classification",
+    plugins_dir: Path | None = None,
+    data_state: dict[str, Any] | None = None,
 ) -> DataSplits:
     """Build the train and validation data sets a config names, transforms applied.
 
     `task` is what the targets must be (checked on a plugin Dataset's first item: the built-in
-    kinds are classification data); `plugins_dir` is where data kind `plugin` looks.
+    kinds are classification data); `plugins_dir` is where data kind `plugin` looks;
+    `data_state` is the preprocessing a checkpoint saved (`DataSplits.data_state`), reused
+    instead of fitted again.
     """
     if isinstance(config, PluginData):
         from trainer.data.plugin_data import build_plugin_splits
@@ -58,6 +73,14 @@ def build_datasets(
         return DataSplits(
             plugin.train, plugin.val, plugin.class_names, plugin.input_shape, plugin.target_shape
         )
+    if isinstance(config, TableData):
+        from trainer.data.table_data import build_table_splits
+
+        table = build_table_splits(config, task, data_state)
+        return DataSplits(
+            table.train, table.val, table.class_names, table.input_shape, table.target_shape,
+            data_state=table.state.as_dict(), report=table.report,
+        )  # fmt: skip
     prefix: list[TransformStep] = []
     if isinstance(config, DigitsData):
         train, val, class_names = _digits(config)
@@ -83,15 +106,6 @@ def build_datasets(
     val_set = TransformedDataset(val, val_pipeline)
     sample, _ = train_set[0]
     return DataSplits(train_set, val_set, class_names, tuple(sample.shape))
-
-
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """A fixed, seeded train/validation split of range(n); both parts are non-empty."""
-    if n < 2:
-        raise ValueError(f"a data set of {n} item(s) cannot be split into train and validation")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    n_val = min(max(1, round(n * val_fraction)), n - 1)
-    return order[n_val:], order[:n_val]
 
 
 @functools.cache

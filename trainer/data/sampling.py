@@ -5,6 +5,9 @@ capture between batches. Here epoch e's order is `randperm(n)` seeded with (seed
 run rebuilds the same order and skips the batches it already trained on, index by index, without
 loading them.
 
+The train/validation split of a data set read from one source is seeded the same way
+(`split_indices`), so every run, rank and resume of a config holds out the same items.
+
 A DDP run gives each rank a shard of that order with `DistributedSampler`'s semantics: the
 order is padded (with its own first indices) to a multiple of the rank count, and rank r takes
 positions r, r + world, r + 2 world, ... So every rank has as many batches (their collectives stay
@@ -78,3 +81,12 @@ def shard(order: torch.Tensor, rank: int, world: int, pad: bool = True) -> torch
             repeats = math.ceil(missing / len(order))
             order = torch.cat([order, order.repeat(repeats)[:missing]])
     return order[rank::world]
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A fixed, seeded train/validation split of range(n); both parts are non-empty."""
+    if n < 2:
+        raise ValueError(f"a data set of {n} item(s) cannot be split into train and validation")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = min(max(1, round(n * val_fraction)), n - 1)
+    return order[n_val:], order[:n_val]

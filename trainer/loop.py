@@ -20,7 +20,11 @@ from torch import nn
 
 from trainer.callbacks import Callbacks, EarlyStoppingReport, EpochReport, FitStart, StepReport
 from trainer.checkpoints.store import sweep_stale
-from trainer.checkpoints.training_state import EpochProgress, checkpoint_job
+from trainer.checkpoints.training_state import (
+    EpochProgress,
+    checkpoint_job,
+    saved_data_state,
+)
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.config import RunConfig
 from trainer.config.tasks import improved, metric_names, monitor_of
@@ -221,7 +225,9 @@ def fit(
     """
     callbacks = callbacks or Callbacks()
     ranks = ranks or Ranks()
-    setup = setup_run(config, ranks=ranks, plugins_dir=plugins_dir)
+    # A resumed or forked run tokenizes (and so on) as its checkpoint's weights were trained.
+    data_state = saved_data_state(resume_from) if resume_from is not None else None
+    setup = setup_run(config, ranks=ranks, plugins_dir=plugins_dir, data_state=data_state)
     sampler, batches = epoch_batches(setup, ranks)
     should_stop = ranks.shared_stop(should_stop)
     progress = start_point(
@@ -403,6 +409,6 @@ class _Checkpoints:
         self.writer.submit(
             checkpoint_job(
                 setup.config, setup.model, setup.optimizer, setup.schedule, setup.acceleration,
-                progress, report,
+                progress, report, setup.data.state,
             )
         )  # fmt: skip

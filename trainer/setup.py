@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -91,12 +92,14 @@ def setup_run(
     ranks: Ranks | None = None,
     plugins_dir: Path | None = None,
     blame: Blame = let_through,
+    data_state: dict[str, Any] | None = None,
 ) -> RunSetup:
     """Check `config` and build its data, model, loss, optimizer and schedule on its device.
 
     `ranks` is this process's place in a DDP group (its device, its share of the batches);
     `plugins_dir` is where the plugin kinds look; `blame` says how a failing part is reported (a
-    plugin's own failure at its `name` or `args` under the part's field).
+    plugin's own failure at its `name` or `args` under the part's field); `data_state` is the
+    fitted preprocessing a checkpoint saved (a vocabulary), reused instead of fitted again.
     """
     ranks = ranks or Ranks()
     _require_compatible(config, blame)
@@ -105,13 +108,20 @@ def setup_run(
     torch.manual_seed(config.seed)
 
     with blame(("data", *data_path_field(config)), "cannot read the data"):
-        data = build_datasets(config.data, task=config.task, plugins_dir=plugins_dir)
+        data = build_datasets(
+            config.data, task=config.task, plugins_dir=plugins_dir, data_state=data_state
+        )
     with blame(("loss",), ""):
         outputs = output_count(config.loss, data.num_classes, config.task, data.target_shape)
     shape = list(data.input_shape)
     with blame(("model",), f"the model cannot be built for inputs {shape}"):
         model = build_model(
-            config.model, data.input_shape, outputs, plugins_dir, num_classes=data.num_classes
+            config.model,
+            data.input_shape,
+            outputs,
+            plugins_dir,
+            num_classes=data.num_classes,
+            vocabulary_size=data.vocabulary_size,
         ).to(device)
     acceleration = Acceleration(config, device)
     runner = acceleration.prepare(model)

@@ -51,8 +51,13 @@ def checkpoint_job(
     acceleration: Acceleration,
     progress: EpochProgress,
     report: EpochReport | None,
+    data_state: dict[str, Any] | None = None,
 ) -> CheckpointJob:
-    """A snapshot of the run now: complete at an epoch's end (`report`), else partial."""
+    """A snapshot of the run now: complete at an epoch's end (`report`), else partial.
+
+    `data_state` is the preprocessing fitted on the training split (a text vocabulary): a resumed
+    run, the evaluation and a rebuilt bundle read it back rather than fitting it again.
+    """
     complete = report is not None
     state: dict[str, Any] = {
         "progress": vars(progress).copy(),
@@ -63,6 +68,7 @@ def checkpoint_job(
         "val_loss": report.val_loss if report else None,
         "val_accuracy": report.val_accuracy if report else None,
         "metrics": dict(report.metrics) if report else None,
+        "data_state": data_state,
     }
     return CheckpointJob(
         epoch=progress.epoch if complete else progress.epoch + 1,
@@ -72,6 +78,11 @@ def checkpoint_job(
         optimizer_state=snapshot(optimizer.state_dict()),
         trainer_state=snapshot(state),
     )
+
+
+def saved_data_state(path: Path) -> dict[str, Any] | None:
+    """The fitted preprocessing a checkpoint holds (None: none, or a checkpoint older than it)."""
+    return load_checkpoint(path)["state"].get("data_state")
 
 
 def rng_state() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
@@ -19,6 +20,7 @@ from trainer.config.data import (
     DataConfig,
     DigitsData,
     ImageFolderData,
+    TextData,
     TorchvisionData,
 )
 from trainer.config.plugins import PluginData
@@ -37,6 +39,16 @@ class DataSplits:
     class_names: list[str]  # classes; label names (multilabel); target names (regression)
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...] = ()  # one item's target: () for a class index or a scalar
+    # Preprocessing fitted on the training split (a text vocabulary), `{"kind": ..., ...}`: saved
+    # in every checkpoint as "data_state" and given back on resume, evaluation and rebuild.
+    state: dict[str, Any] | None = None
+
+    @property
+    def vocabulary_size(self) -> int | None:
+        """Token ids run from 0 to this size - 1 (text data), else None."""
+        if self.state is None or "tokens" not in self.state:
+            return None
+        return len(self.state["tokens"])
 
     @property
     def num_classes(self) -> int:
@@ -44,13 +56,25 @@ class DataSplits:
 
 
 def build_datasets(
-    config: DataConfig, task: Task = "classification", plugins_dir: Path | None = None
+    config: DataConfig,
+    task: Task = "classification",
+    plugins_dir: Path | None = None,
+    data_state: dict[str, Any] | None = None,
 ) -> DataSplits:
     """Build the train and validation data sets a config names, transforms applied.
 
     `task` is what the targets must be (checked on a plugin Dataset's first item: the built-in
-    kinds are classification data); `plugins_dir` is where data kind `plugin` looks.
+    image kinds are classification data); `plugins_dir` is where data kind `plugin` looks;
+    `data_state` is the preprocessing a checkpoint saved (reused rather than fitted again).
     """
+    if isinstance(config, TextData):
+        from trainer.data.text_data import load_text
+
+        text = load_text(config, task, data_state)
+        return DataSplits(
+            text.train, text.val, text.class_names, text.input_shape, text.target_shape,
+            text.state,
+        )  # fmt: skip
     if isinstance(config, PluginData):
         from trainer.data.plugin_data import build_plugin_splits
 

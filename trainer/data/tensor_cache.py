@@ -24,6 +24,7 @@ from trainer.config import RunConfig
 from trainer.config.plugins import PluginData
 from trainer.config.transforms import (
     HorizontalFlipStep,
+    ImageTransforms,
     RandomCropStep,
     RotationStep,
     TransformStep,
@@ -71,10 +72,10 @@ def decide_cache(config: RunConfig, data: DataSplits) -> CacheDecision:
     if isinstance(config.data, PluginData) and not config.data.cache:
         # Only its author knows whether a Dataset's items are the same every epoch.
         return CacheDecision(False, "data.cache is off for the plugin Dataset")
-    if isinstance(config.data, PluginData):
-        steps: list[TransformStep] = []
+    if isinstance(config.data, ImageTransforms):
+        steps: list[TransformStep] = [*config.data.train_transforms, *config.data.val_transforms]
     else:
-        steps = [*config.data.train_transforms, *config.data.val_transforms]
+        steps = []  # a plugin Dataset's own work, or data tokenized once (text)
     random_steps = sorted({step.kind for step in steps if isinstance(step, RANDOM_STEPS)})
     if random_steps:
         return CacheDecision(

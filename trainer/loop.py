@@ -19,12 +19,8 @@ import torch
 from torch import nn
 
 from trainer.callbacks import Callbacks, EarlyStoppingReport, EpochReport, FitStart, StepReport
-from trainer.checkpoints.store import sweep_stale
-from trainer.checkpoints.training_state import (
-    EpochProgress,
-    checkpoint_job,
-    saved_data_state,
-)
+from trainer.checkpoints.store import saved_data_state, sweep_stale
+from trainer.checkpoints.training_state import EpochProgress, checkpoint_job
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.config import RunConfig
 from trainer.config.tasks import improved, metric_names, monitor_of
@@ -225,7 +221,7 @@ def fit(
     """
     callbacks = callbacks or Callbacks()
     ranks = ranks or Ranks()
-    # A resumed or forked run tokenizes (and so on) as its checkpoint's weights were trained.
+    # A resumed or forked run reads its data with the preprocessing its checkpoint saved.
     data_state = saved_data_state(resume_from) if resume_from is not None else None
     setup = setup_run(config, ranks=ranks, plugins_dir=plugins_dir, data_state=data_state)
     sampler, batches = epoch_batches(setup, ranks)
@@ -409,6 +405,6 @@ class _Checkpoints:
         self.writer.submit(
             checkpoint_job(
                 setup.config, setup.model, setup.optimizer, setup.schedule, setup.acceleration,
-                progress, report, setup.data.state,
+                progress, report, setup.data.data_state,
             )
         )  # fmt: skip

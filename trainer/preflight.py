@@ -101,6 +101,7 @@ def preflight(config: RunConfig, plugins_dir: Path | None = None, steps: int = 5
         "peak_memory_mb": peak_mb,
         "peak_memory_kind": peak_kind,
         "device": _device_name(device),
+        "data_report": data.report,
     }
 
 

@@ -99,7 +99,7 @@ def setup_run(
     `ranks` is this process's place in a DDP group (its device, its share of the batches);
     `plugins_dir` is where the plugin kinds look; `blame` says how a failing part is reported (a
     plugin's own failure at its `name` or `args` under the part's field); `data_state` is the
-    fitted preprocessing a checkpoint saved (a vocabulary), reused instead of fitted again.
+    preprocessing a checkpoint saved, reused instead of fitted on the data again.
     """
     ranks = ranks or Ranks()
     _require_compatible(config, blame)

@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.web.data_report_shapes import DataReportPublic
+
 if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
     # SQLAlchemy, which is most of a `torchdash runs` start (bench/cli_start.py)
     from app.runs.queue import QueueSpot
@@ -314,6 +316,8 @@ class PreflightPublic(BaseModel):
     device: str
     worker: Literal["warm", "cold"]
     seconds: float  # the whole preflight, as the server saw it
+    # What the worker found in a table's or a text file's columns; null for the other kinds.
+    data_report: DataReportPublic | None = None
 
 
 class GpuPublic(BaseModel):

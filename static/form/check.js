@@ -1,7 +1,7 @@
 /* The "Check" button: POST /api/preflight with the form's config (a worker builds the data and
  * the model and times a few real training steps), and the answer shown inline under the form —
  * the model's size and shapes, the data's size, the time per batch, epoch and run, the peak
- * memory — or the 422's reasons at their fields (a shape mismatch lands at "model"). The last
+ * memory, what was found in a table's or text file's columns — or the 422's reasons at their fields (a shape mismatch lands at "model"). The last
  * estimate is kept so a run queued with the same config carries it as its ETA. */
 
 import { h } from "../shared/dom.js";
@@ -18,6 +18,26 @@ function duration(seconds) {
 
 const shape = (dims) => `[${dims.join(", ")}]`;
 
+const ROLE_ORDER = { target: 0, text: 1, feature: 2, ignored: 3 };
+
+/* What the worker found in a table's or a text file's columns: rows per split, the classes or
+ * the target range, the vocabulary, and one table row per column (type, role, empty cells). */
+function dataReport(data) {
+  const facts = [["rows", `${count(data.rows.train)} train / ${count(data.rows.val)} val`]];
+  if (data.classes) facts.push([`classes (${data.classes.length})`, data.classes.join(", ")]);
+  if (data.target_range) facts.push(["target range", `${data.target_range.min} … ${data.target_range.max}`]);
+  if (data.vocabulary_size !== null && data.vocabulary_size !== undefined) facts.push(["vocabulary", count(data.vocabulary_size)]);
+  const columns = [...data.columns].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]);
+  return h("section", { class: "check-data", dataset: { kind: data.kind } },
+    h("h4", { text: `Data (${data.kind})` }),
+    h("dl", { class: "facts check-facts" }, facts.map(([k, v]) => h("div", { dataset: { fact: k } }, h("dt", { text: k }), h("dd", { text: v })))),
+    h("table", { class: "check-columns" },
+      h("thead", {}, h("tr", {}, ["column", "type", "role", "missing"].map((t) => h("th", { text: t })))),
+      h("tbody", {}, columns.map((c) => h("tr", { dataset: { column: c.name, role: c.role } },
+        h("td", { text: c.name }), h("td", { text: c.dtype }), h("td", { text: c.role }),
+        h("td", { class: c.missing ? "missing" : "", text: count(c.missing) }))))));
+}
+
 function report(answer, maxEpochs) {
   const facts = [
     ["parameters", count(answer.parameter_count)],
@@ -32,6 +52,7 @@ function report(answer, maxEpochs) {
   ];
   return [
     h("dl", { class: "facts check-facts" }, facts.map(([k, v]) => h("div", { dataset: { fact: k } }, h("dt", { text: k }), h("dd", { text: v })))),
+    ...(answer.data_report ? [dataReport(answer.data_report)] : []),
     h("details", { class: "check-model" }, h("summary", { text: "Model summary" }), h("pre", { text: answer.model_summary })),
   ];
 }

@@ -178,6 +178,19 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return loaded
 
 
+def saved_data_state(path: Path) -> dict[str, Any] | None:
+    """The preprocessing fitted on the training data that a checkpoint saved (its "data_state":
+    a table's statistics, a text vocabulary), or None when its data kind fits none."""
+    import torch
+
+    file = path / STATE_FILE
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a truncated or foreign file
+        raise CheckpointError(f"checkpoint file '{file}' cannot be read: {error}") from error
+    return state.get("data_state")
+
+
 def checkpoint_size(path: Path) -> int:
     """Bytes on disk of a checkpoint folder."""
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())

@@ -55,9 +55,8 @@ def checkpoint_job(
 ) -> CheckpointJob:
     """A snapshot of the run now: complete at an epoch's end (`report`), else partial.
 
-    `data_state` is the preprocessing fitted on the training split (a text vocabulary): a resumed
-    run, the evaluation and a rebuilt bundle read it back rather than fitting it again.
-    """
+    `data_state` is the preprocessing fitted on the training split (`DataSplits.data_state`),
+    kept so a resumed run, its evaluation and its bundle read the data the same way."""
     complete = report is not None
     state: dict[str, Any] = {
         "progress": vars(progress).copy(),
@@ -78,11 +77,6 @@ def checkpoint_job(
         optimizer_state=snapshot(optimizer.state_dict()),
         trainer_state=snapshot(state),
     )
-
-
-def saved_data_state(path: Path) -> dict[str, Any] | None:
-    """The fitted preprocessing a checkpoint holds (None: none, or a checkpoint older than it)."""
-    return load_checkpoint(path)["state"].get("data_state")
 
 
 def rng_state() -> dict[str, Any]:

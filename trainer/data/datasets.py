@@ -26,6 +26,7 @@ from trainer.config.data import (
 from trainer.config.plugins import PluginData
 from trainer.config.tasks import Task
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
+from trainer.data.data_report import DataReport
 from trainer.data.image_checks import ImageCheck, require_two_classes
 from trainer.data.transforms import TransformedDataset, build_pipeline
 
@@ -39,16 +40,19 @@ class DataSplits:
     class_names: list[str]  # classes; label names (multilabel); target names (regression)
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...] = ()  # one item's target: () for a class index or a scalar
-    # Preprocessing fitted on the training split (a text vocabulary), `{"kind": ..., ...}`: saved
-    # in every checkpoint as "data_state" and given back on resume, evaluation and rebuild.
-    state: dict[str, Any] | None = None
+    # Preprocessing fitted on the training split (a table's standardization and category codes,
+    # a text vocabulary): saved in every checkpoint under "data_state", handed back on resume,
+    # evaluation and in the bundle so the same inputs come out. None for kinds that fit nothing.
+    data_state: dict[str, Any] | None = None
+    # What the Check button shows about the files read (trainer/data/data_report.py).
+    report: DataReport | None = None
 
     @property
     def vocabulary_size(self) -> int | None:
         """Token ids run from 0 to this size - 1 (text data), else None."""
-        if self.state is None or "tokens" not in self.state:
+        if self.data_state is None or "tokens" not in self.data_state:
             return None
-        return len(self.state["tokens"])
+        return len(self.data_state["tokens"])
 
     @property
     def num_classes(self) -> int:
@@ -64,8 +68,9 @@ def build_datasets(
     """Build the train and validation data sets a config names, transforms applied.
 
     `task` is what the targets must be (checked on a plugin Dataset's first item: the built-in
-    image kinds are classification data); `plugins_dir` is where data kind `plugin` looks;
-    `data_state` is the preprocessing a checkpoint saved (reused rather than fitted again).
+    kinds are classification data); `plugins_dir` is where data kind `plugin` looks;
+    `data_state` is the preprocessing a checkpoint saved (`DataSplits.data_state`), reused
+    instead of fitted again.
     """
     if isinstance(config, TextData):
         from trainer.data.text_data import load_text
@@ -73,7 +78,7 @@ def build_datasets(
         text = load_text(config, task, data_state)
         return DataSplits(
             text.train, text.val, text.class_names, text.input_shape, text.target_shape,
-            text.state,
+            text.state, text.report,
         )  # fmt: skip
     if isinstance(config, PluginData):
         from trainer.data.plugin_data import build_plugin_splits

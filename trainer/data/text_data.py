@@ -31,6 +31,7 @@ from torch.utils.data import TensorDataset
 
 from trainer.config.data import TextData
 from trainer.config.tasks import Task
+from trainer.data.data_report import ColumnReport, DataReport, Role, TargetRange
 from trainer.errors import ConfigProblem
 
 PAD, UNKNOWN = "<pad>", "<unk>"
@@ -58,6 +59,7 @@ class TextSplits:
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...]
     state: dict[str, Any]
+    report: DataReport
 
 
 def load_text(config: TextData, task: Task, state: dict[str, Any] | None = None) -> TextSplits:
@@ -93,7 +95,10 @@ def load_text(config: TextData, task: Task, state: dict[str, Any] | None = None)
         target_shape = ()
     else:
         target_shape = (len(config.label_columns),)
-    return TextSplits(train, val, list(names), (state["max_length"],), target_shape, state)
+    report = _report(config, task, state, train, train_frame, val_frame)
+    return TextSplits(
+        train, val, list(names), (state["max_length"],), target_shape, state, report
+    )
 
 
 def fit_state(config: TextData, task: Task, train: pd.DataFrame) -> dict[str, Any]:
@@ -223,6 +228,44 @@ def _targets(
     if task == "regression" and len(columns) == 1:
         return targets.reshape(-1)
     return targets.reshape(len(frame), len(columns))
+
+
+def _report(
+    config: TextData,
+    task: Task,
+    state: dict[str, Any],
+    train: TextItems,
+    train_frame: pd.DataFrame,
+    val_frame: pd.DataFrame,
+) -> DataReport:
+    """What the Check button shows: the columns, rows, classes or target range, vocabulary."""
+    both = pd.concat([train_frame, val_frame], ignore_index=True)
+    columns: list[ColumnReport] = []
+    for name in both.columns:
+        role: Role = (
+            "text"
+            if name == config.text_column
+            else "target" if name in config.label_columns else "ignored"
+        )
+        cells = both[name].str.strip()
+        numbers = pd.to_numeric(cells[cells != ""], errors="coerce")
+        dtype = "object" if numbers.isna().any() or role == "text" else str(numbers.dtype)
+        columns.append(
+            {"name": str(name), "dtype": dtype, "role": role, "missing": int((cells == "").sum())}
+        )
+    target_range: TargetRange | None = None
+    if task == "regression":
+        values = train.tensors[1]
+        target_range = {"min": float(values.min()), "max": float(values.max())}
+    classes = {"classification": list(state["classes"]), "multilabel": config.label_columns}
+    return {
+        "kind": "text",
+        "rows": {"train": len(train_frame), "val": len(val_frame)},
+        "columns": columns,
+        "classes": classes.get(task),
+        "target_range": target_range,
+        "vocabulary_size": len(state["tokens"]),
+    }
 
 
 def _rows(positions: list[Any]) -> str:

@@ -79,13 +79,11 @@ def evaluate_checkpoint(
     local = config.model_copy(
         update={"device": "cpu", "processes": 1, "amp": False, "compile": False}
     )
-    saved = load_checkpoint(checkpoint)
-    # The checkpoint's own fitted preprocessing (a vocabulary): the ids its weights know.
-    setup = setup_run(
-        local, plugins_dir=plugins_dir, data_state=saved["state"].get("data_state")
-    )
+    loaded = load_checkpoint(checkpoint)
+    # The data is read with the preprocessing the run fitted (a table's statistics, ...).
+    setup = setup_run(local, plugins_dir=plugins_dir, data_state=loaded["state"].get("data_state"))
     model, loss_fn, data = setup.model, setup.loss_fn, setup.data
-    model.load_state_dict(saved["model"])
+    model.load_state_dict(loaded["model"])
     model.eval()
     if config.task == "classification":
         return _classification(model, loss_fn, data.val, data.class_names, epoch, max_examples)

@@ -25,7 +25,7 @@ TRAINER_DIR = Path(trainer.__file__).resolve().parent
 # of the bundle checks this against the modules a rebuilt run really imports.
 TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL", "torchmetrics")
 # ... and those that only some data kinds reach: scikit-learn ships the digits.
-DATA_KIND_IMPORTS: dict[str, tuple[str, ...]] = {"digits": ("sklearn",)}
+DATA_KIND_IMPORTS: dict[str, tuple[str, ...]] = {"digits": ("sklearn",), "text": ("pandas",)}
 
 
 @dataclass(frozen=True)

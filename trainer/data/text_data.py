@@ -96,9 +96,7 @@ def load_text(config: TextData, task: Task, state: dict[str, Any] | None = None)
     else:
         target_shape = (len(config.label_columns),)
     report = _report(config, task, state, train, train_frame, val_frame)
-    return TextSplits(
-        train, val, list(names), (state["max_length"],), target_shape, state, report
-    )
+    return TextSplits(train, val, list(names), (state["max_length"],), target_shape, state, report)
 
 
 def fit_state(config: TextData, task: Task, train: pd.DataFrame) -> dict[str, Any]:
@@ -217,7 +215,8 @@ def _targets(
             bad = ~values.apply(lambda value: pd.notna(value) and abs(value) != float("inf"))
             need = "a finite number"
         if bad.any():
-            problems.append(f"column '{column}' is not {need} at {_rows(frame.index[bad].tolist())}")
+            rows = _rows(frame.index[bad].tolist())
+            problems.append(f"column '{column}' is not {need} at {rows}")
         columns.append(values.to_numpy(dtype="float32", na_value=0.0))
     if problems:
         raise ConfigProblem(
@@ -245,7 +244,9 @@ def _report(
         role: Role = (
             "text"
             if name == config.text_column
-            else "target" if name in config.label_columns else "ignored"
+            else "target"
+            if name in config.label_columns
+            else "ignored"
         )
         cells = both[name].str.strip()
         numbers = pd.to_numeric(cells[cells != ""], errors="coerce")

@@ -63,7 +63,9 @@ class TextTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(
             layer, config.num_layers, norm=nn.LayerNorm(config.d_model), enable_nested_tensor=False
         )
-        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.d_model, num_outputs))
+        self.head = nn.Sequential(
+            nn.Dropout(config.dropout), nn.Linear(config.d_model, num_outputs)
+        )
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         padding = ids == PAD_ID

@@ -28,6 +28,7 @@ from trainer.config.tasks import Task
 from trainer.config.transforms import GrayscaleStep, ResizeStep, TransformStep
 from trainer.data.data_report import DataReport
 from trainer.data.image_checks import ImageCheck, require_two_classes
+from trainer.data.splits import split_indices
 from trainer.data.transforms import TransformedDataset, build_pipeline
 
 
@@ -112,15 +113,6 @@ def build_datasets(
     val_set = TransformedDataset(val, val_pipeline)
     sample, _ = train_set[0]
     return DataSplits(train_set, val_set, class_names, tuple(sample.shape))
-
-
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """A fixed, seeded train/validation split of range(n); both parts are non-empty."""
-    if n < 2:
-        raise ValueError(f"a data set of {n} item(s) cannot be split into train and validation")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    n_val = min(max(1, round(n * val_fraction)), n - 1)
-    return order[n_val:], order[:n_val]
 
 
 @functools.cache

@@ -32,6 +32,7 @@ from torch.utils.data import TensorDataset
 from trainer.config.data import TextData
 from trainer.config.tasks import Task
 from trainer.data.data_report import ColumnReport, DataReport, Role, TargetRange
+from trainer.data.splits import split_indices
 from trainer.errors import ConfigProblem
 
 PAD, UNKNOWN = "<pad>", "<unk>"
@@ -72,8 +73,6 @@ def load_text(config: TextData, task: Task, state: dict[str, Any] | None = None)
     if config.val_path:
         val_frame = _read(config, config.val_path, "val_path")
     else:
-        from trainer.data.datasets import split_indices
-
         train_rows, val_rows = split_indices(len(train_frame), config.val_fraction,
                                              config.split_seed)  # fmt: skip
         val_frame = train_frame.iloc[val_rows]

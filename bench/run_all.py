@@ -32,6 +32,7 @@ BENCHMARKS = [
     "bench.ray_start",
     "bench.ray_dispatcher",
     "bench.named_metrics",
+    "bench.table_cache",
 ]
 
 

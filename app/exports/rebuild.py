@@ -24,8 +24,15 @@ TRAINER_DIR = Path(trainer.__file__).resolve().parent
 # The packages `trainer.loop.fit` imports for every run (by their import names); the system test
 # of the bundle checks this against the modules a rebuilt run really imports.
 TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL", "torchmetrics")
-# ... and those that only some data kinds reach: scikit-learn ships the digits.
-DATA_KIND_IMPORTS: dict[str, tuple[str, ...]] = {"digits": ("sklearn",), "text": ("pandas",)}
+# ... and those that only some data kinds reach: scikit-learn ships the digits; a table or a text
+# file is read with pandas and encoded with numpy (pandas reads Parquet through pyarrow: see
+# `requirements`).
+DATA_KIND_IMPORTS: dict[str, tuple[str, ...]] = {
+    "digits": ("sklearn",),
+    "table": ("pandas", "numpy"),
+    "text": ("pandas", "numpy"),
+}
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,11 @@ def requirements(config: dict[str, Any], plugin_files: list[SourceFile]) -> list
     """`requirements.txt`'s lines: the distributions this run's trainer and plugins import,
     pinned to the versions this server has (the same versions give the same numbers)."""
     imports = set(TRAINER_IMPORTS)
-    imports |= set(DATA_KIND_IMPORTS.get(str(config.get("data", {}).get("kind")), ()))
+    data = config.get("data", {})
+    imports |= set(DATA_KIND_IMPORTS.get(str(data.get("kind")), ()))
+    paths = [str(data.get(field) or "") for field in ("path", "val_path")]
+    if data.get("kind") == "table" and any(p.lower().endswith(PARQUET_SUFFIXES) for p in paths):
+        imports.add("pyarrow")  # pandas' Parquet engine, imported by pandas itself
     local = {Path(f.name).stem for f in plugin_files} | {"trainer", "__future__"}
     for source in plugin_files:
         imports |= _imported_tops(source.text) - local - sys.stdlib_module_names

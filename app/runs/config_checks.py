@@ -12,6 +12,7 @@ from app.runs.cluster_placement import ClusterGpus
 from app.runs.data_paths import check_data_paths
 from app.runs.placement import pinned_gpu, processes_of, trains_on_cuda
 from app.runs.plugin_checks import plugin_problems
+from app.runs.table_columns import check_table_columns
 from app.settings import Settings
 from trainer.config import RunConfig, compatibility_problems
 
@@ -31,7 +32,9 @@ def check_run_config(
     problems += plugin_problems(config, settings.plugins_path)
     if problems:
         raise ConfigError(errors=[_error(loc, why, value) for (loc, why), value in problems])
-    return check_data_paths(config, settings.allowed_data_roots)
+    checked = check_data_paths(config, settings.allowed_data_roots)
+    check_table_columns(checked)
+    return checked
 
 
 def _error(loc: Sequence[str | int], why: str, value: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import { wireCheck } from "./check.js";
 import { registerWidget } from "./widget_registry.js";
 import "./device_choice.js"; // registers the device widget
 import "./metric_choice.js"; // registers the metric-name widget
+import "./columns_choice.js"; // registers the table-columns widget
 
 function readJson(id) {
   const el = $(id);

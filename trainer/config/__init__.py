@@ -9,6 +9,7 @@ from trainer.config.data import (
     DataConfig,
     DigitsData,
     ImageFolderData,
+    TableData,
     TorchvisionData,
     known_class_count,
 )
@@ -98,6 +99,6 @@ __all__ = [
     "PathKind", "PluginModel", "Problem", "RAdamOptimizer", "RMSpropOptimizer", "RandomCropStep",
     "ReduceLROnPlateauScheduler", "ResizeStep", "RotationStep", "RpropOptimizer", "RunConfig",
     "SGDOptimizer", "SchedulerConfig", "SmoothL1Loss", "SparseAdamOptimizer",
-    "SparseEmbeddingModel", "StepLRScheduler", "TorchvisionData", "TorchvisionModel",
+    "SparseEmbeddingModel", "StepLRScheduler", "TableData", "TorchvisionData", "TorchvisionModel",
     "TransformStep", "compatibility_problems", "known_class_count", "run_config_schema",
 ]  # fmt: skip

@@ -21,6 +21,9 @@ class DigitsData(ImageTransforms):
     split_seed: int = Field(0, description="Seed of the fixed train/validation split.")
 
 
+# A column of a table, as its header names it.
+ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
+
 # torchvision's own data set classes, read from disk with download=False. Their class counts are
 # fixed, so a loss that cannot fit them is refused on submit.
 TORCHVISION_CLASS_COUNTS: dict[str, int] = {
@@ -131,8 +134,79 @@ class TextData(Frozen):
         return [self.label_column] if isinstance(self.label_column, str) else self.label_column
 
 
+class TableData(Frozen):
+    """A table in a CSV, TSV or Parquet file (read with pandas): target column(s) and feature
+    columns. Numeric features are standardized and text (categorical) features one-hot encoded,
+    with the training split's statistics, saved with every checkpoint."""
+
+    kind: Literal["table"] = "table"
+    path: DataFile = Field(
+        description="The table, inside a data root: .csv, .tsv or .parquet (other names are "
+        "read as CSV). Its first row names the columns."
+    )
+    val_path: DataFile | None = Field(
+        None,
+        description="A second table with the same columns for validation; leave empty to "
+        "split path by val_fraction.",
+    )
+    target: ColumnName | Annotated[list[ColumnName], Field(min_length=1, max_length=256)] = Field(
+        description="The column to predict. Classification: one column of labels. Multilabel: "
+        "a list of 0/1 columns. Regression: one or more numeric columns.",
+        json_schema_extra={"ui": {"widget": "columns"}},
+    )
+    features: Annotated[list[ColumnName], Field(max_length=4096)] = Field(
+        default_factory=list,
+        description="The input columns; empty = every column that is not a target.",
+    )
+    categorical: Annotated[list[ColumnName], Field(max_length=4096)] = Field(
+        default_factory=list,
+        description="Numeric columns to one-hot encode as categories (codes, years, ...); text "
+        "and true/false columns are categorical anyway.",
+    )
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Used only when val_path is empty.")
+    split_seed: int = Field(0, description="Seed of the split when val_path is empty.")
+
+    def target_columns(self) -> list[str]:
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+
+def table_problems(data: TableData, task: str) -> list[tuple[tuple[str | int, ...], str]]:
+    """What the config alone shows wrong with a table's columns: (location, why)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    targets = data.target_columns()
+    if task == "classification" and len(targets) != 1:
+        problems.append(
+            (
+                ("data", "target"),
+                f"classification takes one target column of labels, not {len(targets)}: a list "
+                "of 0/1 columns is task 'multilabel', of numeric columns task 'regression'",
+            )
+        )
+    for field in ("target", "features", "categorical"):
+        names = targets if field == "target" else getattr(data, field)
+        for index, name in enumerate(names):
+            loc = (
+                ("data", field)
+                if field == "target" and isinstance(data.target, str)
+                else ("data", field, index)
+            )
+            if name in names[:index]:
+                problems.append((loc, f"column '{name}' is listed twice"))
+            elif field != "target" and name in targets:
+                problems.append((loc, f"column '{name}' is the target; it cannot be an input"))
+            elif field == "categorical" and data.features and name not in data.features:
+                problems.append((loc, f"column '{name}' is not one of data.features"))
+    return problems
+
+
 DataConfig = Annotated[
-    DigitsData | TorchvisionData | ImageFolderData | CsvImagesData | TextData | PluginData,
+    DigitsData
+    | TorchvisionData
+    | ImageFolderData
+    | CsvImagesData
+    | TableData
+    | TextData
+    | PluginData,
     Field(discriminator="kind"),
 ]
 
@@ -143,7 +217,13 @@ SEQUENCE_DATA_KINDS = frozenset({"text"})
 
 
 def known_class_count(
-    data: DigitsData | TorchvisionData | ImageFolderData | CsvImagesData | TextData | PluginData,
+    data: DigitsData
+    | TorchvisionData
+    | ImageFolderData
+    | CsvImagesData
+    | TableData
+    | TextData
+    | PluginData,
 ) -> int | None:
     """The class count when it follows from the config alone, else None (read from the files)."""
     if isinstance(data, DigitsData):

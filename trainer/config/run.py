@@ -16,8 +16,10 @@ from trainer.config.data import (
     SEQUENCE_DATA_KINDS,
     DataConfig,
     DigitsData,
+    TableData,
     TextData,
     known_class_count,
+    table_problems,
 )
 from trainer.config.early_stopping import EarlyStoppingConfig
 from trainer.config.losses import (
@@ -237,6 +239,8 @@ def _task_problems(config: RunConfig) -> list[Problem]:
                 f"a {task} task needs a Dataset plugin (data kind 'plugin')",
             )
         )
+    if isinstance(config.data, TableData):
+        problems += table_problems(config.data, task)
     names = metric_names(config)
     seen: set[str] = set()
     for index, metric in enumerate(config.metrics):

@@ -20,6 +20,7 @@ from trainer.config.data import (
     DataConfig,
     DigitsData,
     ImageFolderData,
+    TableData,
     TextData,
     TorchvisionData,
 )
@@ -88,6 +89,14 @@ def build_datasets(
         return DataSplits(
             plugin.train, plugin.val, plugin.class_names, plugin.input_shape, plugin.target_shape
         )
+    if isinstance(config, TableData):
+        from trainer.data.table_data import build_table_splits
+
+        table = build_table_splits(config, task, data_state)
+        return DataSplits(
+            table.train, table.val, table.class_names, table.input_shape, table.target_shape,
+            data_state=table.state.as_dict(), report=table.report,
+        )  # fmt: skip
     prefix: list[TransformStep] = []
     if isinstance(config, DigitsData):
         train, val, class_names = _digits(config)

@@ -18,13 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from trainer.config import RunConfig
 from trainer.config.plugins import PluginData
 from trainer.config.transforms import (
     HorizontalFlipStep,
-    ImageTransforms,
     RandomCropStep,
     RotationStep,
     TransformStep,
@@ -72,10 +71,11 @@ def decide_cache(config: RunConfig, data: DataSplits) -> CacheDecision:
     if isinstance(config.data, PluginData) and not config.data.cache:
         # Only its author knows whether a Dataset's items are the same every epoch.
         return CacheDecision(False, "data.cache is off for the plugin Dataset")
-    if isinstance(config.data, ImageTransforms):
-        steps: list[TransformStep] = [*config.data.train_transforms, *config.data.val_transforms]
-    else:
-        steps = []  # a plugin Dataset's own work, or data tokenized once (text)
+    # A plugin Dataset does its own transforms; a table or a text is encoded without any.
+    steps: list[TransformStep] = [
+        *getattr(config.data, "train_transforms", []),
+        *getattr(config.data, "val_transforms", []),
+    ]
     random_steps = sorted({step.kind for step in steps if isinstance(step, RANDOM_STEPS)})
     if random_steps:
         return CacheDecision(
@@ -98,6 +98,10 @@ def estimated_bytes(dataset: Dataset) -> int:
 
 def decode(dataset: Dataset, name: str, num_workers: int = 0) -> CachedTensors:
     """Every item of `dataset` through its pipeline once, collated into two tensors."""
+    if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
+        # Already two tensors (a table, a text: encoded whole when read): nothing to decode.
+        print(f"cache: {name} split already in tensors, {len(dataset):,} items", flush=True)
+        return CachedTensors(*dataset.tensors)
     count = len(dataset)  # type: ignore[arg-type]
     # A generator of its own: decoding must not draw on the global RNG, or the dropout masks
     # (and so the weights) would differ from a run without the cache.

@@ -66,3 +66,20 @@ def test_the_check_reports_the_rows_classes_columns_and_vocabulary_of_a_text_fil
     assert roles == {"text": "text", "label": "target", "positive": "ignored",
                      "negative": "ignored", "score": "ignored"}  # fmt: skip
     assert response.json()["input_shape"] == [8, TEXT_DATA["max_length"]]
+
+
+def test_a_column_the_header_lacks_is_a_422_naming_the_field(
+    client: TestClient, settings: Settings
+) -> None:
+    root = settings.allowed_data_roots[0]
+    write_corpus(root, train=10, val=5)
+    data = text(settings, text_column="review", label_column=["positive", "stars"])
+    config = {**TINY_CONFIG, "task": "multilabel", "data": data, "model": BAG,
+              "loss": {"kind": "bce_with_logits"}}  # fmt: skip
+    response = client.post("/api/runs", json=config)
+    assert response.status_code == 422, response.text
+    errors = {tuple(e["loc"]): e["msg"] for e in response.json()["detail"]}
+    assert set(errors) == {("body", "data", "text_column"), ("body", "data", "label_column", 1)}
+    assert "'review'" in errors[("body", "data", "text_column")]
+    assert "its columns: text, label" in errors[("body", "data", "text_column")]
+    assert client.get("/api/runs").json()["count"] == 0

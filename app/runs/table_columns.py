@@ -67,7 +67,7 @@ def check_text_columns(config: RunConfig) -> None:
         columns = header_columns(Path(value), data.delimiter) if value else None
         if columns is None:
             continue
-        named = [("text_column", None, data.text_column)]
+        named: list[tuple[str, int | None, str]] = [("text_column", None, data.text_column)]
         several = not isinstance(data.label_column, str)
         named += [("label_column", i if several else None, n) for i, n in
                   enumerate(data.label_columns)]  # fmt: skip

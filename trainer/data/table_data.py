@@ -232,7 +232,7 @@ def _check_fitted(state: TableState, files: list[TableFile], task: Task) -> None
 def _split(config: TableData, files: list[TableFile]) -> tuple[pd.DataFrame, pd.DataFrame]:
     if len(files) == 2:
         return files[0].frame, files[1].frame
-    from trainer.data.datasets import split_indices
+    from trainer.data.splits import split_indices
 
     frame = files[0].frame
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.split_seed)

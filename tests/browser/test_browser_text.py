@@ -35,6 +35,7 @@ def test_a_text_run_from_the_form_checks_its_file_and_shows_misclassified_texts(
         expect(field(page, path)).to_be_attached()
     field(page, "data.path").fill(str(train))
     field(page, "data.val_path").fill(str(val))
+    expect(field(page, "data.label_column")).to_have_value("label")  # one column: a string
     field(page, "data.max_length").fill("12")
     field(page, "model.kind").select_option("bag_of_embeddings")
     field(page, "optimizer.lr").fill("0.02")

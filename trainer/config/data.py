@@ -101,6 +101,7 @@ class TextData(Frozen):
         "label",
         description="Classification: the column of labels. Multilabel: the 0/1 columns, one per "
         "label. Regression: the numeric target column(s).",
+        json_schema_extra={"ui": {"widget": "columns"}},
     )
     tokenizer: Literal["word", "char"] = Field(
         "word",

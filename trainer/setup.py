@@ -116,7 +116,12 @@ def setup_run(
     shape = list(data.input_shape)
     with blame(("model",), f"the model cannot be built for inputs {shape}"):
         model = build_model(
-            config.model, data.input_shape, outputs, plugins_dir, num_classes=data.num_classes
+            config.model,
+            data.input_shape,
+            outputs,
+            plugins_dir,
+            num_classes=data.num_classes,
+            vocabulary_size=data.vocabulary_size,
         ).to(device)
     acceleration = Acceleration(config, device)
     runner = acceleration.prepare(model)

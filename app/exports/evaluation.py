@@ -47,6 +47,7 @@ def evaluation_summary(evaluation: dict[str, Any], run_id: int) -> dict[str, Any
                 else None
             ),
             "values": item.get("values"),
+            "text": item.get("text"),
         }
         for number, item in enumerate(evaluation["misclassified"])
     ]

@@ -24,11 +24,13 @@ TRAINER_DIR = Path(trainer.__file__).resolve().parent
 # The packages `trainer.loop.fit` imports for every run (by their import names); the system test
 # of the bundle checks this against the modules a rebuilt run really imports.
 TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL", "torchmetrics")
-# ... and those that only some data kinds reach: scikit-learn ships the digits; a table is read
-# with pandas and encoded with numpy (pandas reads Parquet through pyarrow: see `requirements`).
+# ... and those that only some data kinds reach: scikit-learn ships the digits; a table or a text
+# file is read with pandas and encoded with numpy (pandas reads Parquet through pyarrow: see
+# `requirements`).
 DATA_KIND_IMPORTS: dict[str, tuple[str, ...]] = {
     "digits": ("sklearn",),
     "table": ("pandas", "numpy"),
+    "text": ("pandas", "numpy"),
 }
 PARQUET_SUFFIXES = (".parquet", ".pq")
 

@@ -12,7 +12,7 @@ from app.runs.cluster_placement import ClusterGpus
 from app.runs.data_paths import check_data_paths
 from app.runs.placement import pinned_gpu, processes_of, trains_on_cuda
 from app.runs.plugin_checks import plugin_problems
-from app.runs.table_columns import check_table_columns
+from app.runs.table_columns import check_table_columns, check_text_columns
 from app.settings import Settings
 from trainer.config import RunConfig, compatibility_problems
 
@@ -34,6 +34,7 @@ def check_run_config(
         raise ConfigError(errors=[_error(loc, why, value) for (loc, why), value in problems])
     checked = check_data_paths(config, settings.allowed_data_roots)
     check_table_columns(checked)
+    check_text_columns(checked)
     return checked
 
 

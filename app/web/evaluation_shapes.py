@@ -20,6 +20,9 @@ class MisclassifiedPublic(BaseModel):
     values: list[float | None] | None = Field(
         None, description="The input's first values when it is not an image, else null."
     )
+    text: str | None = Field(
+        None, description="Text data: the sample's text (its first 500 characters), else null."
+    )
 
 
 class Scores(BaseModel):

@@ -1,4 +1,4 @@
-/* A table's target column(s), as one text box: `species` names one column (a string in the
+/* A table's target column(s) or a text file's label column(s), as one text box: `species` names one column (a string in the
  * config), `a, b` several (a list: multi-label 0/1 columns, or several regression targets). The
  * schema hints the field `"ui": {"widget": "columns"}` (trainer/config/data.py). */
 

@@ -1,7 +1,7 @@
 /* The run page's evaluation of the best epoch, made by the worker when the run ends, per task:
  * classification — the confusion matrix (left out above 40 classes), per-class accuracy and the
  * misclassified validation samples (PNG thumbnails the server renders with Pillow for images,
- * the first input values otherwise); multilabel — per-label scores; regression — per-target
+ * the texts for text data, the first input values otherwise); multilabel — per-label scores; regression — per-target
  * errors and plots (evaluation_tasks.js). */
 
 import { $, h, setText } from "../shared/dom.js";
@@ -36,6 +36,17 @@ function renderValues(names, samples) {
   );
 }
 
+// Texts, whole in the cell (the worker keeps their first 500 characters).
+function renderTexts(names, samples) {
+  $("misclassified-texts").hidden = !samples.length;
+  $("misclassified-texts").replaceChildren(
+    h("tr", {}, h("th", { class: "num", text: "sample" }), h("th", { text: "predicted" }), h("th", { text: "true" }), h("th", { text: "text" })),
+    ...samples.map((m) => h("tr", { dataset: { sample: String(m.index) } },
+      h("td", { class: "num", text: String(m.index) }), h("td", { class: "pred", text: names[m.predicted] }), h("td", { text: names[m.true] }),
+      h("td", { class: "text", text: m.text }))),
+  );
+}
+
 function renderClassification(evaluation) {
   const names = evaluation.class_names;
   const matrix = evaluation.confusion;
@@ -51,11 +62,13 @@ function renderClassification(evaluation) {
   $("evaluation").hidden = false;
   const images = evaluation.misclassified.filter((m) => m.thumbnail_url);
   const others = evaluation.misclassified.filter((m) => !m.thumbnail_url && m.values);
-  $("misclassified-wrap").hidden = !images.length && !others.length;
+  const texts = evaluation.misclassified.filter((m) => typeof m.text === "string");
+  $("misclassified-wrap").hidden = !images.length && !others.length && !texts.length;
   $("misclassified").replaceChildren(...images.map((m) => h("figure", { class: "thumb" },
     h("img", { src: m.thumbnail_url, alt: `predicted ${names[m.predicted]}, true ${names[m.true]}` }),
     h("figcaption", {}, h("span", { class: "pred", text: names[m.predicted] }), " / ", h("span", { class: "true", text: names[m.true] })))));
   renderValues(names, others);
+  renderTexts(names, texts);
 }
 
 const NOTES = {

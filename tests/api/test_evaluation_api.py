@@ -111,7 +111,7 @@ def test_an_evaluation_saved_before_tasks_reads_as_classification(
     assert evaluation["task"] == "classification"
     assert evaluation["per_class_accuracy"] == [0.75, 1.0]
     assert evaluation["misclassified"] == [
-        {"index": 7, "true": 0, "predicted": 1, "thumbnail_url": None, "values": None}
+        {"index": 7, "true": 0, "predicted": 1, "thumbnail_url": None, "values": None, "text": None}
     ]
     assert evaluation["labels"] == evaluation["targets"] == [] and evaluation["averages"] is None
 

@@ -76,7 +76,11 @@ def test_the_schema_offers_each_kinds_classes_and_their_args(client, plugins) ->
         "classification": "val_accuracy", "multilabel": "val_loss", "regression": "val_loss",
     }  # fmt: skip
     # The data and loss kinds that serve each task.
-    assert schema["properties"]["data"]["ui"]["task_kinds"]["regression"] == ["plugin", "table"]
+    assert schema["properties"]["data"]["ui"]["task_kinds"]["regression"] == [
+        "plugin",
+        "table",
+        "text",
+    ]
     losses = schema["properties"]["loss"]["ui"]["task_kinds"]
     assert losses["regression"] == ["huber", "l1", "mse", "plugin", "smooth_l1"]
     assert schema["ui"]["sections"]  # the config's own hints stay

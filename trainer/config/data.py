@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from trainer.config.base import DataDir, DataFile, Frozen
 from trainer.config.plugins import PluginData
@@ -74,6 +74,67 @@ class CsvImagesData(ImageTransforms):
     grayscale: bool = Field(False, description="Convert images to one channel.")
 
 
+class TextData(Frozen):
+    """A CSV or TSV file of texts and their labels (or label columns, or numeric targets),
+    tokenized without any download: by characters, or by a word vocabulary built from the
+    training split."""
+
+    kind: Literal["text"] = "text"
+    path: DataFile = Field(
+        description="CSV or TSV file with a header row (.tsv: tab-separated), inside a data root."
+    )
+    val_path: DataFile | None = Field(
+        None, description="Validation file of the same columns; empty: split path by val_fraction."
+    )
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Used only when val_path is empty.")
+    split_seed: int = Field(0, description="Seed of the split when val_path is empty.")
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="Column separator; empty: a tab for .tsv/.tab files, else a comma.",
+    )
+    text_column: str = Field(
+        "text", min_length=1, max_length=200, description="The column holding the texts."
+    )
+    label_column: str | list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        "label",
+        description="Classification: the column of labels. Multilabel: the 0/1 columns, one per "
+        "label. Regression: the numeric target column(s).",
+        json_schema_extra={"ui": {"widget": "columns"}},
+    )
+    tokenizer: Literal["word", "char"] = Field(
+        "word",
+        description="word: a vocabulary of the training split's words; char: one token per "
+        "character (its vocabulary, too, from the training split).",
+    )
+    max_length: int = Field(
+        128, ge=1, le=8192, description="Tokens per text: longer texts are cut, shorter padded."
+    )
+    max_vocab: int = Field(
+        20000, ge=1, le=1_000_000, description="Keep at most this many of the most frequent tokens."
+    )
+    min_freq: int = Field(
+        1, ge=1, le=1_000_000, description="Drop tokens seen fewer times in the training split."
+    )
+    lowercase: bool = Field(True, description="Lowercase the texts before tokenizing.")
+
+    @model_validator(mode="after")
+    def _columns_apart(self) -> TextData:
+        if not self.label_columns:
+            raise ValueError("label_column names no column")
+        if len(set(self.label_columns)) != len(self.label_columns):
+            raise ValueError("label_column names a column twice")
+        if self.text_column in self.label_columns:
+            raise ValueError(f"'{self.text_column}' cannot be both the text and a label column")
+        return self
+
+    @property
+    def label_columns(self) -> list[str]:
+        """The label column(s) as a list."""
+        return [self.label_column] if isinstance(self.label_column, str) else self.label_column
+
+
 class TableData(Frozen):
     """A table in a CSV, TSV or Parquet file (read with pandas): target column(s) and feature
     columns. Numeric features are standardized and text (categorical) features one-hot encoded,
@@ -140,16 +201,30 @@ def table_problems(data: TableData, task: str) -> list[tuple[tuple[str | int, ..
 
 
 DataConfig = Annotated[
-    DigitsData | TorchvisionData | ImageFolderData | CsvImagesData | TableData | PluginData,
+    DigitsData
+    | TorchvisionData
+    | ImageFolderData
+    | CsvImagesData
+    | TableData
+    | TextData
+    | PluginData,
     Field(discriminator="kind"),
 ]
 
 # The data kinds torchdash reads itself: labelled images, for classification only.
 IMAGE_DATA_KINDS = frozenset({"digits", "torchvision", "imagefolder", "csv_images"})
+# The data kinds whose inputs are token sequences, and the model kinds that read them.
+SEQUENCE_DATA_KINDS = frozenset({"text"})
 
 
 def known_class_count(
-    data: DigitsData | TorchvisionData | ImageFolderData | CsvImagesData | TableData | PluginData,
+    data: DigitsData
+    | TorchvisionData
+    | ImageFolderData
+    | CsvImagesData
+    | TableData
+    | TextData
+    | PluginData,
 ) -> int | None:
     """The class count when it follows from the config alone, else None (read from the files)."""
     if isinstance(data, DigitsData):

@@ -118,7 +118,50 @@ class PluginModel(Frozen):
     )
 
 
+class BagOfEmbeddingsModel(Frozen):
+    """For text: the mean of the tokens' embeddings (an nn.EmbeddingBag, padding left out), then
+    an MLP head. A fast baseline that ignores word order."""
+
+    kind: Literal["bag_of_embeddings"] = "bag_of_embeddings"
+    embedding_dim: int = Field(64, ge=1, le=4096, description="Size of each token's embedding.")
+    hidden_sizes: list[Width] = Field(
+        default_factory=list, max_length=8, description="Hidden layers of the head; empty: linear."
+    )
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout before each head layer.")
+
+
+class TextTransformerModel(Frozen):
+    """For text: a small Transformer encoder (nn.TransformerEncoder) over the token embeddings
+    plus learned positional embeddings, padding masked, pooled into a linear head."""
+
+    kind: Literal["text_transformer"] = "text_transformer"
+    d_model: int = Field(64, ge=2, le=4096, description="Width of the embeddings and layers.")
+    nhead: int = Field(4, ge=1, le=64, description="Attention heads; must divide d_model.")
+    num_layers: int = Field(2, ge=1, le=24, description="Encoder layers.")
+    dim_feedforward: int = Field(128, ge=1, le=65536, description="Width of the feed-forward.")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    pooling: Literal["mean", "first"] = Field(
+        "mean", description="mean: average of the non-padding tokens; first: the first token."
+    )
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TextTransformerModel:
+        if self.d_model % self.nhead:
+            raise ValueError(f"nhead {self.nhead} does not divide d_model {self.d_model}")
+        return self
+
+
+# The model kinds that read token sequences (data kind "text" and no other).
+SEQUENCE_MODEL_KINDS = frozenset({"bag_of_embeddings", "text_transformer"})
+
 ModelConfig = Annotated[
-    MLPModel | CNNModel | TorchvisionModel | CustomLayersModel | SparseEmbeddingModel | PluginModel,
+    MLPModel
+    | CNNModel
+    | TorchvisionModel
+    | CustomLayersModel
+    | SparseEmbeddingModel
+    | BagOfEmbeddingsModel
+    | TextTransformerModel
+    | PluginModel,
     Field(discriminator="kind"),
 ]

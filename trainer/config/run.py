@@ -13,9 +13,11 @@ from pydantic import ConfigDict, Field
 from trainer.config.base import FORM_SECTIONS, Frozen, ui
 from trainer.config.data import (
     IMAGE_DATA_KINDS,
+    SEQUENCE_DATA_KINDS,
     DataConfig,
     DigitsData,
     TableData,
+    TextData,
     known_class_count,
     table_problems,
 )
@@ -29,6 +31,7 @@ from trainer.config.losses import (
     NLLLoss,
 )
 from trainer.config.model import (
+    SEQUENCE_MODEL_KINDS,
     MLPModel,
     ModelConfig,
     PluginModel,
@@ -210,6 +213,7 @@ def compatibility_problems(config: RunConfig) -> list[Problem]:
             )
         )
     problems += _task_problems(config)
+    problems += _sequence_problems(config)
     problems += _loss_problems(config)
     problems += _accelerator_problems(config)
     return problems
@@ -255,6 +259,38 @@ def _task_problems(config: RunConfig) -> list[Problem]:
     for loc, name in watchers:
         if name is not None and name not in names:
             problems.append((loc, f"'{name}' is not a metric of this run: choose one of {names}"))
+    return problems
+
+
+def _sequence_problems(config: RunConfig) -> list[Problem]:
+    """Token sequences need a sequence model, and a sequence model needs token sequences."""
+    data, model = config.data, config.model
+    problems: list[Problem] = []
+    if data.kind in SEQUENCE_DATA_KINDS and model.kind not in SEQUENCE_MODEL_KINDS:
+        problems.append(
+            (
+                ("model", "kind"),
+                f"data kind '{data.kind}' gives token sequences, which model '{model.kind}' "
+                f"cannot read: choose one of {sorted(SEQUENCE_MODEL_KINDS)}",
+            )
+        )
+    if model.kind in SEQUENCE_MODEL_KINDS and data.kind not in SEQUENCE_DATA_KINDS:
+        problems.append(
+            (
+                ("model", "kind"),
+                f"model '{model.kind}' reads token sequences, and data kind '{data.kind}' gives "
+                f"none: choose data kind {sorted(SEQUENCE_DATA_KINDS)[0]!r} or another model",
+            )
+        )
+    if isinstance(data, TextData) and config.task == "classification":
+        if len(data.label_columns) != 1:
+            problems.append(
+                (
+                    ("data", "label_column"),
+                    "a classification task reads one column of labels: name one column (several "
+                    "0/1 columns are a multilabel task)",
+                )
+            )
     return problems
 
 

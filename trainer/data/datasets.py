@@ -21,6 +21,7 @@ from trainer.config.data import (
     DigitsData,
     ImageFolderData,
     TableData,
+    TextData,
     TorchvisionData,
 )
 from trainer.config.plugins import PluginData
@@ -49,6 +50,13 @@ class DataSplits:
     report: DataReport | None = None
 
     @property
+    def vocabulary_size(self) -> int | None:
+        """Token ids run from 0 to this size - 1 (text data), else None."""
+        if self.data_state is None or "tokens" not in self.data_state:
+            return None
+        return len(self.data_state["tokens"])
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
@@ -66,6 +74,14 @@ def build_datasets(
     `data_state` is the preprocessing a checkpoint saved (`DataSplits.data_state`), reused
     instead of fitted again.
     """
+    if isinstance(config, TextData):
+        from trainer.data.text_data import load_text
+
+        text = load_text(config, task, data_state)
+        return DataSplits(
+            text.train, text.val, text.class_names, text.input_shape, text.target_shape,
+            text.state, text.report,
+        )  # fmt: skip
     if isinstance(config, PluginData):
         from trainer.data.plugin_data import build_plugin_splits
 

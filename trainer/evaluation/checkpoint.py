@@ -32,6 +32,7 @@ from trainer.setup import setup_run
 MAX_EXAMPLES = 48
 MAX_THUMBNAIL_SIDE = 64
 MAX_VALUES = 32  # of a misclassified sample that is not an image: its first values
+MAX_TEXT = 500  # characters shown of a misclassified text
 BATCH_SIZE = 256
 
 
@@ -49,7 +50,8 @@ class Evaluation:
     confusion: list[list[int]] = field(default_factory=list)
     # classification: {"index": position in the validation split, "true": class, "predicted":
     #  class, "image": H x W (grayscale) or H x W x 3 nested lists of 0-255 ints, or None,
-    #  "values": the input's first MAX_VALUES values when it is not an image, else None}
+    #  "values": the input's first MAX_VALUES values when it is not an image, else None,
+    #  "text": a text sample's first MAX_TEXT characters (text data only)}
     misclassified: list[dict[str, Any]] = field(default_factory=list)
     task: str = "classification"
     # multilabel: {"name", "precision", "recall", "f1", "support", "predicted"} per label
@@ -108,6 +110,7 @@ def _classification(
     confusion = torch.zeros(classes, classes, dtype=torch.long)
     misclassified: list[dict[str, Any]] = []
     seen = 0
+    texts = getattr(val, "texts", None)  # a text data set keeps the texts its ids came from
     for inputs, targets in DataLoader(val, batch_size=BATCH_SIZE, shuffle=False):
         predicted = loss_fn.predict(model(inputs)).reshape(-1)
         confusion += confusion_matrix(targets.reshape(-1), predicted, classes)
@@ -119,7 +122,7 @@ def _classification(
                     "index": seen + offset,
                     "true": int(targets[offset]),
                     "predicted": int(predicted[offset]),
-                    **_shown_input(inputs, offset),
+                    **_shown_input(inputs, offset, texts, seen + offset),
                 }
             )
         seen += len(targets)
@@ -147,11 +150,16 @@ def _column_names(names: list[str], targets: torch.Tensor, prefix: str) -> list[
     return [prefix] if count == 1 else [f"{prefix}_{i}" for i in range(count)]
 
 
-def _shown_input(inputs: Any, offset: int) -> dict[str, list | None]:
-    """What the page shows of a sample's input: an image's pixels, or else its first values.
+def _shown_input(
+    inputs: Any, offset: int, texts: list[str] | None = None, index: int = 0
+) -> dict[str, Any]:
+    """What the page shows of a sample's input: a text's first MAX_TEXT characters, an image's
+    pixels, or else its first values.
 
     A plugin Dataset's input may be a structure (a dict, a tuple): then nothing.
     """
+    if texts is not None:
+        return {"image": None, "values": None, "text": texts[index][:MAX_TEXT]}
     if not isinstance(inputs, torch.Tensor):
         return {"image": None, "values": None}
     pixels = _thumbnail_pixels(inputs[offset])

@@ -12,12 +12,14 @@ from pathlib import Path
 from torch import nn
 
 from trainer.config.model import (
+    BagOfEmbeddingsModel,
     CNNModel,
     CustomLayersModel,
     MLPModel,
     ModelConfig,
     PluginModel,
     SparseEmbeddingModel,
+    TextTransformerModel,
     TorchvisionModel,
 )
 from trainer.models.layers import (
@@ -50,12 +52,25 @@ def build_model(
     num_outputs: int,
     plugins_dir: Path | None = None,
     num_classes: int | None = None,
+    vocabulary_size: int | None = None,
 ) -> nn.Module:
     """Build the model a config names for inputs of `input_shape` and `num_outputs` outputs.
 
     `num_classes` (the data's classes, labels or targets; by default `num_outputs`) is offered to
     a plugin model's constructor, which may differ from the outputs (one for binary BCE).
+    A sequence model reads token ids below `vocabulary_size`, `input_shape` = (max_length,).
     """
+    if isinstance(config, BagOfEmbeddingsModel | TextTransformerModel):
+        from trainer.models.text import BagOfEmbeddings, TextTransformer
+
+        if vocabulary_size is None or len(input_shape) != 1:
+            raise ValueError(
+                f"model '{config.kind}' reads token sequences: use data kind 'text' "
+                f"(this data gives inputs of shape {list(input_shape)})"
+            )
+        if isinstance(config, BagOfEmbeddingsModel):
+            return BagOfEmbeddings(config, vocabulary_size, num_outputs)
+        return TextTransformer(config, vocabulary_size, input_shape[0], num_outputs)
     if isinstance(config, MLPModel):
         return _mlp(config, math.prod(input_shape), num_outputs)
     if isinstance(config, CNNModel):

@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     poll_interval = settings.event_poll_interval
     if settings.uses_postgresql:  # notifications wake the pollers: their own look can be slow
         poll_interval = settings.notified_poll_interval
-    app.state.event_hub = EventHub(factory, poll_interval)
+    app.state.event_hub = EventHub(factory, poll_interval, settings.max_concurrent_runs)
     install_error_handlers(app)
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)

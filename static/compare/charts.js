@@ -6,6 +6,7 @@
 
 import { $, h } from "../shared/dom.js";
 import { fmtMetric } from "../shared/format.js";
+import { themed } from "../shared/chart_theme.js";
 
 export const COLORS = ["#2563eb", "#f97316", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#ca8a04", "#db2777"];
 
@@ -45,7 +46,7 @@ export function drawCharts(loaded) {
       continue;
     }
     if (charts[metric]) charts[metric].destroy();
-    charts[metric] = new uPlot({
+    charts[metric] = new uPlot(themed({
       width: Math.max(320, el.clientWidth || 480),
       height: 260,
       scales: { x: { time: false } },
@@ -54,7 +55,7 @@ export function drawCharts(loaded) {
         ...loaded.map((l, i) => ({ label: `#${l.run.id} ${l.run.name}`, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: fmt, points: { show: true, size: 4 } })),
       ],
       axes: [{ label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: metric }],
-    }, data, el);
+    }), data, el);
   }
 }
 

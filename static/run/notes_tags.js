@@ -23,8 +23,12 @@ export function createNotesTags(runId) {
     shown.replaceChildren(...(list || []).map((tag) => h("a", { class: "tag", href: `/?tag=${encodeURIComponent(tag)}`, text: tag })));
   }
 
+  let first = true;
   function render(run) {
     showTags(run.tags);
+    // Closed while empty, so the charts stay near the top; open where there is something to read.
+    if (first && run.notes !== undefined) $("notes-details").open = Boolean(run.notes);
+    first = false;
     if (dirty || run.notes === undefined) return;
     notes.value = run.notes || "";
     tags.value = (run.tags || []).join(", ");

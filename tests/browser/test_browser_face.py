@@ -10,6 +10,7 @@ each test looks at several pages.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         running = create_run(base, name="a long running run", max_epochs=500, batch_size=8)
         wait_until(lambda: get_run(base, running["id"])["epoch"] >= 1, 120, "a first epoch")
         queued = [
-            create_run(base, name=f"queued behind a busy slot with a long name {i}")
-            for i in (1, 2)
+            create_run(base, name=f"queued behind a busy slot with a long name {i}") for i in (1, 2)
         ]
         yield {
             "base": base,
@@ -76,7 +76,8 @@ def serious_violations(page: Page) -> list[str]:
     found = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
             .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)"""
+            .map((v) => `${v.id}: ` +
+                v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "))"""
     )
     return list(found)
 
@@ -174,7 +175,7 @@ def test_the_form_speaks_in_labels(world: dict, browser: Browser) -> None:
     page.locator("#json-details > summary").click()
     config = page.evaluate("window.torchdashForm.collect()")
     config["optimizer"]["momentum_typo"] = 0.9
-    page.locator("#config-json").fill(__import__("json").dumps(config))
+    page.locator("#config-json").fill(json.dumps(config))
     page.locator("#json-apply").click()
     expect(page.locator("#json-error")).to_contain_text("optimizer.momentum_typo")
     context.close()
@@ -225,7 +226,7 @@ def test_live_run_events_carry_the_queue_fields(world: dict) -> None:
     with httpx.stream("GET", f"{base}/api/runs/{queued['id']}/events", timeout=15) as response:
         for line in response.iter_lines():
             if line.startswith("data:") and '"queue_position"' in line:
-                run = __import__("json").loads(line.split(":", 1)[1])
+                run = json.loads(line.split(":", 1)[1])
                 break
     assert run["queue_position"] == 2
 

@@ -63,7 +63,8 @@ function init() {
     json.refresh();
   });
 
-  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), () => Object.keys(flatten(form.collect())));
+  const isList = (path) => (flatten(form.collect())[path] || "").startsWith("[");
+  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), () => Object.keys(flatten(form.collect())), isList);
   const check = wireCheck($("check-button"), $("check-result"), form);
   wireSubmit({ formEl, form, start, sweep, getSource: () => source, estimate: check.estimateFor });
 }

@@ -3,6 +3,7 @@
  * group in the runs list, or the server's errors shown at their fields. */
 
 import { unwrapLocs } from "./errors.js";
+import { gridSize } from "./sweep.js";
 
 // {url, body, sweep}: where the form's config goes.
 function request(config, source, sweepGrid, estimate) {
@@ -20,10 +21,16 @@ function request(config, source, sweepGrid, estimate) {
 
 /** Send the form on submit. `getSource()` is the run it was prefilled from, or null. */
 export function wireSubmit({ formEl, form, start, sweep, getSource, estimate }) {
+  // Start says what it will queue: a sweep names its number of runs.
   const startLabel = () => {
     const source = getSource();
-    return source && source.fork ? "Start fork" : "Start";
+    if (source && source.fork) return "Start fork";
+    let runs = 0;
+    try { runs = gridSize(sweep.grid()); } catch (err) { runs = 0; }  // a half-filled row
+    return runs > 1 ? `Start ${runs} runs` : "Start";
   };
+  const relabel = () => { if (!start.disabled) start.textContent = startLabel(); };
+  sweep.onChange(relabel);
 
   formEl.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -40,12 +41,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with serving(settings) as base:
         finished = create_run(base, name="finished", max_epochs=2)
         wait_for_status(base, finished["id"], "succeeded")
-        cancelled = create_run(base, name="cancelled", max_epochs=30, batch_size=8)
-        wait_until(lambda: get_run(base, cancelled["id"])["epoch"] >= 2, 120, "epoch 2")
+        cancelled = create_run(base, name="cancelled", max_epochs=30)
+        wait_until(lambda: get_run(base, cancelled["id"])["epoch"] >= 2, 300, "epoch 2")
         httpx.post(f"{base}/api/runs/{cancelled['id']}/cancel").raise_for_status()
         cancelled = wait_for_status(base, cancelled["id"], "cancelled")
-        running = create_run(base, name="a long running run", max_epochs=500, batch_size=8)
-        wait_until(lambda: get_run(base, running["id"])["epoch"] >= 1, 120, "a first epoch")
+        running = create_run(base, name="a long running run", max_epochs=500)
+        wait_until(lambda: get_run(base, running["id"])["epoch"] >= 1, 300, "a first epoch")
         queued = [
             create_run(base, name=f"queued behind a busy slot with a long name {i}") for i in (1, 2)
         ]
@@ -178,6 +179,23 @@ def test_the_form_speaks_in_labels(world: dict, browser: Browser) -> None:
     page.locator("#config-json").fill(json.dumps(config))
     page.locator("#json-apply").click()
     expect(page.locator("#json-error")).to_contain_text("optimizer.momentum_typo")
+
+    # A sweep over a list field, one list a line: Start names the runs it queues.
+    page.locator("#sweep-details > summary").click()
+    for path, values in (("model.hidden_sizes", "64, 64\n128"), ("optimizer.lr", "0.01, 0.001")):
+        page.locator("#sweep-add").click()
+        page.locator("#sweep-rows .sweep-path").last.fill(path)
+        page.locator("#sweep-rows .sweep-path").last.dispatch_event("change")
+        page.locator("#sweep-rows .sweep-values").last.fill(values)
+    expect(page.locator("#start-button")).to_have_text("Start 4 runs")
+    page.locator("#start-button").click()
+    page.wait_for_url(re.compile(r"/\?q=sweep"), timeout=15_000)
+    group = parse_qs(urlparse(page.url).query)["q"][0]
+    runs = httpx.get(f"{world['base']}/api/runs", params={"q": group}).json()["runs"]
+    swept = sorted(
+        (tuple(r["config"]["model"]["hidden_sizes"]), r["config"]["optimizer"]["lr"]) for r in runs
+    )
+    assert swept == [((64, 64), 0.001), ((64, 64), 0.01), ((128,), 0.001), ((128,), 0.01)]
     context.close()
     assert not errors, errors
 

@@ -231,9 +231,6 @@ def test_each_state_is_told_right(world: dict, browser: Browser) -> None:
     page.goto(f"{base}/runs/{queued['id']}")
     expect(page.locator("#live-indicator")).to_have_text("live", timeout=15_000)
     expect(page.locator("#progress-text")).to_contain_text("#2 in the queue")
-    page.evaluate("window.torchdash.source.close()")
-    events = httpx.get(f"{base}/api/runs/{queued['id']}/events", timeout=5, headers={})
-    assert events.status_code == 200
     context.close()
     assert not errors, errors
 

@@ -236,6 +236,9 @@ def test_notes_and_tags_edited_and_filtered(live_server: str, page: Page) -> Non
     other = create_run(live_server, name="other", max_epochs=1)
 
     page.goto(f"{live_server}/runs/{tagged['id']}")
+    # Empty notes start closed, below the header: open them.
+    expect(page.locator("#run-name")).to_have_text("tagged")
+    page.locator("#notes-details > summary").click()
     page.locator("#run-notes").fill("a baseline for the lr search")
     page.locator("#run-tags").fill("baseline, lr-search")
     page.locator("#notes-save").click()

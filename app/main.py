@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory
 from app.storage.notifications import RunListener
 from app.studies.scheduler import StudyScheduler
-from app.web import pages
+from app.web import api_docs, pages
 from app.web.auth import guard_responses, install_auth
 from app.web.error_handlers import install_error_handlers
 from app.web.event_stream import EventHub
@@ -106,6 +106,9 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         version="0.1.0",
         summary="Launch and watch PyTorch training runs.",
         lifespan=lifespan,
+        # /docs is served from vendored files (app/web/api_docs.py); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.files = RunFiles(settings)
@@ -117,7 +120,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     poll_interval = settings.event_poll_interval
     if settings.uses_postgresql:  # notifications wake the pollers: their own look can be slow
         poll_interval = settings.notified_poll_interval
-    app.state.event_hub = EventHub(factory, poll_interval)
+    app.state.event_hub = EventHub(factory, poll_interval, settings.max_concurrent_runs)
     install_error_handlers(app)
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)
@@ -128,5 +131,6 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))
     app.include_router(pages.router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

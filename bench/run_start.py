@@ -5,7 +5,8 @@ another, each once the previous one has ended (a free slot), cold (TORCHDASH_WAR
 fresh interpreter imports torch per run) and warm (a warm worker is ready before each POST),
 side by side in the same bench run. The clock starts just before the POST is sent and stops at
 the time the worker logs when the trainer reports its first step (`first step reported at T`,
-epoch seconds, same machine): `report_every_steps` is 1 so that report follows step 1 at once.
+a UTC time to the millisecond, same machine): `report_every_steps` is 1 so that report follows
+step 1 at once.
 Each run is cancelled after that first step, to keep the bench short.
 """
 
@@ -17,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ CONFIG: dict[str, Any] = {
     "device": "auto",
     "report_every_steps": 1,
 }
-FIRST_STEP = re.compile(r"first step reported at (\d+\.\d+)")
+FIRST_STEP = re.compile(r"first step reported at (\S+)")
 READY = re.compile(r"warm worker \d+: ready after")
 
 
@@ -55,7 +57,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def first_step_time(log: Path) -> float | None:
     found = FIRST_STEP.search(log.read_text()) if log.exists() else None
-    return float(found[1]) if found else None
+    return datetime.fromisoformat(found[1]).timestamp() if found else None
 
 
 def ready_warm_workers(home: Path) -> int:

@@ -126,7 +126,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     download = add("download", "a run's model and optimizer state_dicts, or its bundle")
     download.add_argument("run_id", type=int)
-    download.add_argument("--epoch", type=int, help="default: the newest complete checkpoint")
+    download.add_argument(
+        "--epoch",
+        type=int,
+        help="default: the run's best checkpoint (what early stopping kept), else the newest "
+        "complete one",
+    )
     download.add_argument("--out", default=".", help="folder to save into (default: .)")
     download.add_argument("--bundle", action="store_true", help="the bundle zip instead")
 

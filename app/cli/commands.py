@@ -208,11 +208,8 @@ def download(client: Client, args: argparse.Namespace) -> int:
         print(client.download_bundle(args.run_id, args.out))
         return 0
     epoch = args.epoch
-    if epoch is None:
-        complete = [c.epoch for c in client.checkpoints(args.run_id) if c.complete]
-        if not complete:
-            raise ApiError(404, f"run {args.run_id} has no complete checkpoint yet")
-        epoch = max(complete)
+    if epoch is None:  # the same pick as the page's Fork and the bundle
+        epoch = client.default_checkpoint(args.run_id).epoch
     for part in ("model", "optimizer"):
         print(client.download_checkpoint(args.run_id, epoch, part, args.out))
     return 0

@@ -249,6 +249,19 @@ class Client:
             raise ApiError(404, f"run {run_id} has no complete checkpoint")
         return max(complete, key=lambda c: (c.val_accuracy or 0.0, -c.epoch))
 
+    def default_checkpoint(self, run_id: int) -> CheckpointPublic:
+        """The checkpoint taken when none is named: the one the server marks `default` (the
+        run's best, else its newest complete one); from a server that marks none, the newest
+        complete one."""
+        checkpoints = self.checkpoints(run_id)
+        marked = [c for c in checkpoints if c.default]
+        if marked:
+            return marked[0]
+        complete = [c for c in checkpoints if c.complete]
+        if not complete:
+            raise ApiError(404, f"run {run_id} has no complete checkpoint yet")
+        return max(complete, key=lambda c: c.epoch)
+
     def download_checkpoint(
         self, run_id: int, epoch: int, part: str = "model", out: str | Path = "."
     ) -> Path:

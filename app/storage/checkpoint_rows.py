@@ -68,6 +68,22 @@ def last_and_best_checkpoints(
     return picked
 
 
+def default_checkpoint(
+    rows: Sequence[Checkpoint],
+    best_epoch: int | None = None,
+    monitor: str | None = None,
+    mode: str | None = None,
+) -> Checkpoint | None:
+    """The checkpoint taken when none is named (the page's Fork, `torchdash download`, the
+    bundle's weights): the run's best by its monitored metric — what early stopping kept — else
+    the newest complete one; None before any complete checkpoint."""
+    best = last_and_best_checkpoints(rows, best_epoch, monitor, mode).get("best")
+    if best is not None:
+        return best
+    complete = [row for row in rows if row.complete]
+    return max(complete, key=lambda row: row.epoch) if complete else None
+
+
 def find_checkpoint(session: Session, run_id: int, epoch: int) -> Checkpoint | None:
     return session.scalar(
         select(Checkpoint).where(Checkpoint.run_id == run_id, Checkpoint.epoch == epoch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -42,8 +43,15 @@ def read_samples(
     return [
         {
             "id": row.id,
-            "time": row.recorded_at.isoformat() + "Z",
+            "time": _iso_utc(row.recorded_at),
             **{name: getattr(row, name) for name in FIELDS},
         }
         for row in session.scalars(query)
     ]
+
+
+def _iso_utc(at: datetime) -> str:
+    """ISO 8601 in UTC with one zone mark: SQLite gives naive UTC, PostgreSQL a zone-aware time."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat() + "Z"

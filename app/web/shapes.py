@@ -229,9 +229,14 @@ class CheckpointPublic(BaseModel):
     model_url: str
     optimizer_url: str
     best: bool = False  # the run's best epoch, by its monitored metric
+    last: bool = False  # the newest complete checkpoint
+    # The one taken when none is named (Fork, `torchdash download`): the best, else the last.
+    default: bool = False
 
     @classmethod
-    def of(cls, row: Checkpoint, best: bool = False) -> CheckpointPublic:
+    def of(
+        cls, row: Checkpoint, best: bool = False, default: bool = False, last: bool = False
+    ) -> CheckpointPublic:
         base = f"/api/runs/{row.run_id}/checkpoints/{row.epoch}"
         return cls(
             epoch=row.epoch,
@@ -245,6 +250,8 @@ class CheckpointPublic(BaseModel):
             model_url=f"{base}/model",
             optimizer_url=f"{base}/optimizer",
             best=best,
+            last=last,
+            default=default,
         )
 
 

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -143,8 +144,9 @@ class DatabaseReporter(Callbacks):
 
     def on_step(self, report: StepReport) -> None:
         if not self.first_step_logged:
-            # Epoch seconds, for measuring a run's start from outside (bench/run_start.py).
-            log(f"first step reported at {time.time():.3f}")
+            # A readable UTC time to the millisecond: bench/run_start.py times a run's start by it.
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            log(f"first step reported at {stamp}")
             self.first_step_logged = True
         self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": report.loss})
         self.progress = (report.batch, report.batches)

@@ -8,6 +8,10 @@ import { bandCount, chartLines, chartedMetrics, drawCharts, pointCounts } from "
 import { renderBest, renderDiff, renderGroups } from "./tables.js";
 
 const ACTIVE = new Set(["queued", "running"]);
+const STEP_POINTS = 400;
+let lastLoaded = null;
+let lastLines = null;
+const logScale = () => Boolean($("compare-log") && $("compare-log").checked);
 
 async function getJson(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -17,7 +21,8 @@ async function getJson(url) {
 
 // {run, epochs}: epochs include the parent's row at the fork point for a forked run.
 async function load(id) {
-  const [run, metrics] = await Promise.all([getJson(`/api/runs/${id}`), getJson(`/api/runs/${id}/metrics?max_points=3`)]);
+  // Steps downsampled for the overlay; the epochs come whole.
+  const [run, metrics] = await Promise.all([getJson(`/api/runs/${id}`), getJson(`/api/runs/${id}/metrics?max_points=${STEP_POINTS}`)]);
   let rows = metrics.epochs;
   if (run.parent_run_id !== null && run.fork_epoch !== null) {
     try {
@@ -26,7 +31,7 @@ async function load(id) {
       if (origin) rows = [origin, ...rows.filter((r) => r.epoch > run.fork_epoch)];
     } catch (err) { /* the parent was deleted: draw the fork from its own first epoch */ }
   }
-  return { run, epochs: rows };
+  return { run, epochs: rows, steps: metrics.steps || [] };
 }
 
 function showError(message) {
@@ -38,7 +43,9 @@ async function refresh(runIds) {
   try {
     const loaded = await Promise.all(runIds.map(load));
     const lines = chartLines(loaded);
-    drawCharts(loaded, lines);
+    lastLoaded = loaded;
+    lastLines = lines;
+    drawCharts(loaded, lines, logScale());
     window.torchdashCompare = { runs: loaded.map((l) => l.run.id), points: pointCounts, bands: bandCount, metrics: chartedMetrics };
     renderBest(loaded, lines);
     renderGroups(lines);
@@ -53,4 +60,5 @@ if ($("compare-page")) {
   const runIds = JSON.parse($("compare-run-ids").textContent);
   if (runIds.length < 2) showError("Select at least two runs in the runs list to compare them.");
   else refresh(runIds);
+  $("compare-log").addEventListener("change", () => { if (lastLoaded) drawCharts(lastLoaded, lastLines, logScale()); });
 }

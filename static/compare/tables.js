@@ -1,11 +1,11 @@
 /* The compare page's tables: best metrics per run (the metric it monitors, its best value by the
  * run's mode and that epoch, the lowest validation loss, counting only a fork's own epochs), the
  * same as mean ± std over each seed group's runs, and the config fields that differ between the
- * runs. */
+ * runs. A missing value reads "–" everywhere. */
 
 import { $, h } from "../shared/dom.js";
 import { flatten } from "../shared/config_paths.js";
-import { fmtMetric, fmtNum } from "../shared/format.js";
+import { fmtMetric, fmtNum, MISSING } from "../shared/format.js";
 import { fmtMeanStd, meanStd } from "../shared/seed_groups.js";
 
 // {monitor, best (its epoch row), lowest (the row of the lowest val_loss)} of one loaded run.
@@ -32,9 +32,9 @@ export function renderBest(loaded, lines) {
       h("td", { text: `${l.run.epoch}/${l.run.max_epochs}` }),
       h("td", { class: "monitor", text: `${monitor} (${l.run.monitor_mode || "max"})` }),
       h("td", { class: "num best-value", text: fmtMetric(monitor, bestValue) }),
-      h("td", { class: "num", text: best ? String(best.epoch) : "–" }),
+      h("td", { class: "num", text: best ? String(best.epoch) : MISSING }),
       h("td", { class: "num", text: fmtNum(lowest && lowest.val_loss) }),
-      h("td", { text: l.run.parent_run_id !== null ? `#${l.run.parent_run_id} at epoch ${l.run.fork_epoch}` : "–" }),
+      h("td", { text: l.run.parent_run_id !== null ? `#${l.run.parent_run_id} at epoch ${l.run.fork_epoch}` : MISSING }),
     );
   });
   $("best-table").replaceChildren(h("thead", {}, header), h("tbody", {}, rows));
@@ -74,6 +74,6 @@ export function renderDiff(loaded) {
     ? `${differing.length} of ${keys.length} config fields differ.` : "The configs are identical.";
   const header = h("tr", {}, h("th", { text: "field" }), loaded.map((l) => h("th", { text: `#${l.run.id}` })));
   const rows = differing.map((k) => h("tr", { "data-field": k }, h("td", { class: "field-name", text: k }),
-    flats.map((f) => h("td", { class: "differs", text: f[k] === undefined ? "–" : f[k] }))));
+    flats.map((f) => h("td", { class: "differs", text: f[k] === undefined || f[k] === "null" ? MISSING : f[k] }))));
   $("diff-table").replaceChildren(h("thead", {}, header), h("tbody", {}, rows));
 }

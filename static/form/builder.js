@@ -8,7 +8,7 @@
 
 import { h } from "../shared/dom.js";
 import { isComposite, isNullSchema, makeResolver, unionInfo } from "./schema.js";
-import { buildScalar, fieldId, fieldShell, humanize } from "./widgets.js";
+import { buildScalar, fieldId, fieldShell, humanize, richText } from "./widgets.js";
 import { createErrorView } from "./errors.js";
 import { customWidget } from "./widget_registry.js";
 import { buildList, isRowList } from "./list_editor.js";
@@ -77,7 +77,7 @@ function buildObject(ctx, schema, path, key, value, { skip, fixed, root, bare })
   // A kind's plain settings first, its lists (transform steps) under them.
   const els = [...children.filter((c) => !c.composite), ...children.filter((c) => c.composite)].map((c) => c.node.el);
   if (bare) return { el: els, get };
-  const fieldset = h("fieldset", { class: "group", dataset: { field: path } }, h("legend", { text: humanize(key) }), els, h("span", { class: "field-error" }));
+  const fieldset = h("fieldset", { class: "group", dataset: { field: path } }, h("legend", { text: humanize(key, schema) }), els, h("span", { class: "field-error" }));
   return { el: fieldset, get };
 }
 
@@ -87,15 +87,18 @@ function buildOptionalObject(ctx, schema, path, key, value) {
   toggle.checked = value !== null && value !== undefined;
   const body = h("div", { class: "variant-body" });
   let inner = null;
+  // A widget built inside (the metric choice) reads the whole form while `inner` is still
+  // being built: until then this part has no value yet.
+  const get = () => (toggle.checked && inner ? inner.get() : null);
   function show() {
     if (toggle.checked && !inner) inner = buildObject(ctx, schema, path, key, value || {}, { bare: true });
     body.replaceChildren(...(toggle.checked ? inner.el : []));
   }
   toggle.addEventListener("change", show);
   show();
-  const fieldset = h("fieldset", { class: "group optional", dataset: { field: path } }, h("legend", { text: humanize(key) }),
-    fieldShell(`${path}.on`, "on", toggle, schema.description || "", { checkbox: true }), body, h("span", { class: "field-error" }));
-  return { el: fieldset, get: () => (toggle.checked ? inner.get() : null) };
+  const fieldset = h("fieldset", { class: "group optional", dataset: { field: path } }, h("legend", { text: humanize(key, schema) }),
+    fieldShell(`${path}.on`, "On", toggle, schema.description || "", { checkbox: true }), body, h("span", { class: "field-error" }));
+  return { el: fieldset, get };
 }
 
 // A tagged union: a `kind` select and the chosen variant's fields. Variants are built on first
@@ -131,7 +134,7 @@ function buildUnion(ctx, schema, union, path, key, value, nullable) {
     }
     active = built.get(variant.tag);
     body.replaceChildren(...active.el);
-    variantHelp.textContent = variant.schema.description || "";
+    variantHelp.replaceChildren(...richText(variant.schema.description || ""));
     variantHelp.hidden = !variant.schema.description;
     select.value = variant.tag;
   }
@@ -140,9 +143,9 @@ function buildUnion(ctx, schema, union, path, key, value, nullable) {
   show(initialTag);
   if (schema.ui && schema.ui.task_kinds) followTask(ctx, select, schema.ui.task_kinds, show);
 
-  const kindField = fieldShell(tagPath, union.prop, select, "", {});
+  const kindField = fieldShell(tagPath, humanize(union.prop), select, "", {});
   const fieldset = h("fieldset", { class: "group", dataset: { field: path } },
-    h("legend", { text: humanize(key) }), kindField, variantHelp, body, h("span", { class: "field-error" }));
+    h("legend", { text: humanize(key, schema) }), kindField, variantHelp, body, h("span", { class: "field-error" }));
   return { el: fieldset, get: () => (active ? active.get() : null) };
 }
 

@@ -83,4 +83,4 @@ export function buildDeviceChoice(schema, path, label, value, required) {
 }
 
 registerWidget("device", (ctx, schema, path, key, value, required) =>
-  buildDeviceChoice(schema, path, humanize(key), value, required));
+  buildDeviceChoice(schema, path, humanize(key, schema), value, required));

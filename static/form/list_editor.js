@@ -5,7 +5,7 @@
  * (`data.train_transforms.0.size`) always matches its place in the list. */
 
 import { h } from "../shared/dom.js";
-import { humanize } from "./widgets.js";
+import { humanize, richText } from "./widgets.js";
 
 /** Does `schema` describe a list of objects or tagged unions? */
 export function isRowList(schema, resolve, unionInfo) {
@@ -26,9 +26,9 @@ export function buildList(ctx, schema, path, key, value) {
   const list = h("ol", { class: "list-rows" });
   const empty = h("p", { class: "muted list-empty", text: `No ${noun}s.` });
   const add = h("button", { type: "button", class: "button secondary small list-add", text: `+ Add ${noun}` });
-  const help = schema.description ? h("span", { class: "help", text: schema.description }) : null;
+  const help = schema.description ? h("span", { class: "help" }, richText(schema.description)) : null;
   const wrap = h("div", { class: "field list-field", dataset: { field: path, list: noun } },
-    h("span", { class: "list-label", text: humanize(key) }), help, list, empty, add,
+    h("span", { class: "list-label", text: humanize(key, schema) }), help, list, empty, add,
     h("span", { class: "field-error", "aria-live": "polite" }));
 
   function render(values) {

@@ -67,7 +67,8 @@ function init() {
   });
 
   const paths = () => Object.keys(flatten(form.collect()));
-  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), paths);
+  const isList = (path) => (flatten(form.collect())[path] || "").startsWith("[");
+  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), paths, isList);
   const schema = readJson("run-config-schema") || {};
   const search = createSearchEditor({ list: $("search-rows"), addButton: $("search-add"), datalist: $("sweep-paths"), paths, current: () => form.collect(), taskMetrics: (schema.ui || {}).task_metrics });
   sweep.mode = () => (document.querySelector('input[name="sweep-mode"]:checked') || {}).value || "grid";

@@ -51,7 +51,7 @@ function buildMetricChoice(ctx, schema, path, key, value, required) {
   select.addEventListener("focus", fill);
   fill();
   return {
-    el: fieldShell(path, humanize(key), select, schema.description || "", { required }),
+    el: fieldShell(path, humanize(key, schema), select, schema.description || "", { required }),
     get: () => current,
   };
 }

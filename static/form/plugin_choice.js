@@ -10,7 +10,7 @@
 
 import { h } from "../shared/dom.js";
 import { api } from "../shared/api.js";
-import { fieldId, fieldShell, humanize } from "./widgets.js";
+import { fieldId, fieldShell, humanize, richText } from "./widgets.js";
 
 let catalogErrors = null;  // one GET /api/plugins per page, shared by every plugin part
 
@@ -90,7 +90,7 @@ export function buildPluginPart(ctx, schema, path, key, value, opts) {
     nameInput.value = current;
   }
   const empty = names.length ? "" : `No ${noun} class was found in the plugins folder: add a file there, or type a class name.`;
-  const nameField = fieldShell(namePath, "name", nameInput, [nameSchema.description, empty].filter(Boolean).join(" · "), { required: true });
+  const nameField = fieldShell(namePath, "Class", nameInput, [nameSchema.description, empty].filter(Boolean).join(" · "), { required: true });
   const doc = h("p", { class: "variant-help plugin-doc" });
   // Files that could not be read, once per section (not in each metric row).
   const notes = h("p", { class: "plugin-errors small-text" });
@@ -115,7 +115,7 @@ export function buildPluginPart(ctx, schema, path, key, value, opts) {
     args = built.get(name);
     argsBox.replaceChildren(...args.els);
     const described = classes[name] && classes[name].description;
-    doc.textContent = described || "";
+    doc.replaceChildren(...richText(described || ""));
     doc.hidden = !described;
   }
   nameInput.addEventListener(names.length ? "change" : "input", () => show(nameInput.value.trim()));
@@ -138,6 +138,6 @@ export function buildPluginPart(ctx, schema, path, key, value, opts) {
   const els = [nameField, doc, notes, argsField, ...others.map((o) => o.node.el)];
   if (bare) return { el: els, get };
   const fieldset = h("fieldset", { class: "group plugin-part", dataset: { field: path } },
-    h("legend", { text: humanize(key) }), els, h("span", { class: "field-error" }));
+    h("legend", { text: humanize(key, schema) }), els, h("span", { class: "field-error" }));
   return { el: fieldset, get };
 }

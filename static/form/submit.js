@@ -4,6 +4,7 @@
  * study's page, or the server's errors shown at their fields. */
 
 import { unwrapLocs } from "./errors.js";
+import { gridSize } from "./sweep.js";
 
 // {url, body, sweep, study}: where the form's config goes.
 function request(config, source, sweep, estimate) {
@@ -23,11 +24,17 @@ function request(config, source, sweep, estimate) {
 
 /** Send the form on submit. `getSource()` is the run it was prefilled from, or null. */
 export function wireSubmit({ formEl, form, start, sweep, getSource, estimate }) {
+  // Start says what it will queue: a sweep names its number of runs.
   const startLabel = () => {
     const source = getSource();
     if (source && source.fork) return "Start fork";
-    return sweep.mode && sweep.mode() === "search" ? "Start study" : "Start";
+    if (sweep.mode && sweep.mode() === "search") return "Start study";
+    let runs = 0;
+    try { runs = gridSize(sweep.grid()) * (sweep.seeds ? sweep.seeds() : 1); } catch (err) { runs = 0; }  // a half-filled row
+    return runs > 1 ? `Start ${runs} runs` : "Start";
   };
+  const relabel = () => { if (!start.disabled) start.textContent = startLabel(); };
+  sweep.onChange(relabel);
 
   formEl.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -14,9 +14,22 @@ export function fieldId(path) {
   return "f-" + (path || "root").replace(/[^A-Za-z0-9_-]/g, "-") + "-" + idCounter;
 }
 
-/** A field's label; torch's own argument names (lr, weight_decay) are what users know. */
-export function humanize(key) {
-  return key;
+// A model's own title (a class name such as "ParamGroup") names the type, not the field.
+const CLASS_TITLE = /^[A-Z][a-z0-9]+[A-Z]/;
+
+/** A field's label: the schema's title (the config sets human ones, e.g. "Epochs" for
+ * max_epochs), else the key in sentence case. A list row's key ("group 2") is kept. */
+export function humanize(key, schema) {
+  const title = schema && schema.title;
+  if (typeof title === "string" && title && !CLASS_TITLE.test(title) && !/\s/.test(key || "")) return title;
+  const words = String(key || "").replace(/_/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** `text` as nodes, its `code` spans as <code>: the config's help is written for both the API
+ * docs (Markdown) and the form, so no backtick reaches the page. */
+export function richText(text) {
+  return String(text || "").split(/`([^`]+)`/).map((part, i) => (i % 2 ? h("code", { text: part }) : part));
 }
 
 function constraintHint(s) {
@@ -39,11 +52,12 @@ export function fieldShell(path, labelText, control, help, opts) {
     wrap.append(h("label", { for: control.id }, control, labelText));
   } else {
     wrap.append(
-      h("label", { for: control.id }, labelText, opts && opts.required ? h("span", { class: "required-mark", text: "*" }) : null),
+      h("label", { for: control.id }, labelText, opts && opts.required ? h("span", { class: "required-mark", text: "*", "aria-hidden": "true" }) : null),
       control,
     );
   }
-  if (help) wrap.append(h("span", { class: "help", title: help, text: help }));
+  // The help in full under the field: a tooltip is out of reach on a touch screen.
+  if (help) wrap.append(h("span", { class: "help" }, richText(help)));
   wrap.append(h("span", { class: "field-error", "aria-live": "polite" }));
   return wrap;
 }
@@ -72,7 +86,7 @@ function parseNumber(raw) {
 
 /** The widget for a non-composite schema node at `path`, showing `value`. */
 export function buildScalar(ctx, schema, path, key, value, nullable, required) {
-  const label = humanize(key);
+  const label = humanize(key, schema);
   const type = schema.type;
   const enumValues = Array.isArray(schema.enum) ? schema.enum : schema.const !== undefined ? [schema.const] : null;
 

@@ -17,7 +17,8 @@ function savePng(chart, name) {
   const height = Math.max(1, sources.reduce((sum, s) => sum + s.height, 0));
   const canvas = h("canvas", { width, height });
   const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#fff";
+  // The page's card colour behind the canvas: the axes are drawn in the theme's text colour.
+  ctx.fillStyle = getComputedStyle(document.documentElement).getPropertyValue("--card").trim() || "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   let top = 0;
   for (const source of sources) {

@@ -6,6 +6,7 @@
 import { $ } from "../shared/dom.js";
 import { createMetricPanels } from "./metric_panels.js";
 import { makeSeries } from "./series.js";
+import { themed } from "../shared/chart_theme.js";
 
 const CHART_HEIGHT = 300;
 const LR_CHART_HEIGHT = 200;
@@ -25,7 +26,7 @@ function makeChart(el, series, spec, height) {
   const chart = { el, series, log: false, plot: null, height };
   chart.build = () => {
     if (chart.plot) chart.plot.destroy();
-    chart.plot = new uPlot({ width: chartWidth(el), height, ...spec(chart.log) }, series.data, el);
+    chart.plot = new uPlot(themed({ width: chartWidth(el), height, ...spec(chart.log) }), series.data, el);
   };
   chart.redraw = () => chart.plot.setData(series.data);
   chart.build();

@@ -34,7 +34,8 @@ export function createCheckpoints(runId, getRun) {
     tbody.replaceChildren(...list.map((c) => h("tr", {},
       h("td", { class: "num", text: String(c.epoch) }),
       h("td", {}, c.complete ? "complete" : `partial (${c.batches_done} batches)`,
-        c.best ? h("span", { class: "badge best-checkpoint", title: `the best epoch by ${monitor}: kept`, text: "best" }) : null),
+        c.best ? h("span", { class: "badge best-checkpoint", title: `the best epoch by ${monitor}: kept`, text: "best" }) : null,
+        c.last ? h("span", { class: "badge last-checkpoint", title: "the newest complete checkpoint", text: "last" }) : null),
       h("td", { class: "num", text: fmtNum(c.val_loss) }),
       h("td", { class: "num", text: fmtMetric(monitor, monitoredValue(c, monitor)) }),
       h("td", { class: "num", text: fmtBytes(c.size_bytes) }),
@@ -44,12 +45,15 @@ export function createCheckpoints(runId, getRun) {
         h("a", { href: c.optimizer_url, download: "", text: "optimizer" })),
       h("td", {}, c.complete ? h("a", { class: "fork-here", href: forkUrl(c.epoch), text: "fork from here" }) : null),
     )));
-    const lastComplete = list.filter((c) => c.complete).map((c) => c.epoch).pop();
+    // Fork starts where a download and the bundle do: the server's default checkpoint (the
+    // best, else the last); a server that marks none: the newest complete one.
+    const complete = list.filter((c) => c.complete);
+    const chosen = list.find((c) => c.default) || complete[complete.length - 1];
     const forkLink = $("fork-link");
-    forkLink.hidden = lastComplete === undefined;
-    if (lastComplete !== undefined) {
-      forkLink.href = forkUrl(lastComplete);
-      forkLink.textContent = `Fork from epoch ${lastComplete}…`;
+    forkLink.hidden = !chosen;
+    if (chosen) {
+      forkLink.href = forkUrl(chosen.epoch);
+      forkLink.textContent = `Fork from epoch ${chosen.epoch}${chosen.best ? " (best)" : ""}…`;
     }
   }
 

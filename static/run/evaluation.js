@@ -16,9 +16,11 @@ function renderMatrix(names, matrix) {
   $("confusion-matrix").replaceChildren(
     h("tr", {}, h("th", {}), names.map((n) => h("th", { text: n }))),
     ...matrix.map((row, i) => h("tr", {}, h("th", { text: names[i] }), row.map((count, j) => {
-      const alpha = count / max;
-      const color = i === j ? `rgba(22, 163, 74, ${alpha})` : `rgba(220, 38, 38, ${alpha})`;
-      return h("td", { style: `background:${color};color:${alpha > 0.55 ? "#fff" : "inherit"}`, title: `true ${names[i]}, predicted ${names[j]}: ${count}`, text: String(count) });
+      // At most 60 % strength: the count stays readable in the page's own text colour, in the
+      // light and the dark theme alike.
+      const alpha = (0.6 * count) / max;
+      const color = i === j ? `rgba(21, 128, 61, ${alpha.toFixed(3)})` : `rgba(185, 28, 28, ${alpha.toFixed(3)})`;
+      return h("td", { style: `background:${color}`, title: `true ${names[i]}, predicted ${names[j]}: ${count}`, text: String(count) });
     }))),
   );
 }

@@ -6,6 +6,7 @@
 
 import { $, h } from "../shared/dom.js";
 import { fmtNum } from "../shared/format.js";
+import { themed } from "../shared/chart_theme.js";
 
 const PLOT_HEIGHT = 260;
 const num = (digits) => (u, v) => (v === null || v === undefined ? "–" : Number(v).toPrecision(digits));
@@ -39,7 +40,7 @@ function scatterPlot(el, name, scatter) {
   if (!(high > low)) { low -= 0.5; high += 0.5; }
   const pad = (high - low) * 0.04;
   const range = () => [low - pad, high + pad];
-  return new uPlot({
+  return new uPlot(themed({
     width: plotWidth(el), height: PLOT_HEIGHT,
     scales: { x: { time: false, range }, y: { range } },
     legend: { show: false },
@@ -49,13 +50,13 @@ function scatterPlot(el, name, scatter) {
       { label: "true = predicted", stroke: "#9ca3af", width: 1, dash: [5, 4], points: { show: false } },
     ],
     axes: [{ label: "true" }, { label: "predicted" }],
-  }, [xs, ys, xs], el);
+  }), [xs, ys, xs], el);
 }
 
 function histogramPlot(el, residuals) {
   const centers = residuals.counts.map((_, i) => (residuals.edges[i] + residuals.edges[i + 1]) / 2);
   const first = residuals.edges[0], last = residuals.edges[residuals.edges.length - 1];
-  return new uPlot({
+  return new uPlot(themed({
     width: plotWidth(el), height: PLOT_HEIGHT,
     scales: { x: { time: false, range: () => [first, last] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     legend: { show: false },
@@ -64,7 +65,7 @@ function histogramPlot(el, residuals) {
       { label: "samples", stroke: "#f97316", fill: "rgba(249, 115, 22, 0.45)", paths: uPlot.paths.bars({ size: [1, Infinity], gap: 1 }), points: { show: false } },
     ],
     axes: [{ label: "true − predicted" }, { label: "samples" }],
-  }, [centers, residuals.counts], el);
+  }), [centers, residuals.counts], el);
 }
 
 const plots = [];  // uPlot instances on the page, destroyed when the panel is drawn again

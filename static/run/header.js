@@ -1,4 +1,4 @@
-/* The run page's header card: name, status badge, "stopping…", epoch and in-epoch progress bar
+/* The run page's header card: name, status badge, "stopping…", epoch and whole-run progress bar
  * (with samples/s and ETA while running, a queued run's place and estimated start), the facts
  * (device, the monitored metric's best value and epoch, times, parent run, why it stopped early),
  * the run's error, and which action buttons show. `render` takes each new run object the API
@@ -10,18 +10,32 @@ import { stepsPerSecond } from "./pace.js";
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 
+/** How much of the whole run is done, 0..1: finished epochs plus the running epoch's batches,
+ * over the epochs asked for. A succeeded run is whole, even when early stopping ended it. */
+export function runFraction(run) {
+  if (run.status === "succeeded") return 1;
+  const maxEpochs = run.max_epochs || 0;
+  if (!maxEpochs) return 0;
+  const progress = run.progress || { batch: 0, batches: 0 };
+  const inEpoch = run.status === "running" && progress.batches ? Math.min(progress.batch || 0, progress.batches) / progress.batches : 0;
+  return Math.min(1, ((run.epoch || 0) + inEpoch) / maxEpochs);
+}
+
 function renderProgress(run) {
+  const fraction = runFraction(run);
+  const percent = Math.round(fraction * 100);
   setText("run-epoch", `epoch ${run.epoch}/${run.max_epochs}`);
+  setText("run-percent", `${percent}%`);
   const progress = run.progress || { batch: 0, batches: 0 };
   const done = run.status === "succeeded";
   const batches = progress.batches || 0;
-  const batch = done ? batches : Math.min(progress.batch || 0, batches);
-  const fraction = done ? 1 : batches ? batch / batches : 0;
+  const batch = Math.min(progress.batch || 0, batches);
   const bar = $("progress-bar");
   bar.querySelector(".progress-fill").style.width = `${(fraction * 100).toFixed(1)}%`;
   bar.classList.toggle("done", done);
-  bar.setAttribute("aria-valuemax", String(batches));
-  bar.setAttribute("aria-valuenow", String(batch));
+  bar.setAttribute("aria-valuemax", "100");
+  bar.setAttribute("aria-valuenow", String(percent));
+  bar.setAttribute("aria-valuetext", `${percent}% of ${run.max_epochs} epochs`);
   let progressText = "";
   if (batches && run.status === "running") {
     progressText = `batch ${batch}/${batches}`;
@@ -70,13 +84,31 @@ function renderFacts(run) {
   }
 }
 
+/** The run's main action once it has ended: "extend" for a run that trained all its epochs
+ * (more epochs are the only way on), "resume" for one stopped before them. */
+export function mainAction(run) {
+  if (!TERMINAL.has(run.status)) return null;
+  return run.status === "succeeded" && run.epoch >= run.max_epochs ? "extend" : "resume";
+}
+
 function renderButtons(run, stopping) {
   const cancel = $("cancel-button");
   cancel.hidden = !(run.status === "queued" || run.status === "running");
   cancel.disabled = stopping;
   cancel.textContent = stopping ? "Stopping…" : "Cancel";
-  $("resume-controls").hidden = !TERMINAL.has(run.status);
+  const action = mainAction(run);
+  $("resume-controls").hidden = !action;
   $("delete-button").hidden = !TERMINAL.has(run.status);
+  const resume = $("resume-button");
+  const epochs = $("resume-max-epochs");
+  resume.dataset.action = action || "";
+  resume.textContent = action === "extend" ? "Extend" : "Resume";
+  setText("resume-epochs-label", action === "extend" ? "to epochs" : "max epochs");
+  epochs.required = action === "extend";
+  // Extending needs a new, higher limit: offer ten more epochs.
+  if (action === "extend" && (epochs.value === "" || Number(epochs.value) <= run.max_epochs)) epochs.value = String(run.max_epochs + 10);
+  if (action !== "extend" && epochs.dataset.offered === "1") epochs.value = "";
+  epochs.dataset.offered = action === "extend" ? "1" : "";
 }
 
 /** The header: {render(run), current()}. `onFinished()` runs when the run reaches a terminal
@@ -104,6 +136,8 @@ export function createHeader({ onFinished, onChange }) {
     setText("run-error", run.error || "");
 
     renderButtons(run, stopping);
+    // "live" only while the run can still change: an ended run's page is a record.
+    $("live-indicator").hidden = TERMINAL.has(run.status);
     if (TERMINAL.has(run.status) && (!prev || !TERMINAL.has(prev.status))) onFinished();
     $("resume-max-epochs").placeholder = String(run.max_epochs);
     onChange(prev, run);

@@ -1,9 +1,11 @@
 /* The run page's optimizer inspector: the learning rate of every param group per epoch (a uPlot
  * chart) and, for a chosen epoch, the optimizer's defaults, each group's hyperparameters and
  * each parameter's state buffers (shape, norm). Reads GET /api/runs/{id}/optimizer and refreshes
- * itself every 3 s while the tab is visible. uPlot is the vendored classic script's global. */
+ * itself every 3 s while the tab is visible (the epoch picker follows the newest epoch unless the
+ * user picked an older one). uPlot is the vendored classic script's global. */
 
 import { $ } from "../shared/dom.js";
+import { themed } from "../shared/chart_theme.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
 
@@ -43,7 +45,10 @@ function renderTable(table, entry) {
         grid.append(row);
       }
     }
-    table.append(grid);
+    // Wide on a phone: the table scrolls inside its own box, not the page.
+    const wrap = el("div", undefined, "table-wrap");
+    wrap.append(grid);
+    table.append(wrap);
   });
 }
 
@@ -62,6 +67,9 @@ export function startInspector(runId) {
     const withLrs = epochs.filter((e) => Array.isArray(e.lrs));
     if (!withLrs.length || typeof uPlot === "undefined") return;
     const groups = Math.max(...withLrs.map((e) => e.lrs.length));
+    // One group's learning rate is the "Learning rate" chart above: draw it once.
+    chartBox.hidden = groups < 2;
+    if (groups < 2) return;
     const data = [withLrs.map((e) => e.epoch)];
     const series = [{ label: "epoch" }];
     for (let g = 0; g < groups; g += 1) {
@@ -73,13 +81,15 @@ export function startInspector(runId) {
       return;
     }
     if (chart) chart.destroy();
-    chart = new uPlot({
+    chart = new uPlot(themed({
       width: Math.max(320, chartBox.clientWidth || 600), height: 200,
       scales: { x: { time: false } }, series,
       axes: [{ label: "epoch" }, { label: "learning rate", size: 70 }],
-    }, data, chartBox);
+    }), data, chartBox);
   }
 
+  // The picker follows a live run's newest epoch until the user picks an older one.
+  let pinned = false;
   function renderSelect() {
     const chosen = select.value;
     select.replaceChildren(...epochs.map((e) => {
@@ -87,7 +97,7 @@ export function startInspector(runId) {
       option.value = String(e.epoch);
       return option;
     }));
-    const keep = epochs.some((e) => String(e.epoch) === chosen);
+    const keep = pinned && epochs.some((e) => String(e.epoch) === chosen);
     select.value = keep ? chosen : epochs.length ? String(epochs[epochs.length - 1].epoch) : "";
   }
 
@@ -108,7 +118,10 @@ export function startInspector(runId) {
     showChosen();
   }
 
-  select.addEventListener("change", showChosen);
+  select.addEventListener("change", () => {
+    pinned = select.selectedIndex !== select.options.length - 1;
+    showChosen();
+  });
   refresh();
   setInterval(refresh, 3000);
 }

@@ -39,6 +39,21 @@ function main(page) {
   window.torchdash = torchdash;
   startFreshnessClock();
 
+  // Until a chart has points it says what will appear there, instead of showing bare axes.
+  const emptyStates = [
+    ["epoch-chart", "epoch-empty", torchdash.epochPoints],
+    ["step-chart", "step-empty", torchdash.stepPoints],
+    ["lr-chart", "lr-empty", () => plots.lrs.data[0].length],
+  ];
+  const showEmptyStates = () => {
+    for (const [chartId, noteId, points] of emptyStates) {
+      const empty = points() === 0;
+      $(chartId).hidden = empty;
+      $(noteId).hidden = !empty;
+    }
+  };
+  showEmptyStates();
+
   let header = null;
   const getRun = () => (header ? header.current() : null);
   const checkpoints = createCheckpoints(runId, getRun);
@@ -64,6 +79,7 @@ function main(page) {
       const metrics = await api("GET", `/api/runs/${runId}/metrics?max_points=${MAX_STEP_POINTS}`);
       feed.addEpochRows(metrics.epochs);
       feed.addStepRows(metrics.steps);
+      showEmptyStates();
       system.addRows((await api("GET", `/api/runs/${runId}/system`)).samples);
       touch();
     } catch (err) {
@@ -75,8 +91,8 @@ function main(page) {
     }
     torchdash.source = follow(runId, plots.epochs.series.last() ?? 0, plots.steps.last() ?? 0, {
       run: (run) => { header.render(run); touch(); },
-      epoch: (row) => { feed.addEpochRows([row]); touch(); },
-      steps: (rows) => { feed.addStepRows(rows); touch(); },
+      epoch: (row) => { feed.addEpochRows([row]); showEmptyStates(); touch(); },
+      steps: (rows) => { feed.addStepRows(rows); showEmptyStates(); touch(); },
       system: (rows) => system.addRows(rows),
     }, system.lastId());
     torchdash.logSource = followLog(runId, touch);

@@ -6,6 +6,7 @@
  * the loss and error panels), PNG (the panels stacked) and CSV (every metric by epoch). */
 
 import { h } from "../shared/dom.js";
+import { themed } from "../shared/chart_theme.js";
 
 const HEIGHT = 240;
 const COLORS = ["#2563eb", "#f97316", "#16a34a", "#7c3aed", "#dc2626", "#0891b2", "#ca8a04", "#db2777"];
@@ -82,7 +83,7 @@ export function createMetricPanels(root) {
       const el = h("div", { class: "chart chart-small" });
       root.append(h("div", { class: "metric-panel", "data-panel": panel.key }, h("h3", { text: panel.title }), el));
       const data = [rows.map((r) => r.epoch), ...panel.names.map(columnOf)];
-      return { ...panel, el, plot: new uPlot({ width: width(el), height: HEIGHT, ...spec(panel, group.log) }, data, el) };
+      return { ...panel, el, plot: new uPlot(themed({ width: width(el), height: HEIGHT, ...spec(panel, group.log) }), data, el) };
     });
     series.data = [rows.map((r) => r.epoch), ...names.map(columnOf)];
   }

@@ -23,8 +23,15 @@ export function createNotesTags(runId) {
     shown.replaceChildren(...(list || []).map((tag) => h("a", { class: "tag", href: `/?tag=${encodeURIComponent(tag)}`, text: tag })));
   }
 
+  // Closed while empty, so the charts stay near the top; open where there is something to read
+  // (unless the user opened or closed it before the run arrived).
+  const details = $("notes-details");
+  let decided = false;
+  details.querySelector("summary").addEventListener("click", () => { decided = true; });
   function render(run) {
     showTags(run.tags);
+    if (!decided && run.notes !== undefined) details.open = Boolean(run.notes);
+    decided = true;
     if (dirty || run.notes === undefined) return;
     notes.value = run.notes || "";
     tags.value = (run.tags || []).join(", ");

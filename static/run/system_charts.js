@@ -5,8 +5,13 @@
  * is GPU 1's. uPlot is the global of the vendored classic script. */
 
 import { $ } from "../shared/dom.js";
+import { parseTime } from "../shared/format.js";
+import { themed } from "../shared/chart_theme.js";
 
 const HEIGHT = 200;
+// Wall-clock seconds on x: at least a minute wide, so the first samples of a run do not stretch
+// the axis over years (uPlot pads a zero-width time range generously).
+const timeScale = { time: true, range: (u, min, max) => (min === null ? [0, 60] : [min, Math.max(max, min + 60)]) };
 const fixed = (digits, unit) => (u, v) => (v === null || v === undefined ? "–" : `${v.toFixed(digits)}${unit}`);
 
 function width(el) {
@@ -14,7 +19,7 @@ function width(el) {
 }
 
 const processSpec = {
-  scales: { x: { time: true }, pct: { auto: true, range: (u, min, max) => [0, Math.max(100, max)] }, mb: { auto: true } },
+  scales: { x: timeScale, pct: { auto: true, range: (u, min, max) => [0, Math.max(100, max)] }, mb: { auto: true } },
   series: [
     {},
     { label: "CPU", scale: "pct", stroke: "#2563eb", width: 2, value: fixed(0, " %") },
@@ -24,7 +29,7 @@ const processSpec = {
 };
 
 const gpuSpec = {
-  scales: { x: { time: true }, pct: { auto: false, range: [0, 100] }, mb: { auto: true }, w: { auto: true } },
+  scales: { x: timeScale, pct: { auto: false, range: [0, 100] }, mb: { auto: true }, w: { auto: true } },
   series: [
     {},
     { label: "utilisation", scale: "pct", stroke: "#16a34a", width: 2, value: fixed(0, " %") },
@@ -45,7 +50,7 @@ function makeChart(parent, title, spec, columns) {
   box.append(heading, el);
   parent.append(box);
   const data = Array.from({ length: columns }, () => []);
-  const plot = new uPlot({ width: width(el), height: HEIGHT, ...spec }, data, el);
+  const plot = new uPlot(themed({ width: width(el), height: HEIGHT, ...spec }), data, el);
   if (window.ResizeObserver) {
     new ResizeObserver(() => plot.setSize({ width: width(el), height: HEIGHT })).observe(el);
   }
@@ -81,7 +86,10 @@ export function createSystemCharts() {
     for (const row of rows) {
       if (row.id <= lastId) continue;  // a row seen already (the fetch and the stream overlap)
       lastId = row.id;
-      const t = Date.parse(row.time) / 1000;
+      // A zone-aware time may come as "+00:00Z" (PostgreSQL): one zone is enough.
+      const at = parseTime(String(row.time).replace(/([+-]\d\d:?\d\d)Z$/, "$1"));
+      if (!at) continue;
+      const t = at.getTime() / 1000;
       const chart = chartFor(row.gpu);
       if (row.gpu === null) chart.add([t, row.cpu_percent, row.rss_mb]);
       else chart.add([t, row.gpu_utilization_percent, row.gpu_memory_used_mb, row.gpu_power_watts]);

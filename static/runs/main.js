@@ -50,6 +50,8 @@ function main(table) {
     table.querySelectorAll("th[data-sort]").forEach((th) => {
       th.classList.toggle("sorted", th.dataset.sort === sortKey);
       th.dataset.dir = th.dataset.sort === sortKey ? (sortDesc ? "desc" : "asc") : "";
+      if (th.dataset.sort === sortKey) th.setAttribute("aria-sort", sortDesc ? "descending" : "ascending");
+      else th.removeAttribute("aria-sort");
     });
     const total = data.count ?? runs.length;
     countEl.textContent = total ? `${offset + 1}–${offset + runs.length} of ${total}` : "";

@@ -27,8 +27,9 @@ export function queueLine(run) {
   if (run.waiting_reason) parts.push(run.waiting_reason);
   return h("div", { class: "queue-line small-text muted" },
     h("span", { class: "queue-info", text: parts.join(" · ") }),
-    h("button", { type: "button", class: "button secondary small queue-move", dataset: { position: "top", runId: run.id }, text: "⤒ top", title: "Start this run next" }),
-    h("button", { type: "button", class: "button secondary small queue-move", dataset: { position: "bottom", runId: run.id }, text: "⤓ bottom", title: "Start this run after every other queued run" }));
+    // Icons only, named for screen readers: the list keeps its columns with many queued runs.
+    h("button", { type: "button", class: "button secondary small queue-move", dataset: { position: "top", runId: run.id }, text: "⤒", title: "Start this run next", "aria-label": `Move run ${run.id} to the top of the queue` }),
+    h("button", { type: "button", class: "button secondary small queue-move", dataset: { position: "bottom", runId: run.id }, text: "⤓", title: "Start this run after every other queued run", "aria-label": `Move run ${run.id} to the bottom of the queue` }));
 }
 
 /** Why the run ended before max_epochs of its own accord (early stopping). */

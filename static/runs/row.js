@@ -64,8 +64,8 @@ export function runRow(run, summary, selected, onSelect) {
     h("td", { class: "name-col" }, h("a", { href: `/runs/${run.id}`, text: run.name }),
       run.group_name ? h("span", { class: "group-tag", title: "sweep group", text: run.group_name }) : null,
       tagChips(run)),
-    h("td", { class: "status-col" }, statusBadge(run), queueLine(run), stopReasonLine(run),
-      run.status === "queued" && run.waiting_reason ? h("div", { class: "waiting-reason muted", text: run.waiting_reason }) : null),
+    // A queued run's waiting reason is part of its queue line: said once.
+    h("td", { class: "status-col" }, statusBadge(run), queueLine(run), stopReasonLine(run)),
     h("td", { class: "epoch" },
       h("span", { class: "mini-progress", title: `${(done * 100).toFixed(0)}%` }, h("span", { style: `width:${(done * 100).toFixed(1)}%` })),
       ` ${run.epoch}/${run.max_epochs}`,

@@ -10,6 +10,9 @@ export function parseTime(iso) {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
+/** How every page shows a value that is not there. */
+export const MISSING = "–";
+
 const missing = (v) => v === null || v === undefined;
 
 export const fmtTime = (iso) => { const d = parseTime(iso); return d ? d.toLocaleString() : "–"; };

@@ -224,6 +224,10 @@ def test_a_run_that_plateaus_stops_early_succeeded_with_the_reason_and_keeps_its
         (2, False),
         (3, False),
     ]
+    # Both are offered; the best (what early stopping kept) is the one taken by default: the
+    # page's Fork and `torchdash download` take the same one as the bundle's checkpoints/best.
+    assert [row["epoch"] for row in checkpoints if row["last"]] == [3]
+    assert [row["epoch"] for row in checkpoints if row["default"]] == [1]
 
     # Resume with a larger max_epochs: the patience count goes on from 2, so one more epoch
     # without improvement stops it again (a fresh count would train two more).

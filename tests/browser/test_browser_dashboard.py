@@ -101,13 +101,16 @@ def test_fork_compare_and_bundle(live_server: str, page: Page, tmp_path: Path) -
     page.wait_for_function("window.torchdashCompare !== undefined", timeout=15_000)
     # The fork is drawn from its fork point: the parent's epoch 1, then its own epoch 2.
     assert page.evaluate("window.torchdashCompare.points('val_loss')") == [2, 2]
-    # A chart for every named metric, validation first; each run's monitored metric in the table.
+    # A chart for every named metric, validation first, then the overlays of the learning rate
+    # and the step loss; each run's monitored metric in the table.
     assert page.evaluate("window.torchdashCompare.metrics()") == [
         "val_loss",
         "val_accuracy",
         "val_f1_macro",
         "train_loss",
         "train_accuracy",
+        "learning rate",
+        "train loss per step",
     ]
     expect(page.locator(f'#best-table tr[data-run-id="{fork_id}"] .monitor')).to_have_text(
         "val_accuracy (max)"

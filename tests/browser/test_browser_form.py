@@ -74,8 +74,9 @@ def test_essentials_first_with_advanced_collapsed_submits_the_default_run(
     expect(field(page, "num_workers")).to_be_visible()
     section(page, "advanced").locator("summary").click()
     expect(field(page, "num_workers")).to_be_hidden()
-    if screenshots_wanted():
-        page.screenshot(path=str(DOCS / "form.png"), full_page=True)
+    if screenshots_wanted():  # what a laptop screen shows: the essentials and the action bar
+        page.locator("#new-run").evaluate("(el) => el.scrollIntoView()")
+        page.screenshot(path=str(DOCS / "form.png"))
 
     page.locator("#start-button").click()
     run_id = started_run_id(page)
@@ -236,6 +237,9 @@ def test_notes_and_tags_edited_and_filtered(live_server: str, page: Page) -> Non
     other = create_run(live_server, name="other", max_epochs=1)
 
     page.goto(f"{live_server}/runs/{tagged['id']}")
+    # Empty notes start closed, below the header: open them.
+    expect(page.locator("#run-name")).to_have_text("tagged")
+    page.locator("#notes-details > summary").click()
     page.locator("#run-notes").fill("a baseline for the lr search")
     page.locator("#run-tags").fill("baseline, lr-search")
     page.locator("#notes-save").click()

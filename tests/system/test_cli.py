@@ -88,8 +88,15 @@ def test_submit_with_sets_watch_show_logs_download_and_fork(server: str, tmp_pat
     assert followed.stdout == log.stdout
 
     out = tmp_path / "files"
+    # Without --epoch: the checkpoint the server marks default (the best, else the last), the
+    # one the page's Fork and the bundle take too.
+    checkpoints = httpx.get(f"{server}/api/runs/{run_id}/checkpoints").json()
+    default = next(row["epoch"] for row in checkpoints if row["default"])
     downloaded = torchdash(server, "download", str(run_id), "--out", str(out))
     assert downloaded.returncode == 0, downloaded.stderr
+    assert f"run{run_id}-epoch{default}-model.pt" in downloaded.stdout
+    latest = torchdash(server, "download", str(run_id), "--epoch", "2", "--out", str(out))
+    assert latest.returncode == 0, latest.stderr
     model = torch.load(out / f"run{run_id}-epoch2-model.pt", weights_only=True)
     optimizer = torch.load(out / f"run{run_id}-epoch2-optimizer.pt", weights_only=True)
     assert all(isinstance(value, torch.Tensor) for value in model.values())

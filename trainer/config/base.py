@@ -6,14 +6,73 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import ComputedFieldInfo, FieldInfo
 from pydantic.json_schema import JsonDict, JsonValue
+
+# Labels where sentence case of the field's name reads poorly: the name is torch's argument (a
+# user who knows torch finds it in brackets), an abbreviation, or carries a unit.
+FIELD_TITLES: dict[str, str] = {
+    "T_max": "Period (T_max)",
+    "max_epochs": "Epochs",
+    "lr": "Learning rate (lr)",
+    "max_lr": "Peak learning rate (max_lr)",
+    "min_lr": "Lowest learning rate (min_lr)",
+    "lr_decay": "Learning-rate decay (lr_decay)",
+    "eta_min": "Lowest learning rate (eta_min)",
+    "eps": "Epsilon (eps)",
+    "lambd": "Decay (lambd)",
+    "t0": "Averaging start (t0)",
+    "rho": "Decay (rho)",
+    "betas": "Betas",
+    "amp": "Mixed precision (AMP)",
+    "amsgrad": "AMSGrad",
+    "cache_budget_mb": "Cache budget (MB)",
+    "num_workers": "Loader workers",
+    "pin_memory": "Pinned memory",
+    "report_every_steps": "Report every (steps)",
+    "processes": "Processes (DDP)",
+    "pct_start": "Warm-up share (pct_start)",
+    "p": "Probability (p)",
+    "val_fraction": "Validation share",
+    "val_dir": "Validation folder",
+    "val_list": "Validation list",
+    "train_dir": "Training folder",
+    "train_list": "Training list",
+    "labels_csv": "Labels CSV",
+    "image_size": "Image size (px)",
+    "kernel_size": "Kernel size (px)",
+    "step_size": "Step size (epochs)",
+    "patience": "Patience (epochs)",
+    "T_0": "Period (T_0)",
+    "min_delta": "Least improvement (min_delta)",
+    "monitor_mode": "Monitor direction",
+    "hidden_sizes": "Hidden layer widths",
+    "train_transforms": "Training transforms",
+    "val_transforms": "Validation transforms",
+    "ignore_index": "Ignored class (ignore_index)",
+    "pos_weight": "Positive weight (pos_weight)",
+    "max_iter": "Iterations per step (max_iter)",
+    "max_eval": "Evaluations per step (max_eval)",
+    "kind": "Kind",
+}
+
+
+def field_title(name: str, info: FieldInfo | ComputedFieldInfo) -> str:
+    """A field's label in the form and the API docs: `FIELD_TITLES`, else the name in sentence
+    case (`weight_decay` -> "Weight decay")."""
+    if name in FIELD_TITLES:
+        return FIELD_TITLES[name]
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 class Frozen(BaseModel):
     """Base of every config part: immutable, and unknown fields are an error, not ignored.
     No NaN or infinity in a float field: `json.load` reads them from a run.json."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, field_title_generator=field_title
+    )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,15 @@ def read_checkpoints(run_id: RowId, session: SessionDep) -> list[CheckpointPubli
     best = checkpoint_rows.last_and_best_checkpoints(
         rows, run.best_epoch, run.monitor, run.monitor_mode
     ).get("best")
-    return [CheckpointPublic.of(row, best=row is best) for row in rows]
+    default = checkpoint_rows.default_checkpoint(
+        rows, run.best_epoch, run.monitor, run.monitor_mode
+    )
+    complete = [row.epoch for row in rows if row.complete]
+    last = max(complete) if complete else None
+    return [
+        CheckpointPublic.of(row, best=row is best, default=row is default, last=row.epoch == last)
+        for row in rows
+    ]
 
 
 @router.get(

@@ -19,6 +19,7 @@ from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory
 from app.storage.notifications import RunListener
+from app.studies.scheduler import StudyScheduler
 from app.web import pages
 from app.web.auth import guard_responses, install_auth
 from app.web.error_handlers import install_error_handlers
@@ -30,12 +31,14 @@ from app.web.routes import (
     evaluation,
     events,
     exports,
+    external,
     health,
     inspector,
     logs,
     plugins,
     preflight,
     runs,
+    studies,
     system,
     uploads,
 )
@@ -69,11 +72,18 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = None
+        scheduler = None
         if dispatch:
             executor = cluster or LocalProcessExecutor(settings)
             dispatcher = Dispatcher(settings, factory, executor, gpus)
             dispatcher.start()
+            # Studies keep their trials queued; Optuna is imported once a study exists.
+            scheduler = StudyScheduler(
+                settings, factory, [gpu.index for gpu in gpus], dispatcher.wake
+            )
+            scheduler.start()
         app.state.dispatcher = dispatcher
+        app.state.study_scheduler = scheduler
         listener = None
         if settings.uses_postgresql:  # one LISTEN connection wakes the event streams' pollers
             hub = app.state.event_hub
@@ -84,6 +94,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         finally:
             if listener is not None:
                 listener.stop()
+            if scheduler is not None:
+                scheduler.stop()
             if dispatcher is not None:
                 dispatcher.stop()
             engine.dispose()
@@ -98,6 +110,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.state.files = RunFiles(settings)
     app.state.session_factory = factory
     app.state.dispatcher = None
+    app.state.study_scheduler = None
     app.state.gpus = gpus
     app.state.cluster = cluster
     poll_interval = settings.event_poll_interval
@@ -108,7 +121,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)
     routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
-    routers += (exports, logs, evaluation, system, preflight, devices, plugins)
+    routers += (exports, logs, evaluation, system, preflight, devices, plugins, studies)
+    routers += (external,)
     for module in routers:
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))

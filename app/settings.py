@@ -104,6 +104,20 @@ class Settings(BaseSettings):
         description="Largest checkpoint upload accepted, in bytes (1 GiB by default); a larger "
         "one is refused with 413 before its body is read whole.",
     )
+    max_report_bytes: int = Field(
+        16 << 20,
+        ge=1,
+        description="Largest body of one report of a run trained elsewhere "
+        "(POST /api/runs/{id}/report), in bytes (16 MiB by default); a larger one is refused "
+        "with 413. The tracking module sends smaller batches than this.",
+    )
+    external_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A run trained elsewhere that sends no report for this many seconds is "
+        "ended as interrupted (its process is presumed gone); the tracking module reports at "
+        "least every 10 seconds while it lives.",
+    )
     token: str | None = Field(
         None,
         description="Access token. Required to bind anything but loopback (the server refuses "
@@ -211,6 +225,27 @@ class Settings(BaseSettings):
         gt=0,
         description="Ray executor: seconds between the server's looks at its Ray jobs and the "
         "cluster's resources (and between two reads of a Ray run's log stream).",
+    )
+
+    ray_python: str | None = Field(
+        None,
+        description="Ray executor: the Python interpreter each job runs the worker with, on its "
+        "node (the job's command is `<this> -m app.worker RUN_ID`). Unset: the server's own "
+        "interpreter, by its absolute path: every node has torchdash and its .venv at the same "
+        "path as here (docs/cluster.md), so this works whatever PATH `ray start` had on a node; "
+        "a plain `python` would be whichever interpreter comes first on that PATH. Set it where "
+        "the nodes' environment lives elsewhere (e.g. /opt/conda/envs/torchdash/bin/python). A "
+        "job whose interpreter is missing or lacks a module fails its run with that reason.",
+    )
+    ray_secrets_file: Path | None = Field(
+        None,
+        description="Ray executor: the file through which each job's worker gets the secrets "
+        "(the database URL with its password, the AWS_* storage keys), instead of the job's "
+        "environment, which Ray's dashboard shows to anyone who opens it. The server writes it "
+        "(readable by its own user only) and the job gets its path. Unset: "
+        "<home>/secrets/ray-jobs.json, right for nodes on this machine; for nodes on other "
+        "machines, a path on a folder every node mounts, where the Ray nodes run as the "
+        "server's user.",
     )
 
     @field_validator("ray_address")
@@ -337,6 +372,10 @@ class Settings(BaseSettings):
     @cached_property
     def plugins_path(self) -> Path:
         return (self.plugins_dir or self.home_dir / "plugins").resolve()
+
+    @cached_property
+    def ray_secrets_path(self) -> Path:
+        return (self.ray_secrets_file or self.home_dir / "secrets" / "ray-jobs.json").resolve()
 
     @cached_property
     def sqlalchemy_url(self) -> str:

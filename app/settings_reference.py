@@ -24,8 +24,10 @@ app/settings.py. Do not edit this page: change a description there and run `make
 Every setting of torchdash lives in one object, `Settings` in `app/settings.py`, read from
 environment variables (or a `.env` file in the folder the server starts in). Each field `x` is
 read from `TORCHDASH_X`. The server and its workers read the same settings: on a Ray cluster
-the server hands its `TORCHDASH_*` and `AWS_*` variables (not `TORCHDASH_TOKEN`) to each job,
-with the home, database, data roots and plugins made absolute (see [cluster.md](cluster.md)).
+the server hands its `TORCHDASH_*` variables (not `TORCHDASH_TOKEN`) to each job, with the home,
+data roots and plugins made absolute, and the secrets (the database URL, the `AWS_*` keys)
+through a file only its user can read (`TORCHDASH_RAY_SECRETS_FILE`; see
+[cluster.md](cluster.md)).
 
 `make run` sets `TORCHDASH_HOME`, `TORCHDASH_HOST` and `TORCHDASH_PORT` from its own `HOME_DIR`
 (default `var`), `HOST` and `PORT`: `PORT=8001 make run`.
@@ -38,6 +40,9 @@ OUTRO = """\
   `http://127.0.0.1:8000`); `TORCHDASH_TOKEN` is its default for `--token` ([cli.md](cli.md)).
 - `TORCHDASH_ASSIGNED_GPUS`: set by the dispatcher in each worker's environment, the NVML indexes
   of the GPUs the run was placed on ([gpus.md](gpus.md)).
+- `TORCHDASH_SECRETS_FILE`: set by the Ray executor in each job's environment, the path of the
+  file (`TORCHDASH_RAY_SECRETS_FILE`) from which the job's worker reads the database URL and the
+  storage keys ([cluster.md](cluster.md)).
 - `TORCHDASH_FAULT` and `TORCHDASH_FAULT_MARKER`: a test-only hook that raises a fault at a real
   point of the trainer; never set them in use ([testing.md](testing.md)).
 - `TORCHDASH_SCREENSHOTS=1` (the browser tests rewrite the screenshots in `docs/`) and

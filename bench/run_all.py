@@ -32,6 +32,8 @@ BENCHMARKS = [
     "bench.ray_start",
     "bench.ray_dispatcher",
     "bench.named_metrics",
+    "bench.study_overhead",
+    "bench.study_asha",
 ]
 
 

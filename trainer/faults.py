@@ -8,6 +8,10 @@ filling up at the right moment, a kill landing inside a checkpoint write). The t
     TORCHDASH_FAULT=enospc@save:2     raise OSError(ENOSPC) inside the 2nd checkpoint save
     TORCHDASH_FAULT=pause@save:2      inside the 2nd save (one file written), touch the file named
                                       by TORCHDASH_FAULT_MARKER and sleep, waiting to be killed
+    TORCHDASH_FAULT=hold@step:3       at the 3rd optimizer step, print "held at step 3" and wait
+                                      until the file `<TORCHDASH_FAULT_MARKER>.release` exists,
+                                      then go on (a test acts on the run at a known batch of an
+                                      epoch, then releases it)
 
 Counts are per process. Never set it outside tests: it exists so that each fault handling path
 is exercised by a real process rather than assumed.
@@ -51,6 +55,15 @@ def fault_point(point: str) -> None:
             Path(marker).touch()
         while True:  # until a signal ends the process
             time.sleep(1)
+    if kind == "hold":
+        release = Path(f"{os.environ[MARKER_ENV]}.release")
+        # Said in the process's own output (a run's log), so a test knows which run holds.
+        print(f"{FAULT_ENV}: held at {point} {nth}, until {release} exists", flush=True)
+        # Looked at once a second: a hold outlasts the stop signal's poll interval (0.5 s,
+        # app/worker/stop_signal.py), so the batch after it reads the database afresh.
+        while not release.exists():
+            time.sleep(1)
+        return
     raise ValueError(f"unknown fault kind in {FAULT_ENV}={spec!r}")
 
 

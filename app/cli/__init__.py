@@ -1,7 +1,7 @@
 """The `torchdash` command line's client commands: submit, sweep, runs, show, logs, watch, cancel,
-resume, fork, download. They talk to a server over HTTP through the Python client (app/client/),
-`runs` through the standard library alone (reads.py: it must answer at once),
-and never import torch.
+resume, fork, download, study (create, show, stop, resume, add), studies. They talk to a server
+over HTTP through the Python client (app/client/), `runs` through the standard library alone
+(reads.py: it must answer at once), and never import torch.
 
 `register(commands)` adds them to the `torchdash` parser (app/__main__.py); `run(args)` runs
 the one that was parsed and returns the exit code.
@@ -110,6 +110,37 @@ def register(commands: argparse._SubParsersAction) -> None:
     download.add_argument("--epoch", type=int, help="default: the newest complete checkpoint")
     download.add_argument("--out", default=".", help="folder to save into (default: .)")
     download.add_argument("--bundle", action="store_true", help="the bundle zip instead")
+
+    add("studies", "list studies (a table)", reads)
+    # The server options go on each action (`torchdash study show 3 --url ...`).
+    study = commands.add_parser(
+        "study", help="start, show and steer a study (Optuna search, each trial a run)"
+    )
+    study.set_defaults(client_command="study")
+    actions = study.add_subparsers(dest="study_command", required=True)
+    create = actions.add_parser("create", help="start a study", parents=[server, sets, reads])
+    create.add_argument("--config", help="the base run config JSON file (default: {})")
+    create.add_argument("--space", required=True, help="a JSON file: a list of space entries")
+    create.add_argument("--objective", default="val_loss", help="a metric (default: val_loss)")
+    create.add_argument("--direction", choices=["min", "max"], help="default: the metric's own")
+    create.add_argument("--trials", type=int, default=20, help="how many trials (default 20)")
+    create.add_argument("--parallelism", type=int, help="trials at once (default: every slot)")
+    create.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    create.add_argument("--pruner", choices=["asha", "median", "none"], default="asha")
+    create.add_argument("--seeds", type=int, default=1, help="runs per trial; objective: mean")
+    create.add_argument("--name", help="default: the config's name")
+    for name, help in (("show", "a study and its trials"), ("resume", "resume a stopped study")):
+        action = actions.add_parser(name, help=help, parents=[server, reads])
+        action.add_argument("study_id", type=int)
+    stop = actions.add_parser("stop", help="stop asking for trials", parents=[server, reads])
+    stop.add_argument("study_id", type=int)
+    stop.add_argument("--cancel-running", action="store_true", help="cancel running trials too")
+    more = actions.add_parser("add", help="add trials, or a point to try", parents=[server, reads])
+    more.add_argument("study_id", type=int)
+    more.add_argument("-n", type=int, default=0, help="how many more trials")
+    more.add_argument(
+        "--point", action="append", default=[], metavar="PATH=VALUE", help="enqueue a point"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

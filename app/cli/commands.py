@@ -181,7 +181,64 @@ def download(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def studies(client: Client, args: argparse.Namespace) -> int:
+    found = client.studies().studies
+    if args.json:
+        output.print_json(found)
+    else:
+        print(output.studies_table(found) if found else "no studies")
+    return 0
+
+
+def study(client: Client, args: argparse.Namespace) -> int:
+    action = args.study_command
+    if action == "create":
+        space = json.loads(Path(args.space).read_text())
+        body = {
+            "config": read_config(args.config, args.sets),
+            "space": space,
+            "objective": args.objective,
+            "direction": args.direction,
+            "n_trials": args.trials,
+            "parallelism": args.parallelism,
+            "sampler": args.sampler,
+            "pruner": args.pruner,
+            "seeds": args.seeds,
+            "name": args.name,
+        }
+        result: Any = client.create_study(body)
+    elif action == "show":
+        result = client.study(args.study_id)
+    elif action == "stop":
+        body = {"cancel_running": args.cancel_running}
+        result = client.steer_study(args.study_id, "stop", body)
+    elif action == "resume":
+        result = client.steer_study(args.study_id, "resume", {})
+    else:
+        point = apply_sets({}, args.point) if args.point else None
+        params = _flat(point) if point else None
+        result = client.steer_study(args.study_id, "trials", {"n": args.n, "params": params})
+    if args.json:
+        output.print_json(result)
+    else:
+        print(output.study_summary(result))
+    return 0
+
+
+def _flat(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optimizer": {"lr": 0.01}} -> {"optimizer.lr": 0.01}: a point's field paths."""
+    flat: dict[str, Any] = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
+    "studies": studies,
+    "study": study,
     "submit": submit,
     "sweep": sweep,
     "show": show,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from app.client import RunEvent
     from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
+    from app.web.study_shapes import StudyPublic
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
@@ -64,6 +65,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _progress(epoch: int, max_epochs: int) -> str:
+    """The last epoch of its limit; a run trained elsewhere has none (its `max_epochs` is 0)."""
+    return f"{epoch}/{max_epochs}" if max_epochs else str(epoch)
+
+
 def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
     """One line a run (the API's JSON of a RunPublic); `best` is the best value of the metric it
     monitors (`monitor`)."""
@@ -73,7 +79,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
             (
                 run["id"],
                 run["status"],
-                f"{run['epoch']}/{run['max_epochs']}",
+                _progress(run["epoch"], run["max_epochs"]),
                 run.get("monitor"),
                 run.get("best_metric"),
                 run["name"],
@@ -99,7 +105,7 @@ def run_summary(run: RunPublic) -> str:
     lines = [
         f"run {run.id}: {run.name}",
         f"  status      {run.status}" + (" (stop requested)" if run.stop_requested else ""),
-        f"  epoch       {run.epoch}/{run.max_epochs}"
+        f"  epoch       {_progress(run.epoch, run.max_epochs)}"
         + (
             f" (batch {run.progress.batch}/{run.progress.batches})"
             if run.status == "running"
@@ -166,3 +172,43 @@ def checkpoints_table(checkpoints: Sequence[CheckpointPublic], monitor: str | No
             for c in checkpoints
         ],
     )
+
+
+def studies_table(studies: Sequence[StudyPublic]) -> str:
+    rows = [
+        [
+            s.id,
+            s.name,
+            s.status,
+            f"{s.progress.complete + s.progress.pruned + s.progress.fail}/{s.n_trials}",
+            f"{s.objective} ({s.direction})",
+            "" if s.best_trial is None else f"{s.best_trial.value:.4g} (#{s.best_trial.number})",
+        ]
+        for s in studies
+    ]
+    return table(["id", "name", "status", "trials", "objective", "best"], rows)
+
+
+def study_summary(study: StudyPublic) -> str:
+    """A study, its progress and best trial; with its trials when it is a StudyDetail."""
+    p = study.progress
+    lines = [
+        f"study {study.id} {study.name}: {study.status}"
+        + (f" ({study.stop_reason})" if study.stop_reason else ""),
+        f"  {study.objective} ({study.direction}), {study.sampler} sampler, {study.pruner} "
+        f"pruner, {study.effective_parallelism} at once, {study.seeds} seed(s) per trial",
+        f"  trials: {p.complete} complete, {p.pruned} pruned, {p.fail} failed, "
+        f"{p.running} running, of {study.n_trials}",
+    ]
+    if study.best_trial is not None:
+        best = study.best_trial
+        lines.append(f"  best: trial {best.number} = {best.value:.6g} {best.params}")
+    trials = getattr(study, "trials", None)
+    if trials:
+        rows = [
+            [t.number, t.state, "" if t.value is None else f"{t.value:.4g}",
+             t.pruned_epoch or "", ", ".join(map(str, t.run_ids)), t.params]
+            for t in trials
+        ]  # fmt: skip
+        lines.append(table(["trial", "state", "value", "pruned at", "runs", "params"], rows))
+    return "\n".join(lines)

@@ -24,6 +24,7 @@ from app.web.shapes import (
     StepPublic,
     SweepPublic,
 )
+from app.web.study_shapes import StudiesPublic, StudyDetail, StudyPublic
 
 # The server pings every 15 s on a quiet stream: a read longer than this means it is gone.
 STREAM_READ_TIMEOUT = 60.0
@@ -92,6 +93,24 @@ class Client:
         params: dict[str, str | int] = {key: value for key, value in filters.items() if value}
         params.update(limit=limit, offset=offset)
         return RunsPublic.model_validate(self._json("GET", "/api/runs", params=params))
+
+    # Studies
+
+    def create_study(self, body: dict[str, Any]) -> StudyPublic:
+        """Start a study (app/web/study_shapes.py::StudyCreate: config, space, objective, ...)."""
+        return StudyPublic.model_validate(self._json("POST", "/api/studies", json=body))
+
+    def studies(self) -> StudiesPublic:
+        return StudiesPublic.model_validate(self._json("GET", "/api/studies"))
+
+    def study(self, study_id: int) -> StudyDetail:
+        return StudyDetail.model_validate(self._json("GET", f"/api/studies/{study_id}"))
+
+    def steer_study(self, study_id: int, action: str, body: dict[str, Any]) -> StudyPublic:
+        """`action`: "stop", "resume" or "trials" (POST /api/studies/{id}/<action>)."""
+        return StudyPublic.model_validate(
+            self._json("POST", f"/api/studies/{study_id}/{action}", json=body)
+        )
 
     def run(self, run_id: int) -> RunPublic:
         return RunPublic.model_validate(self._json("GET", f"/api/runs/{run_id}"))

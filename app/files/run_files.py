@@ -147,6 +147,31 @@ class RunFiles:
         return self._location(target)
 
     @_reachable
+    def store_received_checkpoint(self, run_id: int, epoch: int, parts: dict[str, Path]) -> str:
+        """Store checkpoint files received over HTTP (`model.pt`, and `optimizer.pt`,
+        `state.pt` when sent) as one new checkpoint of `epoch`; return its location.
+
+        Under a name of its own, never over a stored checkpoint: a folder filled under a
+        temporary name then renamed, or one PUT per object under a fresh prefix."""
+        name = f"epoch-{epoch:04d}-{uuid.uuid4().hex[:12]}"
+        if self.remote:
+            target = f"{self._checkpoints_prefix(run_id)}/{name}"
+            for file_name, received in parts.items():
+                self.fs.put_file(str(received), f"{target}/{file_name}")
+            return self._location(target)
+        parent = Path(self._checkpoints_prefix(run_id))
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = parent / f".tmp-{name}"
+        staging.mkdir()
+        try:
+            for file_name, received in parts.items():
+                shutil.move(received, staging / file_name)  # fsynced when it was received
+            os.replace(staging, parent / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return str(parent / name)
+
+    @_reachable
     def fetch_checkpoint(self, run_id: int, location: str, for_run: int) -> Path:
         """A local folder holding run `run_id`'s checkpoint at `location`, for torch.load.
         Folder storage: the folder itself; a bucket: a copy in `for_run`'s staging folder."""

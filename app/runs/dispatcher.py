@@ -1,5 +1,6 @@
 """The dispatcher: claims queued runs in queue order (app/runs/queue.py) for the GPUs or CPU slot
-the allocator gives them, and settles runs whose worker ended without a word.
+the allocator gives them, settles runs whose worker ended without a word, and ends runs trained
+elsewhere that stopped reporting (app/runs/external.py).
 
 It runs as a thread of the server. Which GPUs a run gets is the allocator's business
 (`app/runs/placement.py`), rebuilt at every tick from the database, or on a Ray cluster the
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ConflictError
 from app.hardware.inventory import Gpu, gpu_inventory
+from app.runs import external
 from app.runs.executors.interface import Executor
 from app.runs.placement import Allocator, Decision, Held
 from app.runs.queue import queued_in_order
@@ -85,7 +87,9 @@ class Dispatcher:
         """At start-up: adopt running runs whose worker still lives, interrupt the rest."""
         with session_scope(self.factory) as session:
             running = session.execute(
-                select(Run.id, Run.worker_handle).where(Run.status == RunStatus.RUNNING.value)
+                select(Run.id, Run.worker_handle).where(
+                    Run.status == RunStatus.RUNNING.value, Run.kind != external.KIND
+                )  # a run trained elsewhere has no worker here: its reports keep it alive
             ).all()
             for run_id, handle in running:
                 if handle is not None and self.executor.adopt(run_id, handle):
@@ -106,10 +110,18 @@ class Dispatcher:
         # A cluster places on its nodes' free resources; this machine, on its GPU set.
         allocator = self.executor.cluster_placement() or self.allocator
         with session_scope(self.factory) as session:
+            for run_id in external.interrupt_silent_runs(
+                session, self.settings.external_timeout_seconds
+            ):
+                logger.warning("run %s: trained elsewhere, and silent too long", run_id)
             for run_id, node in placed.items():
                 session.execute(update(Run).where(Run.id == run_id).values(node=node))
             stopping = session.scalars(
-                select(Run.id).where(Run.status == RunStatus.RUNNING.value, Run.stop_requested)
+                select(Run.id).where(
+                    Run.status == RunStatus.RUNNING.value,
+                    Run.stop_requested,
+                    Run.kind != external.KIND,  # told by the answer to its next report
+                )
             ).all()
             held = self.held(session)
             queued = session.execute(
@@ -140,8 +152,9 @@ class Dispatcher:
         watched = self.executor.watched()
         rows = session.execute(
             select(Run.id, Run.assigned_gpus).where(
-                (Run.status == RunStatus.RUNNING.value) | Run.id.in_(watched)
-            )
+                ((Run.status == RunStatus.RUNNING.value) & (Run.kind != external.KIND))
+                | Run.id.in_(watched)
+            )  # a run trained elsewhere holds no slot here
         ).all()
         return [Held(run_id, tuple(int(gpu) for gpu in gpus or [])) for run_id, gpus in rows]
 

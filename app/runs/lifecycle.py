@@ -153,6 +153,10 @@ def resume_run(
     wrote them (trainer/distributed/ranks.py).
     """
     run = get_run(session, run_id)
+    if run.kind == "external":
+        raise ConflictError(
+            f"run {run_id} was trained elsewhere: only its own process can continue it"
+        )
     config = run.config
     changes = {"max_epochs": max_epochs, "processes": processes}
     overrides = {name: value for name, value in changes.items() if value is not None}

@@ -76,7 +76,12 @@ def queue_outlook(
     queued_ids = list(session.scalars(queued_in_order()).all())
     if not queued_ids:
         return {}
-    running = list(session.scalars(select(Run).where(Run.status == RunStatus.RUNNING.value)))
+    running = list(
+        session.scalars(
+            # A run trained elsewhere holds no slot here.
+            select(Run).where(Run.status == RunStatus.RUNNING.value, Run.kind != "external")
+        )
+    )
     queued = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(queued_ids)))}
     epoch_seconds = {
         run_id: summary["epoch_seconds"]

@@ -13,16 +13,19 @@ from sqlalchemy.orm import Session
 from app.errors import ConfigError
 from app.runs import lifecycle
 from app.runs.cluster_placement import ClusterGpus
-from app.runs.config_checks import gpu_problems
-from app.runs.data_paths import check_data_paths
+from app.runs.seed_groups import queue_group, seed_range, with_seeds
 from app.storage.tables import Run
 from trainer.config import RunConfig
 
 MAX_SWEEP_RUNS = 64
 
 
-def expand_grid(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """One validated config per combination of `grid`'s values, named after what it changes.
+def expand_grid(
+    base: dict[str, Any], grid: dict[str, list[Any]], seeds: int = 1
+) -> list[dict[str, Any]]:
+    """One validated config per combination of `grid`'s values, named after what it changes;
+    with `seeds` > 1, that many per combination, seeded from the base's seed on (a seed group
+    per combination).
 
     A path such as `optimizer.kind` may switch a part's kind; values of the part's other fields
     in the same combination then belong to the new kind (and the rest take its defaults).
@@ -30,12 +33,14 @@ def expand_grid(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[s
     for path, values in grid.items():
         if not values:
             raise ConfigError.field(("body", "grid", path), "give at least one value", values)
-    size = 1
+    size = seeds
     for values in grid.values():
         size *= len(values)
     if size > MAX_SWEEP_RUNS:
         raise ConfigError.field(
-            ("body", "grid"), f"the grid has {size} runs; at most {MAX_SWEEP_RUNS} per sweep", size
+            ("body", "grid" if len(grid) else "seeds"),
+            f"the grid has {size} runs; at most {MAX_SWEEP_RUNS} per sweep",
+            size,
         )
     try:
         base_config = RunConfig.model_validate(base)
@@ -55,6 +60,10 @@ def expand_grid(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[s
         label = ", ".join(
             f"{path.split('.')[-1]}={value}" for path, value in zip(paths, combination, strict=True)
         )
+        if seeds > 1:
+            point = lifecycle.with_overrides(base_json, overrides)
+            configs.extend(with_seeds(point, seed_range(base_config.seed, seeds), label))
+            continue
         overrides["name"] = f"{base_config.name} [{label}]"[:200]
         configs.append(lifecycle.with_overrides(base_json, overrides))
     return configs
@@ -69,24 +78,13 @@ def create_sweep(
     tags: list[str] | None = None,
     notes: str = "",
     gpus: list[int] | ClusterGpus | None = None,
+    seeds: int = 1,
 ) -> tuple[str, list[Run]]:
-    """Queue every run of the grid in one group, each with the sweep's tags and notes; `gpus`:
-    the server's GPU set, to check the device against."""
-    configs = [
-        check_data_paths(RunConfig.model_validate(config), data_roots)
-        for config in expand_grid(base, grid)
-    ]
-    if gpus is not None:
-        for config in configs:
-            problems = gpu_problems(config.model_dump(mode="json"), gpus)
-            if problems:
-                (loc, why), *_ = problems
-                raise ConfigError.field(("body", "config", *loc), why, None)
+    """Queue every run of the grid (`seeds` runs per combination) in one group, each with the
+    sweep's tags and notes; `gpus`: the server's GPU set, to check the device against."""
+    configs = expand_grid(base, grid, seeds)
     group = group_name or f"sweep {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
-    created = [
-        lifecycle.create_run(session, config, group_name=group, tags=list(tags or []), notes=notes)
-        for config in configs
-    ]
+    created = queue_group(session, configs, group, data_roots, tags, notes, gpus)
     return group, created
 
 

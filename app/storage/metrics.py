@@ -114,6 +114,38 @@ def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:
     session.execute(insert(EpochMetric).values(run_id=run_id, **row))
 
 
+def replace_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:
+    """Write an epoch row over any earlier row of the same epoch: a client that retries a report
+    it got no answer to sends the epoch again, and the run keeps one row (the latest)."""
+    session.execute(
+        delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch == row["epoch"])
+    )
+    write_epoch(session, run_id, row)
+
+
+def write_new_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> int:
+    """`write_steps` for the rows whose step the run does not have yet (a retried report's are
+    skipped, not duplicated: a step is the table's key); returns how many were written."""
+    if not rows:
+        return 0
+    steps = [row["step"] for row in rows]
+    stored = set(
+        session.scalars(
+            select(StepMetric.step).where(
+                StepMetric.run_id == run_id,
+                StepMetric.step >= min(steps),
+                StepMetric.step <= max(steps),
+            )
+        )
+    )
+    fresh: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if row["step"] not in stored:
+            fresh.setdefault(row["step"], row)  # a step twice in one batch: its first row
+    write_steps(session, run_id, sorted(fresh.values(), key=lambda row: row["step"]))
+    return len(fresh)
+
+
 def trim_after(session: Session, run_id: int, epoch: int, step: int) -> None:
     """Drop rows written after the checkpoint a run restarts from, so each stays unique."""
     session.execute(

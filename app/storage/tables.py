@@ -1,5 +1,5 @@
 """The database tables (the ORM): runs, their narrow metric, checkpoint and system sample rows,
-and uploads."""
+uploads, and studies."""
 
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ class Run(Base):
     kind: Mapped[str] = mapped_column(String(16), default="loop", server_default="loop")
     script: Mapped[dict | None] = mapped_column(JSON)
     last_report_at: Mapped[datetime | None]
+    # A trial of a study (app/studies/): the study, and Optuna's number of the trial; the runs
+    # of one trial's seeds share it.
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run_studies.id", ondelete="SET NULL"), index=True
+    )
+    trial_number: Mapped[int | None]
 
     # Config: the validated run config as JSON, its epoch limit, how a resume picks its
     # checkpoint, and what the worker learned of the model it built.
@@ -234,3 +240,43 @@ class SystemMetric(Base):
     gpu_memory_used_mb: Mapped[float | None]
     gpu_memory_total_mb: Mapped[float | None]
     gpu_power_watts: Mapped[float | None]  # None where NVML does not report power
+
+
+class StudyStatus(enum.StrEnum):
+    RUNNING = "running"  # asks for trials while it has fewer than n_trials
+    STOPPED = "stopped"  # by a person; resumable
+    FINISHED = "finished"  # every trial ended
+    FAILED = "failed"  # it stopped itself (every trial failed); resumable
+
+
+class RunStudy(Base):
+    """A study: Optuna searches `space` over `base_config` for the best `objective`.
+
+    Optuna keeps its own trials in its own tables, apart from these (app/studies/storage.py);
+    this row is what torchdash steers by. Its trials are runs (`Run.study_id`).
+    """
+
+    __tablename__ = "run_studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=StudyStatus.RUNNING, index=True)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    objective: Mapped[str] = mapped_column(String(200))  # a metric name of the run's task
+    direction: Mapped[str] = mapped_column(String(8))  # "min" or "max"
+    space: Mapped[list] = mapped_column(JSON)  # app/web/study_shapes.py::SpaceEntry each
+    base_config: Mapped[dict] = mapped_column(JSON)
+    n_trials: Mapped[int]
+    parallelism: Mapped[int | None]  # None: as many trials as the server has run slots
+    sampler: Mapped[str] = mapped_column(String(16))
+    pruner: Mapped[str] = mapped_column(String(16))
+    seeds: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Trials numbered below this were asked before the last resume: whether every trial failed
+    # is judged on the later ones only.
+    resumed_at_trial: Mapped[int] = mapped_column(default=0, server_default="0")
+    group_name: Mapped[str] = mapped_column(String(200))
+    optuna_study_name: Mapped[str] = mapped_column(String(200), unique=True)
+    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -28,7 +28,7 @@ MEANINGS = {
     403: "Refused: a cross-site write, or a Host that is not loopback on a server without a token.",
     404: "No such run (or checkpoint, upload, evaluation, image).",
     409: "The run's current status does not allow this.",
-    413: "The body is larger than TORCHDASH_MAX_UPLOAD_BYTES.",
+    413: "The body is over TORCHDASH_MAX_UPLOAD_BYTES (a report: TORCHDASH_MAX_REPORT_BYTES).",
     422: "A parameter or body field is invalid; `detail[].loc` names it.",
 }
 

@@ -1,4 +1,5 @@
-"""The HTML pages: the runs list with the new-run form, and a run's page."""
+"""The HTML pages: the runs list with the new-run form, a run's page, compare, and the studies
+with a study's page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.errors import NotFoundError
 from app.runs import lifecycle
+from app.storage.tables import RunStudy
 from app.web.deps import SessionDep, SettingsDep
 from app.web.form_schema import schema_with_plugins
 from app.web.form_templates import form_templates
@@ -60,4 +62,21 @@ def compare_page(request: Request, ids: str = "") -> HTMLResponse:
     run_ids = [int(part) for part in ids.split(",") if part.strip().isdigit()]
     return TEMPLATES.TemplateResponse(
         request, "compare.html", {"title": "compare", "run_ids_json": _script_json(run_ids)}
+    )
+
+
+@router.get("/studies", response_class=HTMLResponse)
+def studies_page(request: Request) -> HTMLResponse:
+    """The studies, newest first, with their progress and best value."""
+    return TEMPLATES.TemplateResponse(request, "studies.html", {"title": "studies"})
+
+
+@router.get("/studies/{study_id}", response_class=HTMLResponse)
+def study_page(request: Request, study_id: int, session: SessionDep) -> HTMLResponse:
+    """A study's progress, trials and charts, followed live."""
+    study = session.get(RunStudy, study_id)
+    # A missing study still gets the page: it says so and links back to the list.
+    title, status = (f"{study.name} · study", 200) if study else ("study not found", 404)
+    return TEMPLATES.TemplateResponse(
+        request, "study.html", {"title": title, "study_id": study_id}, status_code=status
     )

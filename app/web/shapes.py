@@ -74,6 +74,9 @@ class RunPublic(BaseModel):
     # user's script: `script` is its path, args and env) or "external" (logged over REST).
     kind: str = "loop"
     script: dict[str, Any] | None = None
+    # The study it is a trial of (docs/api.md, "Studies"), and its Optuna trial number.
+    study_id: int | None = None
+    trial_number: int | None = None
     # Config, and what the worker learned of the model it built.
     config: dict[str, Any]
     max_epochs: int
@@ -121,7 +124,8 @@ class RunPublic(BaseModel):
         computed = {"progress", "queue_position", "estimated_start_at", "metric_names"}
         return cls(
             **{name: getattr(run, name) for name in cls.model_fields if name not in computed},
-            metric_names=config_metric_names(run.config),
+            # A run trained elsewhere has a free config: its names are those its epochs carry.
+            metric_names=config_metric_names(run.config) if run.kind != "external" else [],
             progress=Progress(batch=run.progress_batch, batches=run.progress_batches),
             queue_position=spot.position if spot else None,
             estimated_start_at=spot.estimated_start_at if spot else None,
@@ -254,6 +258,20 @@ class SweepRequest(BaseModel):
     group_name: str | None = Field(None, max_length=200, description="Default: 'sweep <time>'.")
     tags: Tags = Field(default_factory=list, description="Given to every run of the sweep.")
     notes: Notes = Field("", description="Given to every run of the sweep.")
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Runs per combination, seeded from the config's seed on: a seed group each.",
+    )
+
+
+class RepeatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: int = Field(
+        ge=1, le=64, description="How many copies, seeded with the seeds after the run's own."
+    )
 
 
 class SweepPublic(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from app.runs.executors.ray_job_env import load_job_secrets
 from app.runs.executors.worker_process import PREFLIGHT_FLAG, WARM_FLAG, WORKER_MODULE
 from app.settings import Settings
 from app.worker.execute import execute_run, exit_code
@@ -21,6 +22,7 @@ from app.worker.warm import serve_one_run
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    load_job_secrets()  # a Ray job's database URL and storage keys: not in its environment
     if args == [WARM_FLAG]:
         return serve_one_run(Settings())
     if args == [PREFLIGHT_FLAG]:

@@ -26,6 +26,7 @@ from app.settings import Settings
 from app.storage import checkpoint_rows
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import Checkpoint, RunStatus, Upload
+from app.studies.pruning import TrialReporter
 from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
@@ -33,6 +34,8 @@ from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gp
 from app.worker.reporter import DatabaseReporter
 from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
+from app.worker.trial_callbacks import TrialCallbacks
+from trainer.callbacks import Callbacks
 from trainer.checkpoints.store import (
     CheckpointError,
     list_checkpoints,
@@ -96,7 +99,10 @@ def _execute(
     if not worker.stop.signal_name:  # a signalled worker is being shut down: no evaluation
         _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
     status, reason = _end_status(stopped, worker.stop)
-    _finish(factory, run_id, status, error=reason)
+    if worker.stop.pruned and status == RunStatus.SUCCEEDED:
+        _finish(factory, run_id, status, error=None, stop_reason=worker.stop.pruned)
+    else:
+        _finish(factory, run_id, status, error=reason)
     return status
 
 
@@ -239,10 +245,15 @@ def _train(
 ) -> bool:
     """Train the run with its system metrics sampled alongside; whether it stopped early."""
     sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, worker.assigned_gpus)
+    callbacks: Callbacks = worker.reporter
+    with session_scope(factory) as session:
+        trial = TrialReporter.of_run(session, settings.sqlalchemy_url, run_id)
+    if trial is not None:  # a study's trial: its pruner may stop it at an epoch boundary
+        callbacks = TrialCallbacks(worker.reporter, trial, worker.stop)
     with sampler, plan.ranks or contextlib.nullcontext() as ranks:
         result = fit(
             plan.config,
-            worker.reporter,
+            callbacks,
             checkpoint_dir=worker.checkpoint_dir,
             should_stop=worker.stop,
             ranks=ranks,
@@ -274,8 +285,8 @@ def _close_after_failure(reporter: DatabaseReporter) -> None:
 def _end_status(stopped: bool, stop: StopSignal) -> tuple[RunStatus, str | None]:
     """The status and reason of a run whose training returned: it finished, or was stopped by a
     signal to the worker (interrupted, resumable) or by a cancel (cancelled)."""
-    if not stopped:
-        return RunStatus.SUCCEEDED, None
+    if not stopped or (stop.pruned and not stop.signal_name and not stop.requested):
+        return RunStatus.SUCCEEDED, None  # finished, or pruned by its study: finished early
     if stop.signal_name and not stop.cancel_asked():
         return RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
     return RunStatus.CANCELLED, None
@@ -362,8 +373,12 @@ def _evaluate_best(
 
 
 def _finish(
-    factory: sessionmaker[Session], run_id: int, status: RunStatus, error: str | None
+    factory: sessionmaker[Session],
+    run_id: int,
+    status: RunStatus,
+    error: str | None,
+    **values: str,
 ) -> None:
     log(f"run {run_id} {status.value}" + (f": {error}" if error else ""))
     with session_scope(factory) as session:
-        transition(session, run_id, status, allowed_from=[RunStatus.RUNNING], error=error)
+        transition(session, run_id, status, allowed_from=[RunStatus.RUNNING], error=error, **values)

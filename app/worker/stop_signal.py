@@ -1,4 +1,5 @@
-"""The loop's cooperative stop: a signal to the worker, or a cancel asked for through the API."""
+"""The loop's cooperative stop: a signal to the worker, a cancel asked for through the API, or a
+study's pruner."""
 
 from __future__ import annotations
 
@@ -26,12 +27,18 @@ class StopSignal:
         self.signal_name: str | None = None
         self.requested = False
         self.next_poll = 0.0
+        # Set when a study's pruner stopped the trial: it ends as finished, with this reason.
+        self.pruned: str | None = None
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.signal_name = signal.Signals(signum).name
 
+    def prune(self, reason: str) -> None:
+        """Stop at this epoch boundary: the study's pruner said so."""
+        self.pruned = reason
+
     def __call__(self) -> bool:
-        if self.signal_name or self.requested:
+        if self.signal_name or self.requested or self.pruned:
             return True
         now = time.monotonic()
         if now >= self.next_poll:  # throttled: a query every STOP_POLL_SECONDS, not every batch

@@ -1,10 +1,11 @@
 /* Entry of the compare page: loads each run named in the page (and, for a fork, its parent's
  * row at the fork epoch), then draws the charts and tables; re-fetched every 3 s while any run
- * still trains. Exposes `window.torchdashCompare` ({runs, points(metric), metrics()}) once drawn. */
+ * still trains. Exposes `window.torchdashCompare` ({runs, points(metric), bands(metric),
+ * metrics()}) once drawn. */
 
 import { $ } from "../shared/dom.js";
-import { chartedMetrics, drawCharts, pointCounts } from "./charts.js";
-import { renderBest, renderDiff } from "./tables.js";
+import { bandCount, chartLines, chartedMetrics, drawCharts, pointCounts } from "./charts.js";
+import { renderBest, renderDiff, renderGroups } from "./tables.js";
 
 const ACTIVE = new Set(["queued", "running"]);
 
@@ -36,9 +37,11 @@ function showError(message) {
 async function refresh(runIds) {
   try {
     const loaded = await Promise.all(runIds.map(load));
-    drawCharts(loaded);
-    window.torchdashCompare = { runs: loaded.map((l) => l.run.id), points: pointCounts, metrics: chartedMetrics };
-    renderBest(loaded);
+    const lines = chartLines(loaded);
+    drawCharts(loaded, lines);
+    window.torchdashCompare = { runs: loaded.map((l) => l.run.id), points: pointCounts, bands: bandCount, metrics: chartedMetrics };
+    renderBest(loaded, lines);
+    renderGroups(lines);
     renderDiff(loaded);
     if (loaded.some((l) => ACTIVE.has(l.run.status))) setTimeout(() => refresh(runIds), 3000);
   } catch (err) {

@@ -1,34 +1,69 @@
 /* The compare page's tables: best metrics per run (the metric it monitors, its best value by the
- * run's mode and that epoch, the lowest validation loss, counting only a fork's own epochs) and
- * the config fields that differ between the runs. */
+ * run's mode and that epoch, the lowest validation loss, counting only a fork's own epochs), the
+ * same as mean ± std over each seed group's runs, and the config fields that differ between the
+ * runs. */
 
 import { $, h } from "../shared/dom.js";
 import { flatten } from "../shared/config_paths.js";
 import { fmtMetric, fmtNum } from "../shared/format.js";
-import { COLORS } from "./charts.js";
+import { fmtMeanStd, meanStd } from "../shared/seed_groups.js";
 
-export function renderBest(loaded) {
+// {monitor, best (its epoch row), lowest (the row of the lowest val_loss)} of one loaded run.
+function bestOf(l) {
+  const own = l.epochs.filter((r) => !(l.run.fork_epoch !== null && r.epoch <= l.run.fork_epoch));
+  const monitor = l.run.monitor || "val_accuracy";
+  const sign = l.run.monitor_mode === "min" ? -1 : 1;
+  const value = (r) => (r.metrics || {})[monitor] ?? null;
+  const best = own.filter((r) => value(r) !== null)
+    .reduce((a, r) => (a === null || sign * value(r) > sign * value(a) ? r : a), null);
+  const lowest = own.reduce((a, r) => (a === null || r.val_loss < a.val_loss ? r : a), null);
+  return { monitor, best, bestValue: best && value(best), lowest };
+}
+
+/** The best-metrics table; `lines` (charts.js chartLines) give each run its line's colour. */
+export function renderBest(loaded, lines) {
+  const colorOf = new Map(lines.flatMap((line) => line.items.map((item) => [item, line.color])));
   const header = h("tr", {}, ["run", "status", "epochs", "monitor", "best", "at epoch", "lowest val loss", "forked from"].map((t) => h("th", { text: t })));
-  const rows = loaded.map((l, i) => {
-    const own = l.epochs.filter((r) => !(l.run.fork_epoch !== null && r.epoch <= l.run.fork_epoch));
-    const monitor = l.run.monitor || "val_accuracy";
-    const sign = l.run.monitor_mode === "min" ? -1 : 1;
-    const value = (r) => (r.metrics || {})[monitor] ?? null;
-    const best = own.filter((r) => value(r) !== null)
-      .reduce((a, r) => (a === null || sign * value(r) > sign * value(a) ? r : a), null);
-    const lowest = own.reduce((a, r) => (a === null || r.val_loss < a.val_loss ? r : a), null);
+  const rows = loaded.map((l) => {
+    const { monitor, best, bestValue, lowest } = bestOf(l);
     return h("tr", { "data-run-id": l.run.id },
-      h("td", {}, h("span", { class: "swatch", style: `background:${COLORS[i % COLORS.length]}` }), h("a", { href: `/runs/${l.run.id}`, text: `#${l.run.id} ${l.run.name}` })),
+      h("td", {}, h("span", { class: "swatch", style: `background:${colorOf.get(l)}` }), h("a", { href: `/runs/${l.run.id}`, text: `#${l.run.id} ${l.run.name}` })),
       h("td", {}, h("span", { class: `badge status-${l.run.status}`, text: l.run.status })),
       h("td", { text: `${l.run.epoch}/${l.run.max_epochs}` }),
       h("td", { class: "monitor", text: `${monitor} (${l.run.monitor_mode || "max"})` }),
-      h("td", { class: "num best-value", text: fmtMetric(monitor, best && value(best)) }),
+      h("td", { class: "num best-value", text: fmtMetric(monitor, bestValue) }),
       h("td", { class: "num", text: best ? String(best.epoch) : "–" }),
       h("td", { class: "num", text: fmtNum(lowest && lowest.val_loss) }),
       h("td", { text: l.run.parent_run_id !== null ? `#${l.run.parent_run_id} at epoch ${l.run.fork_epoch}` : "–" }),
     );
   });
   $("best-table").replaceChildren(h("thead", {}, header), h("tbody", {}, rows));
+}
+
+/** Mean ± std over each seed group's runs: best monitored value, last epoch's value, lowest
+ * validation loss; the card is hidden when the runs hold no seed group. */
+export function renderGroups(lines) {
+  const groups = lines.filter((line) => line.group);
+  $("group-card").hidden = !groups.length;
+  const header = h("tr", {}, ["seed group", "runs", "monitor", "best (mean ± std)", "last epoch (mean ± std)", "lowest val loss (mean ± std)"].map((t) => h("th", { text: t })));
+  const rows = groups.map((line) => {
+    const stats = line.items.map(bestOf);
+    const monitor = stats[0].monitor;
+    const last = line.items.map((l) => {
+      const row = l.epochs[l.epochs.length - 1];
+      return row ? (row.metrics || {})[monitor] ?? null : null;
+    });
+    const fmt = (v) => fmtMetric(monitor, v);
+    return h("tr", { "data-group": line.items[0].run.group_name },
+      h("td", {}, h("span", { class: "swatch", style: `background:${line.color}` }), line.label),
+      h("td", { text: line.items.map((l) => `#${l.run.id}`).join(", ") }),
+      h("td", { class: "monitor", text: monitor }),
+      h("td", { class: "num group-best", text: fmtMeanStd(meanStd(stats.map((s) => s.bestValue)), fmt) }),
+      h("td", { class: "num", text: fmtMeanStd(meanStd(last), fmt) }),
+      h("td", { class: "num", text: fmtMeanStd(meanStd(stats.map((s) => s.lowest && s.lowest.val_loss)), (v) => fmtNum(v)) }),
+    );
+  });
+  $("group-table").replaceChildren(h("thead", {}, header), h("tbody", {}, rows));
 }
 
 export function renderDiff(loaded) {

@@ -1,6 +1,7 @@
 /* Entry of the home page's "New run" form: builds the form from the schema and default config
  * embedded in the page, prefills it from another run or a template when asked, and wires the
- * reset button, change highlighting, the sweep rows, the JSON view, "Check" and submit.
+ * reset button, change highlighting, the sweep (grid rows, or a search's rows and options, and
+ * the seeds per run), the JSON view, "Check" and submit.
  * Exposes the form as `window.torchdashForm`. Custom widgets (widget_registry.js) register by
  * being imported here, before the form is built. */
 
@@ -10,6 +11,7 @@ import { makeResolver } from "./schema.js";
 import { createRunForm } from "./builder.js";
 import { locToPath } from "./errors.js";
 import { createSweepEditor, sweepGrid } from "./sweep.js";
+import { createSearchEditor } from "./search.js";
 import { loadSource, showChanges } from "./prefill.js";
 import { wireSubmit } from "./submit.js";
 import { wireTemplates } from "./templates_menu.js";
@@ -63,7 +65,30 @@ function init() {
     json.refresh();
   });
 
-  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), () => Object.keys(flatten(form.collect())));
+  const paths = () => Object.keys(flatten(form.collect()));
+  const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), paths);
+  const schema = readJson("run-config-schema") || {};
+  const search = createSearchEditor({ list: $("search-rows"), addButton: $("search-add"), datalist: $("sweep-paths"), paths, current: () => form.collect(), taskMetrics: (schema.ui || {}).task_metrics });
+  sweep.mode = () => (document.querySelector('input[name="sweep-mode"]:checked') || {}).value || "grid";
+  sweep.seeds = () => Number($("sweep-seeds").value || 1);
+  sweep.search = search;
+  for (const radio of document.querySelectorAll('input[name="sweep-mode"]')) {
+    radio.addEventListener("change", () => {
+      const searching = sweep.mode() === "search";
+      $("grid-mode").hidden = searching;
+      $("search-mode").hidden = !searching;
+      $("seeds-label").textContent = searching ? "Seeds per trial" : "Repeat with k seeds";
+      start.textContent = searching ? "Start study" : "Start";
+    });
+  }
+  if (new URLSearchParams(location.search).get("mode") === "search") {
+    // "New study" elsewhere links here: the sweep opens in its Search mode.
+    $("sweep-details").open = true;
+    const radio = document.querySelector('input[name="sweep-mode"][value="search"]');
+    radio.checked = true;
+    radio.dispatchEvent(new Event("change"));
+    if (!$("search-rows").children.length) search.addRow();
+  }
   const check = wireCheck($("check-button"), $("check-result"), form);
   wireSubmit({ formEl, form, start, sweep, getSource: () => source, estimate: check.estimateFor });
 }

@@ -1,4 +1,5 @@
-/* The run page's action buttons: Cancel, Resume (optionally with a new epoch limit) and Delete.
+/* The run page's action buttons: Cancel, Resume (optionally with a new epoch limit), Run again
+ * ×k (copies with new seeds, then the compare page of the run and its seed group) and Delete.
  * Each posts to the API, shows the answer in the header, and puts a failure's message beside
  * the buttons. */
 
@@ -40,6 +41,18 @@ export function wireActions({ runId, getRun, render }) {
       }
     } finally {
       $("resume-button").disabled = false;
+    }
+  });
+
+  $("repeat-button").addEventListener("click", async () => {
+    actionError.textContent = "";
+    $("repeat-button").disabled = true;
+    try {
+      const group = await api("POST", `/api/runs/${runId}/repeat`, { seeds: Number($("repeat-seeds").value) });
+      location.href = `/compare?ids=${[runId, ...group.runs.map((run) => run.id)].join(",")}`;
+    } catch (err) {
+      actionError.textContent = err.message;
+      $("repeat-button").disabled = false;
     }
   });
 

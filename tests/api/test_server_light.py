@@ -12,6 +12,8 @@ from tests.support.plugins import copy_example_plugins
 # Loaded by workers, never by the server: torch and torchvision take seconds to import, pandas a
 # third of a second (bench/server_light.py measures the server's start).
 WORKER_ONLY = ("torch", "torchvision", "sklearn", "pandas")
+# Loaded once a study exists (app/studies/), never at a start without one.
+STUDY_ONLY = ("optuna",)
 
 
 def _serve_once_and_list_modules(home: Path) -> list[str]:
@@ -24,9 +26,10 @@ def _serve_once_and_list_modules(home: Path) -> list[str]:
         f"app = create_app(Settings(home={str(home)!r}), dispatch=False)\n"
         "with TestClient(app, base_url='http://127.0.0.1') as client:\n"
         "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs', '/api/devices',\n"
-        "                '/api/plugins'):\n"
+        "                '/api/plugins', '/api/studies'):\n"
         "        assert client.get(url).status_code == 200, url\n"
-        f"print(' '.join(sorted(m for m in {(*WORKER_ONLY, 'alembic')!r} if m in sys.modules)))\n"
+        f"print(' '.join(sorted(m for m in {(*WORKER_ONLY, *STUDY_ONLY, 'alembic')!r} "
+        "if m in sys.modules)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True

@@ -4,8 +4,9 @@ loopback and real workers as Ray jobs, submitted through the Jobs API.
 
 The one fake is the GPU seam: the nodes' GPUs are logical (Ray hands them out and sets each
 job's CUDA_VISIBLE_DEVICES, but there is no GPU here), so the workers train on the CPU with
-TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU. One cluster serves the whole module (a cluster takes seconds
-to start); the node-loss test, which takes a node out, runs last and adds one back.
+TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU. One cluster serves every module of tests/cluster
+(tests/cluster/conftest.py; a cluster takes seconds to start); the node-loss test, which takes a
+node out, runs last here and adds one back.
 
 Run these alone with `pytest -m ray`.
 """
@@ -30,7 +31,7 @@ from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import StepMetric
 from tests.support.browser import field
-from tests.support.ray_cluster import RayTestCluster
+from tests.support.ray_cluster import RayTestCluster, cancel_everything, ray_serving, server_env
 from tests.support.runs import TINY_CONFIG
 from tests.support.s3_server import S3Server
 from tests.support.servers import free_port, spawn_server, wait_for_server
@@ -42,76 +43,15 @@ pytestmark = pytest.mark.ray
 # node, so two such runs are on two nodes, and a third has to wait.
 WHOLE_NODE = {"device": "cuda", "processes": 2}
 LONG = {"max_epochs": 400, "report_every_steps": 1}
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[RayTestCluster]:
-    cluster = RayTestCluster(nodes=2).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture
-def ray_settings(settings: Settings, postgres_url: str) -> Settings:
-    return Settings(home=settings.home, data_roots=settings.data_roots, database_url=postgres_url)
-
-
-def _env(cluster: RayTestCluster, settings: Settings) -> dict[str, str]:
-    return {
-        "TORCHDASH_EXECUTOR": "ray",
-        "TORCHDASH_RAY_ADDRESS": cluster.address,
-        "TORCHDASH_DATABASE_URL": settings.sqlalchemy_url,
-        # THE GPU FAKE SEAM: the nodes' GPUs are Ray's logical ones; the training is on the CPU.
-        "TORCHDASH_FAKE_GPUS_TRAIN_ON_CPU": "1",
-        "TORCHDASH_RAY_POLL_INTERVAL": "0.5",
-        "TORCHDASH_RAY_CANCEL_ANSWER_SECONDS": "120",
-    }
+# The batch of the first epoch (of 12 per rank: digits' 1,437 training samples, 64 a batch, two
+# ranks) at which the cancel test holds its workers.
+HOLD_STEP = 3
 
 
 @pytest.fixture
 def ray_server(ray_cluster: RayTestCluster, ray_settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = spawn_server(ray_settings, port, **_env(ray_cluster, ray_settings))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(base)
-        # Each test starts on an idle cluster: a run that has ended still holds its GPUs until its
-        # Ray job's processes have exited (the test before may have just finished its runs).
-        wait_until(lambda: _cluster_idle(base), 120, "the previous test's Ray jobs to exit")
+    with ray_serving(ray_cluster, ray_settings) as base:
         yield base
-    finally:
-        _cancel_everything(base)
-        server.terminate()
-        server.wait(timeout=15)
-
-
-def _cancel_everything(base: str) -> None:
-    """Leave the module's cluster free for the next test: cancel what is queued or training."""
-    try:
-        runs = httpx.get(f"{base}/api/runs", timeout=5).json()["runs"]
-        live = [run["id"] for run in runs if run["status"] in ("queued", "running")]
-        for run_id in live:
-            httpx.post(f"{base}/api/runs/{run_id}/cancel", timeout=5)
-        wait_until(
-            lambda: all(_run(base, r)["status"] not in ("queued", "running") for r in live),
-            120,
-            "the test's runs to end",
-        )
-    except httpx.HTTPError:
-        pass
-
-
-def _cluster_idle(base: str) -> bool:
-    nodes = httpx.get(f"{base}/api/devices", timeout=10).json()["cluster"]["nodes"]
-    return all(node["gpus_free"] == node["gpus_total"] for node in nodes)
-
-
-def _early_in_an_epoch(base: str, run_id: int) -> bool:
-    """The run's newest reported batch is in the first fifth of its epoch."""
-    progress = _run(base, run_id)["progress"]
-    return 0 < progress["batch"] < progress["batches"] / 5
 
 
 def _post(base: str, **changes: Any) -> dict[str, Any]:
@@ -127,6 +67,16 @@ def _run(base: str, run_id: int) -> dict[str, Any]:
 def _steps(base: str, run_id: int) -> list[int]:
     answer = httpx.get(f"{base}/api/runs/{run_id}/metrics", timeout=10).json()
     return [row["step"] for row in answer["steps"]]
+
+
+def _held(base: str, run_id: int) -> dict[str, Any] | None:
+    """The run, once it trains on a node and its log says it holds at batch HOLD_STEP (in DDP
+    the other rank waits for it there: both pass it only once released)."""
+    run = _run(base, run_id)
+    if run["status"] != "running" or not run["node"]:
+        return None
+    log = httpx.get(f"{base}/api/runs/{run_id}/log", timeout=10).json()["text"]
+    return run if f"held at step {HOLD_STEP}," in log else None
 
 
 def _training_on_a_node(base: str, run_id: int) -> dict[str, Any] | None:
@@ -161,15 +111,29 @@ def test_devices_show_the_cluster_and_submit_refuses_what_no_node_can_hold(
 
 
 def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint(
-    ray_server: str, ray_cluster: RayTestCluster
+    ray_cluster: RayTestCluster, ray_settings: Settings, tmp_path: Path
 ) -> None:
-    # One sample a batch: an epoch of several hundred steps, so a cancel sent early in an epoch
-    # reaches the worker (it looks every STOP_POLL_SECONDS) long before the epoch's end.
-    first, second, third = (
-        _post(ray_server, name=f"r{i}", **WHOLE_NODE, **{**LONG, "batch_size": 1}) for i in range(3)
-    )
-    a = wait_until(lambda: _training_on_a_node(ray_server, first["id"]), 180, "run 1 to train")
-    b = wait_until(lambda: _training_on_a_node(ray_server, second["id"]), 180, "run 2 to train")
+    # Every worker holds at its HOLD_STEP-th batch (a test-only fault hook, trainer/faults.py)
+    # until released: the cancel is in the database before the held run takes its next batch,
+    # so it stops there, mid-epoch, however fast or slow this machine trains.
+    release = tmp_path / "hold.release"
+    hold = {
+        "TORCHDASH_FAULT": f"hold@step:{HOLD_STEP}",
+        "TORCHDASH_FAULT_MARKER": str(tmp_path / "hold"),
+    }
+    with ray_serving(ray_cluster, ray_settings, **hold) as base:
+        try:
+            _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(base, ray_cluster, release)
+        finally:
+            release.touch()  # a failed test's held workers go on, to answer the clean-up's cancel
+
+
+def _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(
+    ray_server: str, ray_cluster: RayTestCluster, release: Path
+) -> None:
+    first, second, third = (_post(ray_server, name=f"r{i}", **WHOLE_NODE, **LONG) for i in range(3))
+    a = wait_until(lambda: _held(ray_server, first["id"]), 180, "run 1 to train, then hold")
+    b = wait_until(lambda: _held(ray_server, second["id"]), 180, "run 2 to train, then hold")
     assert a["node"] != b["node"]  # a whole node each
     assert a["assigned_gpus"] == b["assigned_gpus"] == ["0", "1"]  # as Ray numbered them there
     waiting = _run(ray_server, third["id"])
@@ -183,15 +147,16 @@ def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint
     log = httpx.get(f"{ray_server}/api/runs/{first['id']}/log", timeout=10).json()["text"]
     assert f"torchdash-run-{first['id']}-1-" in log and "placed on GPUs 0,1" in log
 
-    # The run on the node that is not the head: cancel it, and its checkpoint comes back.
+    # The run on the node that is not the head: cancel it while it holds, then let both go on.
     head = ray_cluster.head_node_id()[:8]
     other = a if head not in a["node"] else b
-    wait_until(lambda: _early_in_an_epoch(ray_server, other["id"]), 120, "an epoch's start")
     assert httpx.post(f"{ray_server}/api/runs/{other['id']}/cancel").status_code == 200
+    release.touch()
     ended = wait_until(lambda: _ended(ray_server, other["id"]), 120, "the cancel")
     assert ended["status"] == "cancelled" and ended["error"] is None  # the worker stopped itself
     *_, checkpoint = httpx.get(f"{ray_server}/api/runs/{other['id']}/checkpoints").json()
-    assert not checkpoint["complete"] and checkpoint["batches_done"] > 0  # the cancel's, mid-epoch
+    # The cancel's checkpoint, mid-epoch: the held batch was trained, the next one not.
+    assert not checkpoint["complete"] and checkpoint["batches_done"] == HOLD_STEP
     model = httpx.get(f"{ray_server}{checkpoint['model_url']}", timeout=30)
     assert model.status_code == 200
     state = torch.load(io.BytesIO(model.content), weights_only=True)
@@ -206,7 +171,7 @@ def test_two_runs_train_on_two_nodes_a_third_waits_and_cancel_saves_a_checkpoint
 def test_a_killed_server_is_replaced_and_adopts_its_cluster_run_by_job_id(
     ray_cluster: RayTestCluster, ray_settings: Settings
 ) -> None:
-    env = _env(ray_cluster, ray_settings)
+    env = server_env(ray_cluster, ray_settings)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     first = spawn_server(ray_settings, port, **env)
@@ -236,7 +201,7 @@ def test_a_killed_server_is_replaced_and_adopts_its_cluster_run_by_job_id(
     finally:
         for server in (first, second):
             if server is not None and server.poll() is None:
-                _cancel_everything(base)
+                cancel_everything(base)
                 server.terminate()
                 server.wait(timeout=15)
 
@@ -264,7 +229,7 @@ def test_a_worker_that_does_not_answer_the_cancel_is_stopped_through_ray(
     stopped through Ray (SIGTERM, then SIGKILL after the grace), and the run says why."""
     marker = tmp_path / "stuck-in-save"
     env = {
-        **_env(ray_cluster, ray_settings),
+        **server_env(ray_cluster, ray_settings),
         "TORCHDASH_RAY_CANCEL_ANSWER_SECONDS": "3",
         "TORCHDASH_RAY_STOP_GRACE_SECONDS": "2",
         "TORCHDASH_FAULT": "pause@save:1",
@@ -299,7 +264,7 @@ def test_with_s3_storage_a_checkpoint_written_on_another_node_comes_back(
     s3 = S3Server().start()
     storage = f"s3://{s3.bucket}/ray-{uuid.uuid4().hex[:8]}"
     env = {
-        **_env(ray_cluster, ray_settings),
+        **server_env(ray_cluster, ray_settings),
         **s3.credentials(),  # botocore reads them; the jobs get them in their environment
         "TORCHDASH_STORAGE": storage,
         "TORCHDASH_STORAGE_ENDPOINT": s3.endpoint,

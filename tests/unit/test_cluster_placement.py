@@ -4,11 +4,24 @@ run. (tests/cluster/test_ray_executor.py runs all of it against a real cluster.)
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from app.runs.cluster_placement import ClusterAllocator, NodeRoom
 from app.runs.executors.ray_cluster import RayNode
+from app.runs.executors.ray_failures import failure_reason
+from app.runs.executors.ray_job_env import (
+    SECRETS_FILE_VARIABLE,
+    WORKER_SAYS,
+    job_environment,
+    load_job_secrets,
+    write_secrets,
+)
 from app.runs.executors.ray_jobs import Job, RayJobExecutor, job_name, parse_job_name
 from app.settings import Settings
 from app.storage.tables import RunStatus
@@ -111,7 +124,15 @@ def test_a_jobs_end_without_the_workers_word_becomes_the_runs_reason() -> None:
     assert status == RunStatus.INTERRUPTED
     assert reason.startswith("the Ray node 10.0.0.3 (nnnnnnnn) was lost")
     status, reason = executor.describe_end(_info("FAILED", driver_exit_code=1), job)  # type: ignore[arg-type]
-    assert status == RunStatus.FAILED and "exited with code 1 without a final status" in reason
+    assert status == RunStatus.FAILED
+    assert reason.startswith("worker exited with code 1 on node 10.0.0.3 (nnnnnnnn) without")
+    assert reason.endswith("a final status: its log is empty")
+    no_torch = (
+        "Traceback (most recent call last):\n  ...\nModuleNotFoundError: No module named 'torch'\n"
+    )
+    status, reason = executor.describe_end(_info("FAILED", driver_exit_code=1), job, no_torch)  # type: ignore[arg-type]
+    assert status == RunStatus.FAILED
+    assert reason.startswith(f"torch is not importable by `{executor.python}` on node 10.0.0.3")
     status, _ = executor.describe_end(_info("FAILED", driver_exit_code=137), job)  # type: ignore[arg-type]
     assert status == RunStatus.INTERRUPTED  # SIGKILL, as the shell reports it
     status, reason = executor.describe_end(_info("STOPPED"), job)  # type: ignore[arg-type]
@@ -119,3 +140,71 @@ def test_a_jobs_end_without_the_workers_word_becomes_the_runs_reason() -> None:
     job.stopped_for_cancel = True
     status, reason = executor.describe_end(_info("STOPPED"), job)  # type: ignore[arg-type]
     assert status == RunStatus.CANCELLED and "did not stop within 60 s of the cancel" in reason
+
+
+def test_a_workers_reason_is_read_from_its_jobs_log() -> None:
+    root = "/opt/torchdash"
+    reason = failure_reason(
+        "/bin/sh: 1: /opt/td/bin/python: not found\n", 127, "/opt/td/bin/python", "b (4f3a)", root
+    )
+    assert reason == (
+        "the interpreter `/opt/td/bin/python` could not be run on node b (4f3a) "
+        "(/bin/sh: 1: /opt/td/bin/python: not found); set TORCHDASH_RAY_PYTHON to torchdash's "
+        "python there"
+    )
+    missing_app = (
+        "/usr/bin/python3: Error while finding module specification for 'app.worker' "
+        "(ModuleNotFoundError: No module named 'app')\n"
+    )
+    assert failure_reason(missing_app, 1, "python", "b", root) == (
+        "torchdash (app) is not importable by `python` on node b: the project must be at "
+        "/opt/torchdash on every node"
+    )
+    said = f"...\n{WORKER_SAYS}cannot read the secrets file /s.json (Permission denied): ...\n"
+    assert failure_reason(said, 1, "python", "b", root).startswith(
+        "cannot read the secrets file /s.json (Permission denied)"
+    )
+    assert failure_reason(said, 1, "python", "b", root).endswith("(node b)")
+
+
+def test_a_jobs_environment_holds_no_secret_and_names_its_secrets_file(tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path,
+        database_url="postgresql+psycopg://td:pw-123@db/td",
+        executor="ray",
+        ray_address="http://head:8265",
+    )
+    environ = {
+        "TORCHDASH_TOKEN": "tok-456",
+        "AWS_SECRET_ACCESS_KEY": "key-789",
+        "TORCHDASH_STORAGE_ENDPOINT": "http://s3:8333",
+    }
+    visible, secrets = job_environment(settings, "job-1", Path("/opt/torchdash"), environ)
+    assert not any(word in str(visible) for word in ("pw-123", "tok-456", "key-789"))
+    assert visible["TORCHDASH_STORAGE_ENDPOINT"] == "http://s3:8333"
+    assert visible[SECRETS_FILE_VARIABLE] == str(tmp_path.resolve() / "secrets" / "ray-jobs.json")
+    assert secrets == {
+        "TORCHDASH_DATABASE_URL": "postgresql+psycopg://td:pw-123@db/td",
+        "AWS_SECRET_ACCESS_KEY": "key-789",
+    }
+    write_secrets(settings.ray_secrets_path, secrets)
+    assert stat.S_IMODE(settings.ray_secrets_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(settings.ray_secrets_path.parent.stat().st_mode) == 0o700
+
+
+def test_a_worker_loads_its_secrets_file_or_says_why_it_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets_file = tmp_path / "secrets" / "ray-jobs.json"
+    write_secrets(secrets_file, {"TORCHDASH_DATABASE_URL": "sqlite:///x.db"})
+    monkeypatch.setenv(SECRETS_FILE_VARIABLE, str(secrets_file))
+    monkeypatch.delenv("TORCHDASH_DATABASE_URL", raising=False)
+    load_job_secrets()
+    assert os.environ["TORCHDASH_DATABASE_URL"] == "sqlite:///x.db"
+
+    monkeypatch.setenv(SECRETS_FILE_VARIABLE, str(tmp_path / "not-on-this-node.json"))
+    with pytest.raises(SystemExit):
+        load_job_secrets()
+    said = capsys.readouterr().err
+    assert said.startswith(f"{WORKER_SAYS}cannot read the secrets file {tmp_path}")
+    assert "(No such file or directory)" in said

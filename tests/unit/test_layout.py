@@ -17,8 +17,10 @@ ALLOWED = {
     "hardware": set(),
     "runs": {"storage", "hardware", "files"},
     "exports": {"storage", "files"},
-    "worker": {"runs", "storage", "exports", "hardware", "files"},
-    "web": {"runs", "storage", "exports", "hardware", "files"},
+    # Studies steer runs: they queue trials and read their rows (Optuna keeps the rest).
+    "studies": {"runs", "storage", "hardware"},
+    "worker": {"runs", "storage", "exports", "hardware", "files", "studies"},
+    "web": {"runs", "storage", "exports", "hardware", "files", "studies"},
     # HTTP only: the client reads the API's shapes, the CLI is built on the client.
     "client": {"web"},
     "cli": {"client", "web"},

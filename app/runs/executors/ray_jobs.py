@@ -1,11 +1,13 @@
 """The Ray executor: one Ray job per run attempt, submitted through the cluster's Jobs API.
 
-Each job is `python -m app.worker RUN_ID` and nothing else: torchdash never puts a user's text
-into an entrypoint (the Jobs API runs any command, see docs/cluster.md); the run's config
-travels through the database, the settings through the job's environment. The job asks Ray for
-the run's GPUs (`entrypoint_num_gpus`, which makes Ray set its `CUDA_VISIBLE_DEVICES`) or for
-one CPU, and is named after the run and the attempt (`job_name`), so a submit retried after a
-lost answer finds the job already there instead of starting the run twice.
+Each job is `<TORCHDASH_RAY_PYTHON> -m app.worker RUN_ID` and nothing else: torchdash never
+puts a user's text into an entrypoint (the Jobs API runs any command, see docs/cluster.md); the
+run's config travels through the database, the settings through the job's environment and its
+secrets through a file (ray_job_env.py). The job asks Ray for the run's GPUs
+(`entrypoint_num_gpus`, which makes Ray set its `CUDA_VISIBLE_DEVICES`) or for one CPU, and is
+named after the run and the attempt (`job_name`): a submit whose answer was lost is settled by
+looking the job up by that name before it is tried again or its run is failed, and a second try
+of the same name cannot start a second job.
 
 What the dispatcher keeps: the queue. It submits only what the allocator built here from the
 nodes' free resources lets start (app/runs/cluster_placement.py). Ray's view of what is used
@@ -17,7 +19,8 @@ a worker that has not stopped `ray_cancel_answer_seconds` after the cancel is st
 Ray (SIGTERM, then SIGKILL after RAY_JOB_STOP_WAIT_TIME_S, which jobs get set to
 `ray_stop_grace_seconds` so the SIGTERM's checkpoint can finish). After a server restart the
 next server adopts the jobs by their names (stored as the worker handle): their state lives in
-Ray. A job whose node was lost ends the run `interrupted`, resumable on any node.
+Ray. A job whose node was lost ends the run `interrupted`, resumable on any node; a job whose
+worker never got going fails its run with the reason from the job's log (ray_failures.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +42,8 @@ from app.hardware.inventory import Gpu
 from app.runs.cluster_placement import ClusterAllocator, NodeRoom
 from app.runs.executors.interface import Exited, WorkerHandle
 from app.runs.executors.ray_cluster import ClusterUnreachable, RayCluster, RayNode
+from app.runs.executors.ray_failures import failure_reason
+from app.runs.executors.ray_job_env import job_environment, write_secrets
 from app.runs.executors.worker_process import WORKER_MODULE
 from app.settings import Settings
 from app.storage.tables import RunStatus
@@ -55,6 +62,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ENDED = {"SUCCEEDED", "FAILED", "STOPPED"}
 # Ray's error types for a job whose supervisor (and so its worker) went with its node.
 NODE_LOST = {"JOB_SUPERVISOR_ACTOR_DIED", "JOB_SUPERVISOR_ACTOR_UNKNOWN_FAILURE"}
+# Tries of one submit whose answer is lost (each followed by a look-up of the job by its name).
+SUBMIT_TRIES = 3
 
 
 def job_name(run_id: int, attempt: int, run_created_at: datetime) -> str:
@@ -85,6 +94,9 @@ class Job:
     cancel_seen_at: float | None = None
     stopped_for_cancel: bool = False
     node_reported: bool = False
+    # Submitted, but neither the answer nor a look-up confirmed it (the cluster was away):
+    # the next look tells whether Ray has it.
+    unconfirmed: bool = False
     logged_unreachable: bool = field(default=False, repr=False)
 
 
@@ -203,66 +215,79 @@ class RayJobExecutor:
         run_created_at: datetime | None = None,
     ) -> WorkerHandle:
         name = job_name(run_id, attempt, run_created_at or datetime.now(UTC))
+        environment, secrets = self.job_environment(name)
+        try:
+            write_secrets(self.settings.ray_secrets_path, secrets)
+        except OSError as error:
+            raise OSError(
+                f"cannot write the Ray jobs' secrets file {self.settings.ray_secrets_path}: "
+                f"{error.strerror or error}"
+            ) from None
         options: dict[str, Any] = {
-            "entrypoint": f"python -m {WORKER_MODULE} {run_id}",
+            "entrypoint": f"{shlex.quote(self.python)} -m {WORKER_MODULE} {run_id}",
             "submission_id": name,
-            "runtime_env": {"env_vars": self.job_environment(name)},
+            "runtime_env": {"env_vars": environment},
             "metadata": {"torchdash_run": str(run_id), "attempt": str(attempt)},
         }
         if gpu_count:
             options.update(entrypoint_num_gpus=gpu_count, entrypoint_num_cpus=0)
         else:
             options.update(entrypoint_num_cpus=1)
+        self.jobs[run_id] = Job(name=name, gpus=gpu_count, unconfirmed=not self._submit(options))
+        return name
+
+    def _submit(self, options: dict[str, Any]) -> bool:
+        """Submit a job; True once Ray has it, False when the cluster could not be asked.
+
+        An answer lost on the way back (a timeout, a dropped connection) does not say whether
+        the job was made: the job is looked up by its name before it is submitted again, and
+        raises OSError (the run fails) only when Ray refused it or said it has no such job."""
+        name = options["submission_id"]
         last_error: Exception | None = None
-        for _ in range(3):  # a lost answer is retried: the same name cannot start a second job
+        known: bool | None = None
+        for _ in range(SUBMIT_TRIES):
             try:
                 self.client().submit_job(**options)
-                break
+                return True
             except RuntimeError as error:
                 if "already exists" in str(error):
-                    break  # an earlier try of this very submit got through
+                    return True  # an earlier try of this very submit got through
                 raise OSError(f"Ray refused the job: {_first_line(error)}") from None
             except Exception as error:  # requests' connection errors, the client's own start
                 last_error = error
                 self._client = None
-                time.sleep(1)
-        else:
-            raise OSError(
-                f"the Ray cluster at {self.settings.ray_address} did not answer: "
-                f"{_first_line(last_error)}"
-            )
-        self.jobs[run_id] = Job(name=name, gpus=gpu_count)
-        return name
-
-    def job_environment(self, name: str) -> dict[str, str]:
-        """The worker's settings (the server's TORCHDASH_* and AWS_* variables, its paths made
-        absolute) and how its job stops (RAY_JOB_STOP_WAIT_TIME_S)."""
-        settings = self.settings
-        forwarded = {
-            key: value
-            for key, value in os.environ.items()
-            if (key.startswith("TORCHDASH_") or key.startswith("AWS_"))
-            and key not in ("TORCHDASH_TOKEN", "TORCHDASH_HOST", "TORCHDASH_PORT")
-        }
-        python_path = os.pathsep.join(
-            part for part in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if part
+                logger.warning("submitting %s: no answer from Ray (%s)", name, _first_line(error))
+            known = self._job_known(name)
+            if known:
+                return True  # the answer was lost, the job was made
+            time.sleep(1)
+        if known is None:
+            logger.warning("%s: Ray could not be asked whether it has the job; watching it", name)
+            return False
+        raise OSError(
+            f"the Ray cluster at {self.settings.ray_address} did not take the job {name}: "
+            f"{_first_line(last_error)}"
         )
-        return {
-            **forwarded,
-            "TORCHDASH_HOME": str(settings.home_dir),
-            "TORCHDASH_DATABASE_URL": settings.sqlalchemy_url,
-            "TORCHDASH_DATA_ROOTS": ",".join(map(str, settings.allowed_data_roots)),
-            "TORCHDASH_PLUGINS_DIR": str(settings.plugins_path),
-            **(
-                {"TORCHDASH_STORAGE": _absolute_storage(settings.storage)}
-                if settings.storage
-                else {}
-            ),
-            "TORCHDASH_RAY_JOB": name,
-            "PYTHONPATH": python_path,
-            "PYTHONUNBUFFERED": "1",
-            "RAY_JOB_STOP_WAIT_TIME_S": str(settings.ray_stop_grace_seconds),
-        }
+
+    def _job_known(self, name: str) -> bool | None:
+        """Whether Ray has a job of this name; None when Ray could not be asked."""
+        try:
+            self.client().get_job_info(name)
+            return True
+        except RuntimeError:  # Ray answered: no such job
+            return False
+        except Exception:
+            self._client = None
+            return None
+
+    @property
+    def python(self) -> str:
+        """The interpreter the jobs run the worker with (TORCHDASH_RAY_PYTHON)."""
+        return self.settings.ray_python or sys.executable
+
+    def job_environment(self, name: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The job's environment (no secret in it) and the secrets for its file."""
+        return job_environment(self.settings, name, PROJECT_ROOT, dict(os.environ))
 
     def adopt(self, run_id: int, handle: WorkerHandle) -> bool:
         parsed = parse_job_name(handle)
@@ -295,6 +320,13 @@ class RayJobExecutor:
                 info = self.client().get_job_info(job.name)
             except RuntimeError as error:  # Ray no longer knows the job
                 del self.jobs[run_id]
+                if job.unconfirmed:  # its submit's answer was lost, and it never got there
+                    reason = (
+                        f"could not start a worker: the Ray cluster did not take its job "
+                        f"{job.name} (the submit's answer was lost)"
+                    )
+                    exited.append(Exited(run_id, RunStatus.FAILED, reason))
+                    continue
                 reason = f"the Ray cluster no longer knows its job {job.name}: {_first_line(error)}"
                 exited.append(Exited(run_id, RunStatus.INTERRUPTED, reason))
                 continue
@@ -305,13 +337,14 @@ class RayJobExecutor:
                 self._client = None
                 break
             job.logged_unreachable = False
+            job.unconfirmed = False
             job.status = str(info.status)
             if info.driver_node_id and job.node_id != info.driver_node_id:
                 job.node_id = info.driver_node_id
                 job.node_reported = False
             if job.status in ENDED:
                 del self.jobs[run_id]
-                exited.append(Exited(run_id, *self.describe_end(info, job)))
+                exited.append(Exited(run_id, *self.describe_end(info, job, self._log_of(info))))
         return exited
 
     def placed(self) -> dict[int, str]:
@@ -352,8 +385,19 @@ class RayJobExecutor:
                     logger.warning("run %s: Ray's stop_job failed: %s", run_id, error)
                     self._client = None
 
-    def describe_end(self, info: JobDetails, job: Job) -> tuple[RunStatus, str]:
-        """What a run whose job ended without the worker's final status becomes, and why."""
+    def _log_of(self, info: JobDetails) -> str:
+        """A failed job's log, where its worker's reason is; empty for other ends."""
+        if str(info.status) != "FAILED" or info.driver_exit_code is None:
+            return ""
+        try:
+            return self.client().get_job_logs(info.submission_id or "")
+        except Exception as error:  # the reason is then the exit code alone
+            logger.warning("could not read the log of %s: %s", info.submission_id, error)
+            return ""
+
+    def describe_end(self, info: JobDetails, job: Job, log: str = "") -> tuple[RunStatus, str]:
+        """What a run whose job ended without the worker's final status becomes, and why;
+        `log` is the job's log, where a worker that never got going said why."""
         status, message = str(info.status), _first_line(info.message or "")
         if status == "STOPPED":
             if job.stopped_for_cancel:
@@ -371,9 +415,10 @@ class RayJobExecutor:
         if code is not None and (code < 0 or code > 128):
             return RunStatus.INTERRUPTED, f"worker killed by signal {abs(code) % 128} on Ray"
         if code is not None:
-            return RunStatus.FAILED, (
-                f"worker exited with code {code} without a final status; see the log"
-            )
+            node = next((n.label for n in self._nodes if n.node_id == job.node_id), None)
+            where = node or (job.node_id or "unknown")[:8]
+            reason = failure_reason(log, code, self.python, where, str(PROJECT_ROOT))
+            return RunStatus.FAILED, reason
         return RunStatus.FAILED, f"its Ray job {job.name} failed: {message or status}"
 
     def client(self) -> JobSubmissionClient:
@@ -398,13 +443,6 @@ class RayJobExecutor:
 
 def _import_ray() -> None:
     import ray.job_submission  # noqa: F401
-
-
-def _absolute_storage(storage: str) -> str:
-    """TORCHDASH_STORAGE as the job gets it: a bucket as is, a folder made absolute."""
-    if storage.startswith("s3://"):
-        return storage
-    return str(Path(storage).expanduser().resolve())
 
 
 def _less(room: NodeRoom, gpus: int) -> NodeRoom:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, status
 
 from app.errors import ConfigError, ConflictError
-from app.runs import lifecycle, queue, sweeps
+from app.runs import lifecycle, queue, seed_groups, sweeps
 from app.runs.config_checks import check_run_config
 from app.runs.lifecycle import RunSortKey
 from app.storage import checkpoint_rows, metrics, rollups
@@ -32,6 +32,7 @@ from app.web.shapes import (
     ForkRequest,
     MetricsPublic,
     QueueMove,
+    RepeatRequest,
     ResumeRequest,
     RunPublic,
     RunsPublic,
@@ -139,6 +140,7 @@ def create_sweep(
         tags=request.tags,
         notes=request.notes,
         gpus=gpu_limits,
+        seeds=request.seeds,
     )
     session.commit()
     runs = [lifecycle.get_run(session, run.id) for run in created]
@@ -278,6 +280,8 @@ def fork_run(
     gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
     source = lifecycle.get_run(session, run_id)
+    if source.kind == "external":
+        raise ConflictError(f"run {run_id} was trained elsewhere: it has no run config to fork")
     checkpoint = checkpoint_rows.find_checkpoint(session, run_id, request.epoch)
     if checkpoint is None or not checkpoint.complete:
         raise ConflictError(f"run {run_id} has no checkpoint of finished epoch {request.epoch}")
@@ -303,6 +307,31 @@ def fork_run(
     session.commit()
     # The answer is read before the dispatcher wakes: it is the run as queued, not as started.
     answer = public_run(session, settings, lifecycle.get_run(session, run.id))
+    if dispatcher is not None:
+        dispatcher.wake()
+    return answer
+
+
+@router.post(
+    "/runs/{run_id}/repeat",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue copies of a run's config with new seeds, in one group (a seed group)",
+    responses=errors(400, 404, 409, 422),
+)
+def repeat_run(
+    run_id: RowId,
+    request: RepeatRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    gpu_limits: GpuLimitsDep,
+) -> SweepPublic:
+    group, created = seed_groups.repeat_run(
+        session, run_id, request.seeds, settings.allowed_data_roots, gpu_limits
+    )
+    session.commit()
+    runs = [lifecycle.get_run(session, run.id) for run in created]
+    answer = SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
     if dispatcher is not None:
         dispatcher.wake()
     return answer

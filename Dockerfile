@@ -1,5 +1,6 @@
 # torchdash, CPU image. The same install steps as the Makefile's `install` and `data` targets;
-# keep the torch pins in sync with TORCH_PINS there.
+# keep the torch pins in sync with TORCH_PINS there. Its CUDA sibling is Dockerfile.gpu: every
+# line from WORKDIR on is the same in both (tests/unit/test_docker_pins.py checks it).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,7 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /srv/torchdash
 
-# The CPU builds of the Makefile's pins (a CUDA image would start from an nvidia/cuda base).
+# The CPU builds of the Makefile's pins (Dockerfile.gpu: the CUDA builds, from PyTorch's image).
 RUN pip install torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu
 
 COPY pyproject.toml README.md ./
@@ -20,6 +21,7 @@ COPY trainer ./trainer
 COPY templates ./templates
 COPY static ./static
 COPY examples ./examples
+COPY torchdash_track ./torchdash_track
 RUN pip install -e '.[cluster]'
 
 RUN useradd --create-home --uid 1000 torchdash \

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pydantic import ValidationError
-
 from app import cli
 
 
@@ -29,7 +27,10 @@ def main(argv: list[str] | None = None) -> None:
         from app.storage.copy import run_copy_command
 
         parser.exit(run_copy_command(args.source, args.target))
-    from app.settings import Settings  # here: a client command starts without pydantic-settings
+    # Here, not at the top: a client command starts without pydantic and pydantic-settings.
+    from pydantic import ValidationError
+
+    from app.settings import Settings
 
     try:
         settings = Settings()

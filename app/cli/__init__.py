@@ -1,6 +1,7 @@
 """The `torchdash` command line's client commands: submit, script, sweep, runs, show, logs,
 watch, cancel, resume, fork, download, study (create, show, stop, resume, add), studies. They
-talk to a server over HTTP through the Python client (app/client/) and never import torch.
+talk to a server over HTTP through the Python client (app/client/), `runs` through the standard
+library alone (reads.py: it must answer at once), and never import torch.
 
 `register(commands)` adds them to the `torchdash` parser (app/__main__.py); `run(args)` runs
 the one that was parsed and returns the exit code.
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
 STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 SORT_KEYS = [
     "id", "name", "status", "created_at", "started_at", "finished_at", "epoch",
@@ -168,7 +171,20 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the parsed client command; its exit code."""
-    from app.cli.commands import run_command
+    """Run the parsed client command; its exit code. Output piped into a reader that has gone
+    (`torchdash runs | head -1`) ends the command quietly, as `ls | head` does."""
+    try:
+        if args.client_command == "runs":  # the listing skips the client's imports (reads.py)
+            from app.cli.reads import runs
 
-    return run_command(args)
+            code = runs(args)
+        else:
+            from app.cli.commands import run_command
+
+            code = run_command(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush is silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code

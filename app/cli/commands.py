@@ -33,6 +33,8 @@ def run_command(args: argparse.Namespace) -> int:
     except httpx.TransportError as error:
         print(f"torchdash: error: cannot reach {args.url}: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # the reader of our output has gone: app/cli/__init__.py ends quietly
+        raise
     except (OSError, ValueError) as error:  # a config file that is missing or not JSON, a --set
         print(f"torchdash: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -102,28 +104,7 @@ def sweep(client: Client, args: argparse.Namespace) -> int:
         output.print_json(result)
     else:
         print(f"sweep {result.group_name!r}: {len(result.runs)} runs queued")
-        print(output.runs_table(result.runs))
-    return 0
-
-
-def runs(client: Client, args: argparse.Namespace) -> int:
-    page = client.runs(
-        args.status,
-        tag=args.tag,
-        text=args.text,
-        sort=args.sort,
-        order=args.order,
-        limit=args.limit,
-        offset=args.offset,
-    )
-    if args.json:
-        output.print_json(page)
-    elif page.runs:
-        print(output.runs_table(page.runs))
-        shown = f"{args.offset + 1}-{args.offset + len(page.runs)}"
-        print(f"({shown} of {page.count})")
-    else:
-        print("no runs")
+        print(output.runs_table([run.model_dump(mode="json") for run in result.runs]))
     return 0
 
 
@@ -169,6 +150,11 @@ def watch_run(client: Client, run_id: int, as_json: bool = False) -> int:
         if as_json:
             print(json.dumps(output.event_json(event)), flush=True)
         else:
+            if event.run is not None and event.run.status == "queued":
+                # The stream's run events may lack the queue's place (computed per listing):
+                # the run's own page has it.
+                if event.run.queue_position is None:
+                    event.run = client.run(run_id)
             view.update(event)
         if event.run is not None and event.run.status in TERMINAL_STATUSES:
             return EXIT_CODES[event.run.status]
@@ -276,7 +262,6 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "submit": submit,
     "script": script,
     "sweep": sweep,
-    "runs": runs,
     "show": show,
     "logs": logs,
     "watch": watch,

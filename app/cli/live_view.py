@@ -1,16 +1,21 @@
 """`torchdash watch`: a live terminal view of a run from its event stream.
 
-A progress bar within the epoch, the last epoch's named metrics, the ETA. On a terminal
+A progress bar within the epoch, the last epoch's named metrics, the ETA; while the run is
+queued, its place in the queue, its estimated start and what it waits for. On a terminal
 the block is redrawn in place; into a pipe or a file it prints one line per change instead, so a
 log of it stays readable.
 """
 
 from __future__ import annotations
 
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TextIO
 
-from app.client import RunEvent
-from app.web.shapes import EpochPublic, RunPublic
+from app.cli.units import duration
+
+if TYPE_CHECKING:
+    from app.client import RunEvent
+    from app.web.shapes import EpochPublic, RunPublic
 
 BAR_WIDTH = 30
 
@@ -42,6 +47,25 @@ def epoch_line(row: EpochPublic) -> str:
         for name, value in row.metrics.items()
     )
     return f"epoch {row.epoch}: {named} · {row.seconds:.1f} s"
+
+
+def queue_place(run: RunPublic, now: datetime | None = None) -> str:
+    """A queued run's place, its estimated start and what it waits for, e.g.
+    ` · 2nd in the queue · starts in about 4 m 10 s · waiting for a free slot`."""
+    parts = []
+    if run.queue_position is not None:
+        parts.append(f"{ordinal(run.queue_position)} in the queue")
+    if run.estimated_start_at is not None:
+        wait = (run.estimated_start_at - (now or datetime.now(UTC))).total_seconds()
+        parts.append(f"starts in about {duration(wait)}" if wait > 0 else "starts any moment")
+    if run.waiting_reason:
+        parts.append(run.waiting_reason)
+    return "".join(f" · {part}" for part in parts)
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 class LiveView:
@@ -89,6 +113,8 @@ class LiveView:
         if run is None:
             return "waiting for the run..."
         text = f"run {run.id} {run.name} · {run.status} · epoch {run.epoch}/{run.max_epochs}"
+        if run.status == "queued":
+            text += queue_place(run)
         return text + (f" · {run.error}" if run.error else "")
 
     def _redraw(self) -> None:

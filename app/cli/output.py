@@ -1,20 +1,28 @@
-"""What the CLI prints: plain tables for people, the API's JSON for scripts (`--json`)."""
+"""What the CLI prints: plain tables for people, the API's JSON for scripts (`--json`).
+
+Imports nothing heavy at load (the shapes only for type checking): `torchdash runs` prints its
+table from the API's JSON without pydantic.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from app.cli.units import duration, size
 
-from app.client import RunEvent
-from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
-from app.web.study_shapes import StudyPublic
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from app.client import RunEvent
+    from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
+    from app.web.study_shapes import StudyPublic
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump_json"):
         print(value.model_dump_json(indent=2))
     elif isinstance(value, dict):
         print(json.dumps(value, indent=2))
@@ -57,28 +65,37 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _progress(run: RunPublic) -> str:
+def _progress(epoch: int, max_epochs: int) -> str:
     """The last epoch of its limit; a run trained elsewhere has none (its `max_epochs` is 0)."""
-    return f"{run.epoch}/{run.max_epochs}" if run.max_epochs else str(run.epoch)
+    return f"{epoch}/{max_epochs}" if max_epochs else str(epoch)
 
 
-def runs_table(runs: Sequence[RunPublic]) -> str:
-    """One line a run; `best` is the best value of the metric it monitors (`monitor`)."""
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """One line a run (the API's JSON of a RunPublic); `best` is the best value of the metric it
+    monitors (`monitor`)."""
     return table(
         ["id", "status", "epoch", "monitor", "best", "name", "group"],
         [
             (
-                run.id,
-                run.status,
-                _progress(run),
-                run.monitor,
-                run.best_metric,
-                run.name,
-                run.group_name,
+                run["id"],
+                run["status"],
+                _progress(run["epoch"], run["max_epochs"]),
+                run.get("monitor"),
+                run.get("best_metric"),
+                run["name"],
+                run.get("group_name"),
             )
             for run in runs
         ],
     )
+
+
+def run_duration(run: RunPublic, now: datetime | None = None) -> float | None:
+    """Seconds the run has trained: start to finish, or to `now` while it runs."""
+    if run.started_at is None:
+        return None
+    end = run.finished_at or now or datetime.now(UTC)
+    return max(0.0, (end - run.started_at).total_seconds())
 
 
 def run_summary(run: RunPublic) -> str:
@@ -88,7 +105,7 @@ def run_summary(run: RunPublic) -> str:
     lines = [
         f"run {run.id}: {run.name}",
         f"  status      {run.status}" + (" (stop requested)" if run.stop_requested else ""),
-        f"  epoch       {_progress(run)}"
+        f"  epoch       {_progress(run.epoch, run.max_epochs)}"
         + (
             f" (batch {run.progress.batch}/{run.progress.batches})"
             if run.status == "running"
@@ -104,6 +121,9 @@ def run_summary(run: RunPublic) -> str:
         f"  device      {_cell(run.device)}",
         f"  created     {run.created_at:%Y-%m-%d %H:%M:%S} UTC",
     ]
+    trained = run_duration(run)
+    if trained is not None:
+        lines.append(f"  duration    {duration(trained)}")
     if run.parent_run_id is not None:
         lines.append(f"  forked from run {run.parent_run_id} at epoch {run.fork_epoch}")
     if run.group_name:
@@ -117,9 +137,17 @@ def epochs_table(epochs: Sequence[EpochPublic]) -> str:
     """One line an epoch: every named metric the epochs have, then the learning rate and time."""
     names = list(dict.fromkeys(name for e in epochs for name in e.metrics))
     return table(
-        ["epoch", *names, "lr", "seconds"],
-        [(e.epoch, *(e.metrics.get(name) for name in names), e.lr, e.seconds) for e in epochs],
+        ["epoch", *names, "lr", "time"],
+        [
+            (e.epoch, *(e.metrics.get(n) for n in names), _lr(e.lr), duration(e.seconds))
+            for e in epochs
+        ],
     )
+
+
+def _lr(lr: float | None) -> str | None:
+    """Three significant digits: a learning rate of 1e-05 is not 0.0000."""
+    return None if lr is None else f"{lr:.3g}"
 
 
 def checkpoints_table(checkpoints: Sequence[CheckpointPublic], monitor: str | None = None) -> str:
@@ -139,7 +167,7 @@ def checkpoints_table(checkpoints: Sequence[CheckpointPublic], monitor: str | No
                 "yes" if c.complete else "partial",
                 value(c),
                 "best" if c.best else "",
-                c.size_bytes,
+                size(c.size_bytes),
             )
             for c in checkpoints
         ],

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
+from app.client.errors import ApiError as ApiError  # re-exported: raised by every method
+from app.client.statuses import TERMINAL_STATUSES
 from app.web.shapes import (
     CheckpointPublic,
     EpochPublic,
@@ -24,33 +26,8 @@ from app.web.shapes import (
 )
 from app.web.study_shapes import StudiesPublic, StudyDetail, StudyPublic
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 # The server pings every 15 s on a quiet stream: a read longer than this means it is gone.
 STREAM_READ_TIMEOUT = 60.0
-
-
-class ApiError(Exception):
-    """An answer of 4xx or 5xx: `status`, and the server's `detail` (a message, or a list of
-    field errors whose `loc` names the field)."""
-
-    def __init__(self, status: int, detail: Any) -> None:
-        self.status = status
-        self.detail = detail
-        super().__init__(f"HTTP {status}: {describe(detail)}")
-
-
-def describe(detail: Any) -> str:
-    """The server's `detail` as one line: field errors as `body.optimizer.lr: <message>`."""
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = ".".join(str(part) for part in item.get("loc", []))
-                parts.append(f"{loc}: {item.get('msg', item)}" if loc else str(item.get("msg")))
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    return str(detail)
 
 
 @dataclass

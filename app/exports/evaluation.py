@@ -8,8 +8,6 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from app.errors import NotFoundError
 
 if TYPE_CHECKING:  # the server never imports torch; only the worker builds an Evaluation
@@ -76,6 +74,8 @@ def render_thumbnail(evaluation: dict[str, Any], number: int, run_id: int) -> by
     flat = bytes(
         value for row in pixels for pixel in row for value in ((pixel,) if grayscale else pixel)
     )
+    from PIL import Image  # here: only a request for an example's image needs Pillow
+
     image = Image.frombytes("L" if grayscale else "RGB", (width, height), flat)
     scale = max(1, THUMBNAIL_SIDE // max(width, height))
     image = image.resize((width * scale, height * scale), Image.Resampling.NEAREST)

@@ -3,8 +3,11 @@
 A chart of a run with 100,000 steps needs about 2,000 points. Reading 100,000 rows to pick them
 costs more than the whole answer may take, so every flush of step rows also keeps, for a few
 bucket widths (16, 256 and 4,096 steps), the lowest and the highest loss of each bucket with their
-steps. A chart read takes the narrowest width whose buckets fit, a few hundred rows at most; the
-lowest and highest point of every bucket keep the series' peaks and dips (its shape).
+steps. A chart read takes the widest width whose buckets still give at least the points it asks
+for, merged into as many groups as fit the request, a few thousand rows at most;
+the lowest and highest point of every bucket keep the series' peaks and dips (its shape). A
+width whose buckets fit under the request would answer with a fraction of it: 80 points to a
+chart asking for 320 of 10,000 steps.
 """
 
 from __future__ import annotations
@@ -113,24 +116,42 @@ def _buckets(run_id: int, width: int, rows: Sequence[dict[str, Any]]) -> list[di
     return buckets
 
 
+def _order(loss: float, nan_first: bool = False) -> tuple[bool, float]:
+    """A sort key on the loss where a NaN (a diverged step) never wins as lowest or highest."""
+    nan = loss != loss
+    return (not nan if nan_first else nan, 0.0 if nan else loss)
+
+
 def chart_points(session: Session, run_id: int, max_points: int) -> list[Point] | None:
-    """About `max_points` points or fewer keeping the series' shape; None when the step rows
-    themselves should be read (few enough, or written before rollups existed)."""
+    """About `max_points` points (never more) keeping the series' shape; None when the step
+    rows themselves should be read (few enough that even the narrowest buckets would give fewer
+    points, or written before rollups existed)."""
     last = session.scalar(select(func.max(StepMetric.step)).where(StepMetric.run_id == run_id))
     if last is None or last <= max_points:
         return None
-    fitting = [w for w in WIDTHS if 2 * (last // w + 1) <= max_points]
-    width = fitting[0] if fitting else WIDTHS[-1]
+    # Two points (lowest, highest) a bucket: the widest width with enough buckets reads fewest rows.
+    enough = [w for w in WIDTHS if 2 * (last // w) >= max_points]
+    if not enough:
+        return None  # under 8 x max_points steps: the step rows are few enough to read
+    width = enough[-1]
     rows = session.execute(
         select(
             StepRollup.min_step, StepRollup.min_loss, StepRollup.min_epoch,
             StepRollup.max_step, StepRollup.max_loss, StepRollup.max_epoch,
-        ).where(StepRollup.run_id == run_id, StepRollup.width == width)
+        )
+        .where(StepRollup.run_id == run_id, StepRollup.width == width)
+        .order_by(StepRollup.bucket)
     ).all()  # fmt: skip
     if len(rows) < last // width:  # written before rollups existed: read the step rows instead
         return None
+    # Neighbouring buckets merged into max_points / 2 groups (lowest and highest of each): the
+    # answer holds about max_points points, whatever the width's count.
+    group = -(-len(rows) // max(1, max_points // 2))
     points: set[Point] = set()
-    for row in rows:
-        points.add((row[0], row[1], row[2]))
-        points.add((row[3], row[4], row[5]))
+    for start in range(0, len(rows), group):
+        members = rows[start : start + group]
+        low = min(members, key=lambda row: _order(row[1]))
+        high = max(members, key=lambda row: _order(row[4], nan_first=True))
+        points.add((low[0], low[1], low[2]))
+        points.add((high[3], high[4], high[5]))
     return sorted(points)

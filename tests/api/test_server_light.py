@@ -44,3 +44,24 @@ def test_server_process_never_imports_torch(tmp_path: Path) -> None:
     assert first_start == ["alembic"]  # it migrates the new database, and loads nothing else
     # Every later start finds the database at the newest revision and skips Alembic too.
     assert _serve_once_and_list_modules(tmp_path) == []
+
+
+# What a request loads when it first needs it, never the import of the app: the cluster, object
+# storage, GPU and search libraries, image and array libraries, an HTTP client (and the click,
+# rich and pygments its command line pulls in).
+LOADED_ON_FIRST_USE = (
+    "torch", "ray", "boto3", "botocore", "pandas", "optuna", "pynvml", "numpy", "PIL",
+    "sklearn", "httpx", "rich", "alembic", "psycopg", "psycopg2",
+)  # fmt: skip
+
+
+def test_importing_the_app_loads_no_driver_storage_cluster_or_gpu_library() -> None:
+    probe = (
+        "import sys\n"
+        "import app.main\n"
+        f"print(' '.join(sorted(m for m in {LOADED_ON_FIRST_USE!r} if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == []

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 DEMO_FOLDER = "digits-images"
 
 
 def write_digits_image_folder(root: Path, per_class: int | None = None) -> Path:
     """Write `root/digits-images/{train,val}/<digit>/<n>.png` (every 5th image to val)."""
+    # Here, not at the top: the server reads DEMO_FOLDER and must not load numpy, PIL, sklearn.
+    import numpy as np
+    from PIL import Image
     from sklearn.datasets import load_digits
 
     target = root / DEMO_FOLDER

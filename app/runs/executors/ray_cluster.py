@@ -13,8 +13,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from app.runs.cluster_placement import node_label
 
 # How long one look at the cluster may take before it counts as unreachable.
@@ -49,6 +47,8 @@ class RayCluster:
     """Looks at the cluster whose dashboard is at `address` (http://head:8265)."""
 
     def __init__(self, address: str) -> None:
+        import httpx  # here: a server on the local executor never loads it (nor its CLI's rich)
+
         self.address = address
         self.http = httpx.Client(base_url=address, timeout=REQUEST_SECONDS)
 
@@ -67,6 +67,8 @@ class RayCluster:
         self.http.close()
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        import httpx
+
         try:
             response = self.http.get(path, params=params)
             response.raise_for_status()

@@ -1,0 +1,198 @@
+"""The server answers its first request at once and idles small, side by side with MLflow.
+
+In one run, alternating: `python -m app serve` (the command `make run` serves with) and
+`mlflow server --workers 1`, each on a fresh home: seconds from spawning to the first 200 of
+its health route (torchdash `/healthz`, MLflow `/health`), then the resident memory after 3 s
+idle: the server process alone, and its whole process tree (torchdash's tree holds its warm
+worker, a process with torch imported, waiting for a run; MLflow's its uvicorn worker).
+Then the 10,000-point read: a run with 10,000 step losses, read whole, torchdash's
+`GET /api/runs/{id}/metrics` against MLflow's `MlflowClient.get_metric_history`.
+
+MLflow runs from a virtual environment of its own, never the project's (MLflow pins packages the
+project uses): `python -m venv /work/mlflow-venv && /work/mlflow-venv/bin/pip install mlflow`,
+or name another one with TORCHDASH_BENCH_MLFLOW_PYTHON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import Result
+from bench.live_server import ROOT, free_port
+
+MLFLOW_PYTHON = os.environ.get("TORCHDASH_BENCH_MLFLOW_PYTHON", "/work/mlflow-venv/bin/python")
+REPEATS = 3
+POINTS = 10_000
+READS = 7
+
+# Runs inside MLflow's environment: log POINTS losses, then time READS full reads.
+MLFLOW_READ = f"""
+import json, statistics, sys, time
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+client = MlflowClient(sys.argv[1])
+run = client.create_run(client.create_experiment("bench")).info.run_id
+now = int(time.time() * 1000)
+for start in range(0, {POINTS}, 1000):
+    client.log_batch(run, metrics=[Metric("loss", 1 / (s + 1), now, s)
+                                   for s in range(start, start + 1000)])
+times = []
+for _ in range({READS}):
+    started = time.perf_counter()
+    history = client.get_metric_history(run, "loss")
+    times.append(time.perf_counter() - started)
+assert len(history) == {POINTS}, len(history)
+print(json.dumps(statistics.median(times)))
+"""
+
+
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of `pid` alone and of it with every descendant, in MB."""
+
+    def rss(p: int) -> float:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def descendants(p: int) -> list[int]:
+        children = [
+            child
+            for task in Path(f"/proc/{p}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+        return [int(c) for c in children] + [d for c in children for d in descendants(int(c))]
+
+    return rss(pid), rss(pid) + sum(rss(d) for d in descendants(pid))
+
+
+def wait_for(url: str, started: float) -> float:
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - started > 120:
+            raise RuntimeError(f"{url} did not answer within 120 s")
+        time.sleep(0.005)
+
+
+def start(command: list[str], health: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def torchdash_once(home: Path, read: bool) -> tuple[float, float, float, float | None]:
+    port = free_port()
+    env = {"TORCHDASH_HOME": str(home), "TORCHDASH_PORT": str(port)}
+    started = time.perf_counter()
+    server = start([sys.executable, "-m", "app", "serve"], "/healthz", port, env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_for(f"{base}/healthz", started)
+        time.sleep(3)
+        alone, tree = tree_rss_mb(server.pid)
+        return ready, alone, tree, torchdash_read(base) if read else None
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def torchdash_read(base: str) -> float:
+    run = httpx.post(f"{base}/api/runs/external", json={"name": "bench"}).json()
+    steps = [{"step": s + 1, "epoch": 1, "loss": 1 / (s + 1)} for s in range(POINTS)]
+    httpx.post(f"{base}/api/runs/{run['id']}/report", json={"steps": steps}, timeout=60)
+    url = f"{base}/api/runs/{run['id']}/metrics"
+    with httpx.Client() as client:
+        assert len(client.get(url).json()["steps"]) == POINTS
+        times = []
+        for _ in range(READS):
+            started = time.perf_counter()
+            client.get(url).json()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def mlflow_once(home: Path, read: bool) -> tuple[float, float, float, float | None]:
+    port = free_port()
+    command = [
+        MLFLOW_PYTHON, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--default-artifact-root", str(home / "artifacts"), "--workers", "1",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    server = start(command, "/health", port, {})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_for(f"{base}/health", started)
+        time.sleep(3)
+        alone, tree = tree_rss_mb(server.pid)
+        seconds = None
+        if read:
+            out = subprocess.run(
+                [MLFLOW_PYTHON, "-c", MLFLOW_READ, base], capture_output=True, text=True,
+                check=True,
+            )  # fmt: skip
+            seconds = json.loads(out.stdout)
+        return ready, alone, tree, seconds
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run() -> list[Result]:
+    if not Path(MLFLOW_PYTHON).exists():
+        sys.exit(f"no MLflow python at {MLFLOW_PYTHON}: see this file's docstring")
+    ours: list[tuple[float, float, float, float | None]] = []
+    theirs: list[tuple[float, float, float, float | None]] = []
+    for repeat in range(REPEATS):
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "t").mkdir()
+            (Path(folder) / "m").mkdir()
+            torchdash_once(Path(folder) / "t", read=False)  # creates the database: not timed
+            ours.append(torchdash_once(Path(folder) / "t", read=repeat == 0))
+            mlflow_once(Path(folder) / "m", read=False)  # creates its database likewise
+            theirs.append(mlflow_once(Path(folder) / "m", read=repeat == 0))
+    t = [statistics.median(column) for column in list(zip(*ours, strict=True))[:3]]
+    m = [statistics.median(column) for column in list(zip(*theirs, strict=True))[:3]]
+    t_read, m_read = ours[0][3], theirs[0][3]
+    assert t_read is not None and m_read is not None
+    load = os.getloadavg()[1]
+    return [
+        Result(
+            "issue 27. server start to its first answer ≤ 0.6 s (an existing home)",
+            f"{t[0]:.2f} s (median of {REPEATS})",
+            f"`mlflow server --workers 1`: {m[0]:.2f} s (×{m[0] / t[0]:.1f}); load {load:.1f}",
+            t[0] <= 0.6,
+        ),
+        Result(
+            "issue 27. idle server ≤ 60 MB resident",
+            f"server process {t[1]:.0f} MB; with its warm worker (torch imported) {t[2]:.0f} MB",
+            f"MLflow: main process {m[1]:.0f} MB, its tree {m[2]:.0f} MB"
+            f" (×{m[2] / t[1]:.1f} of torchdash's server process)",
+            t[1] <= 60,
+        ),
+        Result(
+            "issue 27. the full read of 10,000 step points ≥ 10× MLflow's",
+            f"{t_read * 1000:.0f} ms (GET /api/runs/{{id}}/metrics, median of {READS})",
+            f"MLflow `get_metric_history`: {m_read * 1000:.0f} ms (×{m_read / t_read:.1f})",
+            m_read / t_read >= 10,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result.row())

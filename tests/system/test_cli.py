@@ -133,7 +133,10 @@ def test_cancel_then_resume_and_watch_exit_codes(server: str, tmp_path: Path) ->
         json.loads(line)
         for line in torchdash(server, "watch", str(run_id), "--json").stdout.splitlines()
     ]
-    assert events[0]["event"] == "run" and events[-1]["data"]["status"] == "cancelled"
+    # An ended run's status comes after its last rows (a run that started before the cancel has
+    # system or epoch rows to send first).
+    assert events[-1]["event"] == "run" and events[-1]["data"]["status"] == "cancelled"
+    assert [event["event"] for event in events].count("run") == 1
     chunks = torchdash(server, "logs", str(run_id), "--json").stdout.splitlines()
     plain = torchdash(server, "logs", str(run_id)).stdout  # empty when it never started
     assert "".join(json.loads(chunk)["text"] for chunk in chunks) == plain

@@ -25,6 +25,7 @@ from app.web.auth import guard_responses, install_auth
 from app.web.error_handlers import install_error_handlers
 from app.web.event_stream import EventHub
 from app.web.finite_json import install_finite_json
+from app.web.openapi_document import install_openapi
 from app.web.routes import (
     checkpoints,
     devices,
@@ -133,4 +134,5 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.include_router(pages.router)
     app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_openapi(app)
     return app

@@ -16,10 +16,10 @@ from typing import Any, get_type_hints
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sse_starlette import EventSourceResponse
+from starlette.routing import BaseRoute
 
 from app.web.run_create import RunCreate, ScriptRunCreate
 
@@ -50,7 +50,7 @@ def document_event_streams(document: dict[str, Any], app: FastAPI) -> None:
     for path, route in _api_routes(app.routes, ""):
         if get_type_hints(route.endpoint).get("return") is not EventSourceResponse:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             ok = document["paths"][path][method.lower()]["responses"]["200"]
             ok["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
 

@@ -16,6 +16,7 @@ from app.hardware.inventory import gpu_inventory
 from app.runs.dispatcher import Dispatcher
 from app.runs.executors.local import LocalProcessExecutor
 from app.runs.executors.ray_jobs import RayJobExecutor
+from app.runs.queue import Lanes
 from app.settings import Settings
 from app.storage.engine import create_tables, make_engine, make_session_factory
 from app.storage.notifications import RunListener
@@ -25,6 +26,7 @@ from app.web.auth import guard_responses, install_auth
 from app.web.error_handlers import install_error_handlers
 from app.web.event_stream import EventHub
 from app.web.finite_json import install_finite_json
+from app.web.openapi_document import install_openapi
 from app.web.routes import (
     checkpoints,
     devices,
@@ -120,7 +122,10 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     poll_interval = settings.event_poll_interval
     if settings.uses_postgresql:  # notifications wake the pollers: their own look can be slow
         poll_interval = settings.notified_poll_interval
-    app.state.event_hub = EventHub(factory, poll_interval, settings.max_concurrent_runs)
+    # What a queued run's estimated start is reckoned on; a cluster's nodes place runs there.
+    gpu_lanes = () if cluster is not None else tuple(gpu.index for gpu in gpus)
+    app.state.queue_lanes = Lanes(settings.max_concurrent_runs, gpu_lanes)
+    app.state.event_hub = EventHub(factory, poll_interval, app.state.queue_lanes)
     install_error_handlers(app)
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)
@@ -133,4 +138,5 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.include_router(pages.router)
     app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_openapi(app)
     return app

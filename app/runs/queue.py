@@ -5,20 +5,23 @@ after every run there is; moving a run to the top ranks it one below the lowest 
 the bottom one above the highest. The dispatcher only reads the order.
 
 `queue_outlook` is the one place that says where a queued run stands and when it should start:
-the running runs' remaining time and that of the queued runs ahead of it, shared over the run
-slots, each run's epoch time taken from its finished epochs, else from its preflight estimate.
+the dispatcher's placement replayed over the running runs' remaining time and that of the queued
+runs ahead of it, on the CPU slots and, one lane each, the server's GPUs (with its strict GPU
+reservation), each run's epoch time taken from its finished epochs, else from its preflight
+estimate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
+from app.runs.placement import Allocator, Held
 from app.storage import metrics
 from app.storage.tables import Run, RunStatus, utcnow
 
@@ -65,13 +68,32 @@ def move_in_queue(session: Session, run_id: int, position: QueuePosition) -> Non
 @dataclass(frozen=True)
 class QueueSpot:
     position: int  # 1-based, in start order
-    estimated_start_at: datetime | None  # naive UTC; None when a run ahead has no estimate
+    estimated_start_at: datetime | None  # naive UTC; None when its start cannot be told
+
+
+@dataclass(frozen=True)
+class Lanes:
+    """What runs start on, for the estimate: CPU slots (TORCHDASH_MAX_CONCURRENT_RUNS) and the
+    server's GPU set. No GPUs (none here, or the Ray executor, whose nodes place runs): every
+    run counts as one slot."""
+
+    slots: int = 1
+    gpus: tuple[int, ...] = ()
 
 
 def queue_outlook(
-    session: Session, slots: int, now: datetime | None = None
+    session: Session, lanes: Lanes | int, now: datetime | None = None
 ) -> dict[int, QueueSpot]:
-    """Every queued run's place in the queue and estimated start, by run id."""
+    """Every queued run's place in the queue and estimated start, by run id.
+
+    The dispatcher's own placement (app/runs/placement.py: queue order, a run that cannot start
+    lets a later one that can, strict GPU reservation) replayed over time: each running run
+    frees its lanes (its `assigned_gpus`, else a CPU slot) when its remaining time is up, and
+    each queued run, once placed, holds its lanes for its own. A lane held for a time nobody can
+    tell (no finished epoch, no preflight estimate) never frees, so a run that needs it has no
+    estimate, while one that does not still has."""
+    if isinstance(lanes, int):
+        lanes = Lanes(slots=lanes)
     now = now or utcnow()
     queued_ids = list(session.scalars(queued_in_order()).all())
     if not queued_ids:
@@ -89,21 +111,78 @@ def queue_outlook(
             session, [*queued_ids, *(run.id for run in running)]
         ).items()
     }
-    # When each slot frees up, in seconds from now; None: busy for a time nobody can tell.
-    free_at: list[float | None] = [remaining_seconds(run, epoch_seconds) for run in running]
-    free_at += [0.0] * max(slots - len(free_at), 0)
-    outlook: dict[int, QueueSpot] = {}
-    for position, run_id in enumerate(queued_ids, start=1):
-        known = [t for t in free_at if t is not None]
-        start = min(known) if known and len(known) == len(free_at) else None
-        outlook[run_id] = QueueSpot(
-            position, None if start is None else now + timedelta(seconds=start)
+    holding = [
+        Holding(Held(run.id, _lanes_of(run, lanes)), remaining_seconds(run, epoch_seconds))
+        for run in running
+    ]
+    waiting = [
+        (
+            run_id,
+            _placed_config(queued[run_id], lanes),
+            remaining_seconds(queued[run_id], epoch_seconds),
         )
-        if start is not None and free_at:
-            slot = free_at.index(start)
-            duration = remaining_seconds(queued[run_id], epoch_seconds)
-            free_at[slot] = None if duration is None else start + duration
-    return outlook
+        for run_id in queued_ids
+    ]
+    starts = replay_starts(Allocator(lanes.gpus, lanes.slots), holding, waiting)
+    return {
+        run_id: QueueSpot(
+            position,
+            None if starts.get(run_id) is None else now + timedelta(seconds=starts[run_id]),
+        )
+        for position, run_id in enumerate(queued_ids, start=1)
+    }
+
+
+@dataclass(frozen=True)
+class Holding:
+    held: Held
+    ends: float | None  # seconds from now; None: a time nobody can tell
+
+
+def replay_starts(
+    allocator: Allocator,
+    holding: list[Holding],
+    waiting: list[tuple[int, dict[str, Any], float | None]],
+) -> dict[int, float]:
+    """Seconds from now at which each waiting `(run_id, config, duration)` starts, placed by
+    `allocator` at each moment a lane frees; a run left out cannot be told (or never starts)."""
+    starts: dict[int, float] = {}
+    pending = list(waiting)
+    at = 0.0
+    while pending:
+        holding = [h for h in holding if h.ends is None or h.ends > at]
+        decisions = allocator.plan(
+            [(r, config) for r, config, _ in pending], [h.held for h in holding]
+        )
+        durations = {run_id: duration for run_id, _, duration in pending}
+        settled: set[int] = set()
+        for decision in decisions:
+            if decision.impossible is not None:
+                settled.add(decision.run_id)  # the dispatcher fails it: it never starts
+            elif decision.starts:
+                settled.add(decision.run_id)
+                starts[decision.run_id] = at
+                duration = durations[decision.run_id]
+                ends = None if duration is None else at + duration
+                holding.append(Holding(Held(decision.run_id, decision.gpus), ends))
+        pending = [entry for entry in pending if entry[0] not in settled]
+        later = [h.ends for h in holding if h.ends is not None and h.ends > at]
+        if not later:
+            break  # what is left waits on lanes held for a time nobody can tell
+        at = min(later)
+    return starts
+
+
+def _lanes_of(run: Run, lanes: Lanes) -> tuple[int, ...]:
+    """The GPUs a running run holds (none: a CPU slot, or every run when lanes has no GPUs)."""
+    if not lanes.gpus:
+        return ()
+    return tuple(int(gpu) for gpu in run.assigned_gpus or [])
+
+
+def _placed_config(run: Run, lanes: Lanes) -> dict[str, Any]:
+    """What the allocator reads of a queued run; with no GPU lanes, a run that takes a slot."""
+    return dict(run.config or {}) if lanes.gpus else {}
 
 
 def remaining_seconds(run: Run, epoch_seconds: dict[int, float | None]) -> float | None:

@@ -13,6 +13,7 @@ from app.files import RunFiles
 from app.runs.cluster_placement import ClusterGpus
 from app.runs.dispatcher import Dispatcher
 from app.runs.lifecycle import get_run
+from app.runs.queue import Lanes
 from app.settings import Settings
 from app.storage.engine import session_scope
 
@@ -69,6 +70,11 @@ def get_gpu_limits(request: Request) -> list[int] | ClusterGpus | None:
     return [gpu.index for gpu in request.app.state.gpus]
 
 
+def get_queue_lanes(request: Request) -> Lanes:
+    """The CPU slots and GPU lanes a queued run's estimated start is reckoned on."""
+    return request.app.state.queue_lanes
+
+
 def get_files(request: Request) -> RunFiles:
     """Where runs' files live (TORCHDASH_STORAGE): one store for the server's life."""
     return request.app.state.files
@@ -79,4 +85,5 @@ SessionDep = Annotated[Session, Depends(get_session)]
 DispatcherDep = Annotated[Dispatcher | None, Depends(get_dispatcher)]
 ExistingRunId = Annotated[int, Depends(existing_run_id)]
 GpuLimitsDep = Annotated[list[int] | ClusterGpus | None, Depends(get_gpu_limits)]
+QueueLanesDep = Annotated[Lanes, Depends(get_queue_lanes)]
 FilesDep = Annotated[RunFiles, Depends(get_files)]

@@ -31,7 +31,7 @@ from sse_starlette import ServerSentEvent
 
 from app.errors import NotFoundError
 from app.runs.lifecycle import get_run
-from app.runs.queue import queue_outlook
+from app.runs.queue import Lanes, queue_outlook
 from app.runs.state_machine import TERMINAL
 from app.storage import metrics, system_metrics
 from app.storage.engine import session_scope
@@ -110,12 +110,12 @@ class Batch:
         return chunk
 
 
-def read_batch(session: Session, run_id: int, cursor: Cursor, slots: int = 1) -> Batch:
+def read_batch(session: Session, run_id: int, cursor: Cursor, lanes: Lanes | int = 1) -> Batch:
     """The run and its rows past `cursor` (the cursor is not moved). A queued run carries its
-    place in the queue and estimated start, as `GET /api/runs/{id}` gives them (`slots`: the
-    runs that may train at once)."""
+    place in the queue and estimated start, as `GET /api/runs/{id}` gives them (`lanes`: the
+    CPU slots and GPUs runs train on)."""
     run = get_run(session, run_id)
-    spot = queue_outlook(session, slots).get(run.id) if run.status == "queued" else None
+    spot = queue_outlook(session, lanes).get(run.id) if run.status == "queued" else None
     epochs = metrics.read_epochs(session, run_id, cursor.epoch)
     steps = metrics.read_steps(session, run_id, cursor.step, limit=MAX_STEPS_PER_READ)
     system = system_metrics.read_samples(
@@ -175,10 +175,12 @@ def _event(name: str, data: str, cursor: Cursor) -> SseEvent:
 class EventHub:
     """One database poller per watched run, fanning its batches out to every subscriber."""
 
-    def __init__(self, factory: sessionmaker[Session], interval: float, slots: int = 1) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], interval: float, lanes: Lanes | int = 1
+    ) -> None:
         self.factory = factory
         self.interval = interval
-        self.slots = slots  # runs that may train at once, for a queued run's estimated start
+        self.lanes = lanes  # what runs train on, for a queued run's estimated start
         self.subscribers: dict[int, set[asyncio.Queue[Batch | None]]] = {}
         self.pollers: dict[int, asyncio.Task[None]] = {}
         # PostgreSQL's notifications wake a poller before its interval is up (`wake`).
@@ -201,7 +203,7 @@ class EventHub:
 
     def _read(self, run_id: int, cursor: Cursor) -> Batch:
         with session_scope(self.factory) as session:
-            return read_batch(session, run_id, cursor, self.slots)
+            return read_batch(session, run_id, cursor, self.lanes)
 
     async def stream(self, run_id: int, cursor: Cursor) -> AsyncIterator[bytes]:
         """Events for one client from `cursor` on, until it goes away or the run is deleted."""

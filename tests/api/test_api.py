@@ -18,6 +18,33 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_openapi_documents_both_run_bodies_and_links_a_created_run(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    create = document["paths"]["/api/runs"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body["anyOf"] == [
+        {"$ref": "#/components/schemas/RunCreate"},
+        {"$ref": "#/components/schemas/ScriptRunCreate"},
+    ]
+    schemas = document["components"]["schemas"]
+    assert "script" in schemas["ScriptRunCreate"]["properties"]
+    assert {"data", "model", "tags"} <= set(schemas["RunCreate"]["properties"])
+    links = create["responses"]["201"]["links"]
+    assert links["read_run"] == {
+        "operationId": "read_run_api_runs__run_id__get",
+        "parameters": {"run_id": "$response.body#/id"},
+    }
+    assert {"update_run", "delete_run", "cancel_run", "resume_run", "fork_run"} <= set(links)
+    assert {"read_metrics", "read_log", "read_checkpoints"} <= set(links)
+    assert "stream_run_events" not in links  # a stream never ends: nothing to chain after it
+    events = document["paths"]["/api/runs/{run_id}/events"]["get"]["responses"]["200"]
+    assert "text/event-stream" in events["content"]
+    study_links = document["paths"]["/api/studies"]["post"]["responses"]["201"]["links"]
+    assert "read_study" in study_links
+    fork_links = document["paths"]["/api/runs/{run_id}/fork"]["post"]["responses"]["201"]["links"]
+    assert "read_run" in fork_links
+
+
 def test_schema_describes_the_config(client: TestClient) -> None:
     schema = client.get("/api/schema/run-config").json()
     assert {"data", "model", "loss", "optimizer", "batch_size", "max_epochs"} <= set(

@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.runs.state_machine import transition
 from app.settings import Settings
+from app.storage.engine import session_scope
 from app.storage.tables import RunStatus
 from tests.support.runs import TINY_CONFIG
 
@@ -282,3 +285,30 @@ def test_bad_early_stopping_is_a_422_naming_the_field(
 ) -> None:
     response = client.post("/api/runs", json={**TINY_CONFIG, "early_stopping": early_stopping})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == loc
+
+
+def test_a_queued_runs_start_estimate_counts_gpu_lanes_and_reservations(
+    settings: Settings,
+) -> None:
+    gpu_settings = settings.model_copy(update={"gpus": ["0", "1"]})  # TORCHDASH_GPUS=0,1
+    app = create_app(gpu_settings, dispatch=False)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+
+        def make(**changes: Any) -> dict[str, Any]:
+            response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
+            assert response.status_code == 201, response.text
+            return response.json()
+
+        # On GPU 0 for 3 epochs of 2 s; GPU 1 is free.
+        holder = make(device="auto", max_epochs=3, estimated_epoch_seconds=2.0)
+        with session_scope(app.state.session_factory) as session:
+            transition(session, holder["id"], RunStatus.RUNNING, assigned_gpus=["0"])
+        pair = make(device="cuda", processes=2, max_epochs=2, estimated_epoch_seconds=1.0)
+        single = make(device="auto", max_epochs=1, estimated_epoch_seconds=1.0)
+        on_cpu = make(device="cpu", max_epochs=1, estimated_epoch_seconds=1.0)
+        runs = {run["id"]: run for run in client.get("/api/runs").json()["runs"]}
+    first = _start(runs[on_cpu["id"]])  # the CPU slot is free: a GPU run holds no slot
+    # The 2-GPU run reserves GPU 1 and starts when the holder ends; the 1-GPU run may not take
+    # the reserved GPU, so it starts after the pair.
+    assert (_start(runs[pair["id"]]) - first).total_seconds() == pytest.approx(6)
+    assert (_start(runs[single["id"]]) - first).total_seconds() == pytest.approx(8)

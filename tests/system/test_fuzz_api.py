@@ -8,6 +8,14 @@ workers train runs in tests/system/test_cli.py against a spawned server. One run
 for real before the fuzzing, so routes that read checkpoints, logs, the evaluation and its images
 have something to serve.
 
+Three ways in, each bounded by a constant here:
+- every operation with bodies and parameters built from its schemas (valid by the schema);
+- every operation with negative data (schemathesis's negative mode: a wrong type, a missing
+  required field, a value out of its bounds): each must be refused with a documented 4xx;
+- chains that follow the document's OpenAPI links (app/web/openapi_document.py): create a run
+  (or a study), then read, edit, cancel, resume, fork, delete it, read its metrics, log and
+  checkpoints, in orders Hypothesis picks.
+
 Generic over the operations: a route another module adds is fuzzed without a change here.
 Event streams never end, so for them the test reads the status and headers and closes.
 """
@@ -24,7 +32,8 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis import GenerationMode
 
 from app.main import create_app
 from app.runs.state_machine import transition
@@ -36,6 +45,21 @@ from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
 CHECKS = ["not_a_server_error", "status_code_conformance", "response_schema_conformance"]
+# The cost knobs: cases per operation and mode, chains and their length.
+POSITIVE_EXAMPLES = 10
+NEGATIVE_EXAMPLES = 2
+CHAINS = 20
+CHAIN_STEPS = 6
+# The bodies a chain starts from. A schema-built run config is almost never accepted (it must
+# also pass the cross-field checks: data and model kinds that fit, files that exist), and the
+# two per-operation tests fuzz those bodies already; a chain needs the run or study made.
+CHAIN_ROOTS: dict[tuple[str, str], dict] = {
+    ("POST", "/api/runs"): {**TINY_CONFIG, "max_epochs": 1},
+    ("POST", "/api/studies"): {
+        "config": TINY_CONFIG,
+        "space": [{"field": "optimizer.lr", "type": "choice", "choices": [0.01, 0.001]}],
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +102,7 @@ def _train_one_run(base: str, config: Settings) -> None:
     assert execute_run(run["id"], config) == RunStatus.SUCCEEDED
 
 
-def _load_schema() -> schemathesis.BaseSchema:
+def _load_schema(mode: GenerationMode) -> schemathesis.BaseSchema:
     """The app's /openapi.json, read at collection time (schemathesis needs it to make one test
     per operation; its lazy `from_fixture` does not run under pytest 9)."""
     home = Path(tempfile.mkdtemp(prefix="torchdash-openapi-"))
@@ -86,10 +110,13 @@ def _load_schema() -> schemathesis.BaseSchema:
         document = create_app(Settings(home=home), dispatch=False).openapi()
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    return schemathesis.openapi.from_dict(document)
+    loaded = schemathesis.openapi.from_dict(document)
+    loaded.config.generation.update(modes=[mode])
+    return loaded
 
 
-schema = _load_schema()
+schema = _load_schema(GenerationMode.POSITIVE)
+negative_schema = _load_schema(GenerationMode.NEGATIVE)
 
 
 def _streams_events(case: schemathesis.Case) -> bool:
@@ -97,16 +124,70 @@ def _streams_events(case: schemathesis.Case) -> bool:
     return "text/event-stream" in ok.get("content", {})
 
 
+def _settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,  # the same cases every run: a failure here is reproducible
+    )
+
+
 @schema.parametrize()
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,  # the same cases every run: a failure here is reproducible
-)
+@_settings(POSITIVE_EXAMPLES)
 def test_every_operation_answers_within_its_contract(
     case: schemathesis.Case, fuzz_base: str
 ) -> None:
+    _call_and_check(case, fuzz_base)
+
+
+@negative_schema.parametrize()
+@_settings(NEGATIVE_EXAMPLES)
+def test_every_operation_refuses_negative_data_within_its_contract(
+    case: schemathesis.Case, fuzz_base: str
+) -> None:
+    # The checks fail the test on a 5xx or a status the operation does not document.
+    _call_and_check(case, fuzz_base)
+
+
+def test_linked_operations_answer_within_their_contract(fuzz_base: str) -> None:
+    """Chains along the OpenAPI links: each step acts on a run or study an earlier one made."""
+    checks = [getattr(schemathesis.checks, name) for name in CHECKS]
+    # An event stream never ends: the per-operation tests read its head.
+    machine = schema.exclude(path_regex=r"/events$").as_state_machine()
+
+    class Chains(machine):  # type: ignore[misc, valid-type]
+        def before_call(self, case: schemathesis.Case) -> None:
+            root = CHAIN_ROOTS.get((case.method.upper(), case.operation.path))
+            if root is not None:
+                case.body = root
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict:
+            return {"base_url": fuzz_base, "timeout": 30}
+
+        def validate_response(
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: object = None,
+            **kwargs: object,
+        ) -> None:
+            case.validate_response(response, checks=checks, transport_kwargs=kwargs or None)
+
+    Chains.run(
+        settings=settings(
+            max_examples=CHAINS,
+            stateful_step_count=CHAIN_STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            phases=[Phase.generate],
+        )
+    )
+
+
+def _call_and_check(case: schemathesis.Case, fuzz_base: str) -> None:
+    """Send the case and check its answer (an event stream's 200: its head only)."""
     checks = [getattr(schemathesis.checks, name) for name in CHECKS]
     if not _streams_events(case):
         case.call_and_validate(base_url=fuzz_base, checks=checks, timeout=30)

@@ -21,6 +21,7 @@ from app.web.deps import (
     FilesDep,
     GpuLimitsDep,
     QueryNumber,
+    QueueLanesDep,
     RowId,
     SessionDep,
     SettingsDep,
@@ -47,18 +48,18 @@ from trainer.config import RunConfig, run_config_schema
 router = APIRouter(prefix="/api", tags=["runs"])
 
 
-def public_runs(session: SessionDep, settings: SettingsDep, runs: list[Run]) -> list[RunPublic]:
+def public_runs(session: SessionDep, lanes: QueueLanesDep, runs: list[Run]) -> list[RunPublic]:
     """The runs' public shapes, queued ones with their place in the queue and start estimate."""
     outlook = (
-        queue.queue_outlook(session, settings.max_concurrent_runs)
+        queue.queue_outlook(session, lanes)
         if any(run.status == RunStatus.QUEUED for run in runs)
         else {}
     )
     return [RunPublic.of(run, outlook.get(run.id)) for run in runs]
 
 
-def public_run(session: SessionDep, settings: SettingsDep, run: Run) -> RunPublic:
-    return public_runs(session, settings, [run])[0]
+def public_run(session: SessionDep, lanes: QueueLanesDep, run: Run) -> RunPublic:
+    return public_runs(session, lanes, [run])[0]
 
 
 @router.get("/schema/run-config", summary="JSON Schema of the run config")
@@ -84,6 +85,7 @@ def create_run(
     ],
     session: SessionDep,
     settings: SettingsDep,
+    lanes: QueueLanesDep,
     dispatcher: DispatcherDep,
     gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
@@ -101,7 +103,7 @@ def create_run(
         )
     session.commit()
     # The answer is read before the dispatcher wakes: it is the run as queued, not as started.
-    answer = public_run(session, settings, lifecycle.get_run(session, run.id))
+    answer = public_run(session, lanes, lifecycle.get_run(session, run.id))
     if dispatcher is not None:
         dispatcher.wake()
     return answer
@@ -127,7 +129,7 @@ def create_script_run(
 @router.get("/runs", summary="A page of runs, newest first or sorted", responses=errors(422))
 def read_runs(
     session: SessionDep,
-    settings: SettingsDep,
+    lanes: QueueLanesDep,
     status: RunStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: QueryNumber = 0,
@@ -142,7 +144,7 @@ def read_runs(
     found, count = lifecycle.list_runs(session, status, limit, offset, q, tag, sort, order)
     summaries = metrics.epoch_summaries(session, [run.id for run in found])
     return RunsPublic(
-        runs=public_runs(session, settings, list(found)),
+        runs=public_runs(session, lanes, list(found)),
         count=count,
         summaries=summaries,  # type: ignore[arg-type]
     )
@@ -158,6 +160,7 @@ def create_sweep(
     request: SweepRequest,
     session: SessionDep,
     settings: SettingsDep,
+    lanes: QueueLanesDep,
     dispatcher: DispatcherDep,
     gpu_limits: GpuLimitsDep,
 ) -> SweepPublic:
@@ -175,15 +178,15 @@ def create_sweep(
     )
     session.commit()
     runs = [lifecycle.get_run(session, run.id) for run in created]
-    answer = SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
+    answer = SweepPublic(group_name=group, runs=public_runs(session, lanes, runs))
     if dispatcher is not None:
         dispatcher.wake()
     return answer
 
 
 @router.get("/runs/{run_id}", summary="One run", responses=errors(404, 422))
-def read_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> RunPublic:
-    return public_run(session, settings, lifecycle.get_run(session, run_id))
+def read_run(run_id: RowId, session: SessionDep, lanes: QueueLanesDep) -> RunPublic:
+    return public_run(session, lanes, lifecycle.get_run(session, run_id))
 
 
 @router.patch(
@@ -192,11 +195,11 @@ def read_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> RunPu
     responses=errors(400, 404, 422),
 )
 def update_run(
-    run_id: RowId, request: RunUpdate, session: SessionDep, settings: SettingsDep
+    run_id: RowId, request: RunUpdate, session: SessionDep, lanes: QueueLanesDep
 ) -> RunPublic:
     run = lifecycle.annotate_run(session, run_id, notes=request.notes, tags=request.tags)
     session.commit()
-    return public_run(session, settings, run)
+    return public_run(session, lanes, run)
 
 
 @router.post(
@@ -208,12 +211,12 @@ def move_run_in_queue(
     run_id: RowId,
     request: QueueMove,
     session: SessionDep,
-    settings: SettingsDep,
+    lanes: QueueLanesDep,
     dispatcher: DispatcherDep,
 ) -> RunPublic:
     queue.move_in_queue(session, run_id, request.position)
     session.commit()
-    answer = public_run(session, settings, lifecycle.get_run(session, run_id))
+    answer = public_run(session, lanes, lifecycle.get_run(session, run_id))
     if dispatcher is not None:
         dispatcher.wake()
     return answer
@@ -282,7 +285,7 @@ def cancel_run(run_id: RowId, session: SessionDep) -> RunPublic:
 def resume_run(
     run_id: RowId,
     session: SessionDep,
-    settings: SettingsDep,
+    lanes: QueueLanesDep,
     dispatcher: DispatcherDep,
     request: Annotated[ResumeRequest, Body(default_factory=ResumeRequest)],
 ) -> RunPublic:
@@ -290,7 +293,7 @@ def resume_run(
         session, run_id, request.max_epochs, request.fallback, request.processes
     )
     session.commit()
-    answer = public_run(session, settings, run)
+    answer = public_run(session, lanes, run)
     if dispatcher is not None:
         dispatcher.wake()
     return answer
@@ -307,6 +310,7 @@ def fork_run(
     request: ForkRequest,
     session: SessionDep,
     settings: SettingsDep,
+    lanes: QueueLanesDep,
     dispatcher: DispatcherDep,
     gpu_limits: GpuLimitsDep,
 ) -> RunPublic:
@@ -339,7 +343,7 @@ def fork_run(
     )
     session.commit()
     # The answer is read before the dispatcher wakes: it is the run as queued, not as started.
-    answer = public_run(session, settings, lifecycle.get_run(session, run.id))
+    answer = public_run(session, lanes, lifecycle.get_run(session, run.id))
     if dispatcher is not None:
         dispatcher.wake()
     return answer
@@ -356,6 +360,7 @@ def repeat_run(
     request: RepeatRequest,
     session: SessionDep,
     settings: SettingsDep,
+    lanes: QueueLanesDep,
     dispatcher: DispatcherDep,
     gpu_limits: GpuLimitsDep,
 ) -> SweepPublic:
@@ -364,7 +369,7 @@ def repeat_run(
     )
     session.commit()
     runs = [lifecycle.get_run(session, run.id) for run in created]
-    answer = SweepPublic(group_name=group, runs=public_runs(session, settings, runs))
+    answer = SweepPublic(group_name=group, runs=public_runs(session, lanes, runs))
     if dispatcher is not None:
         dispatcher.wake()
     return answer

@@ -49,11 +49,13 @@ def test_plugins_are_chosen_with_typed_args_and_checked(
     plugins: Path, patient_preflight: None, live_server: str, page: Page
 ) -> None:
     page.goto(f"{live_server}/")
-    # The data and loss kinds follow the task: regression takes a Dataset plugin, a loss that
-    # regresses; the others stay listed, disabled.
+    # The data and loss kinds follow the task: regression takes a table, a text file or a
+    # Dataset plugin (the first of them is picked), a loss that regresses; the image kinds stay
+    # listed, disabled.
     field(page, "task").select_option("regression")
-    expect(field(page, "data.kind")).to_have_value("plugin")
+    expect(field(page, "data.kind")).to_have_value("table")
     expect(field(page, "data.kind").locator('option[value="digits"]')).to_be_disabled()
+    field(page, "data.kind").select_option("plugin")
     expect(field(page, "loss.kind")).to_have_value("mse")
     expect(field(page, "loss.kind").locator('option[value="cross_entropy"]')).to_be_disabled()
     expect(page.locator("#section-loss .section-summary")).to_have_text("mse, reduction mean")

@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         scheduler = None
         if dispatch:
             executor = cluster or LocalProcessExecutor(settings)
-            dispatcher = Dispatcher(settings, factory, executor, gpus)
+            # On PostgreSQL notifications wake it (the listener below): its own looks can be slow.
+            interval = settings.notified_dispatch_interval if settings.uses_postgresql else None
+            dispatcher = Dispatcher(settings, factory, executor, gpus, interval)
             dispatcher.start()
             # Studies keep their trials queued; Optuna is imported once a study exists.
             scheduler = StudyScheduler(
@@ -88,9 +90,17 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         app.state.dispatcher = dispatcher
         app.state.study_scheduler = scheduler
         listener = None
-        if settings.uses_postgresql:  # one LISTEN connection wakes the event streams' pollers
+        if settings.uses_postgresql:  # one LISTEN connection wakes the pollers and the dispatcher
             hub = app.state.event_hub
-            listener = RunListener(engine, on_run=hub.wake, on_reconnect=hub.wake_all)
+            wake_dispatcher = dispatcher.wake if dispatcher is not None else lambda: None
+
+            def reconnected() -> None:  # what was missed meanwhile is looked for at once
+                hub.wake_all()
+                wake_dispatcher()
+
+            listener = RunListener(
+                engine, on_run=hub.wake, on_reconnect=reconnected, on_dispatch=wake_dispatcher
+            )
             listener.start()
         try:
             yield

@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         "notification woke its poller (notifications can be missed across a reconnect); "
         "replaces TORCHDASH_EVENT_POLL_INTERVAL there.",
     )
+    notified_dispatch_interval: float = Field(
+        2.0,
+        gt=0,
+        description="PostgreSQL: seconds between the dispatcher's looks when no notification "
+        "woke it (a run queued or ended anywhere notifies it); replaces "
+        "TORCHDASH_DISPATCH_INTERVAL there, except while a worker whose run ended is exiting.",
+    )
 
     # Preflight (POST /api/preflight, app/runs/preflight.py): a worker checks a config.
     preflight_seconds: float = Field(

@@ -45,6 +45,7 @@ class Dispatcher:
         factory: sessionmaker[Session],
         executor: Executor,
         gpus: list[Gpu] | None = None,
+        interval: float | None = None,
     ) -> None:
         self.settings = settings
         self.factory = factory
@@ -53,6 +54,11 @@ class Dispatcher:
         gpus = gpu_inventory(settings.gpus) if gpus is None else gpus
         self.gpus = {gpu.index: gpu for gpu in gpus}
         self.allocator = Allocator(self.gpus, settings.max_concurrent_runs)
+        # Seconds between looks when nothing woke it: slower where notifications wake it.
+        self.interval = settings.dispatch_interval if interval is None else interval
+        # A watched worker whose run has ended is exiting: its slot frees with no notification,
+        # so the dispatcher looks at the fast interval until it is reaped.
+        self._exiting = False
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,7 +77,7 @@ class Dispatcher:
         self.executor.close()
 
     def wake(self) -> None:
-        """Look for work now rather than at the next tick (a run was queued)."""
+        """Look for work now rather than at the next tick (a run was queued or ended)."""
         self._wake.set()
 
     def _loop(self) -> None:
@@ -80,7 +86,7 @@ class Dispatcher:
                 self.tick()
             except Exception:  # a database hiccup must not end dispatching for good
                 logger.exception("dispatcher tick failed")
-            self._wake.wait(self.settings.dispatch_interval)
+            self._wake.wait(self.settings.dispatch_interval if self._exiting else self.interval)
             self._wake.clear()
 
     def recover(self) -> None:
@@ -151,12 +157,13 @@ class Dispatcher:
         the executor still watches (one that wrote its final status may still be exiting)."""
         watched = self.executor.watched()
         rows = session.execute(
-            select(Run.id, Run.assigned_gpus).where(
+            select(Run.id, Run.assigned_gpus, Run.status).where(
                 ((Run.status == RunStatus.RUNNING.value) & (Run.kind != external.KIND))
                 | Run.id.in_(watched)
             )  # a run trained elsewhere holds no slot here
         ).all()
-        return [Held(run_id, tuple(int(gpu) for gpu in gpus or [])) for run_id, gpus in rows]
+        self._exiting = any(status != RunStatus.RUNNING.value for _, _, status in rows)
+        return [Held(run_id, tuple(int(gpu) for gpu in gpus or [])) for run_id, gpus, _ in rows]
 
     def _refuse(self, session: Session, decision: Decision) -> None:
         """A queued run this server can never place (its GPU left the set): fail it, saying why."""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.errors import ConfigError, ConflictError, NotFoundError
 from app.runs.queue import next_queue_rank
 from app.runs.state_machine import TERMINAL, transition
+from app.storage.notifications import notify_dispatcher
 from app.storage.tables import Run, RunStatus, utcnow
 from trainer.config import RunConfig, monitor_of
 from trainer.config.script import ScriptRunConfig
@@ -64,6 +65,7 @@ def create_run(session: Session, config: RunConfig, **fields: Any) -> Run:
     )
     session.add(run)
     session.flush()
+    notify_dispatcher(session)  # a dispatcher of another server process wakes too (PostgreSQL)
     return run
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import ConfigError
 from app.runs.queue import next_queue_rank
+from app.storage.notifications import notify_dispatcher
 from app.storage.tables import Run, RunStatus
 from trainer.config.script import ScriptRunConfig
 
@@ -59,6 +60,7 @@ def create_script_run(session: Session, config: ScriptRunConfig, **fields: Any) 
     )
     session.add(run)
     session.flush()
+    notify_dispatcher(session)  # a dispatcher of another server process wakes too (PostgreSQL)
     return run
 
 

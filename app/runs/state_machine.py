@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
-from app.storage.notifications import notify_run
+from app.storage.notifications import notify_dispatcher, notify_run
 from app.storage.tables import Run, RunStatus, utcnow
 
 S = RunStatus
@@ -62,3 +62,5 @@ def transition(
             raise NotFoundError(f"run {run_id} not found")
         raise ConflictError(f"run {run_id} is {current}; it cannot become {target.value}")
     notify_run(session, run_id)  # wakes the run's event streams at once (PostgreSQL)
+    if target == S.QUEUED or target in TERMINAL:  # work to place, or a slot about to free
+        notify_dispatcher(session)

@@ -110,6 +110,21 @@ def _copy_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -> No
         raise OperationalError(statement, None, error) from error
 
 
+def write_steps_once(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """`write_steps` for a batch the same transaction may have committed already (a retry after
+    a lost acknowledgement): a batch is written whole or not at all, so its first step being
+    stored means the whole batch, and its rollups, are; then nothing is written again."""
+    if not rows:
+        return
+    first = session.scalar(
+        select(StepMetric.step).where(
+            StepMetric.run_id == run_id, StepMetric.step == rows[0]["step"]
+        )
+    )
+    if first is None:
+        write_steps(session, run_id, rows)
+
+
 def write_epoch(session: Session, run_id: int, row: dict[str, Any]) -> None:
     session.execute(insert(EpochMetric).values(run_id=run_id, **row))
 

@@ -1,10 +1,12 @@
-"""PostgreSQL's LISTEN/NOTIFY as a wake-up for the event streams: "run N has new rows".
+"""PostgreSQL's LISTEN/NOTIFY as a wake-up: for the event streams, "run N has new rows"; for
+the dispatcher, "a run was queued or ended" (a slot may be free).
 
 A worker's every write, and every status change, sends `NOTIFY torchdash_run, '<run id>'` in its
 own transaction, so the notification is delivered when (and only if) the rows are committed. The
 server keeps ONE listening connection, on a thread of its own, and hands each run id to a
-callback (the event hub, which wakes that run's poller). A notification is only a hint: one sent
-while the listener reconnects is lost, so the pollers still read by row id at a slow interval.
+callback (the event hub, which wakes that run's poller); on a channel of its own, the dispatcher
+is woken the same way. A notification is only a hint: one sent while the listener reconnects is
+lost, so the pollers still read by row id, and the dispatcher looks, at a slow interval.
 SQLite has no such thing; there `notify_run` does nothing and no listener is started.
 """
 
@@ -18,6 +20,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 CHANNEL = "torchdash_run"
+DISPATCH_CHANNEL = "torchdash_dispatch"
 # The listener's wait for a notification, after which it looks whether it should stop.
 WAIT_SECONDS = 1.0
 # Its waits between attempts to reconnect: doubling from the first to the last.
@@ -33,8 +36,15 @@ def notify_run(session: Session, run_id: int) -> None:
                         {"channel": CHANNEL, "payload": str(run_id)})  # fmt: skip
 
 
+def notify_dispatcher(session: Session) -> None:
+    """Tell the dispatcher that a run was queued or ended, when this transaction commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DISPATCH_CHANNEL})
+
+
 class RunListener:
-    """A thread that LISTENs on one connection and calls `on_run(run_id)` for each notification.
+    """A thread that LISTENs on one connection and calls `on_run(run_id)` for each notification
+    of a run, `on_dispatch()` for each of the dispatcher's.
 
     It reconnects with backoff when the connection is lost (a server restart, say), and calls
     `on_reconnect()` once it listens again, so that the caller can look for what it missed.
@@ -45,6 +55,7 @@ class RunListener:
         engine: Engine,
         on_run: Callable[[int], None],
         on_reconnect: Callable[[], None] = lambda: None,
+        on_dispatch: Callable[[], None] = lambda: None,
     ) -> None:
         # psycopg's own URL: the SQLAlchemy one without the "+psycopg" driver name.
         self.conninfo = engine.url.set(drivername="postgresql").render_as_string(
@@ -52,6 +63,7 @@ class RunListener:
         )
         self.on_run = on_run
         self.on_reconnect = on_reconnect
+        self.on_dispatch = on_dispatch
         self.stopping = threading.Event()
         self.listening = threading.Event()  # set while a connection listens (for tests)
         self.thread = threading.Thread(target=self._run, name="run-listener", daemon=True)
@@ -86,10 +98,13 @@ class RunListener:
 
         with psycopg.connect(self.conninfo, autocommit=True) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            connection.execute(f"LISTEN {DISPATCH_CHANNEL}")
             self.listening.set()
             if reconnected:
                 self.on_reconnect()
             while not self.stopping.is_set():
                 for notification in connection.notifies(timeout=WAIT_SECONDS):
-                    if notification.payload.isdigit():
+                    if notification.channel == DISPATCH_CHANNEL:
+                        self.on_dispatch()
+                    elif notification.payload.isdigit():
                         self.on_run(int(notification.payload))

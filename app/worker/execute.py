@@ -21,7 +21,6 @@ from app.exports.evaluation import encode_evaluation
 from app.files import RunFiles
 from app.runs.config_checks import check_run_config
 from app.runs.lifecycle import get_run
-from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage import checkpoint_rows
 from app.storage.engine import make_engine, make_session_factory, session_scope
@@ -32,6 +31,7 @@ from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
 from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
+from app.worker.retry import write_final_status
 from app.worker.script_run import execute_script_run
 from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
@@ -100,7 +100,7 @@ def _execute(
         _close_after_failure(worker.reporter)
         if message.startswith("out of memory"):
             free_device_memory()
-        _finish(factory, run_id, status, error=message)
+        write_final_status(factory, run_id, status, error=message)
         return status
 
     worker.reporter.close()
@@ -108,9 +108,9 @@ def _execute(
         _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
     status, reason = _end_status(stopped, worker.stop)
     if worker.stop.pruned and status == RunStatus.SUCCEEDED:
-        _finish(factory, run_id, status, error=None, stop_reason=worker.stop.pruned)
+        write_final_status(factory, run_id, status, error=None, stop_reason=worker.stop.pruned)
     else:
-        _finish(factory, run_id, status, error=reason)
+        write_final_status(factory, run_id, status, error=reason)
     return status
 
 
@@ -378,15 +378,3 @@ def _evaluate_best(
     except Exception:  # an evaluation that fails must not fail a run that trained well
         traceback.print_exc()
         log("evaluation failed; the run itself is unaffected")
-
-
-def _finish(
-    factory: sessionmaker[Session],
-    run_id: int,
-    status: RunStatus,
-    error: str | None,
-    **values: str,
-) -> None:
-    log(f"run {run_id} {status.value}" + (f": {error}" if error else ""))
-    with session_scope(factory) as session:
-        transition(session, run_id, status, allowed_from=[RunStatus.RUNNING], error=error, **values)

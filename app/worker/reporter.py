@@ -15,16 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.files import RunFiles
 from app.runs.retention import prune_checkpoints
 from app.storage import checkpoint_rows, metrics
-from app.storage.engine import session_scope
-from app.storage.notifications import notify_run
 from app.storage.tables import Run, utcnow
 from app.worker.console import log
+from app.worker.retry import write_retrying
 from trainer.callbacks import (
     Callbacks,
     CheckpointReport,
@@ -37,10 +35,6 @@ from trainer.config.tasks import Mode, improved
 
 # Step rows wait at most this long in memory before they are written (one transaction a flush).
 STEP_FLUSH_SECONDS = 0.25
-# A write that finds the database unreachable is retried, waiting from the first delay doubling
-# to the last, for up to RETRY_SECONDS in all (a PostgreSQL restart takes a few seconds).
-RETRY_DELAYS = (0.1, 2.0)
-RETRY_SECONDS = 60.0
 
 
 class DatabaseReporter(Callbacks):
@@ -72,33 +66,16 @@ class DatabaseReporter(Callbacks):
         self.thread.start()
 
     def _write_all(self) -> None:
-        """The writer thread: each write its own transaction, in order, until the first error."""
+        """The writer thread: each write its own transaction (retried while the database is
+        away, so each write is idempotent), in order, until the first error."""
         while (write := self.writes.get()) is not None:
             try:
                 if self.error is None:
-                    self._write_retrying(write)
+                    write_retrying(self.factory, self.run_id, write)
             except BaseException as error:  # raised to the worker by the next flush
                 self.error = error
             finally:
                 self.writes.task_done()
-
-    def _write_retrying(self, write: Callable[[Session], None]) -> None:
-        """One write in one transaction (with its NOTIFY on PostgreSQL), retried while the
-        database server is unreachable (a restart, say): a transaction that failed wrote nothing,
-        so the retry writes each row once. Other errors are raised at once."""
-        delay, deadline = RETRY_DELAYS[0], time.monotonic() + RETRY_SECONDS
-        while True:
-            try:
-                with session_scope(self.factory) as session:
-                    write(session)
-                    notify_run(session, self.run_id)
-                return
-            except OperationalError as error:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log(f"database unreachable ({type(error.orig).__name__}); retrying in {delay} s")
-                time.sleep(delay)
-                delay = min(delay * 2, RETRY_DELAYS[1])
 
     def _submit(self, write: Callable[[Session], None]) -> None:
         self.writes.put(write)
@@ -168,7 +145,7 @@ class DatabaseReporter(Callbacks):
     def _write_steps(
         self, session: Session, steps: list[dict[str, Any]], progress: tuple[int, int] | None
     ) -> None:
-        metrics.write_steps(session, self.run_id, steps)
+        metrics.write_steps_once(session, self.run_id, steps)
         if progress is not None:
             batch, batches = progress
             self._update_run(session, progress_batch=batch, progress_batches=batches)
@@ -180,7 +157,7 @@ class DatabaseReporter(Callbacks):
 
         def write(session: Session) -> None:
             self._write_steps(session, steps, progress)
-            metrics.write_epoch(session, self.run_id, epoch_row(report))
+            metrics.replace_epoch(session, self.run_id, epoch_row(report))
             self._update_run(
                 session, epoch=report.epoch, progress_batch=0, **self._best_so_far(session, report)
             )

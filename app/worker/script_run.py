@@ -38,7 +38,6 @@ from app.errors import ConfigError
 from app.files import RunFiles
 from app.runs.lifecycle import get_run
 from app.runs.scripts import resolve_script
-from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
@@ -46,6 +45,7 @@ from app.storage.tables import RunStatus, StepMetric
 from app.worker.console import log
 from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
+from app.worker.retry import write_final_status
 from app.worker.script_capture import (
     MAX_LINE_BYTES,
     CheckpointLine,
@@ -112,9 +112,7 @@ def execute_script_run(
         status, reason = RunStatus.FAILED, _describe(error)
     finally:
         reporter.close()
-    log(f"run {run_id} {status.value}" + (f": {reason}" if reason else ""))
-    with session_scope(factory) as session:
-        transition(session, run_id, status, allowed_from=[RunStatus.RUNNING], error=reason)
+    write_final_status(factory, run_id, status, error=reason)
     return status
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.hardware import nvml
 from app.storage import system_metrics
 from app.storage.engine import session_scope
+from app.storage.notifications import notify_run
 from app.worker.console import log
 from app.worker.process_tree import ProcessTree
 
@@ -79,6 +80,7 @@ class SystemSampler:
             rows = self.rows()
             with session_scope(self.factory) as session:
                 system_metrics.write_samples(session, self.run_id, rows)
+                notify_run(session, self.run_id)  # wakes the run's event streams, as other rows do
         except Exception:  # sampling is an observer: it must never take the run down
             if not self.failed:
                 traceback.print_exc()

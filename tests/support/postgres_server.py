@@ -79,7 +79,7 @@ class PostgresServer:
             self.bin / "initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust",
             "--encoding=UTF8", "--locale=C.UTF-8",
         )  # fmt: skip
-        options = (
+        self.options = options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories="
             f"{self.folder} -c max_connections={self.max_connections} -c fsync=off"
             " -c full_page_writes=off"
@@ -92,6 +92,15 @@ class PostgresServer:
         """`pg_ctl restart -m fast`: every connection is cut, the server is back when it returns."""
         self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-m", "fast", "-w",
                   "restart")  # fmt: skip
+
+    def pause(self) -> None:
+        """`pg_ctl stop -m fast`, keeping the data: the server is down until `resume`."""
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a paused server again, as it was; back when this returns."""
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-w",
+                  "start")  # fmt: skip
 
     def stop(self) -> None:
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="on a throw-away PostgreSQL")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
+    # Stopped with SIGTERM, it still stops its server and what the runs left (the `finally`).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 1_000_000)
     database = "PostgreSQL" if args.postgres else "SQLite"

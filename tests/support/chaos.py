@@ -212,12 +212,17 @@ class Soak:
             assert self.postgres is not None
             self.postgres.restart()
             return True
-        # A worker or rank is drawn only among what runs now: wait a little for one to start.
+        # A worker or rank is drawn among what runs now: wait a little for one to start, then a
+        # drawn while more, so that kills land at any age of a process, not only at its start.
+        age = self.rng.uniform(0, 6)
         deadline = time.monotonic() + 60
         while not (targets := self.targets(rank=kind == "rank")):
             if time.monotonic() > deadline or self.settle():
                 return False
             time.sleep(0.2)
+        self._wait_settling(age)
+        if not (targets := self.targets(rank=kind == "rank")):
+            return False
         run_id, pid = self.rng.choice(sorted(targets))
         try:
             os.kill(pid, signal.SIGKILL)
@@ -251,12 +256,14 @@ class Soak:
         self.start_server()
         self.queue(runs)
         plan = [(self.rng.uniform(*gap), self.rng.choice(self.kinds())) for _ in range(kills)]
-        for pause, kind in plan:
+        for number, (pause, kind) in enumerate(plan, 1):
             self._wait_settling(pause)
-            if self.kill(kind):
-                self.report.kills[kind] += 1
-            else:
-                self.report.missed[kind] += 1
+            landed = self.kill(kind)
+            (self.report.kills if landed else self.report.missed)[kind] += 1
+            done = "done" if landed else "nothing to kill"
+            print(
+                f"  {time.monotonic() - started:6.1f} s  kill {number}: {kind}, {done}", flush=True
+            )
         while not self.settle() and time.monotonic() - started < timeout:
             time.sleep(0.5)
 

@@ -15,7 +15,10 @@ No rank outlives the run:
 - rank 0 is SIGKILLed: each rank asked the kernel for a SIGKILL when its parent dies
   (PR_SET_PDEATHSIG, Linux);
 - another rank dies: its sockets close, rank 0's next collective fails at once, and
-  `RankGroup.casualty` names the dead rank for the run's error.
+  `RankGroup.casualty` names the dead rank for the run's error;
+- another rank dies before it joined the group: rank 0, waiting for every rank to arrive at its
+  store before it joins, sees the death and fails the same way (inside the group's rendezvous it
+  would wait the whole GROUP_TIMEOUT).
 """
 
 from __future__ import annotations

@@ -124,7 +124,8 @@ class Soak:
         if self.postgres is not None:
             env["TORCHDASH_DATABASE_URL"] = self.settings.sqlalchemy_url
         self.server = spawn_server(self.settings, self.port, f"server-{self.servers}.log", **env)
-        wait_for_server(self.base)
+        # Longer than the tests' usual wait: a restart lands among busy workers, on a busy box.
+        wait_for_server(self.base, timeout=180)
 
     def stop_server(self) -> None:
         if self.server is not None and self.server.poll() is None:

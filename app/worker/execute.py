@@ -8,6 +8,7 @@ RUN_ID`) and a warm one that was handed the run both end up here.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import traceback
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.exports.evaluation import encode_evaluation
 from app.files import RunFiles
 from app.runs.config_checks import check_run_config
+from app.runs.executors.worker_process import ATTEMPT_ENV
 from app.runs.lifecycle import get_run
 from app.settings import Settings
 from app.storage import checkpoint_rows
@@ -59,12 +61,34 @@ def execute_run(run_id: int, settings: Settings, *, handle_signals: bool = False
     factory = make_session_factory(engine)
     files = RunFiles(settings)
     try:
+        moved_on = _another_attempts(factory, run_id)
+        if moved_on is not None:
+            return moved_on
         if _kind(factory, run_id) == "script":
             return execute_script_run(run_id, settings, factory, files, handle_signals)
         return _execute(run_id, settings, factory, files, handle_signals)
     finally:
         files.clear_staging(run_id)  # S3 storage: this node's copies; the bucket keeps all
         engine.dispose()
+
+
+def _another_attempts(factory: sessionmaker[Session], run_id: int) -> RunStatus | None:
+    """The run's status when it now belongs to another attempt than the one this worker was
+    started for (None: it is this worker's, or the executor names no attempt).
+
+    A worker outlives a SIGKILLed server, which may have handed it its run an instant before
+    dying; the next server, unable to adopt a worker that has not taken its run yet, interrupts
+    the run, and it may be resumed and started by another worker before this one reads it."""
+    expected = os.environ.get(ATTEMPT_ENV)
+    if expected is None:
+        return None
+    with session_scope(factory) as session:
+        row = get_run(session, run_id)
+        status, attempt = RunStatus(row.status), row.attempt
+    if attempt == int(expected):
+        return None
+    log(f"run {run_id} is on attempt {attempt}, this worker was started for {expected}: left alone")
+    return status
 
 
 def _kind(factory: sessionmaker[Session], run_id: int) -> str:

@@ -46,8 +46,8 @@ def spawn_server(
         )
 
 
-def wait_for_server(base: str) -> None:
-    wait_until(lambda: _answers(base), timeout=30, what="the server to answer /healthz")
+def wait_for_server(base: str, timeout: float = 30) -> None:
+    wait_until(lambda: _answers(base), timeout=timeout, what="the server to answer /healthz")
 
 
 @contextmanager

@@ -213,6 +213,26 @@ def test_a_sigkilled_rank_interrupts_the_run_with_the_reason_and_no_rank_is_left
     assert client.post(f"/api/runs/{run['id']}/resume").status_code == 200
 
 
+def test_a_rank_killed_before_it_joins_interrupts_the_run_at_once(
+    client: TestClient, make_run, settings: Settings
+) -> None:
+    """Killed while it still imports torch: rank 0 must not wait in the group's rendezvous for
+    a rank that will never come (that wait alone lasts the group's whole timeout)."""
+    run = make_run(processes=2, max_epochs=2)
+    thread, result = in_background(settings, run["id"])
+    [rank_1] = wait_until(rank_pids, timeout=120, what="rank 1 to start")
+    os.kill(rank_1, signal.SIGKILL)
+    thread.join(timeout=120)
+    assert result == [RunStatus.INTERRUPTED]
+    failed = client.get(f"/api/runs/{run['id']}").json()
+    assert failed["error"] == (
+        "rank 1 of 2 was killed by SIGKILL; rank 0: RuntimeError: rank 1 ended before it joined"
+        " the group"
+    ), failed["error"]
+    assert steps_of(client, run["id"]) == [] and rank_pids() == []
+    assert client.post(f"/api/runs/{run['id']}/resume").status_code == 200
+
+
 def test_a_sigkilled_rank_0_takes_the_other_ranks_with_it(
     client: TestClient, make_run, settings: Settings
 ) -> None:

@@ -15,7 +15,10 @@ No rank outlives the run:
 - rank 0 is SIGKILLed: each rank asked the kernel for a SIGKILL when its parent dies
   (PR_SET_PDEATHSIG, Linux);
 - another rank dies: its sockets close, rank 0's next collective fails at once, and
-  `RankGroup.casualty` names the dead rank for the run's error.
+  `RankGroup.casualty` names the dead rank for the run's error;
+- another rank dies before it joined the group: rank 0, waiting for every rank to arrive at its
+  store before it joins, sees the death and fails the same way (inside the group's rendezvous it
+  would wait the whole GROUP_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +53,10 @@ RANK_MODULE = "trainer.distributed.launcher"
 LEAVE_SECONDS = 60.0
 # After rank 0 failed, how long it waits for a dying rank's exit status, to name it in the error.
 DEATH_NOTICE_SECONDS = 1.0
+# A rank sets this store key (and its number) once it reached rank 0's store.
+ARRIVED_KEY = "torchdash/arrived/"
+# How often rank 0, waiting for the ranks to arrive, looks whether one of them has died.
+ARRIVAL_POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1
 
 
@@ -90,6 +98,7 @@ class RankGroup:
         try:
             for rank in range(1, world):
                 self._start(rank, store.port, threads)
+            self._await_arrivals(store)
             return join_group(store, 0, world, device)
         except BaseException:
             self._end(failed=True)
@@ -125,6 +134,24 @@ class RankGroup:
         process.stdin.write(json.dumps(spec).encode())
         process.stdin.close()
         self.log(f"ddp: rank {rank} of {self.config.processes} started as pid {process.pid}")
+
+    def _await_arrivals(self, store: dist.TCPStore) -> None:
+        """Wait until every rank reached the store, failing as soon as one has ended instead.
+
+        Inside `init_process_group` rank 0 would wait the whole GROUP_TIMEOUT for a rank that
+        died before it joined (killed, or an error at start-up), with no way to look. A rank
+        arrives right before it joins, so after this only a death in that instant goes unseen.
+        """
+        keys = [f"{ARRIVED_KEY}{rank}" for rank in self.processes]
+        deadline = time.monotonic() + GROUP_TIMEOUT.total_seconds()
+        # `check`, not a short `wait`: a wait that times out logs a warning each time.
+        while not store.check(keys):
+            for rank, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"rank {rank} ended before it joined the group")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the ranks did not all arrive within {GROUP_TIMEOUT}")
+            time.sleep(ARRIVAL_POLL_SECONDS)
 
     def _end(self, failed: bool) -> None:
         """Leave the group; no rank is left running when this returns."""
@@ -194,6 +221,7 @@ def main() -> int:
     torch.set_num_threads(spec["threads"])
     device = rank_device(config.device, rank, world)
     store = dist.TCPStore(LOOPBACK, spec["port"], world, is_master=False, timeout=GROUP_TIMEOUT)
+    store.set(f"{ARRIVED_KEY}{rank}", "1")
     ranks = join_group(store, rank, world, device)
     try:
         fit(

@@ -26,7 +26,12 @@ from pathlib import Path
 from app.hardware.inventory import Gpu
 from app.runs.executors.interface import Exited, WorkerHandle
 from app.runs.executors.warm_pool import WarmPool
-from app.runs.executors.worker_process import WARM_FLAG, is_worker_of, worker_command
+from app.runs.executors.worker_process import (
+    ATTEMPT_ENV,
+    WARM_FLAG,
+    is_worker_of,
+    worker_command,
+)
 from app.settings import Settings
 from app.storage.tables import RunStatus
 
@@ -81,7 +86,9 @@ class LocalProcessExecutor:
     ) -> WorkerHandle:
         log_path = self.settings.worker_log(run_id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        placement = gpu_environment(gpus)
+        # The attempt tells a worker that outlived a killed server's handover, and reads its run
+        # only after it was resumed and started again, that the run is no longer its own.
+        placement = {**gpu_environment(gpus), ATTEMPT_ENV: str(attempt)}
         process = self.warm.hand_over(run_id, placement) or self._spawn(
             str(run_id), log_path, stdin=subprocess.DEVNULL, placement=placement
         )

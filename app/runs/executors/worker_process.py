@@ -14,6 +14,9 @@ from pathlib import Path
 WORKER_MODULE = "app.worker"
 WARM_FLAG = "--warm"
 PREFLIGHT_FLAG = "--preflight"  # a worker that checks a config (app/worker/preflight.py)
+# The attempt (runs.attempt) a local worker was started for; a worker whose run has moved on to
+# another attempt by the time it reads it leaves it alone (app/worker/execute.py).
+ATTEMPT_ENV = "TORCHDASH_RUN_ATTEMPT"
 
 
 def worker_command(python: str, argument: str) -> list[str]:

@@ -1,0 +1,36 @@
+"""The chaos soak, short: six small runs (two of them DDP) on the local executor while a seeded
+driver SIGKILLs the server, workers and DDP ranks (and restarts PostgreSQL on the PostgreSQL
+pass). Every run must end succeeded through resumes, with unique contiguous rows, loadable
+checkpoints, no process left and no 5xx (tests/support/chaos.py; bench/soak.py is the long one).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app.settings import Settings
+from tests.support.chaos import Soak
+from tests.support.database import ON_POSTGRESQL
+
+# Settable so a failure reproduces: the seed is printed with the counts.
+SEED = int(os.environ.get("TORCHDASH_SOAK_SEED", "26"))
+
+
+def test_runs_survive_seeded_kills_of_the_server_workers_and_ranks(
+    settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    postgres = request.getfixturevalue("postgres_server") if ON_POSTGRESQL else None
+    soak = Soak(settings, SEED, postgres, TORCHDASH_MAX_CONCURRENT_RUNS="2")
+    try:
+        soak.drive(runs=6, kills=5, gap=(2.0, 6.0), timeout=600)
+        report = soak.check()
+    finally:
+        soak.close()
+    print("\n".join(report.lines()))
+    assert report.problems == []
+    assert report.statuses == {"succeeded": 6}
+    assert sum(report.kills.values()) + sum(report.missed.values()) == 5
+    assert report.http_statuses and max(report.http_statuses) < 500
+    assert report.epoch_rows >= 12 and report.checkpoints_loaded >= 12

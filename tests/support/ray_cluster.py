@@ -159,4 +159,6 @@ def cancel_everything(base: str, headers: dict[str, str] | None = None) -> None:
 
 def _cluster_idle(base: str, headers: dict[str, str]) -> bool:
     answer = httpx.get(f"{base}/api/devices", headers=headers, timeout=10).json()
-    return all(node["gpus_free"] == node["gpus_total"] for node in answer["cluster"]["nodes"])
+    # A node lost by an earlier test stays listed, dead, with nothing free: it holds no job.
+    alive = [node for node in answer["cluster"]["nodes"] if node["alive"]]
+    return all(node["gpus_free"] == node["gpus_total"] for node in alive)

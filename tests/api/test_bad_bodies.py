@@ -111,3 +111,11 @@ def test_a_stream_ignores_a_last_event_id_past_what_the_store_can_address(
     # What a server decodes from the byte 0xB2: a digit to `str.isdigit`, not to `int`.
     assert header_number("\u00b2") is None
     assert header_number(str(2**63 - 1)) == 2**63 - 1
+
+
+def test_a_fork_epoch_past_what_the_database_stores_is_422(client: TestClient, make_run) -> None:
+    # Found by the linked fuzz pass: the epoch reached SQLite's int64 column and answered 500.
+    run = make_run()
+    response = client.post(f"/api/runs/{run['id']}/fork", json={"epoch": 2**83})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "epoch"]

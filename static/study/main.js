@@ -17,7 +17,8 @@ import { followStudy } from "./live.js";
 const page = $("study-page");
 const studyId = Number(page && page.dataset.studyId);
 let study = null;
-const runEpochs = new Map();  // run id -> [{epoch, value}] of the objective; kept once it ended
+const runEpochs = new Map();  // run id -> [{epoch, value}] of the objective
+const readWhole = new Set();  // runs whose epochs were read after they ended: not read again
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 
@@ -25,10 +26,13 @@ const FINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 // per epoch comes from the runs' own epoch rows (a finished run's are read once).
 async function readSeedRuns() {
   if (!study || study.seeds < 2) return;
-  const wanted = study.trials.flatMap((t) => t.run_ids.filter((id, i) => !(FINAL.has(t.run_statuses[i]) && runEpochs.has(id))));
-  await Promise.all(wanted.map(async (id) => {
+  // A run read while it still trained is read again: only a read made after it ended is whole.
+  const wanted = study.trials.flatMap((t) => t.run_ids.map((id, i) => [id, FINAL.has(t.run_statuses[i])]))
+    .filter(([id]) => !readWhole.has(id));
+  await Promise.all(wanted.map(async ([id, ended]) => {
     const metrics = await api("GET", `/api/runs/${id}/metrics?max_points=3`);
     runEpochs.set(id, metrics.epochs.map((r) => ({ epoch: r.epoch, value: (r.metrics || {})[study.objective] ?? null })));
+    if (ended) readWhole.add(id);
   }));
   for (const trial of study.trials) {
     const series = trial.run_ids.map((id) => new Map((runEpochs.get(id) || []).map((r) => [r.epoch, r.value])));

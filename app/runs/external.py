@@ -8,7 +8,6 @@ the runs list and the CLI read it like any other.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from app.errors import ConflictError
 from app.runs.lifecycle import get_run
 from app.runs.state_machine import transition
 from app.storage import checkpoint_rows, metrics
+from app.storage.metrics import finite
 from app.storage.notifications import notify_run
 from app.storage.tables import Run, RunStatus, utcnow
 from trainer.config.tasks import Mode, improved, monitor_of
@@ -27,8 +27,14 @@ from trainer.config.tasks import Mode, improved, monitor_of
 KIND = "external"
 S = RunStatus
 # The epoch row's columns kept for older clients (the runs list's sparkline reads val_loss):
-# each takes the named metric of its name when the report has a finite one, else 0.
-COLUMN_DEFAULTS = {"train_loss": 0.0, "val_loss": 0.0, "lr": 0.0, "seconds": 0.0}
+# each takes the named metric of its name when the report has a finite one, else null (seconds,
+# never null, 0).
+COLUMN_DEFAULTS: dict[str, float | None] = {
+    "train_loss": None,
+    "val_loss": None,
+    "lr": None,
+    "seconds": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,6 @@ def reporting_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def finite(value: float | None) -> float | None:
-    """A metric value as stored: a number that is not finite is null (JSON has no NaN)."""
-    return value if value is not None and math.isfinite(value) else None
-
-
 def epoch_row(epoch: int, named: dict[str, float | None]) -> dict[str, Any]:
     """A reported epoch as its `epoch_metrics` row."""
     values = {name: finite(value) for name, value in named.items()}
@@ -126,10 +127,10 @@ def record_report(
     last_epoch = max([run.epoch, *(epoch for epoch, _ in epochs)])
     for epoch, named in sorted(epochs, key=lambda pair: pair[0]):
         metrics.replace_epoch(session, run_id, epoch_row(epoch, named))
+    # A loss that is not finite is kept as a null loss: the step is a gap in the chart.
     rows = [
-        {"step": step, "loss": loss, "epoch": epoch if epoch is not None else run.epoch + 1}
+        {"step": step, "loss": finite(loss), "epoch": epoch if epoch is not None else run.epoch + 1}
         for step, loss, epoch in steps
-        if loss is not None and math.isfinite(loss)
     ]
     written = metrics.write_new_steps(session, run_id, rows)
     values: dict[str, Any] = {"last_report_at": utcnow(), "updated_at": utcnow()}

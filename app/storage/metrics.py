@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,13 @@ from app.storage.tables import EpochMetric, StepMetric
 COLUMN_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 
-def named_metrics(row: EpochMetric) -> dict[str, float]:
+def finite(value: float | None) -> float | None:
+    """A number as a row stores it: one that is not finite (a diverged loss) is null, the gap a
+    chart shows. One rule for both databases: SQLite would store NaN as null, PostgreSQL as NaN."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def named_metrics(row: EpochMetric) -> dict[str, float | None]:
     """The epoch's metrics by name: its `metrics`, or for an older row, its metric columns."""
     if row.metrics is not None:
         return dict(row.metrics)
@@ -36,8 +43,9 @@ def read_epochs(session: Session, run_id: int, since_epoch: int = 0) -> Sequence
 
 def read_step_points(
     session: Session, run_id: int, since_step: int = 0, limit: int | None = None
-) -> list[tuple[int, float, int]]:
-    """(step, loss, epoch) after `since_step`, oldest first (a primary-key range scan: O(new rows)).
+) -> list[tuple[int, float | None, int]]:
+    """(step, loss, epoch) after `since_step`, oldest first (a primary-key range scan: O(new rows));
+    a null loss is a step whose loss was not finite.
 
     Plain column tuples: a run holds up to hundreds of thousands of steps, and building an ORM
     object per row costs about 20x more than the query.
@@ -73,6 +81,7 @@ def epoch_summaries(session: Session, run_ids: Sequence[int]) -> dict[int, dict[
         .order_by(EpochMetric.run_id, EpochMetric.epoch)
     )
     seconds: dict[int, list[float]] = {}
+    # A null val loss (a script that reports none) stays in the list: the sparkline's gap.
     for run_id, val_loss, epoch_seconds in rows:
         summaries[run_id]["val_loss"].append(val_loss)
         seconds.setdefault(run_id, []).append(epoch_seconds)

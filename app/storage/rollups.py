@@ -26,8 +26,9 @@ from app.storage.tables import StepMetric, StepRollup
 
 WIDTHS = (16, 256, 4096)
 
-# (step, loss, epoch), as `app.storage.metrics.read_step_points` gives them.
-Point = tuple[int, float, int]
+# (step, loss, epoch), as `app.storage.metrics.read_step_points` gives them (a null loss: a step
+# whose loss was not finite).
+Point = tuple[int, float | None, int]
 
 
 def update_rollups(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
@@ -52,11 +53,15 @@ def _upsert(dialect: str) -> Any:
     def unless_beaten(columns: tuple[str, ...], beaten: Any) -> dict[str, Any]:
         return {column: case((beaten, new[column]), else_=old[column]) for column in columns}
 
+    # A stored null (a bucket of null losses so far) is beaten by any number; a new null never
+    # beats anything (a comparison with null is not true).
+    lower = (new.min_loss < old.min_loss) | (old.min_loss.is_(None) & new.min_loss.is_not(None))
+    higher = (new.max_loss > old.max_loss) | (old.max_loss.is_(None) & new.max_loss.is_not(None))
     return statement.on_conflict_do_update(
         index_elements=["run_id", "width", "bucket"],
         set_={  # ties keep the stored point, the earlier step
-            **unless_beaten(("min_step", "min_loss", "min_epoch"), new.min_loss < old.min_loss),
-            **unless_beaten(("max_step", "max_loss", "max_epoch"), new.max_loss > old.max_loss),
+            **unless_beaten(("min_step", "min_loss", "min_epoch"), lower),
+            **unless_beaten(("max_step", "max_loss", "max_epoch"), higher),
         },
     )
 
@@ -92,7 +97,7 @@ def trim_rollups(session: Session, run_id: int, step: int) -> None:
         .where(StepMetric.run_id == run_id, StepMetric.step > start, StepMetric.step <= step)
         .order_by(StepMetric.step)
     ).all()
-    rows = [{"step": s, "loss": loss, "epoch": e} for s, loss, e in kept]
+    rows: list[dict[str, Any]] = [{"step": s, "loss": loss, "epoch": e} for s, loss, e in kept]
     # Narrower buckets before `first_touched` are whole and still stored: fold in only the rest.
     for width in WIDTHS:
         tail = [row for row in rows if (row["step"] - 1) // width >= step // width]
@@ -110,16 +115,17 @@ def _buckets(run_id: int, width: int, rows: Sequence[dict[str, Any]]) -> list[di
     buckets = []
     for bucket, members in groupby(rows, key=lambda row: (row["step"] - 1) // width):
         group = list(members)
-        low = min(group, key=lambda row: row["loss"])
-        high = max(group, key=lambda row: row["loss"])
+        low = min(group, key=lambda row: _order(row["loss"]))
+        high = max(group, key=lambda row: _order(row["loss"], nan_first=True))
         buckets.append(_bucket(run_id, width, bucket, low, high))
     return buckets
 
 
-def _order(loss: float, nan_first: bool = False) -> tuple[bool, float]:
-    """A sort key on the loss where a NaN (a diverged step) never wins as lowest or highest."""
-    nan = loss != loss
-    return (not nan if nan_first else nan, 0.0 if nan else loss)
+def _order(loss: float | None, nan_first: bool = False) -> tuple[bool, float]:
+    """A sort key on the loss where a null or NaN (a diverged step) never wins as lowest or
+    highest (NaN: a row PostgreSQL stored before such losses were stored as null)."""
+    nan = loss is None or loss != loss
+    return (not nan if nan_first else nan, 0.0 if nan or loss is None else loss)
 
 
 def chart_points(session: Session, run_id: int, max_points: int) -> list[Point] | None:

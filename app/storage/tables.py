@@ -153,11 +153,12 @@ class EpochMetric(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     epoch: Mapped[int]
-    train_loss: Mapped[float]
+    # Null where a script or a run trained elsewhere reported none (a loop run always has them).
+    train_loss: Mapped[float | None]
     train_accuracy: Mapped[float | None]  # classification runs only
-    val_loss: Mapped[float]
+    val_loss: Mapped[float | None]
     val_accuracy: Mapped[float | None]  # classification runs only
-    lr: Mapped[float]
+    lr: Mapped[float | None]
     seconds: Mapped[float]
     # Every named metric of the epoch (name -> value); null on rows written before named
     # metrics, which app/storage/metrics.py::named_metrics reads from the columns above.
@@ -172,7 +173,7 @@ class StepMetric(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     step: Mapped[int] = mapped_column(primary_key=True)
     epoch: Mapped[int]
-    loss: Mapped[float]
+    loss: Mapped[float | None]  # null: a NaN or infinite loss, kept as a gap in the series
 
 
 class StepRollup(Base):
@@ -184,10 +185,10 @@ class StepRollup(Base):
     width: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)  # (step - 1) // width
     min_step: Mapped[int]
-    min_loss: Mapped[float]
+    min_loss: Mapped[float | None]  # null only in a bucket whose every loss is null
     min_epoch: Mapped[int]
     max_step: Mapped[int]
-    max_loss: Mapped[float]
+    max_loss: Mapped[float | None]
     max_epoch: Mapped[int]
 
 

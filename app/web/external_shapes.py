@@ -78,7 +78,7 @@ class ReportPublic(BaseModel):
     epoch: int  # the run's last reported epoch
     epochs_written: int
     steps_written: int
-    steps_skipped: int  # already stored (a retried report), or a loss that is not finite
+    steps_skipped: int  # already stored (a retried report)
 
 
 class FinishRequest(BaseModel):

@@ -147,7 +147,7 @@ class RunPublic(BaseModel):
 
 
 class EpochSummary(BaseModel):
-    val_loss: list[float]  # by epoch, for the runs list's sparkline
+    val_loss: list[float | None]  # by epoch, for the runs list's sparkline (null: a gap)
     epoch_seconds: float | None  # mean seconds per epoch, for an ETA
 
 
@@ -169,11 +169,12 @@ class EpochPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     epoch: int
-    train_loss: float
+    # Null where a script or a run trained elsewhere reported none, or the value was not finite.
+    train_loss: float | None
     train_accuracy: float | None  # classification runs only (`metrics` has every metric)
-    val_loss: float
+    val_loss: float | None
     val_accuracy: float | None  # classification runs only
-    lr: float
+    lr: float | None
     seconds: float
     lrs: list[float] | None = None
     # Every metric of the epoch by name (null: a value that was not finite, a diverged loss).
@@ -209,7 +210,7 @@ class StepPublic(BaseModel):
 
     step: int
     epoch: int
-    loss: float
+    loss: float | None  # null: a loss that was not finite (a gap in the chart)
 
 
 class MetricsPublic(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,10 @@ from app.storage import checkpoint_rows
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import Checkpoint, RunStatus, Upload
 from app.studies.pruning import TrialReporter
+from app.worker.attachment import attach_worker
 from app.worker.console import log
 from app.worker.failures import failure_reason, free_device_memory
 from app.worker.gpu_view import config_for_worker, log_placement
-from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
 from app.worker.retry import write_final_status
 from app.worker.script_run import execute_script_run
@@ -204,18 +203,18 @@ def _attach_worker(
     row: _RunRow,
     handle_signals: bool,
 ) -> _Worker:
-    assigned_gpus = row.assigned_gpus
-    if ray_job_name() is not None:  # Ray picked the GPUs: the run records them
-        assigned_gpus = gpus_given_by_ray()
-        record_gpus(factory, run_id, assigned_gpus)
-    stop = StopSignal(factory, run_id)
-    if handle_signals:
-        signal.signal(signal.SIGTERM, stop.on_signal)
-        signal.signal(signal.SIGINT, stop.on_signal)
+    attached = attach_worker(
+        run_id,
+        factory,
+        files,
+        assigned_gpus=row.assigned_gpus,
+        keep_last_checkpoints=settings.keep_last_checkpoints,
+        handle_signals=handle_signals,
+    )
     return _Worker(
-        assigned_gpus=assigned_gpus,
-        stop=stop,
-        reporter=DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, files),
+        assigned_gpus=attached.assigned_gpus,
+        stop=attached.stop,
+        reporter=attached.reporter,
         checkpoint_dir=files.checkpoint_workdir(run_id),
     )
 

@@ -125,7 +125,8 @@ class DatabaseReporter(Callbacks):
             stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
             log(f"first step reported at {stamp}")
             self.first_step_logged = True
-        self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": report.loss})
+        loss = metrics.finite(report.loss)  # a diverged step is kept, with a null loss
+        self.pending_steps.append({"step": report.step, "epoch": report.epoch, "loss": loss})
         self.progress = (report.batch, report.batches)
         if time.monotonic() - self.last_flush >= STEP_FLUSH_SECONDS:
             self._submit_steps()
@@ -254,14 +255,15 @@ def json_metrics(named: dict[str, float] | None) -> dict[str, float | None] | No
 
 def epoch_row(report: EpochReport) -> dict[str, Any]:
     """An epoch report as its `epoch_metrics` row: the named metrics, and the columns kept for
-    the clients that read them (the accuracy ones are null unless classification)."""
+    the clients that read them (the accuracy ones are null unless classification; a loss or
+    learning rate that is not finite, or that a script did not report, is null)."""
     return {
         "epoch": report.epoch,
-        "train_loss": report.train_loss,
+        "train_loss": metrics.finite(report.train_loss),
         "train_accuracy": report.train_accuracy,
-        "val_loss": report.val_loss,
+        "val_loss": metrics.finite(report.val_loss),
         "val_accuracy": report.val_accuracy,
-        "lr": report.lr,
+        "lr": metrics.finite(report.lr),
         "seconds": report.seconds,
         "lrs": report.lrs,
         # None, not {}, when there is none (a script run's epochs): the page shows no inspector.

@@ -9,7 +9,7 @@ The rules (docs/scripts.md):
   checkpoint is on disk) registers that checkpoint;
 - every other line, and a metric line with a value that is not a number, a line longer than
   MAX_LINE_BYTES or too many metrics, is only log text. NaN and infinity are numbers: they are
-  stored (a gap in the charts).
+  stored as null (a gap in the charts), a step's loss as well as an epoch's metrics.
 
 An epoch or step at or below the last one captured is ignored (a script restarted from a
 checkpoint reports again from there; the rows after it were dropped when it restarted).
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from app.storage.metrics import finite
 from app.worker.reporter import DatabaseReporter
 from trainer.callbacks import CheckpointReport, EpochReport, StepReport
 
@@ -121,10 +122,6 @@ def _finite_or(value: float | None, default: float) -> float:
     return value if value is not None and math.isfinite(value) else default
 
 
-def _finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
 class ScriptCapture:
     """Turns the parsed lines of one script run into rows through the worker's reporter, and
     keeps the run's metric names and monitored metric up to date as they appear."""
@@ -168,9 +165,9 @@ class ScriptCapture:
         return False
 
     def _step(self, line: StepLine) -> bool:
-        if line.step <= self.last_step or not math.isfinite(line.loss):
-            # A step row's loss column holds numbers only; a NaN step stays in the log.
+        if line.step <= self.last_step:
             return False
+        # A NaN or infinite loss is reported as it is: the row keeps the step, with a null loss.
         self.last_step = line.step
         self.reporter.on_step(StepReport(line.step, self.last_epoch + 1, 0, 0, line.loss))
         self.steps += 1
@@ -187,12 +184,13 @@ class ScriptCapture:
         monitor = self.monitor or ""
         report = EpochReport(
             epoch=line.epoch,
-            # The row's older columns hold numbers only; `metrics` holds every value as given.
-            train_loss=_finite_or(named.get("train_loss", named.get("loss")), 0.0),
-            train_accuracy=_finite_or_none(named.get("train_accuracy")),
-            val_loss=_finite_or(named.get("val_loss"), 0.0),
-            val_accuracy=_finite_or_none(named.get("val_accuracy")),
-            lr=_finite_or(line.lr, 0.0),
+            # A column the script did not report is NaN here, null in the row (the reporter
+            # stores every value that is not finite as null); `metrics` holds what it gave.
+            train_loss=named.get("train_loss", named.get("loss", math.nan)),
+            train_accuracy=finite(named.get("train_accuracy")),
+            val_loss=named.get("val_loss", math.nan),
+            val_accuracy=finite(named.get("val_accuracy")),
+            lr=line.lr if line.lr is not None else math.nan,
             seconds=seconds,
             lrs=[line.lr] if line.lr is not None and math.isfinite(line.lr) else [],
             metrics=named,
@@ -241,7 +239,7 @@ def checkpoint_report(
         batches_done=0,
         path=folder,
         size_bytes=size_bytes,
-        val_loss=_finite_or_none(named.get("val_loss")),
-        val_accuracy=_finite_or_none(named.get("val_accuracy")),
+        val_loss=finite(named.get("val_loss")),
+        val_accuracy=finite(named.get("val_accuracy")),
         metrics=metrics,
     )

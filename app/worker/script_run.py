@@ -42,8 +42,8 @@ from app.settings import Settings
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
 from app.storage.tables import RunStatus, StepMetric
+from app.worker.attachment import attach_worker
 from app.worker.console import log
-from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
 from app.worker.retry import write_final_status
 from app.worker.script_capture import (
@@ -89,15 +89,15 @@ def execute_script_run(
     if row.status != RunStatus.RUNNING:
         log(f"run {run_id} is {row.status}, not running: nothing to do")
         return row.status
-    assigned_gpus = row.assigned_gpus
-    if ray_job_name() is not None:  # Ray picked the GPUs: the run records them
-        assigned_gpus = gpus_given_by_ray()
-        record_gpus(factory, run_id, assigned_gpus)
-    stop = StopSignal(factory, run_id)
-    if handle_signals:
-        signal.signal(signal.SIGTERM, stop.on_signal)
-        signal.signal(signal.SIGINT, stop.on_signal)
-    reporter = DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, files)
+    worker = attach_worker(
+        run_id,
+        factory,
+        files,
+        assigned_gpus=row.assigned_gpus,
+        keep_last_checkpoints=settings.keep_last_checkpoints,
+        handle_signals=handle_signals,
+    )
+    assigned_gpus, stop, reporter = worker.assigned_gpus, worker.stop, worker.reporter
     try:
         launch = _prepare(run_id, settings, factory, files, row, reporter)
         sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, assigned_gpus)

@@ -16,7 +16,9 @@ function bestOf(l) {
   const value = (r) => (r.metrics || {})[monitor] ?? null;
   const best = own.filter((r) => value(r) !== null)
     .reduce((a, r) => (a === null || sign * value(r) > sign * value(a) ? r : a), null);
-  const lowest = own.reduce((a, r) => (a === null || r.val_loss < a.val_loss ? r : a), null);
+  // A row without a val loss (a script that reports none) is never the lowest.
+  const lowest = own.filter((r) => Number.isFinite(r.val_loss))
+    .reduce((a, r) => (a === null || r.val_loss < a.val_loss ? r : a), null);
   return { monitor, best, bestValue: best && value(best), lowest };
 }
 

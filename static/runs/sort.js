@@ -17,7 +17,7 @@ function sortValue(key, run, summary) {
     case "status": return run.status;
     case "progress": return progressOf(run, summary).done;
     case "best": return orientedBest(run);
-    case "sparkline": { const v = summary ? summary.val_loss : []; return v.length ? v[v.length - 1] : Infinity; }
+    case "sparkline": { const v = (summary ? summary.val_loss : []).filter(Number.isFinite); return v.length ? v[v.length - 1] : Infinity; }
     case "duration": return duration(run) ?? -1;
     case "device": return run.device || "";
     case "created": return run.created_at;

@@ -62,10 +62,20 @@ def test_non_finite_values_are_stored_as_gaps_never_a_500(client: TestClient) ->
     }
     answer = client.post(f"/api/runs/{run['id']}/report", json=report)
     assert answer.status_code == 200, answer.text
+    assert answer.json()["steps_written"] == 2
     metrics = client.get(f"/api/runs/{run['id']}/metrics")
     assert metrics.status_code == 200
-    assert metrics.json()["epochs"][0]["metrics"] == {"train_loss": None, "val_loss": None}
-    assert [row["step"] for row in metrics.json()["steps"]] == [1]  # a NaN step: no point
+    epoch = metrics.json()["epochs"][0]
+    assert epoch["metrics"] == {"train_loss": None, "val_loss": None}
+    # The older columns hold null, not a made-up 0, where no finite value was reported.
+    assert (epoch["train_loss"], epoch["val_loss"], epoch["lr"]) == (None, None, None)
+    steps = metrics.json()["steps"]
+    assert [(row["step"], row["loss"]) for row in steps] == [(1, 0.5), (2, None)]  # a gap
+    downsampled = client.get(f"/api/runs/{run['id']}/metrics", params={"max_points": 3})
+    assert [row["loss"] for row in downsampled.json()["steps"]] == [0.5, None]
+    summary = client.get("/api/runs").json()["summaries"][str(run["id"])]
+    assert summary["val_loss"] == [None]
+    assert client.get(f"/api/runs/{run['id']}/metrics.csv").status_code == 200
 
 
 def test_a_report_over_the_size_limit_is_a_413(client: TestClient, settings) -> None:

@@ -239,3 +239,65 @@ def test_runs_stored_before_named_metrics_read_back_with_them_after_the_upgrade(
         write_epoch(session, 1, row)
     assert current_revision(engine) == HEAD_REVISION
     engine.dispose()
+
+
+def test_losses_become_nullable_keeping_every_row_and_go_back_on_a_downgrade(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from alembic import command
+
+    settings = _database_before_named_metrics(request, tmp_path / "home")
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine, "0014")
+    when = datetime(2024, 1, 1)
+    with engine.begin() as connection:
+        tables = MetaData()
+        runs, epochs, steps = (
+            Table(name, tables, autoload_with=connection)
+            for name in ("runs", "epoch_metrics", "step_metrics")
+        )
+        run = {"id": 1, "name": "before", "status": "succeeded", "config": TINY_CONFIG}
+        run |= {"max_epochs": 1, "epoch": 1, "created_at": when, "updated_at": when}
+        run |= {"stop_requested": False, "progress_batch": 0, "progress_batches": 2}
+        connection.execute(runs.insert(), run)
+        connection.execute(
+            epochs.insert(),
+            {"run_id": 1, "epoch": 1, "train_loss": 1.5, "val_loss": 1.25, "lr": 0.1}
+            | {"seconds": 1.0, "metrics": {"train_loss": 1.5, "val_loss": 1.25}},
+        )
+        connection.execute(
+            steps.insert(), [{"run_id": 1, "step": s, "epoch": 1, "loss": 2.0 / s} for s in (1, 2)]
+        )
+    upgrade(engine)
+    assert current_revision(engine) == HEAD_REVISION
+    with session_scope(make_session_factory(engine)) as session:
+        from app.storage.metrics import read_step_points, write_steps
+
+        # A diverged step and an epoch reporting no loss nor learning rate: null, not dropped.
+        write_steps(session, 1, [{"step": 3, "epoch": 2, "loss": None}])
+        row = {"epoch": 2, "train_loss": None, "train_accuracy": None, "val_loss": None}
+        write_epoch(session, 1, row | {"val_accuracy": None, "lr": None, "seconds": 1.0})
+        assert read_step_points(session, 1) == [(1, 2.0, 1), (2, 1.0, 1), (3, None, 2)]
+    with TestClient(create_app(settings, dispatch=False), base_url="http://127.0.0.1") as client:
+        rows = client.get("/api/runs/1/metrics").json()
+        assert [(e["train_loss"], e["val_loss"], e["lr"]) for e in rows["epochs"]] == [
+            (1.5, 1.25, 0.1),
+            (None, None, None),
+        ]
+        assert [s["loss"] for s in rows["steps"]] == [2.0, 1.0, None]
+
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":  # as `upgrade` does: the copy deletes no row
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+        connection.commit()
+        kept = connection.execute(text("SELECT step FROM step_metrics ORDER BY step")).all()
+        assert [step for (step,) in kept] == [1, 2]  # the null-loss step had no place before
+        zeroed = connection.execute(
+            text("SELECT train_loss, val_loss, lr FROM epoch_metrics ORDER BY epoch")
+        ).all()
+        assert [tuple(values) for values in zeroed] == [(1.5, 1.25, 0.1), (0.0, 0.0, 0.0)]
+    upgrade(engine)
+    engine.dispose()

@@ -65,10 +65,13 @@ for epoch in range(1, args.epochs + 1):
            "val_accuracy": val_accuracy, "lr": args.lr}
     if epoch == 2:
         row["grad_norm"] = float("nan")  # a real signal: stored, a gap in the chart
+    if epoch == 3:
+        del row["lr"]  # a column the script does not report: null, never a made-up 0
     print(json.dumps(row), flush=True)
     if epoch == 1:
         print(json.dumps({"epoch": 99, "phase": "not a number"}))  # text: a non-numeric value
         print("{" + '"epoch": 98, "pad": "' + "x" * 10_000_000 + '"}')  # text: a 10 MB line
+print(json.dumps({"step": 22, "loss": float("inf")}))  # a diverged step: kept, as a gap
 print(json.dumps({"message": "done"}))
 """
 )

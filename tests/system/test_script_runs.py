@@ -75,11 +75,13 @@ def test_json_lines_become_epoch_and_step_rows(
     assert done["epoch"] == 3
     assert epochs[1]["metrics"]["grad_norm"] is None  # NaN: stored as a gap
     assert epochs[0]["lr"] == 0.4 and epochs[0]["metrics"]["val_accuracy"] > 0.5
-    assert [step["step"] for step in rows["steps"]] == list(range(1, 22))  # 7 steps an epoch
+    assert epochs[2]["lr"] is None  # not reported
+    assert [step["step"] for step in rows["steps"]] == list(range(1, 23))  # 7 steps an epoch
+    assert rows["steps"][-1]["loss"] is None  # the infinite loss: a gap
     log = capsys.readouterr().out  # the worker's output: what its log holds
     assert "starting, lr 0.4 in" in log and str(settings.run_dir(run["id"]) / "work") in log
     assert '"phase": "not a number"' in log
-    assert "captured 3 epoch rows, 21 step rows and 0 checkpoints" in log
+    assert "captured 3 epoch rows, 22 step rows and 0 checkpoints" in log
 
 
 def test_tracked_script_checkpoints_crash_and_resume(

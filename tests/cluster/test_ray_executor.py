@@ -34,6 +34,7 @@ from tests.support.browser import field
 from tests.support.ray_cluster import RayTestCluster, cancel_everything, ray_serving, server_env
 from tests.support.runs import TINY_CONFIG
 from tests.support.s3_server import S3Server
+from tests.support.scripts import TRACKED, write_script
 from tests.support.servers import free_port, spawn_server, wait_for_server
 from tests.support.waiting import wait_until
 
@@ -253,6 +254,29 @@ def test_a_worker_that_does_not_answer_the_cancel_is_stopped_through_ray(
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_a_script_run_as_a_ray_job_reports_its_epochs_and_keeps_its_checkpoints(
+    ray_server: str, ray_settings: Settings
+) -> None:
+    """A script run goes the way a loop run goes on the cluster (one Ray job running `python -m
+    app.worker RUN_ID`): its epoch rows and the checkpoints `torchdash_track` saves come back."""
+    path = write_script(ray_settings.scripts_path, "tracked.py", TRACKED)
+    body = {"name": "script on ray", "script": {"path": path, "args": ["--epochs", "2"]}}
+    response = httpx.post(f"{ray_server}/api/runs", json={**body, "device": "cpu"}, timeout=10)
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    run = wait_until(lambda: _ended(ray_server, run_id), 240, "the script run to end")
+    assert run["status"] == "succeeded", run
+    assert run["kind"] == "script" and run["node"]  # placed on a node of the cluster
+    epochs = httpx.get(f"{ray_server}/api/runs/{run_id}/metrics", timeout=10).json()["epochs"]
+    assert [row["epoch"] for row in epochs] == [1, 2]
+    assert epochs[-1]["metrics"]["val_accuracy"] > 0.5
+    checkpoints = httpx.get(f"{ray_server}/api/runs/{run_id}/checkpoints", timeout=10).json()
+    assert [c["epoch"] for c in checkpoints] == [1, 2]
+    model = httpx.get(f"{ray_server}{checkpoints[-1]['model_url']}", timeout=30)
+    state = torch.load(io.BytesIO(model.content), weights_only=True)
+    assert set(state) == {"weight", "bias"}  # the script's torch.nn.Linear
 
 
 @pytest.mark.s3

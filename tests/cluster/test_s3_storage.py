@@ -32,6 +32,7 @@ from tests.support.database import ON_POSTGRESQL
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
 from tests.support.s3_server import S3Server, weed_binary
+from tests.support.scripts import TRACKED, write_script
 from tests.support.servers import free_port, serving
 from tests.support.waiting import wait_for_status
 
@@ -171,6 +172,32 @@ def test_a_run_on_a_real_server_keeps_its_checkpoints_in_the_bucket(
         assert len(stored_checkpoints(bucket, settings, run_id)) == 3
         missing = httpx.get(f"{base}/api/runs/{fork['id']}/checkpoints/2/model")
         assert missing.status_code == 404
+
+
+def test_a_script_runs_checkpoints_are_kept_in_the_bucket_and_download_over_rest(
+    settings: Settings, bucket: s3fs.S3FileSystem
+) -> None:
+    """The checkpoints `torchdash_track` saves in a script run are published to the bucket like a
+    loop run's: listed, downloaded and loaded back; nothing of them stays on the local disk."""
+    path = write_script(settings.scripts_path, "tracked.py", TRACKED)
+    with serving(settings, **storage_env(settings)) as base:
+        body = {"name": "script", "script": {"path": path, "args": ["--epochs", "2"]}}
+        run = httpx.post(f"{base}/api/runs", json={**body, "device": "cpu"}).json()
+        wait_for_status(base, run["id"], "succeeded")
+
+        names = stored_checkpoints(bucket, settings, run["id"])
+        assert [name.rsplit("-", 1)[0] for name in names] == ["epoch-0001", "epoch-0002"]
+        listed = httpx.get(f"{base}/api/runs/{run['id']}/checkpoints").json()
+        assert [row["epoch"] for row in listed] == [1, 2]
+        assert listed[-1]["metrics"]["val_accuracy"] > 0.5
+        answer = httpx.get(f"{base}{listed[-1]['model_url']}")
+        assert answer.status_code == 200
+        stored = bucket.cat_file(f"{prefix(settings)}/{run['id']}/checkpoints/{names[1]}/model.pt")
+        assert answer.content == stored
+        assert set(torch.load(io.BytesIO(answer.content), weights_only=True)) == {"weight", "bias"}
+        optimizer = httpx.get(f"{base}{listed[-1]['optimizer_url']}")
+        assert "state" in torch.load(io.BytesIO(optimizer.content), weights_only=True)
+        assert not (settings.run_dir(run["id"]) / "checkpoints").exists()
 
 
 def test_retention_deletes_the_objects_of_checkpoints_it_drops(

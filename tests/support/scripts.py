@@ -71,7 +71,8 @@ for epoch in range(1, args.epochs + 1):
     if epoch == 1:
         print(json.dumps({"epoch": 99, "phase": "not a number"}))  # text: a non-numeric value
         print("{" + '"epoch": 98, "pad": "' + "x" * 10_000_000 + '"}')  # text: a 10 MB line
-print(json.dumps({"step": 22, "loss": float("inf")}))  # a diverged step: kept, as a gap
+# A diverged step after the last epoch's 7: kept, as a gap.
+print(json.dumps({"step": args.epochs * 7 + 1, "loss": float("inf")}))
 print(json.dumps({"message": "done"}))
 """
 )

@@ -192,5 +192,5 @@ def test_the_cli_starts_a_script_run_on_a_real_server(settings: Settings) -> Non
         epochs = httpx.get(f"{base}/api/runs/{run['id']}/metrics").json()["epochs"]
         assert [row["epoch"] for row in epochs] == [1]
         log = httpx.get(f"{base}/api/runs/{run['id']}/log").json()["text"]
-        assert "captured 1 epoch rows, 7 step rows and 0 checkpoints" in log
+        assert "captured 1 epoch rows, 8 step rows and 0 checkpoints" in log
         assert "more bytes of this line not logged" in log  # the 10 MB line, cut in the log

@@ -17,7 +17,9 @@ run.finish()
 Inside a run torchdash started (TORCHDASH_RUN_ID is set), `init` returns a `LocalRun`: it prints
 the JSON lines the worker reads and writes checkpoints where the worker registers them. Given a
 server (or TORCHDASH_URL) and no TORCHDASH_RUN_ID, it returns a `RemoteRun` that creates a run
-on that server and reports to it over REST (torchdash_track/remote.py).
+on that server and reports to it over REST (torchdash_track/remote.py); `init(resume=RUN_ID)`
+takes such a run up again after a restart, and its `resume_checkpoint()` is the run's newest
+checkpoint, downloaded.
 
 Only the standard library is imported here; torch only inside the checkpoint functions.
 """
@@ -40,13 +42,17 @@ def init(
     monitor_mode: str | None = None,
     server: str | None = None,
     token: str | None = None,
+    resume: int | None = None,
 ) -> Any:
-    """The run this script reports to: the one torchdash started it for, or a new one on
-    `server`. Outside both (no TORCHDASH_RUN_ID, no server), a LocalRun that only prints."""
+    """The run this script reports to: the one torchdash started it for, or on `server` a new
+    one, or with `resume` (a run id) that run taken up again (`RemoteRun.attach`). Outside both
+    (no TORCHDASH_RUN_ID, no server), a LocalRun that only prints."""
     server = server or os.environ.get("TORCHDASH_URL")
     if server and not os.environ.get("TORCHDASH_RUN_ID"):
         from torchdash_track.remote import RemoteRun
 
+        if resume is not None:
+            return RemoteRun.attach(server, resume, token or os.environ.get("TORCHDASH_TOKEN"))
         return RemoteRun(
             server,
             token or os.environ.get("TORCHDASH_TOKEN"),

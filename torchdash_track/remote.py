@@ -12,6 +12,23 @@ for epoch in range(1, 11):
 run.finish()
 ```
 
+A process that restarts (after a crash, on this machine or another) takes its run up again with
+`RemoteRun.attach(server, run_id)` (or `init(resume=run_id)`): the run is running again, the rows
+reported after its newest checkpoint are dropped on the server (they are reported again), and
+`resume_checkpoint()` downloads that checkpoint into a folder `load_checkpoint` reads:
+
+```
+run = RemoteRun.attach("http://dashboard:8000", 12, token)
+start = 0
+if run.resume_checkpoint() is not None:
+    state = load_checkpoint(run.resume_checkpoint())
+    model.load_state_dict(state["model"])
+    start = state["epoch"]
+```
+
+A run that went silent too long (`interrupted`) can be attached; one that succeeded, failed or
+was cancelled cannot (TrackingError).
+
 The standard library only (torch is imported by the checkpoint functions alone), so it installs
 anywhere. Points are buffered and sent in batches by a thread of its own: when `batch_points`
 wait, or `flush_seconds` after the first of them, and at `finish`. A network error never reaches
@@ -28,8 +45,10 @@ import atexit
 import io
 import math
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from torchdash_track.transport import Connection, HttpError, multipart
@@ -62,7 +81,8 @@ def _number(value: Any) -> float | str | None:
 
 
 class RemoteRun:
-    """A run on a torchdash server, created now, fed in batches, ended by `finish`."""
+    """A run on a torchdash server, created now (or attached again: `run_id`, see `attach`),
+    fed in batches, ended by `finish`."""
 
     def __init__(
         self,
@@ -79,6 +99,7 @@ class RemoteRun:
         flush_seconds: float = 1.0,
         max_buffer_points: int = 1_000_000,
         finish_timeout: float = 30.0,
+        run_id: int | None = None,
     ) -> None:
         self.server = server
         self.batch_points = batch_points
@@ -105,20 +126,33 @@ class RemoteRun:
         for key, value in (("task", task), ("monitor", monitor), ("monitor_mode", monitor_mode)):
             if value is not None:
                 fields[key] = value
-        self.run = self._create(fields)
+        if run_id is None:
+            self.run = self._open("/api/runs/external", fields)
+        else:
+            self.run = self._open(f"/api/runs/{int(run_id)}/attach", {})
         self.id: int = self.run["id"]
+        self._last_epoch = int(self.run.get("epoch") or 0)  # an attached run goes on from it
+        self._resume_folder: Path | None = None
         self.url = f"{server.rstrip('/')}/runs/{self.id}"
         self._thread = threading.Thread(target=self._send_loop, name="torchdash-track", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
 
-    def _create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Create the run, retrying a server that does not answer for a little while; a refusal
-        (a bad token, a bad field) is raised: nothing has trained yet."""
+    @classmethod
+    def attach(
+        cls, server: str, run_id: int, token: str | None = None, **options: Any
+    ) -> RemoteRun:
+        """Take up run `run_id` again (`options`: the batching ones of `RemoteRun`)."""
+        return cls(server, token, run_id=run_id, **options)
+
+    def _open(self, path: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Create (or attach) the run, retrying a server that does not answer for a little
+        while; a refusal (a bad token, a bad field, a run that has ended) is raised: nothing has
+        trained yet."""
         delay = 0.5
         for attempt in range(6):
             try:
-                return self._http.post_json("/api/runs/external", fields)
+                return self._http.post_json(path, fields)  # type: ignore[no-any-return]
             except HttpError as error:
                 if error.status < 500:
                     raise TrackingError(f"the server refused the run: {error}") from error
@@ -166,8 +200,36 @@ class RemoteRun:
         return self._stop_requested
 
     def resume_checkpoint(self) -> str | None:
-        """None: a run trained elsewhere starts fresh each time (its own script resumes it)."""
-        return None
+        """The folder of the checkpoint to start from (for `load_checkpoint`): an attached run's
+        newest, downloaded once into a temporary folder; None for a new run or one without.
+        Raises TrackingError when it cannot be downloaded (before training, as `init`)."""
+        if self._resume_folder is not None:
+            return str(self._resume_folder)
+        epoch = int(self.run.get("epoch") or 0)
+        try:
+            listed = self._http.get_json(f"/api/runs/{self.id}/checkpoints") if epoch else []
+        except (HttpError, OSError) as error:
+            raise TrackingError(f"cannot list the run's checkpoints: {error}") from error
+        if not any(row["epoch"] == epoch and row["complete"] for row in listed):
+            return None
+        folder = Path(tempfile.mkdtemp(prefix=f"torchdash-run{self.id}-epoch{epoch}-"))
+        # An uploaded checkpoint may hold the model alone: the rest reads back as empty.
+        missing_as: dict[str, dict[str, Any]] = {"optimizer": {}, "state": {"epoch": epoch}}
+        for part in ("model", "optimizer", "state"):
+            path = f"/api/runs/{self.id}/checkpoints/{epoch}/{part}"
+            try:
+                data = self._http.raw("GET", path, None, "application/json")
+            except HttpError as error:
+                if error.status != 404 or part not in missing_as:
+                    raise TrackingError(f"cannot download the checkpoint: {error}") from error
+                import torch
+
+                data = _saved(torch, missing_as[part])
+            except OSError as error:
+                raise TrackingError(f"cannot download the checkpoint: {error}") from error
+            (folder / f"{part}.pt").write_bytes(data)
+        self._resume_folder = folder
+        return str(folder)
 
     def save_checkpoint(
         self, epoch: int, model: Any = None, optimizer: Any = None, **extra: Any

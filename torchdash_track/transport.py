@@ -32,8 +32,13 @@ class Connection:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.connection: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes, content_type: str) -> Any:
+    def request(self, method: str, path: str, body: bytes | None, content_type: str) -> Any:
         """The decoded JSON answer; HttpError for a 4xx/5xx; OSError for the network."""
+        data = self.raw(method, path, body, content_type)
+        return json.loads(data) if data else None
+
+    def raw(self, method: str, path: str, body: bytes | None, content_type: str) -> bytes:
+        """The answer's bytes (a downloaded file); HttpError and OSError as `request`."""
         if self.connection is None:
             kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
             self.connection = kind(self.host, self.port, timeout=REQUEST_TIMEOUT)
@@ -49,7 +54,10 @@ class Connection:
             self.close()
         if response.status >= 400:
             raise HttpError(response.status, data.decode("utf-8", "replace")[:500])
-        return json.loads(data) if data else None
+        return data
+
+    def get_json(self, path: str) -> Any:
+        return self.request("GET", path, None, "application/json")
 
     def post_json(self, path: str, payload: Any) -> Any:
         body = json.dumps(payload, allow_nan=False).encode()

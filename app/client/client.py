@@ -13,6 +13,7 @@ import httpx
 from httpx_sse import connect_sse
 
 from app.client.errors import ApiError as ApiError  # re-exported: raised by every method
+from app.client.external_runs import ExternalRunMethods
 from app.client.statuses import TERMINAL_STATUSES
 from app.web.shapes import (
     CheckpointPublic,
@@ -42,8 +43,9 @@ class RunEvent:
     steps: list[StepPublic] = field(default_factory=list)
 
 
-class Client:
-    """The torchdash API at `url`; `token` when the server has TORCHDASH_TOKEN set."""
+class Client(ExternalRunMethods):
+    """The torchdash API at `url`; `token` when the server has TORCHDASH_TOKEN set. Runs trained
+    elsewhere have their methods in app/client/external_runs.py."""
 
     def __init__(
         self, url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 30.0

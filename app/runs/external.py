@@ -156,9 +156,14 @@ def record_report(
     )
 
 
-def _best(run: Run, epochs: list[tuple[int, dict[str, float | None]]]) -> dict[str, Any]:
-    """The run's best monitored value and its epoch, and its best val accuracy, after `epochs`."""
+def _best(
+    run: Run, epochs: list[tuple[int, dict[str, float | None]]], afresh: bool = False
+) -> dict[str, Any]:
+    """The run's best monitored value and its epoch, and its best val accuracy, after `epochs`
+    (`afresh`: over `epochs` alone, forgetting the run's)."""
     best, best_epoch, best_accuracy = run.best_metric, run.best_epoch, run.best_val_accuracy
+    if afresh:
+        best = best_epoch = best_accuracy = None
     mode: Mode = "min" if run.monitor_mode == "min" else "max"
     for epoch, named in sorted(epochs, key=lambda pair: pair[0]):
         value = finite(named.get(run.monitor or ""))
@@ -168,6 +173,39 @@ def _best(run: Run, epochs: list[tuple[int, dict[str, float | None]]]) -> dict[s
         if accuracy is not None and (best_accuracy is None or accuracy > best_accuracy):
             best_accuracy = accuracy
     return {"best_metric": best, "best_epoch": best_epoch, "best_val_accuracy": best_accuracy}
+
+
+def attach_external_run(session: Session, run_id: int) -> Run:
+    """A process takes up a run trained elsewhere again (it restarted, on this machine or
+    another): the run is running again, from its newest checkpoint. A run that went silent
+    (`interrupted`) or still runs may be attached; one that ended otherwise is a ConflictError.
+
+    The rows reported after that checkpoint's epoch (all of them, with no checkpoint) are
+    dropped: the process reports them again as it trains them anew, and a step it reports
+    again is then stored, not skipped as a resent one."""
+    run = get_run(session, run_id)
+    if run.kind != KIND:
+        raise ConflictError(
+            f"run {run_id} is a {run.kind} run: only a run trained elsewhere can be attached"
+        )
+    complete = [row for row in checkpoint_rows.read_checkpoints(session, run_id) if row.complete]
+    epoch = max((row.epoch for row in complete), default=0)
+    now = utcnow()
+    values = {"last_report_at": now, "stop_requested": False, "epoch": epoch}
+    # One guarded update, as every status change: a run that finished meanwhile is refused.
+    transition(
+        session,
+        run_id,
+        S.RUNNING,
+        allowed_from=[S.RUNNING, S.INTERRUPTED],
+        started_at=run.started_at or now,  # it started when it first did
+        **values,
+    )
+    metrics.trim_to_epoch(session, run_id, epoch)
+    kept = [(row.epoch, metrics.named_metrics(row)) for row in metrics.read_epochs(session, run_id)]
+    session.execute(update(Run).where(Run.id == run_id).values(**_best(run, kept, afresh=True)))
+    session.refresh(run)
+    return run
 
 
 def finish_external_run(session: Session, run_id: int, status: RunStatus, error: str | None) -> Run:

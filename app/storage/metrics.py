@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -168,6 +168,20 @@ def write_new_steps(session: Session, run_id: int, rows: list[dict[str, Any]]) -
             fresh.setdefault(row["step"], row)  # a step twice in one batch: its first row
     write_steps(session, run_id, sorted(fresh.values(), key=lambda row: row["step"]))
     return len(fresh)
+
+
+def trim_to_epoch(session: Session, run_id: int, epoch: int) -> int:
+    """Drop every row reported after `epoch`, which a process restarted from its checkpoint
+    reports again; the last step kept."""
+    kept = session.scalar(
+        select(func.max(StepMetric.step)).where(
+            StepMetric.run_id == run_id, StepMetric.epoch <= epoch
+        )
+    )
+    step = int(kept or 0)
+    trim_after(session, run_id, epoch, step)
+    session.execute(delete(StepMetric).where(StepMetric.run_id == run_id, StepMetric.epoch > epoch))
+    return step
 
 
 def trim_after(session: Session, run_id: int, epoch: int, step: int) -> None:

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import torchdash_track
@@ -41,7 +40,7 @@ from app.runs.scripts import resolve_script
 from app.settings import Settings
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
-from app.storage.tables import RunStatus, StepMetric
+from app.storage.tables import RunStatus
 from app.worker.attachment import attach_worker
 from app.worker.console import log
 from app.worker.reporter import DatabaseReporter
@@ -173,7 +172,8 @@ def _prepare(
         start_epoch, location = row.last_checkpoint
         resume_from = files.fetch_checkpoint(run_id, location, run_id)
         log(f"run {run_id} resumes from checkpoint {location}")
-    start_step = _trim_after(factory, run_id, start_epoch)
+    with session_scope(factory) as session:  # the script reports again from there
+        start_step = metrics.trim_to_epoch(session, run_id, start_epoch)
 
     environment = {
         **os.environ,
@@ -234,23 +234,6 @@ def _prepare(
     reporter.monitor_mode = row.monitor_mode
     reporter.update_run(epoch=start_epoch, progress_batch=0, progress_batches=0)
     return _Launch(command, workdir, environment, stop_file, capture, row.processes)
-
-
-def _trim_after(factory: sessionmaker[Session], run_id: int, epoch: int) -> int:
-    """Drop the rows reported after `epoch` (the script starts again after it); the last step
-    kept."""
-    with session_scope(factory) as session:
-        kept = session.scalar(
-            select(func.max(StepMetric.step)).where(
-                StepMetric.run_id == run_id, StepMetric.epoch <= epoch
-            )
-        )
-        step = int(kept or 0)
-        metrics.trim_after(session, run_id, epoch, step)
-        session.execute(
-            delete(StepMetric).where(StepMetric.run_id == run_id, StepMetric.epoch > epoch)
-        )
-    return step
 
 
 def _supervise(launch: _Launch, stop: StopSignal, grace: float) -> tuple[RunStatus, str | None]:

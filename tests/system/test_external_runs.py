@@ -1,23 +1,27 @@
 """A run trained elsewhere: a plain PyTorch script in another process logs through
-torchdash_track to a real server on loopback that needs a token; a silent run is interrupted."""
+torchdash_track to a real server on loopback that needs a token; a silent run is interrupted, and
+a restarted script attaches to it again and resumes from its checkpoint."""
 
 from __future__ import annotations
 
 import io
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import httpx
+import pytest
 import torch
 
+from app.client import ApiError, Client
 from app.settings import Settings
 from tests.support.paths import ROOT
 from tests.support.servers import free_port, serving, spawn_server, wait_for_server
 from tests.support.waiting import wait_until
-from torchdash_track.remote import RemoteRun
+from torchdash_track.remote import RemoteRun, TrackingError
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -174,3 +178,149 @@ def test_points_logged_while_the_server_is_down_arrive_once_it_is_back(
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+# Trains three epochs, a checkpoint after each. Run with no argument, it creates its run and
+# its process is lost in epoch 3 (os._exit: no finish, no more heartbeats), having sent five of
+# that epoch's steps, marked (loss + 100) so the test can tell them apart. Run with a run id, it
+# attaches to that run and resumes from the checkpoint the server has.
+RESTARTING = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    import torch
+    from sklearn.datasets import load_digits
+
+    import torchdash_track as track
+
+    digits = load_digits()
+    x = torch.tensor(digits.data, dtype=torch.float32)[:1400] / 16
+    y = torch.tensor(digits.target)[:1400]
+    torch.manual_seed(0)
+    model = torch.nn.Linear(64, 10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    resume = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    run = track.init(name="restarted", monitor="train_loss", resume=resume)
+    print(run.id, flush=True)
+    start, step = 0, 0
+    folder = run.resume_checkpoint()
+    if folder is not None:
+        state = track.load_checkpoint(folder)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, step = state["epoch"], state["step"]
+        print(f"resumed from epoch {start} at step {step}", flush=True)
+    for epoch in range(start + 1, 4):
+        for batch in torch.arange(1400).split(64):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if resume is None and epoch == 3:
+                run.log_step(step, loss.item() + 100)
+                if step == 2 * 22 + 5:
+                    run.flush(timeout=30)
+                    os._exit(17)
+            else:
+                run.log_step(step, loss.item())
+        run.log(epoch, train_loss=loss.item())
+        run.save_checkpoint(epoch, model=model, optimizer=optimizer, step=step)
+    run.finish()
+    """
+)
+
+
+def test_a_restarted_script_attaches_to_its_interrupted_run_and_resumes_its_checkpoint(
+    settings: Settings, tmp_path: Path
+) -> None:
+    script = tmp_path / "restarting.py"
+    script.write_text(RESTARTING)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TORCHDASH_TOKEN": TOKEN}
+    with serving(settings, TORCHDASH_TOKEN=TOKEN, TORCHDASH_EXTERNAL_TIMEOUT_SECONDS="3") as base:
+        env["TORCHDASH_URL"] = base
+        api = httpx.Client(base_url=base, headers=AUTH, timeout=30)
+        lost = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert lost.returncode == 17, lost.stderr
+        run_id = int(lost.stdout.split()[0])
+
+        def interrupted() -> dict | None:
+            run = api.get(f"/api/runs/{run_id}").json()
+            return run if run["status"] == "interrupted" else None
+
+        wait_until(interrupted, timeout=60, what="the lost process's run to be interrupted")
+        assert [s["step"] for s in api.get(f"/api/runs/{run_id}/metrics").json()["steps"]] == list(
+            range(1, 2 * 22 + 6)
+        )
+
+        restarted = subprocess.run(
+            [sys.executable, str(script), str(run_id)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert restarted.returncode == 0, restarted.stderr
+        assert f"resumed from epoch 2 at step {2 * 22}" in restarted.stdout
+        run = api.get(f"/api/runs/{run_id}").json()
+        assert (run["status"], run["epoch"], run["error"]) == ("succeeded", 3, None)
+        metrics = api.get(f"/api/runs/{run_id}/metrics").json()
+        assert [row["epoch"] for row in metrics["epochs"]] == [1, 2, 3]
+        # Epoch 3 was reported again from its start: the lost attempt's steps were dropped.
+        steps = metrics["steps"]
+        assert [s["step"] for s in steps] == list(range(1, 3 * 22 + 1))
+        assert all(s["loss"] < 100 for s in steps) and steps[-1]["epoch"] == 3
+        assert [c["epoch"] for c in api.get(f"/api/runs/{run_id}/checkpoints").json()] == [1, 2, 3]
+
+        # A run that has ended is not taken up again.
+        refused = api.post(f"/api/runs/{run_id}/attach")
+        assert refused.status_code == 409 and "succeeded" in refused.json()["detail"]
+        with pytest.raises(TrackingError, match="409"):
+            RemoteRun.attach(base, run_id, TOKEN)
+
+
+def test_the_client_creates_reports_uploads_attaches_and_finishes_a_run_elsewhere(
+    settings: Settings,
+) -> None:
+    model = torch.nn.Linear(4, 2)
+    with serving(settings, TORCHDASH_TOKEN=TOKEN) as base, Client(base, TOKEN) as client:
+        run = client.create_external_run("imported", {"lr": 0.1}, monitor="val_loss", tags=["a"])
+        assert (run.kind, run.status, run.monitor, run.tags) == (
+            "external",
+            "running",
+            "val_loss",
+            ["a"],
+        )
+        answer = client.report(
+            run.id,
+            epochs={1: {"train_loss": 0.9, "val_loss": 0.8}, 2: {"train_loss": float("nan")}},
+            steps=[(1, 1.5), (2, float("inf"))],
+            notes=["from a notebook"],
+        )
+        assert (answer.epochs_written, answer.steps_written, answer.stop_requested) == (2, 2, False)
+        assert client.report(run.id, steps=[(1, 1.5)]).steps_skipped == 1  # sent again: kept once
+        weights, state = io.BytesIO(), settings.home_dir / "state.pt"
+        torch.save(model.state_dict(), weights)
+        torch.save({"epoch": 1, "step": 7}, state)
+        uploaded = client.upload_checkpoint(run.id, 1, model=weights.getvalue(), state=state)
+        assert (uploaded.epoch, uploaded.metrics) == (1, {"train_loss": 0.9, "val_loss": 0.8})
+        with pytest.raises(ApiError) as refused:  # a pickle torch's weights_only would refuse
+            client.upload_checkpoint(run.id, 1, model=pickle.dumps(print))
+        assert refused.value.status == 422
+
+        # Its process restarted: running again from epoch 1's checkpoint, epoch 2 dropped.
+        attached = client.attach_external_run(run.id)
+        assert (attached.status, attached.epoch) == ("running", 1)
+        rows = client.metrics(run.id)
+        assert [e.epoch for e in rows.epochs] == [1] and [s.step for s in rows.steps] == [1]
+        path = client.download_checkpoint(run.id, 1, "state", settings.home_dir / "back")
+        assert torch.load(path, weights_only=True) == {"epoch": 1, "step": 7}
+
+        done = client.finish_external_run(run.id, "failed", "out of memory")
+        assert (done.status, done.error) == ("failed", "out of memory")
+        with pytest.raises(ApiError) as ended:
+            client.attach_external_run(run.id)
+        assert ended.value.status == 409

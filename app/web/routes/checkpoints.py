@@ -1,4 +1,5 @@
-"""Routes for checkpoints: list them, download a model or optimizer state_dict."""
+"""Routes for checkpoints: list them, download a model or optimizer state_dict, or the state file
+(the epoch and what else was saved beside them)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from app.storage import checkpoint_rows
 from app.web.deps import FilesDep, PathNumber, RowId, SessionDep
 from app.web.error_handlers import errors
 from app.web.shapes import CheckpointPublic
-from trainer.checkpoints.store import MODEL_FILE, OPTIMIZER_FILE
+from trainer.checkpoints.store import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
 
 router = APIRouter(prefix="/api/runs/{run_id}/checkpoints", tags=["checkpoints"])
 
-PART_FILES = {"model": MODEL_FILE, "optimizer": OPTIMIZER_FILE}
+PART_FILES = {"model": MODEL_FILE, "optimizer": OPTIMIZER_FILE, "state": STATE_FILE}
 BINARY = {
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 }  # noqa: E501
@@ -43,14 +44,15 @@ def read_checkpoints(run_id: RowId, session: SessionDep) -> list[CheckpointPubli
 
 @router.get(
     "/{epoch}/{part}",
-    summary="Download torch.save(model.state_dict()) or torch.save(optimizer.state_dict())",
+    summary="Download torch.save(model.state_dict()), torch.save(optimizer.state_dict()) or "
+    "the state file (epoch, scheduler, RNG states, config; what a script saved beside them)",
     response_class=FileResponse,
     responses={200: BINARY, **errors(404, 422)},
 )
 def download_checkpoint(
     run_id: RowId,
     epoch: PathNumber,
-    part: Literal["model", "optimizer"],
+    part: Literal["model", "optimizer", "state"],
     session: SessionDep,
     files: FilesDep,
 ) -> Response:

@@ -1,4 +1,5 @@
-"""Routes for runs trained elsewhere: create one, report its rows, upload its checkpoints, end it.
+"""Routes for runs trained elsewhere: create one, report its rows, upload its checkpoints, attach
+a restarted process to it, end it.
 
 The tracking module (`torchdash_track`, pointed at a server) is their client; docs/api.md has
 the shapes. A report or an upload for a run that is not external, or has ended, is a 409.
@@ -191,6 +192,18 @@ async def upload_checkpoint(
     row = checkpoint_rows.find_checkpoint(session, run_id, epoch)
     assert row is not None  # just written
     return CheckpointPublic.of(row)
+
+
+@router.post(
+    "/{run_id}/attach",
+    summary="Attach a restarted process to a run trained elsewhere: running again from its "
+    "newest checkpoint (409 once it succeeded, failed or was cancelled)",
+    responses=errors(404, 409, 422),
+)
+def attach_run(run_id: RowId, session: SessionDep) -> RunPublic:
+    run = external.attach_external_run(session, run_id)
+    session.commit()
+    return RunPublic.of(run)
 
 
 @router.post(

@@ -16,13 +16,22 @@ from app.storage.tables import StepRollup
 
 
 def write_in_flushes(factory, run_id: int, steps: range, rng: random.Random) -> None:
-    rows = [{"step": s, "epoch": 1 + s // 1000, "loss": rng.random()} for s in steps]
+    # A null loss (a step whose loss was not finite) here and there, and a stretch of them that
+    # fills whole buckets of 16 and 256 steps.
+    rows = [
+        {"step": s, "epoch": 1 + s // 1000, "loss": None if _diverged(s, rng) else rng.random()}
+        for s in steps
+    ]
     start = 0
     while start < len(rows):
         size = rng.choice([1, 7, 300, 5000])
         with session_scope(factory) as session:
             metrics.write_steps(session, run_id, rows[start : start + size])
         start += size
+
+
+def _diverged(step: int, rng: random.Random) -> bool:
+    return 2049 <= step <= 2304 or rng.random() < 0.02
 
 
 def expected_buckets(factory, run_id: int) -> dict:
@@ -32,7 +41,11 @@ def expected_buckets(factory, run_id: int) -> dict:
     for width in WIDTHS:
         for bucket, members in groupby(points, key=lambda p: (p[0] - 1) // width):
             group = list(members)
-            low, high = min(group, key=lambda p: p[1]), max(group, key=lambda p: p[1])
+            # A null loss is never the lowest nor the highest; a bucket of nulls only keeps
+            # its first step, with null.
+            finite = [p for p in group if p[1] is not None] or group[:1]
+            low = min(finite, key=lambda p: p[1] if p[1] is not None else 0)
+            high = max(finite, key=lambda p: p[1] if p[1] is not None else 0)
             expected[(width, bucket)] = (low[0], low[1], high[0], high[1])
     return expected
 
@@ -71,6 +84,8 @@ def test_chart_of_100000_steps_is_read_from_rollups_and_keeps_extremes(
     rng = random.Random(1)
     rows = [{"step": s, "epoch": 1, "loss": rng.random()} for s in range(1, 100_001)]
     rows[31_337]["loss"], rows[77_777]["loss"] = -5.0, 9.0  # a dip and a spike
+    for row in rows[61_440:69_632]:  # a diverged stretch: two whole buckets of 4096 steps
+        row["loss"] = None
     with session_scope(factory) as session:
         metrics.write_steps(session, run_id, rows)
 
@@ -79,12 +94,14 @@ def test_chart_of_100000_steps_is_read_from_rollups_and_keeps_extremes(
     assert [p["step"] for p in steps] == sorted(p["step"] for p in steps)
     losses = {p["step"]: p["loss"] for p in steps}
     assert losses[31_338] == -5.0 and losses[77_778] == 9.0
+    gaps = [step for step, loss in losses.items() if loss is None]
+    assert gaps and all(61_441 <= step <= 69_632 for step in gaps)  # the chart's gap
 
     # A run recorded before rollups existed is downsampled from its rows, to the same bound.
     with session_scope(factory) as session:
         session.execute(delete(StepRollup).where(StepRollup.run_id == run_id))
     old = client.get(f"/api/runs/{run_id}/metrics", params={"max_points": 2000}).json()["steps"]
-    assert len(old) == 2000 and {-5.0, 9.0} <= {p["loss"] for p in old}
+    assert len(old) == 2000 and {-5.0, 9.0, None} <= {p["loss"] for p in old}
     engine.dispose()
 
 

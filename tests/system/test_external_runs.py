@@ -294,13 +294,16 @@ def test_the_client_creates_reports_uploads_attaches_and_finishes_a_run_elsewher
             "val_loss",
             ["a"],
         )
+        first = client.report(run.id, {1: {"train_loss": 0.9, "val_loss": 0.8}}, [(1, 1.5)])
+        assert (first.epochs_written, first.steps_written, first.stop_requested) == (1, 1, False)
+        # The step after epoch 1 is in epoch 2 (a step's default epoch).
         answer = client.report(
-            run.id,
-            epochs={1: {"train_loss": 0.9, "val_loss": 0.8}, 2: {"train_loss": float("nan")}},
-            steps=[(1, 1.5), (2, float("inf"))],
-            notes=["from a notebook"],
+            run.id, {2: {"train_loss": float("nan")}}, [(2, float("inf"))], notes=["notebook"]
         )
-        assert (answer.epochs_written, answer.steps_written, answer.stop_requested) == (2, 2, False)
+        assert (answer.epoch, answer.steps_written) == (2, 1)
+        rows = client.metrics(run.id)
+        assert [(s.step, s.epoch, s.loss) for s in rows.steps] == [(1, 1, 1.5), (2, 2, None)]
+        assert rows.epochs[1].metrics == {"train_loss": None} and rows.epochs[1].val_loss is None
         assert client.report(run.id, steps=[(1, 1.5)]).steps_skipped == 1  # sent again: kept once
         weights, state = io.BytesIO(), settings.home_dir / "state.pt"
         torch.save(model.state_dict(), weights)
@@ -313,7 +316,7 @@ def test_the_client_creates_reports_uploads_attaches_and_finishes_a_run_elsewher
 
         # Its process restarted: running again from epoch 1's checkpoint, epoch 2 dropped.
         attached = client.attach_external_run(run.id)
-        assert (attached.status, attached.epoch) == ("running", 1)
+        assert (attached.status, attached.epoch, attached.best_epoch) == ("running", 1, 1)
         rows = client.metrics(run.id)
         assert [e.epoch for e in rows.epochs] == [1] and [s.step for s in rows.steps] == [1]
         path = client.download_checkpoint(run.id, 1, "state", settings.home_dir / "back")

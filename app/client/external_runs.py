@@ -43,11 +43,9 @@ class ExternalRunMethods:
         notes: str = "",
     ) -> RunPublic:
         """A run that a process elsewhere trains: running at once, never queued."""
-        body: dict[str, Any] = {"name": name, "config": config or {}, "tags": tags or []}
-        body["notes"] = notes
-        for key, value in (("task", task), ("monitor", monitor), ("monitor_mode", monitor_mode)):
-            if value is not None:
-                body[key] = value
+        chosen = {"task": task, "monitor": monitor, "monitor_mode": monitor_mode}
+        body = {"name": name, "config": config or {}, "tags": tags or [], "notes": notes}
+        body |= {key: value for key, value in chosen.items() if value is not None}
         return RunPublic.model_validate(self._json("POST", "/api/runs/external", json=body))
 
     def report(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.files import RunFiles
+from app.settings import Settings
 from app.worker.ray_entrypoint import gpus_given_by_ray, ray_job_name, record_gpus
 from app.worker.reporter import DatabaseReporter
 from app.worker.stop_signal import StopSignal
@@ -25,11 +26,10 @@ class AttachedWorker:
 
 def attach_worker(
     run_id: int,
+    settings: Settings,
     factory: sessionmaker[Session],
     files: RunFiles,
-    *,
     assigned_gpus: list[str],
-    keep_last_checkpoints: int | None,
     handle_signals: bool,
 ) -> AttachedWorker:
     """Attach this process to its claimed run; `assigned_gpus` are the placement's."""
@@ -43,5 +43,5 @@ def attach_worker(
     return AttachedWorker(
         assigned_gpus=assigned_gpus,
         stop=stop,
-        reporter=DatabaseReporter(factory, run_id, keep_last_checkpoints, files),
+        reporter=DatabaseReporter(factory, run_id, settings.keep_last_checkpoints, files),
     )

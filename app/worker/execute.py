@@ -203,14 +203,7 @@ def _attach_worker(
     row: _RunRow,
     handle_signals: bool,
 ) -> _Worker:
-    attached = attach_worker(
-        run_id,
-        factory,
-        files,
-        assigned_gpus=row.assigned_gpus,
-        keep_last_checkpoints=settings.keep_last_checkpoints,
-        handle_signals=handle_signals,
-    )
+    attached = attach_worker(run_id, settings, factory, files, row.assigned_gpus, handle_signals)
     return _Worker(
         assigned_gpus=attached.assigned_gpus,
         stop=attached.stop,

@@ -88,14 +88,7 @@ def execute_script_run(
     if row.status != RunStatus.RUNNING:
         log(f"run {run_id} is {row.status}, not running: nothing to do")
         return row.status
-    worker = attach_worker(
-        run_id,
-        factory,
-        files,
-        assigned_gpus=row.assigned_gpus,
-        keep_last_checkpoints=settings.keep_last_checkpoints,
-        handle_signals=handle_signals,
-    )
+    worker = attach_worker(run_id, settings, factory, files, row.assigned_gpus, handle_signals)
     assigned_gpus, stop, reporter = worker.assigned_gpus, worker.stop, worker.reporter
     try:
         launch = _prepare(run_id, settings, factory, files, row, reporter)

@@ -73,6 +73,11 @@ def test_show_tables_print_times_and_sizes_in_units() -> None:
     )
     row = epochs_table([epoch]).splitlines()[1].split()
     assert row == ["1", "0.2500", "1e-05", "1", "m", "23", "s"]
+    # A script's epoch that reported no loss nor learning rate: dashes, not a crash.
+    bare = epoch.model_copy(
+        update={"train_loss": None, "val_loss": None, "lr": None, "metrics": {"val_loss": None}}
+    )
+    assert epochs_table([bare]).splitlines()[1].split() == ["1", "-", "-", "1", "m", "23", "s"]
     checkpoint = CheckpointPublic.model_validate(
         {
             "epoch": 1,

@@ -100,3 +100,4 @@ def test_show_prints_human_units(server: str) -> None:
     assert process.returncode == 0
     assert f"run {run_id}: " in stdout
     assert "duration" not in stdout  # a queued run has not trained: no made-up duration
+    assert "  GPU-hours   -" in stdout and "  energy      -" in stdout  # nor a made-up cost

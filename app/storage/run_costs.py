@@ -82,3 +82,46 @@ def read_gpu_costs(session: Session, run_id: int) -> list[RunGpuCost]:
     rows = session.scalars(select(RunGpuCost).where(RunGpuCost.run_id == run_id)).all()
     # Numerically: GPU 10 after GPU 9 (a UUID, which TORCHDASH_GPUS may name, after indexes).
     return sorted(rows, key=lambda row: (not row.gpu.isdigit(), row.gpu.zfill(8)))
+
+
+@dataclass(frozen=True)
+class CostTotals:
+    """The summed cost of a set of runs, and how many of them had each figure measured."""
+
+    runs: int
+    gpu_hours: float | None  # None when no run of the set has GPU-hours
+    energy_wh: float | None
+    runs_with_gpu_hours: int
+    runs_with_energy: int
+
+
+def sum_costs(
+    session: Session,
+    *,
+    group_name: str | None = None,
+    study_id: int | None = None,
+    run_ids: list[int] | None = None,
+) -> CostTotals:
+    """The summed cost of the runs of a sweep group, of a study, or of some ids (all that are
+    given must hold): one aggregate over the stored totals, on an index for each filter."""
+    query = select(
+        func.count(Run.id),
+        func.sum(Run.gpu_hours),
+        func.count(Run.gpu_hours),
+        func.sum(Run.energy_wh),
+        func.count(Run.energy_wh),
+    )
+    if group_name is not None:
+        query = query.where(Run.group_name == group_name)
+    if study_id is not None:
+        query = query.where(Run.study_id == study_id)
+    if run_ids is not None:
+        query = query.where(Run.id.in_(run_ids))
+    runs, gpu_hours, with_hours, energy_wh, with_energy = session.execute(query).one()
+    return CostTotals(
+        runs=runs,
+        gpu_hours=gpu_hours,
+        energy_wh=energy_wh,
+        runs_with_gpu_hours=with_hours,
+        runs_with_energy=with_energy,
+    )

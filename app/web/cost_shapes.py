@@ -31,3 +31,18 @@ class RunCostPublic(BaseModel):
         description="This server's interval between samples (TORCHDASH_SYSTEM_SAMPLE_SECONDS)."
     )
     gpus: list[GpuCostPublic]
+
+
+class CostTotalsPublic(BaseModel):
+    """`GET /api/costs`: the summed cost of a sweep group, a study or a selection of runs."""
+
+    runs: int = Field(description="Runs that match.")
+    gpu_hours: float | None = Field(description="Their GPU-hours summed; null if none has any.")
+    energy_wh: float | None = Field(
+        description="Their energy summed over the runs that have it; null if none has."
+    )
+    runs_with_gpu_hours: int
+    runs_with_energy: int = Field(
+        description="Fewer than `runs_with_gpu_hours`: some GPUs reported no power, and "
+        "`energy_wh` leaves their runs out."
+    )

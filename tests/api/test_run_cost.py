@@ -6,6 +6,7 @@ A CPU run trains for real; GPUs come from a fake at the NVML seam (app/hardware/
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.hardware.nvml import GpuReading
@@ -64,3 +65,27 @@ def test_a_gpu_without_power_has_hours_but_no_energy_and_the_run_no_total(
     assert cost["energy_wh"] is None
     listed = client.get(f"/api/runs/{run['id']}").json()
     assert (listed["gpu_hours"], listed["energy_wh"]) == (cost["gpu_hours"], None)
+
+
+def test_costs_sum_over_a_sweep_group_or_run_ids(
+    client: TestClient, make_run, settings: Settings
+) -> None:
+    """The runs list's sums: a group's runs, or a selection's ids; unmeasured runs left out."""
+    runs = [make_run(), make_run(), make_run()]
+    engine = make_engine(settings.sqlalchemy_url)
+    for run in runs[:2]:
+        sampler = SystemSampler(make_session_factory(engine), run["id"], 60, ["0"])
+        sampler.read_gpus = one_without_power
+        for _ in range(2):
+            sampler.sample_once()
+    engine.dispose()
+    cost = [client.get(f"/api/runs/{run['id']}").json() for run in runs]
+    ids = ",".join(str(run["id"]) for run in runs)
+    totals = client.get("/api/costs", params={"ids": ids}).json()
+    assert totals["runs"] == 3 and totals["runs_with_energy"] == totals["runs_with_gpu_hours"] == 2
+    assert totals["gpu_hours"] == pytest.approx(cost[0]["gpu_hours"] + cost[1]["gpu_hours"])
+    assert totals["energy_wh"] == pytest.approx(cost[0]["energy_wh"] + cost[1]["energy_wh"])
+    none = client.get("/api/costs", params={"group": "no such sweep"}).json()
+    assert (none["runs"], none["gpu_hours"], none["energy_wh"]) == (0, None, None)
+    bad = client.get("/api/costs", params={"ids": "1,x"})
+    assert bad.status_code == 422 and "ids" in bad.text

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.runs.lifecycle import get_run
 from app.storage import run_costs
 from app.web.cost_shapes import CostTotalsPublic, GpuCostPublic, RunCostPublic
-from app.web.deps import ExistingRunId, SessionDep, SettingsDep
+from app.web.deps import SQL_INT_MAX, ExistingRunId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -63,7 +63,9 @@ def read_run_cost(
 def read_cost_totals(
     session: SessionDep,
     group: Annotated[str | None, Query(max_length=200, description="A sweep group.")] = None,
-    study_id: Annotated[int | None, Query(ge=1, description="A study's trials.")] = None,
+    study_id: Annotated[
+        int | None, Query(ge=1, le=SQL_INT_MAX, description="A study's trials.")
+    ] = None,
     ids: IdList = None,
 ) -> CostTotalsPublic:
     run_ids = [int(part) for part in ids.split(",")] if ids is not None else None

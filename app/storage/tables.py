@@ -259,7 +259,8 @@ class RunGpuCost(Base):
     __tablename__ = "run_gpu_costs"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    gpu: Mapped[str] = mapped_column(String(16), primary_key=True)  # NVML index, as `assigned_gpus`
+    # An NVML index, as `assigned_gpus` holds them (room for a UUID, which TORCHDASH_GPUS may name).
+    gpu: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))  # NVML's name; None if NVML has none
     hours: Mapped[float]
     energy_wh: Mapped[float | None]  # None until two power readings of this GPU were taken

@@ -29,7 +29,7 @@ def upgrade() -> None:
             sa.ForeignKey("runs.id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        sa.Column("gpu", sa.String(16), primary_key=True),
+        sa.Column("gpu", sa.String(64), primary_key=True),
         sa.Column("name", sa.String(200)),
         sa.Column("hours", sa.Double, nullable=False),
         sa.Column("energy_wh", sa.Double),

@@ -4,9 +4,9 @@
  * sorting uses. */
 
 import { h } from "../shared/dom.js";
-import { fmtDuration, fmtMetric, fmtPlacement, parseTime, relativeTime } from "../shared/format.js";
+import { fmtDuration, fmtMetric, fmtPlacement, MISSING, parseTime, relativeTime } from "../shared/format.js";
 import { queueLine, secondsLeft, stopReasonLine, tagChips } from "./queue.js";
-import { fmtCost } from "../shared/cost.js";
+import { fmtEnergy, fmtGpuHours } from "../shared/cost.js";
 
 /** Seconds the run has trained (so far, while running); null before it started. */
 export function duration(run) {
@@ -76,7 +76,10 @@ export function runRow(run, summary, selected, onSelect) {
       h("span", { class: "metric-name muted", text: `${monitor} ` }), fmtMetric(monitor, best)),
     h("td", {}, sparkline(summary ? summary.val_loss : [])),
     h("td", { class: "num" }, fmtDuration(duration(run))),
-    h("td", { class: "num cost-col", title: "GPU-hours and the GPUs' energy (NVML power); – where not measured" }, fmtCost(run.gpu_hours, run.energy_wh)),
+    // GPU-hours over energy, two short lines: the list keeps every column at laptop widths.
+    h("td", { class: "num cost-col", title: "GPU-hours and the GPUs' energy (NVML power); – where not measured" },
+      run.gpu_hours === null || run.gpu_hours === undefined ? MISSING : fmtGpuHours(run.gpu_hours),
+      run.energy_wh === null || run.energy_wh === undefined ? null : h("span", { class: "cost-energy muted", text: fmtEnergy(run.energy_wh) })),
     h("td", { class: "placement" }, fmtPlacement(run)),
     h("td", { title: created ? created.toLocaleString() : "" }, created ? relativeTime(created) : "–"),
   );

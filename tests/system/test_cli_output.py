@@ -74,7 +74,8 @@ def test_runs_lists_every_run_into_an_open_pipe(server: str) -> None:
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     lines = stdout.splitlines()
-    assert lines[0].split() == ["id", "status", "epoch", "monitor", "best", "name", "group"]
+    header = ["id", "status", "epoch", "monitor", "best", "GPU-h", "energy", "name", "group"]
+    assert lines[0].split() == header
     assert [line.split()[1] for line in lines[1:4]] == ["queued"] * 3
     assert lines[-1] == "(1-3 of 3)"
 

@@ -29,6 +29,7 @@ from app.web.finite_json import install_finite_json
 from app.web.openapi_document import install_openapi
 from app.web.routes import (
     checkpoints,
+    cost,
     devices,
     evaluation,
     events,
@@ -141,7 +142,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     install_auth(app, settings)
     routers: tuple[ModuleType, ...] = (health, runs, inspector, events, checkpoints, uploads)
     routers += (exports, logs, evaluation, system, preflight, devices, plugins, studies)
-    routers += (external, scripts)
+    routers += (external, scripts, cost)
     for module in routers:
         # The guard's 401/403 are documented here, once, for every route of every router.
         app.include_router(module.router, responses=guard_responses(module.router))

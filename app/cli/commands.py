@@ -112,16 +112,21 @@ def show(client: Client, args: argparse.Namespace) -> int:
     run = client.run(args.run_id)
     epochs = client.metrics(args.run_id).epochs[-args.epochs :] if args.epochs > 0 else []
     checkpoints = client.checkpoints(args.run_id)
+    cost = client.cost(args.run_id)
     if args.json:
         output.print_json(
             {
                 "run": run.model_dump(mode="json"),
                 "epochs": [e.model_dump(mode="json") for e in epochs],
                 "checkpoints": [c.model_dump(mode="json") for c in checkpoints],
+                "cost": cost.model_dump(mode="json"),
             }
         )
         return 0
-    print(output.run_summary(run))
+    print(output.run_summary(run, cost))
+    if cost.gpus:
+        print()
+        print(output.gpu_costs_table(cost))
     if epochs:
         print()
         print(output.epochs_table(epochs))

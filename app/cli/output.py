@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from app.cli.units import duration, size
+from app.cli.units import duration, energy, hours, size
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from app.client import RunEvent
+    from app.web.cost_shapes import RunCostPublic
     from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
     from app.web.study_shapes import StudyPublic
 
@@ -74,7 +75,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
     """One line a run (the API's JSON of a RunPublic); `best` is the best value of the metric it
     monitors (`monitor`)."""
     return table(
-        ["id", "status", "epoch", "monitor", "best", "name", "group"],
+        ["id", "status", "epoch", "monitor", "best", "GPU-h", "energy", "name", "group"],
         [
             (
                 run["id"],
@@ -82,12 +83,19 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
                 _progress(run["epoch"], run["max_epochs"]),
                 run.get("monitor"),
                 run.get("best_metric"),
+                _optional(hours, run.get("gpu_hours")),
+                _optional(energy, run.get("energy_wh")),
                 run["name"],
                 run.get("group_name"),
             )
             for run in runs
         ],
     )
+
+
+def _optional(unit: Any, value: float | None) -> str | None:
+    """`value` in its unit; None (printed `-`) where it was not measured."""
+    return None if value is None else unit(value)
 
 
 def run_duration(run: RunPublic, now: datetime | None = None) -> float | None:
@@ -98,7 +106,7 @@ def run_duration(run: RunPublic, now: datetime | None = None) -> float | None:
     return max(0.0, (end - run.started_at).total_seconds())
 
 
-def run_summary(run: RunPublic) -> str:
+def run_summary(run: RunPublic, cost: RunCostPublic | None = None) -> str:
     best = _cell(run.best_metric)
     if run.best_metric is not None and run.best_epoch is not None:
         best += f" at epoch {run.best_epoch}"
@@ -124,6 +132,8 @@ def run_summary(run: RunPublic) -> str:
     trained = run_duration(run)
     if trained is not None:
         lines.append(f"  duration    {duration(trained)}")
+    if cost is not None:
+        lines += _cost_lines(cost)
     if run.parent_run_id is not None:
         lines.append(f"  forked from run {run.parent_run_id} at epoch {run.fork_epoch}")
     if run.group_name:
@@ -131,6 +141,29 @@ def run_summary(run: RunPublic) -> str:
     if run.error:
         lines.append(f"  error       {run.error}")
     return "\n".join(lines)
+
+
+def _cost_lines(cost: RunCostPublic) -> list[str]:
+    """GPU-hours and energy; `-` where not measured (a CPU run, a GPU with no power reading)."""
+    lines = [
+        f"  GPU-hours   {_cell(_optional(hours, cost.gpu_hours))}",
+        f"  energy      {_cell(_optional(energy, cost.energy_wh))}"
+        + (" (GPUs, NVML power)" if cost.energy_wh is not None else ""),
+    ]
+    if cost.cpu_energy_wh is not None:
+        lines.append(f"  CPU energy  {energy(cost.cpu_energy_wh)} (CPU packages, RAPL)")
+    return lines
+
+
+def gpu_costs_table(cost: RunCostPublic) -> str:
+    """One line a GPU the run trained on: its hours, energy and power readings."""
+    return table(
+        ["gpu", "name", "GPU-h", "energy", "power samples"],
+        [
+            (g.gpu, g.name, hours(g.hours), _optional(energy, g.energy_wh), g.samples)
+            for g in cost.gpus
+        ],
+    )
 
 
 def epochs_table(epochs: Sequence[EpochPublic]) -> str:

@@ -1,4 +1,5 @@
-"""Numbers in the units people read: durations as `1 m 23 s`, sizes as `1.2 MB`."""
+"""Numbers in the units people read: durations as `1 m 23 s`, sizes as `1.2 MB`, energy as
+`12.3 Wh`."""
 
 from __future__ import annotations
 
@@ -26,3 +27,19 @@ def size(num_bytes: int) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable: the last unit returns")
+
+
+def hours(value: float) -> str:
+    """GPU-hours to three significant digits: a minute on one GPU is `0.0167`, not `0.0000`."""
+    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
+def energy(watt_hours: float) -> str:
+    """`850 mWh`, `12.3 Wh`, `4.56 kWh`, `1.2 MWh`."""
+    if watt_hours < 1:
+        return f"{watt_hours * 1000:.0f} mWh"
+    for unit, scale in (("Wh", 1.0), ("kWh", 1e3)):
+        if watt_hours < 1000 * scale:
+            value = watt_hours / scale
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return f"{watt_hours / 1e6:.1f} MWh"

@@ -15,6 +15,7 @@ from httpx_sse import connect_sse
 from app.client.errors import ApiError as ApiError  # re-exported: raised by every method
 from app.client.external_runs import ExternalRunMethods
 from app.client.statuses import TERMINAL_STATUSES
+from app.web.cost_shapes import RunCostPublic
 from app.web.shapes import (
     CheckpointPublic,
     EpochPublic,
@@ -116,6 +117,10 @@ class Client(ExternalRunMethods):
 
     def run(self, run_id: int) -> RunPublic:
         return RunPublic.model_validate(self._json("GET", f"/api/runs/{run_id}"))
+
+    def cost(self, run_id: int) -> RunCostPublic:
+        """The run's GPU-hours and energy, in all and per GPU (null where not measured)."""
+        return RunCostPublic.model_validate(self._json("GET", f"/api/runs/{run_id}/cost"))
 
     def metrics(self, run_id: int, since_epoch: int = 0, since_step: int = 0) -> MetricsPublic:
         params = {"since_epoch": since_epoch, "since_step": since_step}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.storage.tables import SystemMetric
+from app.storage.tables import SystemMetric, utcnow
 
 FIELDS = (
     "gpu",
@@ -22,11 +22,17 @@ FIELDS = (
 )
 
 
-def write_samples(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert one sample's rows (the processes row, then one per GPU) in one statement."""
+def write_samples(
+    session: Session, run_id: int, rows: Sequence[dict[str, Any]], at: datetime | None = None
+) -> None:
+    """Insert one sample's rows (the processes row, then one per GPU) in one statement, all
+    recorded `at` (now by default): the instant the run's cost was integrated at."""
     if rows:
         blank = dict.fromkeys(FIELDS)  # one shape for every row: a single executemany
-        session.execute(insert(SystemMetric), [{**blank, "run_id": run_id, **row} for row in rows])
+        time = {"recorded_at": at if at is not None else utcnow()}
+        session.execute(
+            insert(SystemMetric), [{**blank, "run_id": run_id, **time, **row} for row in rows]
+        )
 
 
 def read_samples(

@@ -122,6 +122,15 @@ class Run(Base):
     # earlier torchdash clears it with its final status, even after an upgrade.
     worker_pid: Mapped[int | None]
 
+    # Its cost so far (app/storage/run_costs.py): GPU-hours (each GPU's hours of training,
+    # summed), the GPUs' energy in watt-hours from NVML's power readings, and the CPU packages'
+    # from RAPL; null where nothing was measured (a CPU run has no GPU-hours, a GPU without a
+    # power reading no energy). Running totals the worker's sampler adds to as it samples, so
+    # the runs list reads a column instead of integrating thousands of samples per run.
+    gpu_hours: Mapped[float | None]
+    energy_wh: Mapped[float | None]
+    cpu_energy_wh: Mapped[float | None]
+
     # A person's annotations: free notes and short tags.
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
@@ -241,6 +250,22 @@ class SystemMetric(Base):
     gpu_memory_used_mb: Mapped[float | None]
     gpu_memory_total_mb: Mapped[float | None]
     gpu_power_watts: Mapped[float | None]  # None where NVML does not report power
+
+
+class RunGpuCost(Base):
+    """What one GPU of a run cost: its hours of training and its energy (app/storage/run_costs.py).
+
+    A resumed run placed on other GPUs gets a row for each GPU it trained on."""
+
+    __tablename__ = "run_gpu_costs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    # An NVML index, as `assigned_gpus` holds them (room for a UUID, which TORCHDASH_GPUS may name).
+    gpu: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # NVML's name; None if NVML has none
+    hours: Mapped[float]
+    energy_wh: Mapped[float | None]  # None until two power readings of this GPU were taken
+    samples: Mapped[int]  # the power readings integrated
 
 
 class StudyStatus(enum.StrEnum):

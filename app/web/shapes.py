@@ -116,6 +116,10 @@ class RunPublic(BaseModel):
     worker_handle: str | None  # the executor's name for the worker: a pid on this machine
     attempt: int  # how many times the run was started
     node: str | None  # cluster node of its current or last attempt ("address (node id start)")
+    # Its cost so far (docs/api.md, "Cost"): each GPU's hours of training summed, and the GPUs'
+    # energy from NVML's power readings; null where not measured (a CPU run, a GPU without power).
+    gpu_hours: float | None = None
+    energy_wh: float | None = None
     # A person's annotations (docs/api.md).
     notes: str
     tags: list[str]

@@ -3,9 +3,11 @@
 Every TORCHDASH_SYSTEM_SAMPLE_SECONDS: the CPU use and resident memory of the worker and every
 process it started (its DDP ranks, its DataLoader workers; app/worker/process_tree.py), summed
 into one row, and one row per GPU of the run (TORCHDASH_ASSIGNED_GPUS, as the dispatcher placed
-it, that NVML reports) with its utilisation, memory and power. The training thread never waits
-for it: the sampler reads /proc and NVML and writes its rows in its own transactions, and a
-failure to sample is logged once and never fails the run.
+it, that NVML reports) with its utilisation, memory and power. Each sample also adds to the run's
+cost (app/worker/cost_meter.py): one more sample, of the GPUs alone, is taken as training starts,
+so the cost spans the whole of it. The training thread never waits for it: the sampler reads
+/proc, NVML and RAPL and writes its rows in its own transactions, and a failure to sample is
+logged once and never fails the run.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.hardware import nvml
-from app.storage import system_metrics
+from app.hardware import nvml, rapl
+from app.storage import run_costs, system_metrics
 from app.storage.engine import session_scope
 from app.storage.notifications import notify_run
+from app.storage.tables import utcnow
 from app.worker.console import log
+from app.worker.cost_meter import CostMeter
 from app.worker.process_tree import ProcessTree
 
 ASSIGNED_GPUS_ENV = "TORCHDASH_ASSIGNED_GPUS"
@@ -43,14 +47,17 @@ class SystemSampler:
         run_id: int,
         interval: float,
         gpus: list[str],
-        read_gpus: Callable[[], list[nvml.GpuReading]] = nvml.read_gpus,
+        read_gpus: Callable[[], list[nvml.GpuReading]] | None = None,
         root_pid: int | None = None,
     ) -> None:
         self.factory = factory
         self.run_id = run_id
         self.interval = interval
         self.gpus = set(gpus)
-        self.read_gpus = read_gpus  # the NVML seam: tests without a GPU hand in a fake here
+        # The NVML seam: tests without a GPU hand in a fake here, or replace `nvml.read_gpus`
+        # (read at each call, so a worker built elsewhere sees the replacement too).
+        self.read_gpus = read_gpus or (lambda: nvml.read_gpus())
+        self.meter = CostMeter(list(gpus))
         self.tree = ProcessTree(root_pid if root_pid is not None else os.getpid())
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="system-sampler", daemon=True)
@@ -70,16 +77,26 @@ class SystemSampler:
         self.thread.join()
 
     def _run(self) -> None:
+        # The start of training: the GPUs' first power reading and the cost's first instant (the
+        # processes' CPU use is measured over an interval: theirs waits for the first one).
+        self.sample_once(processes=False)
         while not self.stopped.wait(self.interval):
             self.sample_once()
         self.sample_once()  # the end of the run: a run shorter than one interval has a row too
 
-    def sample_once(self) -> None:
-        """Read and store one sample; a failure is logged (once) and sampling goes on."""
+    def sample_once(self, processes: bool = True) -> None:
+        """Read and store one sample and what it adds to the run's cost; a failure is logged
+        (once) and sampling goes on."""
         try:
-            rows = self.rows()
+            at = utcnow()
+            readings = self.read_gpus() if self.gpus else []  # a CPU run never initialises NVML
+            rows = self.rows(readings, processes)
+            cost = self.meter.step(at, readings, rapl.read_packages())
+            if not rows and not cost:
+                return
             with session_scope(self.factory) as session:
-                system_metrics.write_samples(session, self.run_id, rows)
+                system_metrics.write_samples(session, self.run_id, rows, at)
+                run_costs.add_cost(session, self.run_id, cost)
                 notify_run(session, self.run_id)  # wakes the run's event streams, as other rows do
         except Exception:  # sampling is an observer: it must never take the run down
             if not self.failed:
@@ -87,14 +104,17 @@ class SystemSampler:
                 log("system metrics: a sample failed; the run itself is unaffected")
             self.failed = True
 
-    def rows(self) -> list[dict[str, Any]]:
-        """This moment's rows: the processes, then each of the run's GPUs."""
+    def rows(
+        self, readings: list[nvml.GpuReading] | None = None, processes: bool = True
+    ) -> list[dict[str, Any]]:
+        """This moment's rows: the processes, then each of the run's GPUs (from `readings`, else
+        read now)."""
         rows: list[dict[str, Any]] = []
-        tree = self.tree.sample()
+        tree = self.tree.sample() if processes else None
         if tree is not None:
             rows.append({"gpu": None, "cpu_percent": tree.cpu_percent, "rss_mb": tree.rss_mb})
         if self.gpus:  # a CPU run never initialises NVML
-            for gpu in self.read_gpus():
+            for gpu in self.read_gpus() if readings is None else readings:
                 if str(gpu.index) in self.gpus:
                     rows.append(
                         {

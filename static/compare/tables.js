@@ -1,12 +1,23 @@
 /* The compare page's tables: best metrics per run (the metric it monitors, its best value by the
  * run's mode and that epoch, the lowest validation loss, counting only a fork's own epochs), the
  * same as mean ± std over each seed group's runs, and the config fields that differ between the
- * runs. A missing value reads "–" everywhere. */
+ * runs; each run's cost (GPU-hours, energy) and the runs' total. A missing value reads "–"
+ * everywhere. */
 
 import { $, h } from "../shared/dom.js";
 import { flatten } from "../shared/config_paths.js";
 import { fmtMetric, fmtNum, MISSING } from "../shared/format.js";
 import { fmtMeanStd, meanStd } from "../shared/seed_groups.js";
+import { fmtCost } from "../shared/cost.js";
+
+// The compared runs' summed cost; a figure no run has stays missing, not 0.
+function totalCost(runs) {
+  const sum = (key) => {
+    const values = runs.map((run) => run[key]).filter((v) => v !== null && v !== undefined);
+    return values.length ? values.reduce((a, b) => a + b, 0) : null;
+  };
+  return fmtCost(sum("gpu_hours"), sum("energy_wh"));
+}
 
 // {monitor, best (its epoch row), lowest (the row of the lowest val_loss)} of one loaded run.
 function bestOf(l) {
@@ -25,7 +36,7 @@ function bestOf(l) {
 /** The best-metrics table; `lines` (charts.js chartLines) give each run its line's colour. */
 export function renderBest(loaded, lines) {
   const colorOf = new Map(lines.flatMap((line) => line.items.map((item) => [item, line.color])));
-  const header = h("tr", {}, ["run", "status", "epochs", "monitor", "best", "at epoch", "lowest val loss", "forked from"].map((t) => h("th", { text: t })));
+  const header = h("tr", {}, ["run", "status", "epochs", "monitor", "best", "at epoch", "lowest val loss", "forked from", "cost"].map((t) => h("th", { text: t })));
   const rows = loaded.map((l) => {
     const { monitor, best, bestValue, lowest } = bestOf(l);
     return h("tr", { "data-run-id": l.run.id },
@@ -37,9 +48,12 @@ export function renderBest(loaded, lines) {
       h("td", { class: "num", text: best ? String(best.epoch) : MISSING }),
       h("td", { class: "num", text: fmtNum(lowest && lowest.val_loss) }),
       h("td", { text: l.run.parent_run_id !== null ? `#${l.run.parent_run_id} at epoch ${l.run.fork_epoch}` : MISSING }),
+      h("td", { class: "num cost", text: fmtCost(l.run.gpu_hours, l.run.energy_wh) }),
     );
   });
-  $("best-table").replaceChildren(h("thead", {}, header), h("tbody", {}, rows));
+  const total = h("tr", { class: "cost-total" }, h("th", { colspan: 8, text: "total cost" }),
+    h("td", { class: "num cost", text: totalCost(loaded.map((l) => l.run)) }));
+  $("best-table").replaceChildren(h("thead", {}, header), h("tbody", {}, rows), h("tfoot", {}, total));
 }
 
 /** Mean ± std over each seed group's runs: best monitored value, last epoch's value, lowest

@@ -11,6 +11,7 @@ import { wireChartTools } from "./chart_tools.js";
 import { createMetricFeed, MAX_STEP_POINTS } from "./metrics.js";
 import { noteSteps, startFreshnessClock, touch } from "./pace.js";
 import { createHeader } from "./header.js";
+import { createCost } from "./cost.js";
 import { createCheckpoints } from "./checkpoints.js";
 import { createModelCard } from "./model_card.js";
 import { refreshEvaluation } from "./evaluation.js";
@@ -60,6 +61,7 @@ function main(page) {
   const evaluate = () => refreshEvaluation(runId);
   const notesTags = createNotesTags(runId);
   const modelCard = createModelCard({ getRun, onCopied: (text) => { torchdash.copied = text; } });
+  const cost = createCost(runId);
   header = createHeader({
     onFinished: () => {
       evaluate();
@@ -68,6 +70,7 @@ function main(page) {
     onChange: (prev, run) => {
       modelCard.show(prev, run);
       notesTags.render(run);
+      cost.render(run);
       if (!prev || prev.epoch !== run.epoch || prev.status !== run.status) checkpoints.refresh();
     },
   });

@@ -9,6 +9,7 @@ import { runRow } from "./row.js";
 import { sortRuns, startsDescending } from "./sort.js";
 import { createSelection } from "./selection.js";
 import { moveInQueue } from "./queue.js";
+import { createCostSums } from "./cost_sums.js";
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 2000;
@@ -22,7 +23,9 @@ function main(table) {
   const prev = $("runs-prev");
   const next = $("runs-next");
   const errorEl = $("runs-error");
-  const selection = createSelection(tbody, $("select-all"), $("compare-button"));
+  const costSums = createCostSums($("cost-sums"));
+  const selection = createSelection(tbody, $("select-all"), $("compare-button"),
+    (ids) => costSums.update(ids, lastData ? lastData.runs || [] : []));
 
   let offset = 0;
   let lastJson = null;
@@ -42,7 +45,7 @@ function main(table) {
     const runs = sortRuns(data.runs || [], summaries, sortKey, sortDesc);
     if (runs.length === 0) {
       const what = filter.value || textFilter.value || tagsWanted().length ? "No runs match." : "No runs yet. Start one below.";
-      tbody.replaceChildren(h("tr", { class: "empty-row" }, h("td", { colspan: 10, text: what })));
+      tbody.replaceChildren(h("tr", { class: "empty-row" }, h("td", { colspan: 11, text: what })));
     } else {
       tbody.replaceChildren(...runs.map((run) => runRow(run, summaries[run.id], selection.has(run.id),
         (on) => selection.set(run.id, on))));

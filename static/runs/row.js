@@ -1,10 +1,12 @@
 /* One row of the home page's runs table: select box, id, name, sweep group and tags, status
  * badge (with a queued run's place and moves, or why a run stopped early), progress bar with ETA, the best value of the metric the run monitors (named), a validation-loss sparkline, duration,
- * device and age. Also the per-run values (progress, duration) that sorting uses. */
+ * cost (GPU-hours and energy), device and age. Also the per-run values (progress, duration) that
+ * sorting uses. */
 
 import { h } from "../shared/dom.js";
-import { fmtDuration, fmtMetric, fmtPlacement, parseTime, relativeTime } from "../shared/format.js";
+import { fmtDuration, fmtMetric, fmtPlacement, MISSING, parseTime, relativeTime } from "../shared/format.js";
 import { queueLine, secondsLeft, stopReasonLine, tagChips } from "./queue.js";
+import { fmtEnergy, fmtGpuHours } from "../shared/cost.js";
 
 /** Seconds the run has trained (so far, while running); null before it started. */
 export function duration(run) {
@@ -74,6 +76,10 @@ export function runRow(run, summary, selected, onSelect) {
       h("span", { class: "metric-name muted", text: `${monitor} ` }), fmtMetric(monitor, best)),
     h("td", {}, sparkline(summary ? summary.val_loss : [])),
     h("td", { class: "num" }, fmtDuration(duration(run))),
+    // GPU-hours over energy, two short lines: the list keeps every column at laptop widths.
+    h("td", { class: "num cost-col", title: "GPU-hours and the GPUs' energy (NVML power); – where not measured" },
+      run.gpu_hours === null || run.gpu_hours === undefined ? MISSING : fmtGpuHours(run.gpu_hours),
+      run.energy_wh === null || run.energy_wh === undefined ? null : h("span", { class: "cost-energy muted", text: fmtEnergy(run.energy_wh) })),
     h("td", { class: "placement" }, fmtPlacement(run)),
     h("td", { title: created ? created.toLocaleString() : "" }, created ? relativeTime(created) : "–"),
   );

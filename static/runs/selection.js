@@ -1,15 +1,17 @@
 /* Runs picked for comparing: the ticked rows of the runs table (kept across refreshes and
  * pages), the "select all shown" box, and the "Compare selected (N)" button that opens
- * /compare with their ids once two or more are picked. */
+ * /compare with their ids once two or more are picked. `onChange(ids)` hears of each update
+ * (the cost sums under the table). */
 
 /** {has(id), set(id, on), update()} over the rows in `tbody`. */
-export function createSelection(tbody, selectAll, compareButton) {
+export function createSelection(tbody, selectAll, compareButton, onChange = () => {}) {
   const selected = new Set();
 
   function update() {
     compareButton.disabled = selected.size < 2;
     compareButton.textContent = selected.size ? `Compare selected (${selected.size})` : "Compare selected";
     tbody.querySelectorAll("tr[data-run-id]").forEach((tr) => tr.classList.toggle("selected", selected.has(Number(tr.dataset.runId))));
+    onChange(selected);
   }
 
   function set(id, on) {

@@ -19,6 +19,7 @@ function sortValue(key, run, summary) {
     case "best": return orientedBest(run);
     case "sparkline": { const v = (summary ? summary.val_loss : []).filter(Number.isFinite); return v.length ? v[v.length - 1] : Infinity; }
     case "duration": return duration(run) ?? -1;
+    case "cost": return run.gpu_hours ?? -1;
     case "device": return run.device || "";
     case "created": return run.created_at;
     default: return run.id;

@@ -13,6 +13,7 @@ import { renderTrials } from "./table.js";
 import { drawIntermediate, drawObjective } from "./charts.js";
 import { drawImportances, drawParallel } from "./parallel.js";
 import { followStudy } from "./live.js";
+import { fmtCostTotals } from "../shared/cost.js";
 
 const page = $("study-page");
 const studyId = Number(page && page.dataset.studyId);
@@ -100,8 +101,18 @@ function renderBest() {
   );
 }
 
+// The trials' summed cost: one aggregate of their stored totals on the server.
+async function renderCost() {
+  try {
+    setText("study-cost", fmtCostTotals(await api("GET", `/api/costs?study_id=${studyId}`)));
+  } catch {
+    setText("study-cost", "–");
+  }
+}
+
 function render() {
   renderHeader();
+  renderCost();
   renderBest();
   renderTrials(study, spread);
   drawObjective(study);

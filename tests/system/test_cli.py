@@ -81,6 +81,9 @@ def test_submit_with_sets_watch_show_logs_download_and_fork(server: str, tmp_pat
     assert "monitor     val_accuracy (max)" in shown.stdout
     shown_json = json.loads(torchdash(server, "show", str(run_id), "--json").stdout)
     assert [e["epoch"] for e in shown_json["epochs"]] == [1, 2]
+    # A CPU run: its cost is not measured, and says so (null), not 0.
+    assert (shown_json["cost"]["gpu_hours"], shown_json["cost"]["energy_wh"]) == (None, None)
+    assert "  GPU-hours   -" in shown.stdout
 
     log = torchdash(server, "logs", str(run_id))
     assert log.returncode == 0 and f"run {run_id} succeeded" in log.stdout

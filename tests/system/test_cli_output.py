@@ -74,7 +74,8 @@ def test_runs_lists_every_run_into_an_open_pipe(server: str) -> None:
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     lines = stdout.splitlines()
-    assert lines[0].split() == ["id", "status", "epoch", "monitor", "best", "name", "group"]
+    header = ["id", "status", "epoch", "monitor", "best", "GPU-h", "energy", "name", "group"]
+    assert lines[0].split() == header
     assert [line.split()[1] for line in lines[1:4]] == ["queued"] * 3
     assert lines[-1] == "(1-3 of 3)"
 
@@ -100,3 +101,4 @@ def test_show_prints_human_units(server: str) -> None:
     assert process.returncode == 0
     assert f"run {run_id}: " in stdout
     assert "duration" not in stdout  # a queued run has not trained: no made-up duration
+    assert "  GPU-hours   -" in stdout and "  energy      -" in stdout  # nor a made-up cost

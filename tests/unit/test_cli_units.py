@@ -1,5 +1,5 @@
-"""The command line's words for numbers: durations, sizes, a queued run's place, the epoch and
-checkpoint tables of `torchdash show`."""
+"""The command line's words for numbers: durations, sizes, energy, a queued run's place, the
+epoch, checkpoint and cost tables of `torchdash show`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from app.cli.live_view import LiveView, queue_place
-from app.cli.output import checkpoints_table, epochs_table, run_summary
-from app.cli.units import duration, size
+from app.cli.output import (
+    checkpoints_table,
+    epochs_table,
+    gpu_costs_table,
+    run_summary,
+    runs_table,
+)
+from app.cli.units import duration, energy, hours, size
+from app.web.cost_shapes import RunCostPublic
 from app.web.shapes import CheckpointPublic, EpochPublic, RunPublic
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -92,3 +99,34 @@ def test_show_tables_print_times_and_sizes_in_units() -> None:
         }  # fmt: skip
     )
     assert "1.2 MB" in checkpoints_table([checkpoint], "val_loss")
+
+
+def test_the_cost_of_a_run_reads_in_gpu_hours_and_watt_hours() -> None:
+    assert [energy(wh) for wh in (0.85, 12.34, 456.0, 4560.0, 2.5e6)] == [
+        "850 mWh", "12.3 Wh", "456 Wh", "4.6 kWh", "2.5 MWh",
+    ]  # fmt: skip
+    assert [hours(h) for h in (1 / 60, 2.5, 1234.4)] == ["0.0167", "2.5", "1234"]
+    on_gpus = {"gpu_hours": 0.5, "energy_wh": 150.0}
+    listed = runs_table([a_run(**on_gpus).model_dump(mode="json"), a_run(id=8).model_dump()])
+    header, first, second = listed.splitlines()
+    assert header.split()[5:7] == ["GPU-h", "energy"]
+    assert first.split()[5:8] == ["0.5", "150", "Wh"]
+    assert second.split()[5:7] == ["-", "-"]  # a CPU run: nothing measured, nothing shown
+    cost = RunCostPublic.model_validate(
+        {
+            "run_id": 7,
+            "gpu_hours": 0.5,
+            "energy_wh": None,
+            "cpu_energy_wh": 3.2,
+            "sample_seconds": 5.0,
+            "gpus": [
+                {"gpu": "0", "name": "H100", "hours": 0.25, "energy_wh": 90.0, "samples": 180},
+                {"gpu": "1", "name": None, "hours": 0.25, "energy_wh": None, "samples": 0},
+            ],
+        }  # fmt: skip
+    )
+    summary = run_summary(a_run(**on_gpus), cost).splitlines()
+    assert "  GPU-hours   0.5" in summary and "  energy      -" in summary
+    assert "  CPU energy  3.2 Wh (CPU packages, RAPL)" in summary
+    rows = [line.split() for line in gpu_costs_table(cost).splitlines()[1:]]
+    assert rows == [["0", "H100", "0.25", "90.0", "Wh", "180"], ["1", "-", "0.25", "-", "0"]]

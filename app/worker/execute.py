@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from trainer.checkpoints.store import (
     newest_valid_checkpoint,
 )
 from trainer.config import RunConfig
+from trainer.data.cache_store import DIR_ENV, LIMIT_ENV
 from trainer.distributed.launcher import FitInputs, RankGroup
 from trainer.loop import fit
 
@@ -282,7 +284,7 @@ def _train(
         trial = TrialReporter.of_run(session, settings.sqlalchemy_url, run_id)
     if trial is not None:  # a study's trial: its pruner may stop it at an epoch boundary
         callbacks = TrialCallbacks(worker.reporter, trial, worker.stop)
-    with sampler, plan.ranks or contextlib.nullcontext() as ranks:
+    with cache_environment(settings), sampler, plan.ranks or contextlib.nullcontext() as ranks:
         result = fit(
             plan.config,
             callbacks,
@@ -293,6 +295,23 @@ def _train(
         )
     worker.reporter.flush()
     return result.stopped
+
+
+@contextlib.contextmanager
+def cache_environment(settings: Settings) -> Iterator[None]:
+    """The on-disk data cache's folder and limit, as the trainer (and any DDP rank it starts)
+    reads them: from the environment, since the trainer knows nothing of these settings."""
+    values = {DIR_ENV: str(settings.cache_path), LIMIT_ENV: str(settings.cache_limit_mb)}
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:  # a test trains in its own process: leave its environment as it was
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _failure(error: Exception, ranks: RankGroup | None) -> tuple[RunStatus, str]:

@@ -131,7 +131,8 @@ def _execute(
 
     worker.reporter.close()
     if not worker.stop.signal_name:  # a signalled worker is being shut down: no evaluation
-        _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
+        with cache_environment(settings):  # reads the data again: its image check is kept
+            _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
     status, reason = _end_status(stopped, worker.stop)
     if worker.stop.pruned and status == RunStatus.SUCCEEDED:
         write_final_status(factory, run_id, status, error=None, stop_reason=worker.stop.pruned)

@@ -183,3 +183,16 @@ def test_a_read_only_cache_folder_is_read_and_never_written(
     assert "cache: train split decoded once" in out and "decoding into memory" in out
     assert "done: epoch 1" in out
     assert [item.describe for _, item in cache.entries()] == [f"imagefolder {image_root} (val)"]
+
+
+def test_the_kept_image_check_skips_the_same_unreadable_image_without_opening_one(
+    tmp_path: Path, cache: CacheStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_image_folder(tmp_path / "set", ("a", "b"), 8, 10)
+    (root / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    for _ in range(2):
+        fit(folder_config(root))
+        out = capsys.readouterr().out
+        assert "skipped 1 unreadable image(s)" in out and "broken.png" in out
+    assert "cache: read train split from disk cache, 13 items" in out
+    assert len(list(cache.checks_dir.iterdir())) == 1

@@ -102,7 +102,7 @@ def test_a_full_cache_folder_costs_a_line_and_the_run_decodes_into_memory(
     assert [item.describe for _, item in cache.entries()] == [f"imagefolder {image_root} (val)"]
 
 
-def test_a_split_past_the_limit_is_decoded_into_memory(
+def test_a_limit_of_0_turns_the_disk_cache_off(
     image_root: Path, cache: CacheStore, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip

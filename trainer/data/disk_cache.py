@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,9 +172,7 @@ class DiskCache:
             ]
             del mapped[:]
             entry = self.store.publish(temp, key, f"{self.label} ({split})", checked)
-        except BaseException:
-            import shutil
-
+        except BaseException:  # an error, or a signal mid-decode: no half-written folder stays
             shutil.rmtree(temp, ignore_errors=True)
             raise
         print(

@@ -9,6 +9,9 @@ run trains to the same weights either way, and a mid-epoch resume skips the same
 
 Random steps (crop, flip, rotation) must draw new pixels every epoch: such pipelines keep the
 DataLoader.
+
+With a disk cache folder (trainer/data/disk_cache.py) the decode writes into its files, once
+per data set rather than once per run, and splits past the budget stream from those files.
 """
 
 from __future__ import annotations

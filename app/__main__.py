@@ -19,6 +19,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     copying.add_argument("--from", dest="source", required=True, help="source SQLAlchemy URL")
     copying.add_argument("--to", dest="target", required=True, help="empty target SQLAlchemy URL")
+    caching = commands.add_parser(
+        "cache",
+        help="list the on-disk cache of decoded data (TORCHDASH_CACHE_DIR); 'clear' empties it",
+    )
+    caching.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
+    caching.add_argument("--json", action="store_true", help="print the listing as JSON")
     cli.register(commands)
     args = parser.parse_args(argv)
     if getattr(args, "client_command", None):
@@ -43,6 +49,11 @@ def main(argv: list[str] | None = None) -> None:
         root = settings.allowed_data_roots[0]
         print(f"demo ImageFolder ready at {write_digits_image_folder(root)}")
         return
+
+    if args.command == "cache":
+        from app.cli.cache_listing import cache_command
+
+        parser.exit(cache_command(settings, args.action, args.json))
 
     from app.web.auth import check_bind
 

@@ -104,6 +104,21 @@ class Settings(BaseSettings):
         "tracking module's should_stop) before its process group gets SIGTERM; as long again "
         "after that, SIGKILL.",
     )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder of the on-disk cache of decoded data: each data set is decoded once "
+        "into it and every later run, trial or resume of the same files maps it instead of "
+        "decoding (a data set larger than a run's cache_budget_mb streams from it). Keyed by "
+        "the data files' paths, sizes and modification times and the transform steps. "
+        "`torchdash cache` lists it, `torchdash cache clear` empties it. Unset: <home>/cache.",
+    )
+    cache_limit_mb: int = Field(
+        20_480,
+        ge=0,
+        description="Size limit of the on-disk cache of decoded data, in MB; past it the least "
+        "recently used entries are removed. 0 turns the on-disk cache off (each run then "
+        "decodes its data again).",
+    )
     keep_last_checkpoints: int | None = Field(
         None,
         ge=1,
@@ -392,6 +407,10 @@ class Settings(BaseSettings):
     @cached_property
     def plugins_path(self) -> Path:
         return (self.plugins_dir or self.home_dir / "plugins").resolve()
+
+    @cached_property
+    def cache_path(self) -> Path:
+        return (self.cache_dir or self.home_dir / "cache").resolve()
 
     @cached_property
     def ray_secrets_path(self) -> Path:

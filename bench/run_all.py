@@ -36,6 +36,7 @@ BENCHMARKS = [
     "bench.study_asha",
     "bench.script_capture",
     "bench.table_cache",
+    "bench.disk_cache",
 ]
 
 

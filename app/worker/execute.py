@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from trainer.checkpoints.store import (
     newest_valid_checkpoint,
 )
 from trainer.config import RunConfig
+from trainer.data.cache_store import DIR_ENV, LIMIT_ENV
 from trainer.distributed.launcher import FitInputs, RankGroup
 from trainer.loop import fit
 
@@ -128,7 +130,8 @@ def _execute(
 
     worker.reporter.close()
     if not worker.stop.signal_name:  # a signalled worker is being shut down: no evaluation
-        _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
+        with cache_environment(settings):  # reads the data again: its image check is kept
+            _evaluate_best(factory, run_id, plan.config, files, settings.plugins_path)
     status, reason = _end_status(stopped, worker.stop)
     if worker.stop.pruned and status == RunStatus.SUCCEEDED:
         write_final_status(factory, run_id, status, error=None, stop_reason=worker.stop.pruned)
@@ -274,7 +277,7 @@ def _train(
         trial = TrialReporter.of_run(session, settings.sqlalchemy_url, run_id)
     if trial is not None:  # a study's trial: its pruner may stop it at an epoch boundary
         callbacks = TrialCallbacks(worker.reporter, trial, worker.stop)
-    with sampler, plan.ranks or contextlib.nullcontext() as ranks:
+    with cache_environment(settings), sampler, plan.ranks or contextlib.nullcontext() as ranks:
         result = fit(
             plan.config,
             callbacks,
@@ -285,6 +288,23 @@ def _train(
         )
     worker.reporter.flush()
     return result.stopped
+
+
+@contextlib.contextmanager
+def cache_environment(settings: Settings) -> Iterator[None]:
+    """The on-disk data cache's folder and limit, as the trainer (and any DDP rank it starts)
+    reads them: from the environment, since the trainer knows nothing of these settings."""
+    values = {DIR_ENV: str(settings.cache_path), LIMIT_ENV: str(settings.cache_limit_mb)}
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:  # a test trains in its own process: leave its environment as it was
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _failure(error: Exception, ranks: RankGroup | None) -> tuple[RunStatus, str]:

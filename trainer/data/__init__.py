@@ -1,6 +1,6 @@
 """The data a run trains on: each data kind read into train and validation splits, the image
-checks and transform pipelines applied to it, the per-epoch sampling order, and the in-memory
-cache of decoded tensors that batches are drawn from.
+checks and transform pipelines applied to it, the per-epoch sampling order, and the caches of
+decoded tensors that batches are drawn from (in memory per run, on disk per data set).
 
 `build_datasets` is importable from here; it is loaded on first use, since the web server imports
 the torch-free modules of this package (the demo images) and never imports torch.

@@ -154,13 +154,13 @@ def _image_folder(config: ImageFolderData) -> tuple[Dataset, Dataset, list[str]]
     from torchvision import datasets
 
     train_dir = _existing_dir(config.train_dir, "train_dir")
-    check = ImageCheck()  # unreadable images are skipped and named in the log
+    check = ImageCheck.of_folder(train_dir)  # unreadable images are skipped, named in the log
     train_full = datasets.ImageFolder(str(train_dir), is_valid_file=check)
     check.report(str(train_dir))
     require_two_classes(train_full.classes, train_dir)
     if config.val_dir:
         val_dir = _existing_dir(config.val_dir, "val_dir")
-        check = ImageCheck()
+        check = ImageCheck.of_folder(val_dir)
         val = datasets.ImageFolder(str(val_dir), is_valid_file=check)
         check.report(str(val_dir))
         if val.classes != train_full.classes:

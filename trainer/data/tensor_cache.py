@@ -9,13 +9,16 @@ run trains to the same weights either way, and a mid-epoch resume skips the same
 
 Random steps (crop, flip, rotation) must draw new pixels every epoch: such pipelines keep the
 DataLoader.
+
+With a disk cache folder (trainer/data/disk_cache.py) the decode writes into its files, once
+per data set rather than once per run, and splits past the budget stream from those files.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
@@ -29,6 +32,7 @@ from trainer.config.transforms import (
     TransformStep,
 )
 from trainer.data.datasets import DataSplits
+from trainer.data.disk_cache import Allocate, DiskCache
 from trainer.data.sampling import EpochShuffleSampler
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -96,8 +100,11 @@ def estimated_bytes(dataset: Dataset) -> int:
     return per_item * len(dataset)  # type: ignore[arg-type]
 
 
-def decode(dataset: Dataset, name: str, num_workers: int = 0) -> CachedTensors:
-    """Every item of `dataset` through its pipeline once, collated into two tensors."""
+def decode(
+    dataset: Dataset, name: str, num_workers: int = 0, allocate: Allocate | None = None
+) -> CachedTensors:
+    """Every item of `dataset` through its pipeline once, collated into two tensors (made by
+    `allocate` from both shapes and dtypes: files of the disk cache; None: memory)."""
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
         # Already two tensors (a table, a text: encoded whole when read): nothing to decode.
         print(f"cache: {name} split already in tensors, {len(dataset):,} items", flush=True)
@@ -114,8 +121,10 @@ def decode(dataset: Dataset, name: str, num_workers: int = 0) -> CachedTensors:
     next_report = started + PROGRESS_SECONDS
     for batch_inputs, batch_targets in loader:
         if filled == 0:
-            inputs = torch.empty((count, *batch_inputs.shape[1:]), dtype=batch_inputs.dtype)
-            targets = torch.empty((count, *batch_targets.shape[1:]), dtype=batch_targets.dtype)
+            inputs, targets = (allocate or _in_memory)(
+                (count, *batch_inputs.shape[1:]), batch_inputs.dtype,
+                (count, *batch_targets.shape[1:]), batch_targets.dtype,
+            )  # fmt: skip
         if batch_inputs.shape[1:] != inputs.shape[1:]:
             raise ValueError(
                 f"{name} items differ in shape ({tuple(inputs.shape[1:])} and "
@@ -134,6 +143,17 @@ def decode(dataset: Dataset, name: str, num_workers: int = 0) -> CachedTensors:
         flush=True,
     )
     return CachedTensors(inputs, targets)
+
+
+def _in_memory(
+    input_shape: tuple[int, ...],
+    input_dtype: torch.dtype,
+    target_shape: tuple[int, ...],
+    target_dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.empty(input_shape, dtype=input_dtype), torch.empty(
+        target_shape, dtype=target_dtype
+    )
 
 
 class CachedBatches:
@@ -191,10 +211,10 @@ def build_batches(
     pin = device.type == "cuda" if config.pin_memory is None else config.pin_memory
     decision = decide_cache(config, data)
     print(f"cache: {'on' if decision.use else 'off'}: {decision.reason}", flush=True)
-    if decision.use:
+    splits = _decoded_splits(config, data, fits=decision.use)
+    if splits is not None:
         pin_cached = pin and device.type == "cuda"  # page-locked memory serves CUDA copies only
-        train = decode(data.train, "train", config.num_workers)
-        val = decode(data.val, "val", config.num_workers)
+        train, val = splits
         return Batches(
             train=CachedBatches(train, config.batch_size, sampler, config.drop_last, pin_cached),
             val=CachedBatches(val, config.batch_size, val_sampler, pin=pin_cached),
@@ -221,3 +241,44 @@ def build_batches(
         generator=torch.Generator(),
     )
     return Batches(train=train_loader, val=val_loader, cached=False)
+
+
+def _only_too_big(config: RunConfig, data: DataSplits) -> bool:
+    """Whether the memory budget alone keeps the splits from the cache."""
+    if config.cache_budget_mb == 0:
+        return False
+    return decide_cache(config.model_copy(update={"cache_budget_mb": 2**40}), data).use
+
+
+def _decoded_splits(
+    config: RunConfig, data: DataSplits, fits: bool
+) -> tuple[CachedTensors, CachedTensors] | None:
+    """Both splits decoded once: into memory when they fit the budget (through the disk cache
+    when there is one: trainer/data/disk_cache.py), else streamed from the disk cache's mapped
+    files; None: the DataLoaders read them item by item."""
+    if not fits and not _only_too_big(config, data):
+        return None
+    disk = DiskCache.for_run(config)
+    if not fits and disk is None:
+        return None
+    train = _decoded(disk, data.train, "train", config, in_memory=fits)
+    val = _decoded(disk, data.val, "val", config, in_memory=fits) if train is not None else None
+    if train is None or val is None:
+        return None
+    if not fits:
+        print("cache: on: the splits stream from the memory-mapped disk cache", flush=True)
+    return train, val
+
+
+def _decoded(
+    disk: DiskCache | None, dataset: Dataset, name: str, config: RunConfig, in_memory: bool
+) -> CachedTensors | None:
+    """A split decoded once: from the disk cache when there is one, else into memory."""
+    if disk is None or isinstance(dataset, TensorDataset):
+        return decode(dataset, name, config.num_workers)
+    pair = disk.load_or_decode(
+        name,
+        lambda allocate: astuple(decode(dataset, name, config.num_workers, allocate)),
+        in_memory,
+    )
+    return None if pair is None else CachedTensors(*pair)

@@ -65,7 +65,7 @@ POSTGRES_TESTS := tests/api/test_storage.py tests/api/test_api.py tests/system/t
 	tests/unit/test_events.py tests/system/test_crashes.py tests/api/test_faults.py \
 	tests/system/test_worker_faults.py tests/api/test_rollups.py tests/api/test_named_metrics.py \
 	tests/api/test_studies.py tests/api/test_run_controls.py tests/system/test_system_metrics.py \
-	tests/system/test_gpu_placement.py tests/cluster/test_s3_storage.py
+	tests/system/test_gpu_placement.py tests/cluster/test_s3_storage.py tests/system/test_soak.py
 
 # The whole suite on SQLite, then the database tests again on a fresh PostgreSQL database each.
 test: $(STAMP) browser postgres

@@ -1,7 +1,8 @@
 """The chaos soak, short: six small runs (two of them DDP) on the local executor while a seeded
 driver SIGKILLs the server, workers and DDP ranks (and restarts PostgreSQL on the PostgreSQL
-pass), each kind at least once. Every run must end succeeded through resumes, with unique contiguous rows, loadable
-checkpoints, no process left and no 5xx (tests/support/chaos.py; bench/soak.py is the long one).
+pass), each kind at least once. Every run must end succeeded through resumes, with unique
+contiguous rows, loadable checkpoints, no process left and no 5xx (tests/support/chaos.py;
+bench/soak.py is the long one).
 """
 
 from __future__ import annotations

@@ -60,12 +60,17 @@ postgres:
 # tests/ by kind: unit (pure functions and classes), api (the app in this process, a SQLite file),
 # system (real servers and worker processes), browser (Chromium), cluster (PostgreSQL, S3, Ray);
 # tests/support holds the helpers and throw-away servers they share.
-# The tests that touch the database, run a second time on PostgreSQL (docs/postgresql.md).
+# The tests that touch the database's SQL most, run a second time on PostgreSQL: the rule for
+# what joins this list, and why it is a list rather than every database test, is in
+# docs/testing.md ("Both databases").
 POSTGRES_TESTS := tests/api/test_storage.py tests/api/test_api.py tests/system/test_live.py \
 	tests/unit/test_events.py tests/system/test_crashes.py tests/api/test_faults.py \
 	tests/system/test_worker_faults.py tests/api/test_rollups.py tests/api/test_named_metrics.py \
 	tests/api/test_studies.py tests/api/test_run_controls.py tests/system/test_system_metrics.py \
-	tests/system/test_gpu_placement.py tests/cluster/test_s3_storage.py
+	tests/system/test_gpu_placement.py tests/cluster/test_s3_storage.py tests/system/test_soak.py \
+	tests/api/test_runs_list.py tests/api/test_bad_input.py tests/api/test_bad_bodies.py \
+	tests/api/test_external_runs.py tests/system/test_external_runs.py \
+	tests/system/test_queue_order.py tests/api/test_seed_groups.py
 
 # The whole suite on SQLite, then the database tests again on a fresh PostgreSQL database each.
 test: $(STAMP) browser postgres

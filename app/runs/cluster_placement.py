@@ -11,6 +11,15 @@ order, cancel and reordering stay torchdash's. The rules, as docs/cluster.md sta
   one that can, as on one machine.
 - A run needing more GPUs than the largest node has waits, saying so (a node may join); submit
   refuses such a run with a 422 before that (app/runs/config_checks.py).
+- Strict reservation, the rule of one machine (app/runs/placement.py) carried over to nodes: a
+  GPU run that waits reserves the free GPUs of every node that could ever hold it (as many GPUs
+  in all as it needs), unless an earlier waiting run reserved that node first. Ray, not torchdash,
+  picks the node of a job among those with room, so a GPU kept on a node cannot be named to Ray:
+  a later GPU run starts only when no reserved node has room for it (Ray could put it there),
+  and waits otherwise ("reserved 1 free GPU on 10.0.0.1 (4f3a…) for run 12"). A reserved node's
+  free GPUs then only grow, so the first waiting run starts once the runs that held that node's
+  GPUs when it began waiting have ended, however many smaller runs are queued after it. A run
+  larger than every node reserves nothing: it may wait for a node that never joins.
 
 It is pure: the Ray executor builds it at every look from the nodes' free resources.
 """
@@ -21,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.runs.placement import Decision, Held, gpus_needed
+from app.runs.placement import Decision, Held, gpus_needed, reserved_for
 
 
 @dataclass(frozen=True)
@@ -79,15 +88,22 @@ class ClusterAllocator:
         start before it had started. (What runs hold is already out of the nodes' free
         resources: `held` is not needed here.)"""
         free = {node.node_id: [node.gpus_free, node.cpus_free] for node in self.nodes}
+        reserved: dict[str, tuple[int, int]] = {}  # node -> (the run kept for, GPUs free then)
         have_gpus = self.gpus().total > 0
         decisions = []
         for run_id, config in queued:
             needed = gpus_needed(config, have_gpus)
-            decision = self._decide(run_id, needed, free)
+            decision = self._decide(run_id, needed, free, reserved)
             decisions.append(decision)
         return decisions
 
-    def _decide(self, run_id: int, needed: int, free: dict[str, list[int]]) -> Decision:
+    def _decide(
+        self,
+        run_id: int,
+        needed: int,
+        free: dict[str, list[int]],
+        reserved: dict[str, tuple[int, int]],
+    ) -> Decision:
         if self.unreachable is not None:
             reason = f"waiting for the Ray cluster: {self.unreachable}"
             return Decision(run_id, waiting_reason=reason)
@@ -100,15 +116,48 @@ class ClusterAllocator:
         # Best fit: the node with the fewest free GPUs that still has enough, so a later run
         # needing a whole node finds one.
         fitting = sorted((gpus, n) for n, (gpus, _) in free.items() if gpus >= needed)
-        if not fitting:
-            largest = self.gpus().largest_node
-            if needed > largest:
-                return Decision(
-                    run_id,
-                    waiting_reason=f"waiting for a node with {needed} GPUs "
-                    f"(the largest node of the cluster has {largest})",
-                )
-            plural = "a free GPU" if needed == 1 else f"{needed} free GPUs on one node"
-            return Decision(run_id, waiting_reason=f"waiting for {plural} of the cluster")
-        free[fitting[0][1]][0] -= needed
-        return Decision(run_id, gpu_count=needed)
+        kept = [n for _, n in fitting if n in reserved]
+        if kept:
+            # Ray could put this run on a reserved node: it would delay the run kept for.
+            return Decision(run_id, waiting_reason=self._held_back(kept, reserved))
+        if fitting:
+            free[fitting[0][1]][0] -= needed
+            return Decision(run_id, gpu_count=needed)
+        largest = self.gpus().largest_node
+        if needed > largest:
+            return Decision(
+                run_id,
+                waiting_reason=f"waiting for a node with {needed} GPUs "
+                f"(the largest node of the cluster has {largest})",
+            )
+        # Queue order: what is free on every node that could hold this run is kept for it.
+        ours = [
+            node.node_id
+            for node in self.nodes
+            if node.gpus_total >= needed and node.node_id not in reserved
+        ]
+        for node_id in ours:
+            reserved[node_id] = (run_id, free[node_id][0])
+        plural = "a free GPU" if needed == 1 else f"{needed} free GPUs on one node"
+        reason = f"waiting for {plural} of the cluster"
+        keeping = [self._on_node(node_id, reserved[node_id][1]) for node_id in ours]
+        keeping = [words for words in keeping if words]
+        if keeping:
+            reason += f" ({', '.join(keeping)} reserved)"
+        return Decision(run_id, waiting_reason=reason)
+
+    def _held_back(self, kept: list[str], reserved: dict[str, tuple[int, int]]) -> str:
+        """Why a run that fits a reserved node waits: `reserved 1 free GPU on 10.0.0.1 (4f3a…)
+        for run 12`, naming every run those nodes are kept for, oldest in the queue first."""
+        for_run: dict[int, list[str]] = {}
+        for node_id, (run_id, gpus) in reserved.items():  # in the order they were reserved
+            if node_id in kept:
+                for_run.setdefault(run_id, []).append(self._on_node(node_id, gpus))
+        return reserved_for({run_id: ", ".join(words) for run_id, words in for_run.items()})
+
+    def _on_node(self, node_id: str, gpus: int) -> str:
+        """`1 free GPU on 10.0.0.1 (4f3a…)`; empty for none."""
+        if gpus == 0:
+            return ""
+        label = next(node.label for node in self.nodes if node.node_id == node_id)
+        return f"{gpus} free GPU{'s' if gpus > 1 else ''} on {label}"

@@ -107,7 +107,12 @@ def list_runs(
         query = query.where(matches)
         count = count.where(matches)
     column = SORT_COLUMNS[sort]
-    keys = [column.desc(), Run.id.desc()] if order == "desc" else [column.asc(), Run.id.asc()]
+    # A run with no value sorts as the smallest, on both databases (PostgreSQL's own default
+    # would put it first in a descending sort: runs without an accuracy above the best one).
+    if order == "desc":
+        keys = [column.desc().nulls_last(), Run.id.desc()]
+    else:
+        keys = [column.asc().nulls_first(), Run.id.asc()]
     runs = session.scalars(query.order_by(*keys).limit(limit).offset(offset)).all()
     return runs, session.scalar(count) or 0
 

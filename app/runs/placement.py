@@ -177,5 +177,10 @@ def held_back(wanted: set[int], reserved: dict[int, int]) -> str:
     for gpu, run_id in reserved.items():  # in the order the runs reserved them: queue order
         if gpu in wanted:
             for_run.setdefault(run_id, []).append(gpu)
-    parts = [f"{gpu_list(gpus)} for run {run_id}" for run_id, gpus in for_run.items()]
-    return "reserved " + ", ".join(parts)
+    return reserved_for({run_id: gpu_list(gpus) for run_id, gpus in for_run.items()})
+
+
+def reserved_for(kept: dict[int, str]) -> str:
+    """`reserved GPUs 0,1 for run 12, GPU 3 for run 14`: what is kept for each run, in queue
+    order (the words of one machine's and of a cluster's reservations alike)."""
+    return "reserved " + ", ".join(f"{what} for run {run_id}" for run_id, what in kept.items())

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import Run
+from tests.support.database import ON_POSTGRESQL
 
 
 def _set(settings: Settings, run_id: int, **values: Any) -> None:
@@ -38,7 +40,9 @@ def test_sort_order_status_filter_and_pages(
 
     assert names() == ["charlie", "delta", "alpha", "bravo"]  # newest first, as before
     assert names(sort="name", order="asc") == ["alpha", "bravo", "charlie", "delta"]
-    assert names(sort="best_val_accuracy", order="desc")[:3] == ["alpha", "charlie", "bravo"]
+    # A run with no accuracy sorts as the smallest, on SQLite and PostgreSQL alike.
+    assert names(sort="best_val_accuracy", order="desc") == ["alpha", "charlie", "bravo", "delta"]
+    assert names(sort="best_val_accuracy", order="asc") == ["delta", "bravo", "charlie", "alpha"]
     assert names(sort="name", order="desc", status="succeeded") == ["delta", "bravo", "alpha"]
     pages = [names(sort="name", order="asc", limit=1, offset=k) for k in range(4)]
     assert pages == [["alpha"], ["bravo"], ["charlie"], ["delta"]]
@@ -50,6 +54,7 @@ def test_sort_order_status_filter_and_pages(
     assert client.get(f"/api/runs/{2**64}").status_code == 422  # was a 500 (OverflowError)
 
 
+@pytest.mark.skipif(ON_POSTGRESQL, reason="reads SQLite's query plans")
 def test_every_sorted_page_walks_an_index(client: TestClient, settings: Settings) -> None:
     from app.runs.lifecycle import SORT_COLUMNS
 

@@ -169,6 +169,46 @@ def _two_runs_a_third_waits_and_cancel_saves_a_checkpoint(
     assert started["node"] == other["node"]
 
 
+def test_a_waiting_ddp_run_keeps_a_nodes_free_gpu_from_a_later_1_gpu_run(
+    ray_cluster: RayTestCluster, ray_settings: Settings, tmp_path: Path
+) -> None:
+    # Every worker holds at its HOLD_STEP-th batch until released, so the nodes stay as placed.
+    release = tmp_path / "hold.release"
+    hold = {
+        "TORCHDASH_FAULT": f"hold@step:{HOLD_STEP}",
+        "TORCHDASH_FAULT_MARKER": str(tmp_path / "hold"),
+    }
+    with ray_serving(ray_cluster, ray_settings, **hold) as base:
+        try:
+            whole = _post(base, name="whole", **WHOLE_NODE, **LONG)
+            wait_until(lambda: _held(base, whole["id"]), 180, "the 2-GPU run to hold")
+            half = _post(base, name="half", device="cuda", **LONG)
+            node = wait_until(lambda: _held(base, half["id"]), 180, "the 1-GPU run")["node"]
+            # The other node has 1 GPU free: the DDP run keeps it, the 1-GPU run behind waits.
+            ddp = _post(base, name="ddp", **WHOLE_NODE, **LONG)
+            single = _post(base, name="single", device="cuda", **LONG)
+            kept = f"reserved 1 free GPU on {node} for run {ddp['id']}"
+            wait_until(
+                lambda: _run(base, single["id"])["waiting_reason"] == kept, 60, "the reservation"
+            )
+            assert _run(base, ddp["id"])["waiting_reason"] == (
+                "waiting for 2 free GPUs on one node of the cluster "
+                f"(1 free GPU on {node} reserved)"
+            )
+            assert _run(base, single["id"])["attempt"] == 0  # never submitted
+            # The 1-GPU run's node frees: the DDP run takes it, ahead of the later 1-GPU run.
+            assert httpx.post(f"{base}/api/runs/{half['id']}/cancel").status_code == 200
+            release.touch()
+            started = wait_until(lambda: _training_on_a_node(base, ddp["id"]), 180, "the DDP run")
+            assert started["node"] == node
+            # Not before it, at least (it may start since: the 2-GPU run on the other node may
+            # have ended by now).
+            later = _run(base, single["id"])
+            assert later["started_at"] is None or later["started_at"] >= started["started_at"]
+        finally:
+            release.touch()  # held workers go on, to answer the clean-up's cancel
+
+
 def test_a_killed_server_is_replaced_and_adopts_its_cluster_run_by_job_id(
     ray_cluster: RayTestCluster, ray_settings: Settings
 ) -> None:

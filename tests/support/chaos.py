@@ -250,13 +250,27 @@ class Soak:
                     found.append((run_id, stat.pid))
         return found
 
-    def drive(self, runs: int, kills: int, gap: tuple[float, float], timeout: float) -> None:
+    def drive(
+        self,
+        runs: int,
+        kills: int,
+        gap: tuple[float, float],
+        timeout: float,
+        every_kind: bool = False,
+    ) -> None:
         """Queue `runs`, do `kills` kills `gap` seconds apart (drawn), resuming as runs end;
-        then resume until every run succeeded (or `timeout` seconds passed in all)."""
+        then resume until every run succeeded (or `timeout` seconds passed in all).
+        `every_kind`: each kind at least once (in a drawn order): a short soak misses none."""
         started = time.monotonic()
         self.start_server()
         self.queue(runs)
-        plan = [(self.rng.uniform(*gap), self.rng.choice(self.kinds())) for _ in range(kills)]
+        if every_kind:
+            kinds = sorted(set(self.kinds()))
+            kinds += [self.rng.choice(self.kinds()) for _ in range(kills - len(kinds))]
+            self.rng.shuffle(kinds)
+            plan = [(self.rng.uniform(*gap), kind) for kind in kinds]
+        else:  # the plan bench/soak.py's recorded seeds draw
+            plan = [(self.rng.uniform(*gap), self.rng.choice(self.kinds())) for _ in range(kills)]
         for number, (pause, kind) in enumerate(plan, 1):
             self._wait_settling(pause)
             landed = self.kill(kind)

@@ -66,10 +66,12 @@ CHAIN_ROOTS: dict[tuple[str, str], dict] = {
 def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home: Path = tmp_path_factory.mktemp("fuzz") / "home"
     (home / "data").mkdir(parents=True)
-    # A preflight of a valid generated config starts a real worker; 2 s is shorter than its
-    # torch import, so each answers at once with the documented 422 (preflight_timeout) instead
-    # of training. tests/system/test_preflight.py checks real answers.
-    config = Settings(home=home, data_roots=[home / "data"], warm_workers=0, preflight_seconds=2)
+    # A preflight of a valid generated config starts a real worker; a quarter of a second is
+    # far shorter than its torch import, so each answers at once with the documented 422
+    # (preflight_timeout), and the worker is killed before it costs much CPU (at 2 s, each
+    # case's worker imported torch meanwhile: the preflight was the slowest operation here).
+    # tests/system/test_preflight.py checks real answers.
+    config = Settings(home=home, data_roots=[home / "data"], warm_workers=0, preflight_seconds=0.25)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config, dispatch=False),

@@ -37,10 +37,10 @@ def _room(node_id: str, gpus_free: int, gpus_total: int = 2, cpus_free: int = 2)
 
 def test_runs_start_where_a_node_has_room_and_the_rest_wait_saying_why() -> None:
     allocator = ClusterAllocator([_room("a", 2), _room("b", 1)])
-    decisions = allocator.plan([(1, DDP_RUN), (2, DDP_RUN), (3, GPU_RUN), (4, GPU_RUN)])
-    assert [d.starts for d in decisions] == [True, False, True, False]
-    assert decisions[0].gpu_count == 2 and decisions[2].gpu_count == 1
-    assert decisions[1].waiting_reason == "waiting for 2 free GPUs on one node of the cluster"
+    decisions = allocator.plan([(1, DDP_RUN), (2, GPU_RUN), (3, DDP_RUN), (4, GPU_RUN)])
+    assert [d.starts for d in decisions] == [True, True, False, False]
+    assert decisions[0].gpu_count == 2 and decisions[1].gpu_count == 1
+    assert decisions[2].waiting_reason == "waiting for 2 free GPUs on one node of the cluster"
     assert decisions[3].waiting_reason == "waiting for a free GPU of the cluster"
 
 
@@ -60,6 +60,60 @@ def test_cpu_runs_take_a_cpu_and_a_run_larger_than_any_node_waits_for_one() -> N
         big.waiting_reason
         == "waiting for a node with 4 GPUs (the largest node of the cluster has 2)"
     )
+
+
+def test_a_waiting_ddp_run_reserves_the_free_gpus_of_the_nodes_that_could_hold_it() -> None:
+    a, b = _room("a" * 40, 1), _room("b" * 40, 1)
+    allocator = ClusterAllocator([a, b])
+    ddp, single, cpu, second_ddp = allocator.plan(
+        [(12, DDP_RUN), (13, GPU_RUN), (14, CPU_RUN), (15, DDP_RUN)]
+    )
+    assert ddp.waiting_reason == (
+        "waiting for 2 free GPUs on one node of the cluster "
+        f"(1 free GPU on {a.label}, 1 free GPU on {b.label} reserved)"
+    )
+    # Ray would pick either node for the 1-GPU run: it waits, naming what is kept and for whom.
+    assert single.waiting_reason == (
+        f"reserved 1 free GPU on {a.label}, 1 free GPU on {b.label} for run 12"
+    )
+    assert cpu.starts  # a CPU run takes no GPU
+    # The second DDP run reserves nothing more: both nodes are already kept for run 12.
+    assert second_ddp.waiting_reason == "waiting for 2 free GPUs on one node of the cluster"
+
+
+def test_a_later_run_starts_where_ray_cannot_put_it_on_a_reserved_node() -> None:
+    # Node a could hold the DDP run (2 GPUs) but has none free; node c, with 1 GPU, never could.
+    allocator = ClusterAllocator([_room("a", 0), _room("c", 1, gpus_total=1)])
+    ddp, single = allocator.plan([(1, DDP_RUN), (2, GPU_RUN)])
+    assert ddp.waiting_reason == "waiting for 2 free GPUs on one node of the cluster"
+    assert single.starts and single.gpu_count == 1
+
+
+def test_a_ddp_run_behind_a_stream_of_1_gpu_runs_starts_once_its_nodes_runs_end() -> None:
+    """Looks as the dispatcher makes them: each look, the oldest running run ends and another
+    1-GPU run is queued. Ray places each started run on a node of its choosing with room (here
+    the emptiest, the worst case). The 2-GPU run must start once the 2 runs that held the first
+    node to free up have ended, whatever Ray does with the 1-GPU runs meanwhile."""
+    running: list[tuple[int, str]] = [(101, "a"), (102, "a"), (103, "b"), (104, "b")]
+    big = 1
+    queue: list[tuple[int, dict[str, object]]] = [(big, DDP_RUN)]
+    next_id = 2
+    for look in range(1, 20):
+        running.pop(0)
+        queue.append((next_id, GPU_RUN))
+        next_id += 1
+        used = {node: sum(1 for _, n in running if n == node) for node in ("a", "b")}
+        allocator = ClusterAllocator([_room(node, 2 - used[node]) for node in ("a", "b")])
+        started = [d for d in allocator.plan(queue) if d.starts]
+        for decision in started:
+            node = min(used, key=lambda n: used[n])  # Ray's choice: the emptiest node
+            used[node] += decision.gpu_count
+            running.append((decision.run_id, node))
+        queue = [(r, c) for r, c in queue if r not in {d.run_id for d in started}]
+        if any(d.run_id == big for d in started):
+            break
+        assert started == [], f"look {look}: a later run took a GPU kept for run {big}"
+    assert look == 2 and running[-1] == (big, "a")
 
 
 def test_an_unreachable_cluster_starts_nothing_and_says_so() -> None:

@@ -70,7 +70,7 @@ POSTGRES_TESTS := tests/api/test_storage.py tests/api/test_api.py tests/system/t
 	tests/system/test_gpu_placement.py tests/cluster/test_s3_storage.py tests/system/test_soak.py \
 	tests/api/test_runs_list.py tests/api/test_bad_input.py tests/api/test_bad_bodies.py \
 	tests/api/test_external_runs.py tests/system/test_external_runs.py \
-	tests/system/test_queue_order.py tests/api/test_seed_groups.py
+	tests/system/test_queue_order.py tests/api/test_seed_groups.py tests/api/test_run_cost.py
 
 # The whole suite on SQLite, then the database tests again on a fresh PostgreSQL database each.
 test: $(STAMP) browser postgres

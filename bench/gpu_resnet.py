@@ -12,7 +12,11 @@ torchvision ResNet-18 (random weights), SGD lr 0.001 momentum 0.9, batch 256, an
 (b) torchdash's `fit` with a real `RunConfig` (data kind torchvision/cifar10, model
     torchvision/resnet18), float32: the worker's own path, without its database reporting and
     checkpoints (bench/throughput.py measures those);
-(c) (b) with `amp`; (d) (b) with `channels_last`; (e) (b) with both.
+(c) (b) with `amp`; (d) (b) with `channels_last`; (e) (b) with both;
+(f) the tutorial's loop with the classic augmentation, `RandomCrop(32, padding=4)` and
+    `RandomHorizontalFlip()` before ToTensor, item by item in its 2 workers;
+(g) (e) with the same augmentation as config steps: the data set decoded once (uint8), each batch
+    cropped and flipped as a whole on the GPU, each image its own draw. Its ratio is against (f).
 
 Samples/s are the median over the timed epochs, after warm-up epochs that carry the CUDA and
 cuDNN start; an epoch's clock stops after `torch.cuda.synchronize()`. For `fit` an epoch's
@@ -84,15 +88,28 @@ class Variant:
     label: str
     amp: bool = False
     channels_last: bool = False
+    augment: bool = False  # random crop (padding 4) + horizontal flip on the training images
 
 
 TUTORIAL = Variant("tutorial", "(a) classic tutorial loop")
+TUTORIAL_AUGMENTED = Variant(
+    "tutorial_augment", "(f) classic tutorial loop, random crop + flip per item", augment=True
+)
 TRAINER_VARIANTS = [
     Variant("fit_fp32", "(b) torchdash `fit`, float32"),
     Variant("fit_amp", "(c) torchdash `fit`, amp", amp=True),
     Variant("fit_channels_last", "(d) torchdash `fit`, channels_last", channels_last=True),
     Variant("fit_amp_channels_last", "(e) torchdash `fit`, amp + channels_last", True, True),
 ]
+AUGMENTED_VARIANT = Variant(
+    "fit_augment_batched",
+    "(g) torchdash `fit`, amp + channels_last, random crop + flip on whole batches",
+    True,
+    True,
+    augment=True,
+)
+# The config steps of the augmentation; (f) builds the same from torchvision's classic ones.
+AUGMENT_STEPS = [{"kind": "random_crop", "size": 32, "padding": 4}, {"kind": "horizontal_flip"}]
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,7 @@ class Measured:
     setup_s: float  # from the variant's start to its first training step
     amp: bool  # as applied: amp runs on CUDA only
     channels_last: bool
+    augment: bool = False
 
 
 def synchronize(device: torch.device) -> None:
@@ -112,12 +130,20 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def tutorial_loop(root: Path, sizes: Sizes, device: torch.device, deadline: float) -> Measured:
-    """(a) The tutorial's loop, as in pytorch.org's "Training a Classifier" (on GPU)."""
+def tutorial_loop(
+    root: Path, sizes: Sizes, device: torch.device, deadline: float, variant: Variant = TUTORIAL
+) -> Measured:
+    """(a) The tutorial's loop, as in pytorch.org's "Training a Classifier" (on GPU); (f) with
+    the classic per-item augmentation in front."""
     from torchvision import models, transforms
 
     started = time.perf_counter()
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    augment: list[Any] = []
+    if variant.augment:
+        augment = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+    transform = transforms.Compose(
+        [*augment, transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    )
     # torchvision's CIFAR10 less its MD5 check, which synthetic files cannot pass.
     trainset = LooseCIFAR10(str(root), train=True, download=False, transform=transform)
     trainloader = DataLoader(
@@ -150,7 +176,7 @@ def tutorial_loop(root: Path, sizes: Sizes, device: torch.device, deadline: floa
         if epoch == 0:
             first_loss = running_loss / steps
     return Measured(
-        TUTORIAL.name, TUTORIAL.label, statistics.median(rates), rates, first_loss, setup,
+        variant.name, variant.label, statistics.median(rates), rates, first_loss, setup,
         amp=False, channels_last=False,
     )  # fmt: skip
 
@@ -164,7 +190,7 @@ def fit_config(root: Path, sizes: Sizes, device: torch.device, variant: Variant)
                 "kind": "torchvision",
                 "name": "cifar10",
                 "root": str(root),
-                "train_transforms": normalize,
+                "train_transforms": [*(AUGMENT_STEPS if variant.augment else []), *normalize],
                 "val_transforms": normalize,
             },
             "model": {"kind": "torchvision", "architecture": "resnet18"},
@@ -205,6 +231,7 @@ def torchdash_fit(
     return Measured(
         variant.name, variant.label, statistics.median(rates), rates,
         result.history[0].train_loss, clock.started - called, config.amp, config.channels_last,
+        variant.augment,
     )  # fmt: skip
 
 
@@ -240,15 +267,16 @@ def measure(device: torch.device, sizes: Sizes) -> dict[str, Any]:
         began = time.perf_counter()
         root = write_cifar10(Path(folder), sizes.train, sizes.val)
         data_written = time.perf_counter() - began
-        variants = [TUTORIAL, *TRAINER_VARIANTS]
+        variants = [TUTORIAL, *TRAINER_VARIANTS, TUTORIAL_AUGMENTED, AUGMENTED_VARIANT]
         for index, variant in enumerate(variants):
             now = time.perf_counter()
             deadline = now + (end - now) / (len(variants) - index)
-            if variant is TUTORIAL:
-                measured.append(tutorial_loop(root, sizes, device, deadline))
+            if variant.name.startswith("tutorial"):
+                measured.append(tutorial_loop(root, sizes, device, deadline, variant))
             else:
                 measured.append(torchdash_fit(root, sizes, device, variant, deadline))
             print(f"{variant.name}: {measured[-1].samples_per_s:,.0f} samples/s", flush=True)
+    baseline = {False: measured[0], True: measured[variants.index(TUTORIAL_AUGMENTED)]}
     return {
         "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         **device_info(device),
@@ -257,7 +285,8 @@ def measure(device: torch.device, sizes: Sizes) -> dict[str, Any]:
         "data_written_s": data_written,
         "total_s": time.perf_counter() - started,
         "variants": [
-            {**asdict(m), "vs_tutorial": m.samples_per_s / measured[0].samples_per_s}
+            # Each against its own tutorial loop: the augmented one against (f).
+            {**asdict(m), "vs_tutorial": m.samples_per_s / baseline[m.augment].samples_per_s}
             for m in measured
         ],
     }
@@ -277,8 +306,8 @@ def table(report: dict[str, Any]) -> list[str]:
         f"minutes (device start {report['device_start_s']:.1f} s, data written in "
         f"{report['data_written_s']:.1f} s).",
         "",
-        "| variant | samples/s | × tutorial loop | timed epochs | first-epoch train loss "
-        "| setup before the first step |",
+        "| variant | samples/s | × tutorial loop ((g): × (f)) | timed epochs "
+        "| first-epoch train loss | setup before the first step |",
         "|---|---|---|---|---|---|",
     ]
     for variant in report["variants"]:

@@ -18,6 +18,7 @@ from bench.common import Result, write_table
 # In the order of bench/README.md's table.
 BENCHMARKS = [
     "bench.throughput",
+    "bench.augment",
     "bench.reporting_overhead",
     "bench.run_start",
     "bench.live_latency",

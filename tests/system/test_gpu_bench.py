@@ -15,7 +15,15 @@ from pathlib import Path
 from bench.gpu_resnet import GPU_END, GPU_START, README, write_readme
 from tests.support.paths import ROOT
 
-VARIANTS = ["tutorial", "fit_fp32", "fit_amp", "fit_channels_last", "fit_amp_channels_last"]
+VARIANTS = [
+    "tutorial",
+    "fit_fp32",
+    "fit_amp",
+    "fit_channels_last",
+    "fit_amp_channels_last",
+    "tutorial_augment",
+    "fit_augment_batched",
+]
 
 
 def test_quick_cpu_run_measures_every_variant_and_renders_the_readme(tmp_path: Path) -> None:

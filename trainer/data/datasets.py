@@ -97,7 +97,6 @@ def build_datasets(
             table.train, table.val, table.class_names, table.input_shape, table.target_shape,
             data_state=table.state.as_dict(), report=table.report,
         )  # fmt: skip
-    prefix: list[TransformStep] = []
     if isinstance(config, DigitsData):
         train, val, class_names = _digits(config)
     elif isinstance(config, TorchvisionData):
@@ -107,8 +106,6 @@ def build_datasets(
         train, val, class_names = loaded.train, loaded.val, loaded.class_names
     elif isinstance(config, ImageFolderData):
         train, val, class_names = _image_folder(config)
-        prefix += [GrayscaleStep()] if config.grayscale else []
-        prefix += [ResizeStep(size=config.image_size)] if config.image_size else []
     elif isinstance(config, CsvImagesData):
         from trainer.data.csv_images import load_csv_images
 
@@ -116,12 +113,29 @@ def build_datasets(
         train, val, class_names = loaded_csv.train, loaded_csv.val, loaded_csv.class_names
     else:
         raise TypeError(f"unknown data config {config!r}")
-    train_pipeline = build_pipeline([*prefix, *config.train_transforms], train)
-    val_pipeline = build_pipeline([*prefix, *config.val_transforms], train)
+    eight_bit = decodes_to_eight_bit(config)
+    train_pipeline = build_pipeline(pipeline_steps(config, "train"), train, eight_bit)
+    val_pipeline = build_pipeline(pipeline_steps(config, "val"), train, eight_bit)
     train_set = TransformedDataset(train, train_pipeline)
     val_set = TransformedDataset(val, val_pipeline)
     sample, _ = train_set[0]
     return DataSplits(train_set, val_set, class_names, tuple(sample.shape))
+
+
+def pipeline_steps(config: DataConfig, split: str) -> list[TransformStep]:
+    """The steps a built-in image kind's `split` ("train" or "val") goes through, in order: the
+    data set's own (an image folder's grayscale and image_size) before the config's list."""
+    prefix: list[TransformStep] = []
+    if isinstance(config, ImageFolderData):
+        prefix += [GrayscaleStep()] if config.grayscale else []
+        prefix += [ResizeStep(size=config.image_size)] if config.image_size else []
+    return [*prefix, *getattr(config, f"{split}_transforms", [])]
+
+
+def decodes_to_eight_bit(config: DataConfig) -> bool:
+    """True for the kinds whose items are 8-bit PIL images (a folder or a CSV of image files,
+    torchvision's sets); the digits are floats already."""
+    return isinstance(config, ImageFolderData | CsvImagesData | TorchvisionData)
 
 
 @functools.cache

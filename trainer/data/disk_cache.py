@@ -29,6 +29,8 @@ import torch
 from trainer.config import RunConfig
 from trainer.data.cache_store import BadEntry, CacheStore, Entry, TensorFile, file_crc32
 from trainer.data.data_identity import describe, source_identity
+from trainer.data.datasets import decodes_to_eight_bit, pipeline_steps
+from trainer.data.transforms import split_steps
 from trainer.faults import fault_point
 
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -44,15 +46,19 @@ DTYPES = {
 }  # fmt: skip
 
 
-def pipeline_key(config: RunConfig) -> str:
-    """What the cached tensors went through after decoding: the transform steps, as JSON."""
-    return json.dumps(
-        {
-            split: [step.model_dump(mode="json") for step in getattr(config.data, split, [])]
-            for split in ("train_transforms", "val_transforms")
-        },
-        sort_keys=True,
-    )
+def cached_stage_key(config: RunConfig) -> str:
+    """A stable text naming what the cache holds for `config`'s data: per split, the steps of
+    its cached stage (as JSON) and their dtype. Two configs with the same key and the same files
+    cache the same tensors (a normalize step without mean/std is measured on those files)."""
+    eight_bit = decodes_to_eight_bit(config.data)
+    stages = {}
+    for split in ("train", "val"):
+        stage = split_steps(pipeline_steps(config.data, split), eight_bit)
+        stages[split] = {
+            "steps": [step.model_dump(mode="json") for step in stage.cached],
+            "dtype": str(stage.dtype).removeprefix("torch."),
+        }
+    return json.dumps({"data": config.data.kind, **stages}, sort_keys=True, separators=(",", ":"))
 
 
 class DiskCache:
@@ -79,7 +85,7 @@ class DiskCache:
         if source is None:
             print(f"cache: disk cache off: {config.data.kind} data is not decoded", flush=True)
             return None
-        return cls(store, source, pipeline_key(config), describe(config.data))
+        return cls(store, source, cached_stage_key(config), describe(config.data))
 
     def key(self, split: str) -> str:
         text = json.dumps({"source": self.source, "split": split, "pipeline": self.pipeline})

@@ -2,11 +2,20 @@
 
 Every sample first becomes a float tensor C x H x W with values in [0, 1] (the to-tensor step,
 always there, always first), so each step works whatever the data set's file format.
+
+For the decode-once cache (trainer/data/tensor_cache.py) a pipeline splits in two
+(`split_steps`): the *cached stage*, the deterministic steps before the first random one, run once
+per item; and the *batched stage*, the first random step and everything after it, run on whole
+batches every epoch (trainer/data/batch_augment.py). The cached stage is kept as uint8 only where
+that is exact: 8-bit images through steps that only select pixels (a center crop). A resize, a
+grayscale or a normalize before the first random step computes values between the 256 levels, so
+such a stage stays float32 and holds exactly what the per-item path computes: nothing is rounded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,6 +37,23 @@ from trainer.config.transforms import (
 Transform = Callable[[torch.Tensor], torch.Tensor]
 # Mean and std from the training set are estimated over at most this many images.
 STATS_SAMPLES = 10_000
+# Steps that draw new parameters for every sample, every epoch.
+RANDOM_KINDS = frozenset({"random_crop", "horizontal_flip", "rotation"})
+# Steps whose output on uint8 pixels, scaled to [0, 1] afterwards, equals their output on the
+# scaled float pixels: they only select pixels, never compute new values.
+UINT8_EXACT_KINDS = frozenset({"center_crop"})
+
+
+def to_uint8(sample: Any) -> torch.Tensor:
+    """A PIL image (8 bits a channel) or a uint8 tensor as a uint8 C x H x W tensor.
+
+    `to_tensor` of the same sample is this divided by 255 (`v2.functional.to_dtype` scaling).
+    """
+    image = v2.functional.to_image(sample) if isinstance(sample, Image.Image) else sample
+    tensor = torch.as_tensor(image)
+    if tensor.dtype != torch.uint8:
+        raise TypeError(f"expected 8-bit pixels, got {tensor.dtype}")
+    return tensor.as_subclass(torch.Tensor)
 
 
 def to_tensor(sample: Any) -> torch.Tensor:
@@ -62,16 +88,69 @@ class TransformedDataset(Dataset):
         return self.transform(sample), label
 
 
-def build_pipeline(steps: Sequence[TransformStep], train_base: Dataset) -> Transform:
-    """The transform for `steps`; a normalize step without mean/std measures `train_base`."""
-    built: list[Transform] = [to_tensor]
+@dataclass(frozen=True)
+class StageSplit:
+    """A pipeline cut for the decode-once cache: what is cached, what runs per batch."""
+
+    cached: tuple[TransformStep, ...]  # the deterministic steps before the first random one
+    batched: tuple[TransformStep, ...]  # the first random step and every step after it
+    dtype: torch.dtype  # of the cached stage: uint8 where exact, else float32
+
+    @property
+    def random_kinds(self) -> list[str]:
+        return sorted({step.kind for step in self.batched if step.kind in RANDOM_KINDS})
+
+
+def split_steps(steps: Sequence[TransformStep], eight_bit: bool) -> StageSplit:
+    """Cut `steps` before the first random step; `eight_bit`: the data decodes to 8-bit images."""
+    first = next((i for i, step in enumerate(steps) if step.kind in RANDOM_KINDS), len(steps))
+    cached, batched = tuple(steps[:first]), tuple(steps[first:])
+    exact = eight_bit and all(step.kind in UINT8_EXACT_KINDS for step in cached)
+    return StageSplit(cached, batched, torch.uint8 if exact else torch.float32)
+
+
+class Pipeline:
+    """A config's steps, resolved (a normalize step's measured mean and std filled in): called on
+    a sample, the per-item transform; `split` says how the decode-once cache runs it instead."""
+
+    def __init__(self, steps: Sequence[TransformStep], eight_bit: bool) -> None:
+        self.steps = tuple(steps)
+        self.split = split_steps(self.steps, eight_bit)
+        self.transform = v2.Compose([to_tensor, *(_step(step) for step in self.steps)])
+
+    def __call__(self, sample: Any) -> torch.Tensor:
+        return self.transform(sample)
+
+    def cached_transform(self) -> Transform:
+        """The cached stage, item by item: decode (to uint8 or float) and its steps."""
+        first = to_uint8 if self.split.dtype == torch.uint8 else to_tensor
+        return v2.Compose([first, *(_step(step) for step in self.split.cached)])
+
+
+def build_pipeline(
+    steps: Sequence[TransformStep], train_base: Dataset, eight_bit: bool = False
+) -> Pipeline:
+    """The pipeline for `steps`; a normalize step without mean/std measures `train_base`.
+
+    `eight_bit`: the samples are 8-bit images, so the cached stage may be uint8 (`split_steps`).
+    """
+    resolved: list[TransformStep] = []
     for step in steps:
         if isinstance(step, NormalizeStep) and step.mean is None:
-            mean, std = dataset_stats(train_base, v2.Compose(built))
-            built.append(v2.Normalize(mean, std))
-        else:
-            built.append(_step(step))
-    return v2.Compose(built)
+            measured = v2.Compose([to_tensor, *(_step(done) for done in resolved)])
+            mean, std = dataset_stats(train_base, measured)
+            step = NormalizeStep(mean=mean, std=std)
+        resolved.append(step)
+    return Pipeline(resolved, eight_bit)
+
+
+def step_transform(step: TransformStep) -> Transform:
+    """One deterministic step as a transform; it takes a batch N x C x H x W as well as an item."""
+    if step.kind in RANDOM_KINDS:
+        raise ValueError(
+            f"{step.kind} is random: trainer/data/batch_augment.py draws it per sample"
+        )
+    return _step(step)
 
 
 def _step(step: TransformStep) -> Transform:

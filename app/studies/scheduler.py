@@ -31,14 +31,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ConfigError, ConflictError
 from app.runs import lifecycle
+from app.runs.scripts import create_script_run
 from app.settings import Settings
 from app.storage.engine import session_scope
 from app.storage.metrics import named_metrics
 from app.storage.tables import EpochMetric, Run, RunStatus, RunStudy, StudyStatus, utcnow
 from app.studies.optuna_study import load_optuna_study
+from app.studies.script_space import is_script_base, script_trial_config
 from app.studies.space import decoded_params, distributions, trial_config
 from app.studies.steering import cancel_trial_runs, effective_parallelism
 from trainer.config import RunConfig
+from trainer.config.script import ScriptRunConfig
 
 if TYPE_CHECKING:
     import optuna
@@ -173,9 +176,13 @@ class StudyScheduler:
         params = decoded_params(study.space, trial.params)
         base_seed = int(study.base_config.get("seed", 0))
         label = ", ".join(f"{path.split('.')[-1]}={value}" for path, value in params.items())
-        configs: list[RunConfig] = []
+        configs: list[RunConfig | ScriptRunConfig] = []
         try:
-            for index in range(study.seeds):
+            if is_script_base(study.base_config):  # one run: a script has no seed of ours
+                name = f"{study.name} #{trial.number} [{label}]"
+                values = script_trial_config(study.base_config, params, name)
+                configs.append(ScriptRunConfig.model_validate(values))
+            for index in range(0 if configs else study.seeds):
                 name = f"{study.name} #{trial.number} [{label}]"
                 if study.seeds > 1:
                     name += f" seed {base_seed + index}"
@@ -188,15 +195,17 @@ class StudyScheduler:
             return
         self._queued = True
         for config in configs:
-            lifecycle.create_run(
-                session,
-                config,
-                group_name=study.group_name,
-                tags=list(study.tags),
-                notes=study.notes,
-                study_id=study.id,
-                trial_number=trial.number,
-            )
+            fields: dict[str, Any] = {
+                "group_name": study.group_name,
+                "tags": list(study.tags),
+                "notes": study.notes,
+                "study_id": study.id,
+                "trial_number": trial.number,
+            }
+            if isinstance(config, ScriptRunConfig):
+                create_script_run(session, config, **fields)
+            else:
+                lifecycle.create_run(session, config, **fields)
         session.flush()
 
     def _settle(

@@ -66,6 +66,7 @@ def create_study(
         body.model_dump(mode="json", exclude_none=False),
         settings.allowed_data_roots,
         gpu_limits,
+        scripts_dir=settings.scripts_path,
     )
     session.commit()
     _wake(request)

@@ -72,7 +72,11 @@ def scripts(settings: Settings) -> Path:
             "processes=0",
         ),
         ({"space": [LR], "seeds": 2}, "seeds", "search its seed argument"),
-        ({"space": [LR], "config": {**BASE, "script": {"path": "gone.py"}}}, "config.script.path", ""),
+        (
+            {"space": [LR], "config": {**BASE, "script": {"path": "gone.py"}}},
+            "config.script.path",
+            "not in the scripts folder",
+        ),
         ({"space": [LR], "config": TINY_CONFIG}, "space.0.field", "loop run"),
     ],
 )

@@ -189,10 +189,16 @@ def add_trials(
 
 
 def update_study(
-    session: Session, study_id: int, parallelism: int | None, n_trials: int | None
+    session: Session,
+    study_id: int,
+    n_trials: int | None,
+    parallelism: int | None = None,
+    set_parallelism: bool = False,
 ) -> RunStudy:
+    """Change the trial count (None: as it is) and, with `set_parallelism`, the trials at once
+    (None: as many as the server's slots or GPUs)."""
     study = get_study(session, study_id)
-    if parallelism is not None:
+    if set_parallelism:
         study.parallelism = parallelism
     if n_trials is not None:
         study.n_trials = n_trials

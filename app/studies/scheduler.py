@@ -9,7 +9,9 @@ Optuna import while there are none) and, for each:
   by a server restart is queued again to resume from its checkpoint. A pruned trial was told by
   its worker (app/studies/pruning.py).
 - asks Optuna for new trials while fewer than `parallelism` are active and fewer than
-  `n_trials` were asked for, and queues each as a run (one per seed) in the study's group.
+  `n_trials` were asked for, and queues each as a run (one per seed) in the study's group. A
+  study with no parallelism of its own (as many as the server's slots) keeps one trial more
+  queued, ready for the next free slot; its sampler asks it with one result fewer.
 - finishes the study when every trial ended, and stops it when every trial so far failed.
 
 All state is in the database (the study row, its runs, Optuna's storage), so a new server
@@ -51,6 +53,8 @@ logger = logging.getLogger("torchdash.studies")
 SCHEDULE_INTERVAL_SECONDS = 1.0
 # A study stops itself once this many trials failed (fewer if it has fewer) and none finished.
 FAILURES_BEFORE_GIVING_UP = 3
+# Trials queued beyond the slots of a study with no parallelism of its own (see _tick_study).
+PREQUEUED_TRIALS = 1
 # How often an interrupted trial run is resumed before its trial counts as failed.
 MAX_TRIAL_ATTEMPTS = 3
 ERROR_ATTR = "error"
@@ -156,6 +160,10 @@ class StudyScheduler:
             ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         )
         room = effective_parallelism(study, self.gpus, self.settings.max_concurrent_runs)
+        if study.parallelism is None:
+            # "As many as the slots": a trial more waits in the queue, so a slot that frees
+            # starts the next trial at once rather than at the scheduler's next look.
+            room += PREQUEUED_TRIALS
         space = distributions(study.space)
         while active < room and asked < study.n_trials:
             self._queue_trial(session, study, ostudy, ostudy.ask(space))

@@ -212,4 +212,4 @@ def test_patch_sets_parallelism_and_null_gives_it_back_to_the_servers_slots(
     assert back["parallelism"] is None and back["n_trials"] == 5
     assert back["effective_parallelism"] == 1
     _scheduler(client, settings).tick()
-    assert len(_queued(client)) == 1  # not the 3 it had
+    assert len(_queued(client)) == 2  # one per slot and one ready for it, not the 3 it had

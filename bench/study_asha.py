@@ -18,7 +18,12 @@ order over the grid is Optuna's (random), and which trials it prunes depends on 
 ahead of them, so its best may or may not be the grid's best: both figures are printed as they
 came.
 
-`python -m bench.study_asha [--epochs N] [--write-readme]`; `make bench` runs it too.
+Also reported, per run on average: the seconds outside its epochs (start to end, less its
+epochs' own seconds) and an epoch's seconds, to tell a run's fixed cost from its training.
+
+`python -m bench.study_asha [--epochs N] [--asha-first] [--write-readme]`; `make bench` runs it
+too. `--asha-first` runs the study before the grid (on a machine whose load climbs, the second
+search runs under more of it).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +71,23 @@ def _wait(condition: Any, timeout: float = 3600) -> Any:
     raise TimeoutError("the search did not end in time")
 
 
+def _run_costs(base: str, runs: list[dict]) -> dict[str, float]:
+    """Per run, on average: seconds from its start to its end outside its epochs (the worker
+    taking it, building data and model, the best checkpoint's evaluation, a trial's reports)
+    and seconds per epoch."""
+    fixed, epoch_seconds = [], []
+    for run in runs:
+        epochs = httpx.get(f"{base}/api/runs/{run['id']}/metrics", timeout=30).json()["epochs"]
+        began = datetime.fromisoformat(run["started_at"])
+        ended = datetime.fromisoformat(run["finished_at"])
+        fixed.append((ended - began).total_seconds() - sum(e["seconds"] for e in epochs))
+        epoch_seconds += [e["seconds"] for e in epochs]
+    return {
+        "fixed": sum(fixed) / len(fixed),
+        "epoch": sum(epoch_seconds) / max(1, len(epoch_seconds)),
+    }
+
+
 def grid(base: str, epochs: int) -> dict[str, float]:
     started = time.perf_counter()
     body = {
@@ -91,7 +114,12 @@ def grid(base: str, epochs: int) -> dict[str, float]:
             -1:
         ]
     )
-    return {"seconds": seconds, "epochs": sum(run["epoch"] for run in runs), "best": best}
+    return {
+        "seconds": seconds,
+        "epochs": sum(run["epoch"] for run in runs),
+        "best": best,
+        **_run_costs(base, runs),
+    }
 
 
 def asha(base: str, epochs: int) -> dict[str, float]:
@@ -118,23 +146,34 @@ def asha(base: str, epochs: int) -> dict[str, float]:
     detail = _wait(done)
     seconds = time.perf_counter() - started
     runs = httpx.get(f"{base}/api/runs", params={"limit": 1000}, timeout=30).json()["runs"]
-    trained = sum(run["epoch"] for run in runs if run["study_id"] == study_id)
+    mine = [run for run in runs if run["study_id"] == study_id]
+    trained = sum(run["epoch"] for run in mine)
     pruned = detail["progress"]["pruned"]
     best = detail["best_trial"]["value"] if detail["best_trial"] else float("nan")
-    return {"seconds": seconds, "epochs": trained, "best": best, "pruned": pruned}
+    return {
+        "seconds": seconds,
+        "epochs": trained,
+        "best": best,
+        "pruned": pruned,
+        **_run_costs(base, mine),
+    }
 
 
 def _load() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def run(epochs: int = 12) -> list[Result]:
+def run(epochs: int = 12, asha_first: bool = False) -> list[Result]:
     home = Path(tempfile.mkdtemp(prefix="study-asha-")) / "home"
     home.mkdir(parents=True)
     with serve(home, max_concurrent_runs="2", worker_threads="1") as server:
         load_before = _load()
-        by_grid = grid(server.base, epochs)
-        by_asha = asha(server.base, epochs)
+        if asha_first:  # on a machine whose load climbs, the second search runs slower
+            by_asha = asha(server.base, epochs)
+            by_grid = grid(server.base, epochs)
+        else:
+            by_grid = grid(server.base, epochs)
+            by_asha = asha(server.base, epochs)
         load_after = _load()
     ratio = by_asha["seconds"] / by_grid["seconds"]
     epoch_ratio = by_asha["epochs"] / by_grid["epochs"]
@@ -145,10 +184,13 @@ def run(epochs: int = 12) -> list[Result]:
             f"of batch {BATCH_SIZE})",
             measured=f"ASHA {by_asha['seconds']:.0f} s ({ratio:.2f}× the grid's), "
             f"{by_asha['epochs']:.0f} epochs trained ({epoch_ratio:.2f}×), "
-            f"{by_asha['pruned']:.0f} of 16 pruned, best val_loss {by_asha['best']:.4f}; load "
-            f"average {load_before} before, {load_after} after, on {os.cpu_count()} cores",
+            f"{by_asha['pruned']:.0f} of 16 pruned, best val_loss {by_asha['best']:.4f}, "
+            f"per run {by_asha['fixed']:.1f} s outside its epochs and {by_asha['epoch']:.2f} s an "
+            f"epoch; {'ASHA' if asha_first else 'grid'} first, load average {load_before} "
+            f"before, {load_after} after, on {os.cpu_count()} cores",
             baseline=f"grid {by_grid['seconds']:.0f} s, {by_grid['epochs']:.0f} epochs, "
-            f"best val_loss {by_grid['best']:.4f}",
+            f"best val_loss {by_grid['best']:.4f}, per run {by_grid['fixed']:.1f} s outside its "
+            f"epochs and {by_grid['epoch']:.2f} s an epoch",
             met=ratio < 1 and by_asha["best"] <= by_grid["best"] * 1.1,
         )
     ]
@@ -156,7 +198,7 @@ def run(epochs: int = 12) -> list[Result]:
 
 def main(argv: list[str]) -> int:
     epochs = int(argv[argv.index("--epochs") + 1]) if "--epochs" in argv else 12
-    (result,) = run(epochs)
+    (result,) = run(epochs, asha_first="--asha-first" in argv)
     print(result.row())
     if "--write-readme" in argv:
         replace_section(

@@ -2,9 +2,9 @@
 
 An entry `script.args.--lr` sets the word after `--lr` in the base's arguments (or appends
 `--lr VALUE`), as a sweep does (app/runs/sweeps.py `with_argument`); any other entry names a
-field the script run config has (`processes`, `script.env.SEED` when the base sets it). The
-script is read as text, never imported: when it declares argparse options, a searched flag must
-be one of them and take a value. A script's metrics are known only once it prints them, so the
+field the script run config has (`processes`, `script.env.SEED` when the base sets it), but
+never the script itself (its path). The script is read as text, never imported: when it
+declares argparse options, a searched flag must be one of them and take a value. A script's metrics are known only once it prints them, so the
 objective is any metric name, its direction the one given, else the run's monitor mode, else
 the rule its captured metrics follow (a name with "loss" or "error" falls).
 """
@@ -25,6 +25,7 @@ from app.studies.space import check_range, has_path, range_ends
 from trainer.config.script import ScriptRunConfig, script_metric_mode
 
 ARGS_PREFIX = "script.args."
+ENV_PREFIX = "script.env."
 # A command-line option: one or two dashes, then a word (`-n`, `--lr`, `--weight-decay`).
 FLAG = re.compile(r"^--?[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # argparse actions whose option takes no value: searching one would break the command line.
@@ -60,6 +61,13 @@ def check_script_space(
             _check_flag(path.removeprefix(ARGS_PREFIX), options, (*loc, "field"), path)
         elif path == "name":
             raise ConfigError.field((*loc, "field"), "name is set by the study", path)
+        elif path.split(".")[0] == "script" and not path.startswith(ENV_PREFIX):
+            raise ConfigError.field(
+                (*loc, "field"),
+                f"{path} is not searched: the script stays; search its arguments "
+                "(script.args.<flag>) or a variable its env sets (script.env.NAME)",
+                path,
+            )
         elif not has_path(base_json, path):
             raise ConfigError.field(
                 (*loc, "field"),

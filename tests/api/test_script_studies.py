@@ -67,6 +67,11 @@ def scripts(settings: Settings) -> Path:
         ),
         ({"space": [{**LR, "field": "optimizer.lr"}]}, "space.0.field", "no field"),
         (
+            {"space": [{"field": "script.path", "type": "choice", "choices": ["other.py"]}]},
+            "space.0.field",
+            "the script stays",
+        ),
+        (
             {"space": [{"field": "processes", "type": "int", "low": 0, "high": 2}]},
             "space.0.low",
             "processes=0",

@@ -4,9 +4,10 @@ An entry `script.args.--lr` sets the word after `--lr` in the base's arguments (
 `--lr VALUE`), as a sweep does (app/runs/sweeps.py `with_argument`); any other entry names a
 field the script run config has (`processes`, `script.env.SEED` when the base sets it), but
 never the script itself (its path). The script is read as text, never imported: when it
-declares argparse options, a searched flag must be one of them and take a value. A script's metrics are known only once it prints them, so the
-objective is any metric name, its direction the one given, else the run's monitor mode, else
-the rule its captured metrics follow (a name with "loss" or "error" falls).
+declares argparse options, a searched flag must be one of them and take a value. A script's
+metrics are known only once it prints them, so the objective is any metric name, its direction
+the one given, else the run's monitor mode, else the rule its captured metrics follow (a name
+with "loss" or "error" falls).
 """
 
 from __future__ import annotations

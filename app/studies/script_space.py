@@ -113,12 +113,17 @@ def script_trial_config(
             *parents, last = path.split(".")
             for key in parents:
                 node = node[key]
-            node[last] = value
+            # An environment variable is text: a number goes in as its argument would be written.
+            node[last] = _as_text(value) if path.startswith(ENV_PREFIX) else value
     config["name"] = name[:200]
     try:
         return ScriptRunConfig.model_validate(config).model_dump(mode="json")
     except ValidationError as error:
         raise ConfigError(error, prefix=("body", "config")) from error
+
+
+def _as_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _check_flag(flag: str, options: list[ScriptOption], loc: tuple[str, ...], path: str) -> None:

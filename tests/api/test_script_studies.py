@@ -99,9 +99,18 @@ def test_a_bad_script_search_is_a_422_naming_the_field(
 def test_a_study_searches_a_scripts_argument_prunes_the_hopeless_trial_and_finds_the_best(
     client: TestClient, settings: Settings, scripts: Path, execute: Callable[[int], RunStatus]
 ) -> None:
+    # The environment is searched too: a variable the base sets takes the trial's number as text.
+    base = {**BASE, "script": {**BASE["script"], "env": {"WORKERS": "1"}}}
+    workers = {"field": "script.env.WORKERS", "type": "int", "low": 1, "high": 4}
     created = client.post(
         "/api/studies",
-        json={"config": BASE, "space": [LR], "n_trials": 1, "parallelism": 1, "sampler": "random"},
+        json={
+            "config": base,
+            "space": [LR, workers],
+            "n_trials": 1,
+            "parallelism": 1,
+            "sampler": "random",
+        },
     )
     assert created.status_code == 201, created.text
     study = created.json()
@@ -110,7 +119,8 @@ def test_a_study_searches_a_scripts_argument_prunes_the_hopeless_trial_and_finds
     # Two fair points, then the hopeless one (ASHA's first rung holds all three), then the one
     # trial the sampler draws.
     for lr in (0.3, 0.1, 2.5):
-        added = client.post(f"/api/studies/{sid}/trials", json={"params": {LR["field"]: lr}})
+        point = {LR["field"]: lr, workers["field"]: 2}
+        added = client.post(f"/api/studies/{sid}/trials", json={"params": point})
         assert added.status_code == 200, added.text
     scheduler = StudyScheduler(settings, client.app.state.session_factory, [])  # type: ignore[attr-defined]
     runs = []
@@ -125,6 +135,7 @@ def test_a_study_searches_a_scripts_argument_prunes_the_hopeless_trial_and_finds
     lrs = [run["script"]["args"][run["script"]["args"].index("--lr") + 1] for run in runs]
     assert lrs[:3] == ["0.3", "0.1", "2.5"] and len(set(lrs)) == 4
     assert all(run["script"]["args"][:2] == ["--epochs", "3"] for run in runs)
+    assert [run["script"]["env"]["WORKERS"] for run in runs[:3]] == ["2", "2", "2"]
     hopeless = runs[2]
     assert hopeless["stop_reason"].startswith("pruned by ASHA at epoch 1: val_loss 3.4")
     detail = client.get(f"/api/studies/{sid}").json()
@@ -133,6 +144,6 @@ def test_a_study_searches_a_scripts_argument_prunes_the_hopeless_trial_and_finds
     assert states[2] == "pruned" and states[0] == states[1] == "complete"
     assert [v["epoch"] for v in detail["trials"][2]["intermediate_values"]] == [1]
     best = detail["best_trial"]
-    assert best["params"] == {"script.args.--lr": 0.1}
+    assert best["params"] == {"script.args.--lr": 0.1, "script.env.WORKERS": 2}
     assert best["value"] == pytest.approx(1 / 3)
     assert best["config"]["script"]["args"] == ["--epochs", "3", "--lr", "0.1"]

@@ -101,6 +101,11 @@ def list_scripts(scripts_dir: Path) -> list[ScriptInfo]:
     return found
 
 
+def script_options(file: Path) -> list[ScriptOption]:
+    """The argparse options `file` declares; empty when it declares none or cannot be read."""
+    return _describe(file, file.name).options
+
+
 def _describe(file: Path, relative: str) -> ScriptInfo:
     size = file.stat().st_size
     if size > MAX_PARSED_BYTES:

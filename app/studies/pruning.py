@@ -2,7 +2,9 @@
 and the pruner asked whether the trial should stop here.
 
 It runs in the worker, between the epoch's validation and its checkpoint, so a pruned trial
-stops at that epoch boundary with that epoch's checkpoint, like an early-stopped run.
+stops at that epoch boundary with that epoch's checkpoint, like an early-stopped run. A script
+run's trial reports each epoch line the script prints; a pruned script is asked to stop as on
+Cancel (its stop file, then SIGTERM after the grace period) and ends as finished.
 
 Reported once per epoch: the trial's intermediate values in Optuna's storage are the record, so
 a resumed trial (after a restart, or by hand) skips the epochs it already reported. A trial with
@@ -73,7 +75,8 @@ class TrialReporter:
         trial = optuna.trial.Trial(study, trial_id)
         if epoch not in frozen.intermediate_values:
             trial.report(value, epoch)
-        if epoch >= self.max_epochs or not trial.should_prune():
+        # The last epoch is the trial's end, not a rung (0: a script's epochs are not known).
+        if (self.max_epochs and epoch >= self.max_epochs) or not trial.should_prune():
             return None
         reason = (
             f"pruned by {PRUNER_NAMES[self.study.pruner]} at epoch {epoch}: "

@@ -9,7 +9,9 @@ Optuna import while there are none) and, for each:
   by a server restart is queued again to resume from its checkpoint. A pruned trial was told by
   its worker (app/studies/pruning.py).
 - asks Optuna for new trials while fewer than `parallelism` are active and fewer than
-  `n_trials` were asked for, and queues each as a run (one per seed) in the study's group.
+  `n_trials` were asked for, and queues each as a run (one per seed) in the study's group. A
+  study with no parallelism of its own (as many as the server's slots) keeps one trial more
+  queued, ready for the next free slot; its sampler asks it with one result fewer.
 - finishes the study when every trial ended, and stops it when every trial so far failed.
 
 All state is in the database (the study row, its runs, Optuna's storage), so a new server
@@ -31,14 +33,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import ConfigError, ConflictError
 from app.runs import lifecycle
+from app.runs.scripts import create_script_run
 from app.settings import Settings
 from app.storage.engine import session_scope
 from app.storage.metrics import named_metrics
 from app.storage.tables import EpochMetric, Run, RunStatus, RunStudy, StudyStatus, utcnow
 from app.studies.optuna_study import load_optuna_study
+from app.studies.script_space import is_script_base, script_trial_config
 from app.studies.space import decoded_params, distributions, trial_config
 from app.studies.steering import cancel_trial_runs, effective_parallelism
 from trainer.config import RunConfig
+from trainer.config.script import ScriptRunConfig
 
 if TYPE_CHECKING:
     import optuna
@@ -48,6 +53,8 @@ logger = logging.getLogger("torchdash.studies")
 SCHEDULE_INTERVAL_SECONDS = 1.0
 # A study stops itself once this many trials failed (fewer if it has fewer) and none finished.
 FAILURES_BEFORE_GIVING_UP = 3
+# Trials queued beyond the slots of a study with no parallelism of its own (see _tick_study).
+PREQUEUED_TRIALS = 1
 # How often an interrupted trial run is resumed before its trial counts as failed.
 MAX_TRIAL_ATTEMPTS = 3
 ERROR_ATTR = "error"
@@ -153,6 +160,10 @@ class StudyScheduler:
             ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         )
         room = effective_parallelism(study, self.gpus, self.settings.max_concurrent_runs)
+        if study.parallelism is None:
+            # "As many as the slots": a trial more waits in the queue, so a slot that frees
+            # starts the next trial at once rather than at the scheduler's next look.
+            room += PREQUEUED_TRIALS
         space = distributions(study.space)
         while active < room and asked < study.n_trials:
             self._queue_trial(session, study, ostudy, ostudy.ask(space))
@@ -173,9 +184,13 @@ class StudyScheduler:
         params = decoded_params(study.space, trial.params)
         base_seed = int(study.base_config.get("seed", 0))
         label = ", ".join(f"{path.split('.')[-1]}={value}" for path, value in params.items())
-        configs: list[RunConfig] = []
+        configs: list[RunConfig | ScriptRunConfig] = []
         try:
-            for index in range(study.seeds):
+            if is_script_base(study.base_config):  # one run: a script has no seed of ours
+                name = f"{study.name} #{trial.number} [{label}]"
+                values = script_trial_config(study.base_config, params, name)
+                configs.append(ScriptRunConfig.model_validate(values))
+            for index in range(0 if configs else study.seeds):
                 name = f"{study.name} #{trial.number} [{label}]"
                 if study.seeds > 1:
                     name += f" seed {base_seed + index}"
@@ -188,15 +203,17 @@ class StudyScheduler:
             return
         self._queued = True
         for config in configs:
-            lifecycle.create_run(
-                session,
-                config,
-                group_name=study.group_name,
-                tags=list(study.tags),
-                notes=study.notes,
-                study_id=study.id,
-                trial_number=trial.number,
-            )
+            fields: dict[str, Any] = {
+                "group_name": study.group_name,
+                "tags": list(study.tags),
+                "notes": study.notes,
+                "study_id": study.id,
+                "trial_number": trial.number,
+            }
+            if isinstance(config, ScriptRunConfig):
+                create_script_run(session, config, **fields)
+            else:
+                lifecycle.create_run(session, config, **fields)
         session.flush()
 
     def _settle(

@@ -3,7 +3,8 @@ for them, and a trial's parameters turned into a run config.
 
 An entry names a dotted path of the run config (`optimizer.lr`, `model.hidden_sizes`,
 `optimizer.kind`) and what it takes: a float or int range (`log`: on a log scale) or one of
-`choices`. Every complaint is a 422 naming the entry (`body.space.2.low`).
+`choices`. Every complaint is a 422 naming the entry (`body.space.2.low`). A script run's
+arguments are searched through app/studies/script_space.py.
 """
 
 from __future__ import annotations
@@ -44,14 +45,20 @@ def check_space(base: dict[str, Any], space: list[dict[str, Any]]) -> dict[str, 
             raise ConfigError.field((*loc, "field"), f"{path} is searched twice", path)
         seen.add(path)
         parent = path.rsplit(".", 1)[0] if "." in path else ""
-        if not _has_path(base_json, path) and parent not in kinds:
+        if path.startswith("script."):
+            raise ConfigError.field(
+                (*loc, "field"),
+                f"{path} is a script run's; this study's base config is a loop run (no script)",
+                path,
+            )
+        if not has_path(base_json, path) and parent not in kinds:
             raise ConfigError.field((*loc, "field"), f"the run config has no field {path!r}", path)
         if path in ("name", "seed"):
             raise ConfigError.field((*loc, "field"), f"{path} is set by the study", path)
-        _check_range(entry, loc)
+        check_range(entry, loc)
         if parent in kinds:
             continue  # its part's kind is searched too: each trial's config is checked whole
-        for key, value in _ends(entry):
+        for key, value in range_ends(entry):
             try:
                 with_overrides(base_json, _nested(path, value))
             except ConfigError as error:
@@ -184,7 +191,7 @@ def trial_config(
     return with_overrides(base_json, overrides)
 
 
-def _check_range(entry: dict[str, Any], loc: tuple[str, ...]) -> None:
+def check_range(entry: dict[str, Any], loc: tuple[str, ...]) -> None:
     kind = entry["type"]
     if kind == "choice":
         if not entry.get("choices"):
@@ -205,7 +212,7 @@ def _check_range(entry: dict[str, Any], loc: tuple[str, ...]) -> None:
         raise ConfigError.field((*loc, "low"), "a log range must stay above 0", low)
 
 
-def _ends(entry: dict[str, Any]) -> list[tuple[str, Any]]:
+def range_ends(entry: dict[str, Any]) -> list[tuple[str, Any]]:
     """The values that must give a valid config: a range's two ends, or every choice."""
     if entry["type"] == "choice":
         return [(f"choices.{i}", choice) for i, choice in enumerate(entry["choices"])]
@@ -213,7 +220,7 @@ def _ends(entry: dict[str, Any]) -> list[tuple[str, Any]]:
     return [("low", cast(entry["low"])), ("high", cast(entry["high"]))]
 
 
-def _has_path(config: dict[str, Any], path: str) -> bool:
+def has_path(config: dict[str, Any], path: str) -> bool:
     node: Any = config
     for key in path.split("."):
         if not isinstance(node, dict) or key not in node:

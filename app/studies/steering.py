@@ -22,6 +22,7 @@ from app.runs.data_paths import check_data_paths
 from app.runs.placement import processes_of, trains_on_cuda
 from app.storage.tables import Run, RunStatus, RunStudy, StudyStatus, utcnow
 from app.studies.optuna_study import create_optuna_study, load_optuna_study
+from app.studies.script_space import check_script_objective, check_script_space, is_script_base
 from app.studies.space import (
     check_objective,
     check_space,
@@ -53,19 +54,34 @@ def create_study(
     body: dict[str, Any],
     data_roots: list[Path],
     gpus: list[int] | ClusterGpus | None,
+    scripts_dir: Path | None = None,
 ) -> RunStudy:
-    """Check and store a new running study, and make its Optuna study."""
+    """Check and store a new running study, and make its Optuna study. A base config with a
+    `script` key is a script run's, whose arguments the space searches (`script.args.--lr`)."""
     space = body["space"]
-    base_json = check_space(body["config"], space)
-    base_json = check_data_paths(RunConfig.model_validate(base_json), data_roots).model_dump(
-        mode="json"
-    )
+    if is_script_base(body["config"]):
+        if body["seeds"] != 1:
+            raise ConfigError.field(
+                ("body", "seeds"),
+                "a script run has no seed of torchdash's: search its seed argument instead "
+                "(e.g. script.args.--seed)",
+                body["seeds"],
+            )
+        if scripts_dir is None:
+            raise ConfigError.field(("body", "config", "script"), "no scripts folder", None)
+        base_json = check_script_space(body["config"], space, scripts_dir)
+        direction = check_script_objective(base_json, body["objective"], body.get("direction"))
+    else:
+        base_json = check_space(body["config"], space)
+        base_json = check_data_paths(RunConfig.model_validate(base_json), data_roots).model_dump(
+            mode="json"
+        )
+        direction = check_objective(base_json, body["objective"], body.get("direction"))
     if gpus is not None:
         problems = gpu_problems(base_json, gpus)
         if problems:
             (loc, why), *_ = problems
             raise ConfigError.field(("body", "config", *loc), why, None)
-    direction = check_objective(base_json, body["objective"], body.get("direction"))
     n_trials = body["n_trials"]
     if body["sampler"] == "grid":
         size = 1
@@ -173,10 +189,16 @@ def add_trials(
 
 
 def update_study(
-    session: Session, study_id: int, parallelism: int | None, n_trials: int | None
+    session: Session,
+    study_id: int,
+    n_trials: int | None,
+    parallelism: int | None = None,
+    set_parallelism: bool = False,
 ) -> RunStudy:
+    """Change the trial count (None: as it is) and, with `set_parallelism`, the trials at once
+    (None: as many as the server's slots or GPUs)."""
     study = get_study(session, study_id)
-    if parallelism is not None:
+    if set_parallelism:
         study.parallelism = parallelism
     if n_trials is not None:
         study.n_trials = n_trials

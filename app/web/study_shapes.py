@@ -65,11 +65,15 @@ class StudyCreate(BaseModel):
 
 
 class StudyUpdate(BaseModel):
-    """`PATCH /api/studies/{id}`: a field left out is left as it is."""
+    """`PATCH /api/studies/{id}`: a field left out is left as it is. `parallelism: null` given
+    outright goes back to as many trials at once as the server has slots (or GPUs); an
+    `n_trials` of null changes nothing."""
 
     model_config = ConfigDict(extra="forbid")
 
-    parallelism: int | None = Field(None, ge=1, le=1024)
+    parallelism: int | None = Field(
+        None, ge=1, le=1024, description="Trials at once; null: as many as the server's slots."
+    )
     n_trials: int | None = Field(None, ge=1, le=10_000)
 
 

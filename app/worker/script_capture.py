@@ -28,14 +28,13 @@ from typing import Any, TypeGuard
 from app.storage.metrics import finite
 from app.worker.reporter import DatabaseReporter
 from trainer.callbacks import CheckpointReport, EpochReport, StepReport
+from trainer.config.script import script_metric_mode
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_METRICS = 64
 MAX_NAME_LENGTH = 200
 # Keys of an epoch line that fill the row's own columns rather than name a metric.
 COLUMN_KEYS = ("epoch", "lr", "seconds")
-# A metric whose name holds one of these improves by falling; any other, by rising.
-FALLING = ("loss", "error", "mae", "mse", "rmse", "perplexity", "wer", "cer")
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def _epoch_line(value: dict[str, Any]) -> EpochLine | None:
 
 def metric_mode(name: str) -> str:
     """Whether a metric the script names improves by falling ("min") or rising ("max")."""
-    return "min" if any(word in name.lower() for word in FALLING) else "max"
+    return script_metric_mode(name)
 
 
 def _finite_or(value: float | None, default: float) -> float:
@@ -137,6 +136,7 @@ class ScriptCapture:
         metric_names: list[str],
         register_checkpoint: Callable[[CheckpointLine, dict[str, float] | None], None],
         update_run: Callable[..., None],
+        on_epoch: Callable[[EpochReport], None] | None = None,
     ) -> None:
         self.reporter = reporter
         self.last_epoch = start_epoch
@@ -146,6 +146,7 @@ class ScriptCapture:
         self.metric_names = list(metric_names)
         self.register_checkpoint = register_checkpoint
         self.update_run = update_run
+        self.on_epoch = on_epoch  # a study trial's report to its pruner, after the row
         self.epoch_metrics: dict[int, dict[str, float]] = {}
         self.epoch_started = time.monotonic()
         self.epochs = 0
@@ -201,6 +202,8 @@ class ScriptCapture:
         self.last_epoch = line.epoch
         self.epoch_metrics[line.epoch] = named
         self.epochs += 1
+        if self.on_epoch is not None:
+            self.on_epoch(report)
         return True
 
     def _learn_names(self, named: dict[str, float]) -> None:

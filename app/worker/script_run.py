@@ -11,13 +11,15 @@ reason of a run that fails.
 Cancel creates the stop file the script may watch (TORCHDASH_STOP_FILE; the tracking module's
 `should_stop`); a script still running TORCHDASH_SCRIPT_STOP_GRACE_SECONDS later gets SIGTERM on
 its process group, and SIGKILL as long again after that. Whatever ends it, the group is killed
-before the run's status is written, so no process of the run outlives it.
+before the run's status is written, so no process of the run outlives it. A study's trial is
+stopped the same way when its pruner says so after an epoch line, and then ends `succeeded`.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -26,6 +28,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +44,7 @@ from app.settings import Settings
 from app.storage import checkpoint_rows, metrics
 from app.storage.engine import session_scope
 from app.storage.tables import RunStatus
+from app.studies.pruning import TrialReporter
 from app.worker.attachment import attach_worker
 from app.worker.console import log
 from app.worker.reporter import DatabaseReporter
@@ -54,6 +58,8 @@ from app.worker.script_capture import (
 )
 from app.worker.stop_signal import StopSignal
 from app.worker.system_sampler import SystemSampler
+from app.worker.trial_callbacks import report_epoch
+from trainer.callbacks import EpochReport
 from trainer.checkpoints.store import checkpoint_name, checkpoint_size
 
 # The folder holding the tracking module's package (the project root, or site-packages).
@@ -90,8 +96,12 @@ def execute_script_run(
         return row.status
     worker = attach_worker(run_id, settings, factory, files, row.assigned_gpus, handle_signals)
     assigned_gpus, stop, reporter = worker.assigned_gpus, worker.stop, worker.reporter
+    with session_scope(factory) as session:
+        trial = TrialReporter.of_run(session, settings.sqlalchemy_url, run_id)
+    # A study's trial: each epoch line is reported, and the pruner may stop the script there.
+    on_epoch = None if trial is None else functools.partial(report_epoch, trial, stop)
     try:
-        launch = _prepare(run_id, settings, factory, files, row, reporter)
+        launch = _prepare(run_id, settings, factory, files, row, reporter, on_epoch)
         sampler = SystemSampler(factory, run_id, settings.system_sample_seconds, assigned_gpus)
         with sampler:
             status, reason = _supervise(launch, stop, settings.script_stop_grace_seconds)
@@ -104,7 +114,10 @@ def execute_script_run(
         status, reason = RunStatus.FAILED, _describe(error)
     finally:
         reporter.close()
-    write_final_status(factory, run_id, status, error=reason)
+    if stop.pruned and status == RunStatus.SUCCEEDED:
+        write_final_status(factory, run_id, status, error=None, stop_reason=stop.pruned)
+    else:
+        write_final_status(factory, run_id, status, error=reason)
     return status
 
 
@@ -147,6 +160,7 @@ def _prepare(
     files: RunFiles,
     row: _ScriptRow,
     reporter: DatabaseReporter,
+    on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> _Launch:
     """Everything the script starts with: its command, folder, environment and where it
     resumes, with the rows reported after that point dropped (they are reported again)."""
@@ -223,6 +237,7 @@ def _prepare(
         metric_names=list(row.script.get("metric_names", [])),
         register_checkpoint=register_checkpoint,
         update_run=update_run,
+        on_epoch=on_epoch,
     )
     reporter.monitor_mode = row.monitor_mode
     reporter.update_run(epoch=start_epoch, progress_batch=0, progress_batches=0)
@@ -262,7 +277,11 @@ def _supervise(launch: _Launch, stop: StopSignal, grace: float) -> tuple[RunStat
             if stopping_since is None and stop():
                 stopping_since = time.monotonic()
                 launch.stop_file.touch()
-                why = f"signal {stop.signal_name}" if stop.signal_name else "cancel"
+                why = (
+                    f"signal {stop.signal_name}"
+                    if stop.signal_name
+                    else ("pruned" if stop.pruned else "cancel")
+                )
                 log(f"{why}: asked the script to stop ({launch.stop_file})")
             if stopping_since is not None:
                 waited = time.monotonic() - stopping_since
@@ -283,6 +302,8 @@ def _supervise(launch: _Launch, stop: StopSignal, grace: float) -> tuple[RunStat
     if stopping_since is not None:
         if stop.signal_name and not stop.cancel_asked():
             return RunStatus.INTERRUPTED, f"worker received {stop.signal_name}"
+        if stop.pruned and not stop.signal_name and not stop.cancel_asked():
+            return RunStatus.SUCCEEDED, None  # pruned by its study: finished early
         return RunStatus.CANCELLED, None
     if code == 0:
         return RunStatus.SUCCEEDED, None

@@ -1,5 +1,6 @@
 """A study trial's callbacks: the run's rows as any run's, and after each epoch the objective
-reported to Optuna, whose pruner may stop the trial at that epoch boundary."""
+reported to Optuna, whose pruner may stop the trial at that epoch boundary (a script run's
+trial reports the epoch lines its script prints the same way)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from trainer.callbacks import (
     FitStart,
     StepReport,
 )
+
+
+def report_epoch(trial: TrialReporter, stop: StopSignal, report: EpochReport) -> None:
+    """Report an epoch's objective to the trial; a prune sets `stop` with its reason. A loop
+    run's callbacks and a script run's captured epoch lines both come here."""
+    reason = trial.report(report.epoch, report.metrics)
+    if reason is not None:
+        log(reason)
+        stop.prune(reason)
 
 
 class TrialCallbacks(Callbacks):
@@ -34,10 +44,7 @@ class TrialCallbacks(Callbacks):
 
     def on_epoch_end(self, report: EpochReport) -> None:
         self.reporter.on_epoch_end(report)
-        reason = self.trial.report(report.epoch, report.metrics)
-        if reason is not None:
-            log(reason)
-            self.stop.prune(reason)
+        report_epoch(self.trial, self.stop, report)
 
     def on_checkpoint(self, report: CheckpointReport) -> None:
         self.reporter.on_checkpoint(report)

@@ -12,6 +12,7 @@ import { createRunForm } from "./builder.js";
 import { locToPath } from "./errors.js";
 import { createSweepEditor, sweepGrid } from "./sweep.js";
 import { createSearchEditor } from "./search.js";
+import { attachSweep, isScriptMode, searchPaths } from "./script_mode.js";
 import { loadSource, showChanges } from "./prefill.js";
 import { wireSubmit } from "./submit.js";
 import { wireTemplates } from "./templates_menu.js";
@@ -66,14 +67,16 @@ function init() {
     json.refresh();
   });
 
-  const paths = () => Object.keys(flatten(form.collect()));
+  // In Script mode the sweep varies the script's arguments (script_mode.js).
+  const paths = () => (isScriptMode() ? searchPaths() : Object.keys(flatten(form.collect())));
   const isList = (path) => (flatten(form.collect())[path] || "").startsWith("[");
   const sweep = createSweepEditor($("sweep-rows"), $("sweep-add"), $("sweep-paths"), paths, isList);
   const schema = readJson("run-config-schema") || {};
-  const search = createSearchEditor({ list: $("search-rows"), addButton: $("search-add"), datalist: $("sweep-paths"), paths, current: () => form.collect(), taskMetrics: (schema.ui || {}).task_metrics });
+  const search = createSearchEditor({ list: $("search-rows"), addButton: $("search-add"), datalist: $("sweep-paths"), paths, current: () => (isScriptMode() ? {} : form.collect()), taskMetrics: (schema.ui || {}).task_metrics });
   sweep.mode = () => (document.querySelector('input[name="sweep-mode"]:checked') || {}).value || "grid";
   sweep.seeds = () => Number($("sweep-seeds").value || 1);
   sweep.search = search;
+  attachSweep(sweep);
   for (const radio of document.querySelectorAll('input[name="sweep-mode"]')) {
     radio.addEventListener("change", () => {
       const searching = sweep.mode() === "search";

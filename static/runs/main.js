@@ -1,8 +1,8 @@
 /* Entry of the home page's runs table: fetches the list every 2 s (redrawing only when it
  * changed), filtered by status, by text (`?q=` prefills it) and by tags (`?tag=`; a tag chip
- * sets it), with queued runs movable to the top or bottom of the queue, sorted by the clicked column,
- * paged 50 at a time, with rows selectable for comparing. Exposes `window.torchdashRuns`
- * ({refresh}) to force a reload of the list. */
+ * sets it), with queued runs movable to the top or bottom of the queue, sorted by the clicked
+ * column, paged 50 at a time, with rows selectable for comparing, and a mean ± std row under
+ * each seed group. Exposes `window.torchdashRuns` ({refresh}) to force a reload of the list. */
 
 import { $, h } from "../shared/dom.js";
 import { runRow } from "./row.js";
@@ -10,6 +10,7 @@ import { sortRuns, startsDescending } from "./sort.js";
 import { createSelection } from "./selection.js";
 import { moveInQueue } from "./queue.js";
 import { createCostSums } from "./cost_sums.js";
+import { withSeedSummaries } from "./seed_summary.js";
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 2000;
@@ -47,8 +48,9 @@ function main(table) {
       const what = filter.value || textFilter.value || tagsWanted().length ? "No runs match." : "No runs yet. Start one below.";
       tbody.replaceChildren(h("tr", { class: "empty-row" }, h("td", { colspan: 11, text: what })));
     } else {
-      tbody.replaceChildren(...runs.map((run) => runRow(run, summaries[run.id], selection.has(run.id),
-        (on) => selection.set(run.id, on))));
+      const rows = runs.map((run) => runRow(run, summaries[run.id], selection.has(run.id),
+        (on) => selection.set(run.id, on)));
+      tbody.replaceChildren(...withSeedSummaries(rows, runs, table.tHead.rows[0]));
     }
     table.querySelectorAll("th[data-sort]").forEach((th) => {
       th.classList.toggle("sorted", th.dataset.sort === sortKey);

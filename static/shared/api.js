@@ -1,6 +1,7 @@
 /* JSON requests to the server's API. `api` sends a method, URL and optional JSON body and
  * returns the decoded answer; a failed request throws an Error whose message is the server's
- * `detail` (422 lists joined with "; ") and whose `status` is the HTTP status. */
+ * `detail` (422 lists joined with "; "), whose `status` is the HTTP status and whose `detail` is
+ * the server's own. */
 
 export async function api(method, url, body) {
   const init = { method, headers: { Accept: "application/json" } };
@@ -15,6 +16,7 @@ export async function api(method, url, body) {
     const message = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : String(detail);
     const err = new Error(message || `HTTP ${response.status}`);
     err.status = response.status;
+    err.detail = detail;  // a 422's items, for a form that shows them at their fields
     throw err;
   }
   return data;

@@ -193,3 +193,23 @@ def test_a_trial_with_seeds_is_one_run_per_seed_and_its_objective_is_their_mean(
     assert trial["state"] == "complete" and trial["run_ids"] == [r["id"] for r in runs]
     assert trial["value"] == pytest.approx(sum(losses) / 2)
     assert losses[0] != losses[1]  # two seeds, two trainings
+
+
+def test_patch_sets_parallelism_and_null_gives_it_back_to_the_servers_slots(
+    client: TestClient, settings: Settings
+) -> None:
+    assert settings.max_concurrent_runs == 1  # the server's slots: one CPU run at a time
+    study = _study(client, n_trials=6, parallelism=2, pruner="none")
+    url = f"/api/studies/{study['id']}"
+    assert client.patch(url, json={"parallelism": 3}).json()["parallelism"] == 3
+    kept = client.patch(url, json={"n_trials": 5}).json()  # left out: left as it is
+    assert (kept["parallelism"], kept["n_trials"]) == (3, 5)
+    assert client.patch(url, json={"parallelism": 0}).json()["detail"][0]["loc"] == [
+        "body",
+        "parallelism",
+    ]
+    back = client.patch(url, json={"parallelism": None}).json()
+    assert back["parallelism"] is None and back["n_trials"] == 5
+    assert back["effective_parallelism"] == 1
+    _scheduler(client, settings).tick()
+    assert len(_queued(client)) == 2  # one per slot and one ready for it, not the 3 it had

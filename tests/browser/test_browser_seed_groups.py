@@ -1,9 +1,11 @@
-"""Seed groups in a real headless Chromium: "Repeat with k seeds" from the form, *Run again ×k*
-on the run page, and the compare page drawing a seed group as its mean inside a ± std band."""
+"""Seed groups in a real headless Chromium: "Repeat with k seeds" from the form (the runs list
+then shows the group's best as mean ± std), *Run again ×k* on the run page, and the compare page
+drawing a seed group as its mean inside a ± std band."""
 
 from __future__ import annotations
 
 import re
+import statistics
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -50,6 +52,7 @@ def test_repeat_with_k_seeds_from_the_form(live_server: str, page: Page) -> None
     page.goto(f"{live_server}/")
     field(page, "name").fill("thrice")
     field(page, "max_epochs").fill("1")
+    field(page, "batch_size").fill("128")
     page.locator("#sweep-details summary").click()
     page.locator("#sweep-seeds").fill("3")
     page.locator("#start-button").click()
@@ -60,3 +63,19 @@ def test_repeat_with_k_seeds_from_the_form(live_server: str, page: Page) -> None
     seeds = sorted(httpx.get(f"{live_server}/api/runs/{i}").json()["config"]["seed"] for i in ids)
     assert seeds == [0, 1, 2]
     expect(page.locator("#runs-table tbody")).to_contain_text("thrice [seed=2]")
+
+    # Under the group's last row, one summary row: the best val_accuracy as mean ± std.
+    runs = [wait_for_status(live_server, run_id, "succeeded", timeout=400) for run_id in ids]
+    bests = [run["best_metric"] for run in runs]
+    summary = page.locator("#runs-table tbody tr.seed-summary")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("Seed group of 3", timeout=15_000)
+    expect(summary.locator(".seed-best")).to_have_attribute(
+        "title", "mean ± std of the best val_accuracy over 3 of 3 runs", timeout=15_000
+    )
+    mean, std = statistics.mean(bests), statistics.stdev(bests)
+    expect(summary.locator(".seed-best")).to_have_text(
+        f"val_accuracy {mean * 100:.1f}% ± {std * 100:.1f}%"
+    )
+    last_row = page.locator("#runs-table tbody tr").nth(3)
+    expect(last_row).to_have_class(re.compile("seed-summary"))  # after the three run rows

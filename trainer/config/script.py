@@ -21,6 +21,15 @@ RESERVED_ENV_NAMES = frozenset(
 )
 
 
+# A metric a script names improves by falling when its name holds one of these; else by rising.
+FALLING_METRIC_WORDS = ("loss", "error", "mae", "mse", "rmse", "perplexity", "wer", "cer")
+
+
+def script_metric_mode(name: str) -> Literal["min", "max"]:
+    """Whether a metric a script reports improves by falling ("min") or rising ("max")."""
+    return "min" if any(word in name.lower() for word in FALLING_METRIC_WORDS) else "max"
+
+
 def _allowed_env(env: dict[str, str]) -> dict[str, str]:
     for name in env:
         if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):

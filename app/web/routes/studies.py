@@ -66,6 +66,7 @@ def create_study(
         body.model_dump(mode="json", exclude_none=False),
         settings.allowed_data_roots,
         gpu_limits,
+        scripts_dir=settings.scripts_path,
     )
     session.commit()
     _wake(request)
@@ -141,7 +142,14 @@ def resume_study(study_id: RowId, request: Request, session: SessionDep) -> Stud
 def update_study(
     study_id: RowId, body: StudyUpdate, request: Request, session: SessionDep
 ) -> StudyPublic:
-    study = steering.update_study(session, study_id, body.parallelism, body.n_trials)
+    # Absent and null differ for parallelism: null asks for the server's slots again.
+    study = steering.update_study(
+        session,
+        study_id,
+        body.n_trials,
+        parallelism=body.parallelism,
+        set_parallelism="parallelism" in body.model_fields_set,
+    )
     session.commit()
     _wake(request)
     return StudyPublic.model_validate(_view(request, session, study, detail=False))

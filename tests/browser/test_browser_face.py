@@ -43,7 +43,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         # trials are complete.
         space = [{"field": "optimizer.lr", "type": "choice", "choices": [0.01, 0.001]}]
         body = {"config": {**TINY_CONFIG, "max_epochs": 2}, "space": space, "n_trials": 2}
-        study = httpx.post(f"{base}/api/studies", json=body)
+        study = httpx.post(f"{base}/api/studies", json=body, timeout=60)
         assert study.status_code == 201, study.text
         study_id = study.json()["id"]
         study_url = f"{base}/api/studies/{study_id}"

@@ -109,8 +109,8 @@ def wait_for(url: str, started: float) -> float:
                 return time.perf_counter() - started
         except httpx.HTTPError:
             pass
-        if time.perf_counter() - started > 120:
-            raise RuntimeError(f"{url} did not answer within 120 s")
+        if time.perf_counter() - started > 300:
+            raise RuntimeError(f"{url} did not answer within 300 s")
         time.sleep(0.005)
 
 

@@ -106,6 +106,11 @@ WIDEST = """[...document.querySelectorAll("body *")]
         + ` ${Math.round(el.getBoundingClientRect().right)}px`)"""
 
 
+# The runs list's columns and their widths, to name in a failure.
+COLUMN_WIDTHS = """[...document.querySelectorAll("#runs-table thead th")]
+    .map((th) => `${th.textContent.trim()} ${Math.round(th.getBoundingClientRect().width)}`)"""
+
+
 def no_sideways_scroll(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -143,7 +148,8 @@ def test_every_page_fits_both_widths_in_both_themes(world: dict, browser: Browse
                     # The runs list keeps its columns: no scroll inside its own box either.
                     wrap = page.locator("#runs-table").locator("xpath=..")
                     inner, box = wrap.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
-                    assert inner <= box, f"{where}: the runs list is {inner} px in {box} px"
+                    columns = page.evaluate(COLUMN_WIDTHS)
+                    assert inner <= box, f"{where}: the runs list is {inner} px in {box}: {columns}"
                 if width == 1280 or name == "home":
                     problems += [f"{where}: {v}" for v in serious_violations(page)]
             context.close()

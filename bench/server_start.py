@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -115,10 +116,22 @@ def wait_for(url: str, started: float) -> float:
 
 
 def start(command: list[str], health: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    # A session of its own: stop() ends the server with every process it started.
     return subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
+
+
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group, SIGKILL if it has not ended in 30 s (MLflow's
+    graceful stop can take longer on a loaded machine)."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
 
 
 # (seconds to the first answer, the server's CPU seconds until then, idle MB alone, idle MB of
@@ -139,8 +152,7 @@ def torchdash_once(home: Path, read: bool) -> Measure:
         alone, tree = tree_rss_mb(server.pid)
         return ready, cpu, alone, tree, torchdash_read(base) if read else None
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
 
 def floor_once(home: Path) -> Measure:
@@ -155,8 +167,7 @@ def floor_once(home: Path) -> Measure:
         alone, tree = tree_rss_mb(server.pid)
         return ready, cpu, alone, tree, None
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
 
 def torchdash_read(base: str) -> float:
@@ -198,8 +209,7 @@ def mlflow_once(home: Path, read: bool) -> Measure:
             seconds = json.loads(out.stdout)
         return ready, cpu, alone, tree, seconds
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
 
 def run() -> list[Result]:

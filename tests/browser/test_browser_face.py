@@ -46,12 +46,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         study = httpx.post(f"{base}/api/studies", json=body, timeout=60)
         assert study.status_code == 201, study.text
         study_id = study.json()["id"]
-        study_url = f"{base}/api/studies/{study_id}"
-        wait_until(
-            lambda: httpx.get(study_url, timeout=30).json()["status"] == "finished",
-            300,
-            "the study to finish",
-        )
+
+        # Watched through the list: a study's own read computes its importances every time.
+        def study_status() -> str:
+            return httpx.get(f"{base}/api/studies", timeout=30).json()["studies"][0]["status"]
+
+        wait_until(lambda: study_status() == "finished", 300, "the study to finish")
         finished = create_run(base, name="finished", max_epochs=2)
         wait_for_status(base, finished["id"], "succeeded")
         cancelled = create_run(base, name="cancelled", max_epochs=30)

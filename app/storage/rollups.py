@@ -18,8 +18,6 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import case, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.storage.tables import StepMetric, StepRollup
@@ -46,8 +44,17 @@ def update_rollups(session: Session, run_id: int, rows: Sequence[dict[str, Any]]
 @cache
 def _upsert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE, in SQLite's or PostgreSQL's words (the same ones)."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(StepRollup.__table__)
+    # Imported here, for the database in use: a server on SQLite never loads PostgreSQL's
+    # dialect (about 25 modules and 2 MB resident).
+    statement: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(StepRollup.__table__)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(StepRollup.__table__)
     new, old = statement.excluded, StepRollup.__table__.c
 
     def unless_beaten(columns: tuple[str, ...], beaten: Any) -> dict[str, Any]:

@@ -4,11 +4,12 @@ with a study's page."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from app.errors import NotFoundError
 from app.runs import lifecycle
@@ -18,7 +19,18 @@ from app.web.form_schema import schema_with_plugins
 from app.web.form_templates import form_templates
 from trainer.config import RunConfig, run_config_schema
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The page templates, loaded at the first page: a server only the API and the CLI talk to
+    never imports Jinja2 (about 2 MB resident)."""
+    from fastapi.templating import Jinja2Templates
+
+    return Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
+
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,7 +42,7 @@ def _script_json(value: object) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def home_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         "index.html",
         {
@@ -51,7 +63,7 @@ def run_page(request: Request, run_id: int, session: SessionDep) -> HTMLResponse
     except NotFoundError:
         # The page itself says "run N not found" and links back to the list.
         title, status = "run not found · torchdash", 404
-    return TEMPLATES.TemplateResponse(
+    return templates().TemplateResponse(
         request, "run.html", {"title": title, "run_id": run_id}, status_code=status
     )
 
@@ -60,7 +72,7 @@ def run_page(request: Request, run_id: int, session: SessionDep) -> HTMLResponse
 def compare_page(request: Request, ids: str = "") -> HTMLResponse:
     """Overlaid curves of several runs; `ids` is a comma-separated list of run ids."""
     run_ids = [int(part) for part in ids.split(",") if part.strip().isdigit()]
-    return TEMPLATES.TemplateResponse(
+    return templates().TemplateResponse(
         request, "compare.html", {"title": "compare", "run_ids_json": _script_json(run_ids)}
     )
 
@@ -68,7 +80,7 @@ def compare_page(request: Request, ids: str = "") -> HTMLResponse:
 @router.get("/studies", response_class=HTMLResponse)
 def studies_page(request: Request) -> HTMLResponse:
     """The studies, newest first, with their progress and best value."""
-    return TEMPLATES.TemplateResponse(request, "studies.html", {"title": "studies"})
+    return templates().TemplateResponse(request, "studies.html", {"title": "studies"})
 
 
 @router.get("/studies/{study_id}", response_class=HTMLResponse)
@@ -77,6 +89,6 @@ def study_page(request: Request, study_id: int, session: SessionDep) -> HTMLResp
     study = session.get(RunStudy, study_id)
     # A missing study still gets the page: it says so and links back to the list.
     title, status = (f"{study.name} · study", 200) if study else ("study not found", 404)
-    return TEMPLATES.TemplateResponse(
+    return templates().TemplateResponse(
         request, "study.html", {"title": title, "study_id": study_id}, status_code=status
     )

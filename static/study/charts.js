@@ -3,9 +3,12 @@
  * epoch of every trial — a pruned trial's line is dashed in its own colour and ends, with a
  * marker, at the epoch it was stopped; a trial of several seeds is its mean inside a ± std band.
  * Charts are rebuilt when their lines change and updated in
- * place otherwise. uPlot is the global the vendored classic script defines. */
+ * place otherwise. Both are themed (shared/chart_theme.js): axes readable in the light and the
+ * dark theme, and a data table under each. uPlot is the global the vendored classic script
+ * defines. */
 
 import { $ } from "../shared/dom.js";
+import { themed } from "../shared/chart_theme.js";
 import { fmtValue } from "./format.js";
 
 const COMPLETE = "#2563eb";
@@ -21,7 +24,7 @@ function place(name, el, opts, data, signature) {
     return;
   }
   if (charts[name]) charts[name].destroy();
-  charts[name] = new uPlot(opts, data, el);
+  charts[name] = new uPlot(themed(opts), data, el);
   charts[name].torchdashSignature = signature;
 }
 

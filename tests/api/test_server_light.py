@@ -14,6 +14,8 @@ from tests.support.plugins import copy_example_plugins
 WORKER_ONLY = ("torch", "torchvision", "sklearn", "pandas")
 # Loaded once a study exists (app/studies/), never at a start without one.
 STUDY_ONLY = ("optuna",)
+# Loaded by a server on PostgreSQL only.
+POSTGRESQL_ONLY = ("sqlalchemy.dialects.postgresql", "psycopg", "psycopg2")
 
 
 def _serve_once_and_list_modules(home: Path) -> list[str]:
@@ -28,8 +30,8 @@ def _serve_once_and_list_modules(home: Path) -> list[str]:
         "    for url in ('/', '/healthz', '/api/schema/run-config', '/api/runs', '/api/devices',\n"
         "                '/api/plugins', '/api/studies'):\n"
         "        assert client.get(url).status_code == 200, url\n"
-        f"print(' '.join(sorted(m for m in {(*WORKER_ONLY, *STUDY_ONLY, 'alembic')!r} "
-        "if m in sys.modules)))\n"
+        f"heavy = {(*WORKER_ONLY, *STUDY_ONLY, *POSTGRESQL_ONLY, 'alembic')!r}\n"
+        "print(' '.join(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
@@ -41,17 +43,21 @@ def test_server_process_never_imports_torch(tmp_path: Path) -> None:
     # Plugin files import torch: the server lists them by reading them, never importing them.
     copy_example_plugins(tmp_path / "plugins")
     first_start = _serve_once_and_list_modules(tmp_path)
-    assert first_start == ["alembic"]  # it migrates the new database, and loads nothing else
-    # Every later start finds the database at the newest revision and skips Alembic too.
+    # It migrates the new database (Alembic loads every dialect's DDL, PostgreSQL's too), and
+    # loads nothing else.
+    assert first_start == ["alembic", "sqlalchemy.dialects.postgresql"]
+    # Every later start finds the database at the newest revision and skips Alembic too: a
+    # server on SQLite never loads PostgreSQL's dialect.
     assert _serve_once_and_list_modules(tmp_path) == []
 
 
 # What a request loads when it first needs it, never the import of the app: the cluster, object
 # storage, GPU and search libraries, image and array libraries, an HTTP client (and the click,
-# rich and pygments its command line pulls in).
+# rich and pygments its command line pulls in), the page templates, PostgreSQL's dialect.
 LOADED_ON_FIRST_USE = (
     "torch", "ray", "boto3", "botocore", "pandas", "optuna", "pynvml", "numpy", "PIL",
-    "sklearn", "httpx", "rich", "alembic", "psycopg", "psycopg2",
+    "sklearn", "httpx", "rich", "alembic", "psycopg", "psycopg2", "jinja2",
+    "sqlalchemy.dialects.postgresql",
 )  # fmt: skip
 
 

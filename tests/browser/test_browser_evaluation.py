@@ -64,6 +64,8 @@ def test_regression_plots_label_scores_and_input_values_on_the_run_page(
     expect(page.locator("#evaluation")).to_be_hidden()  # no confusion matrix for regression
     expect(page.locator("#evaluation-labels")).to_be_hidden()
     if screenshots_wanted():
+        # The log above fills in after the charts: once it is whole, the section stays put.
+        expect(page.locator("#run-log")).to_contain_text("succeeded")
         page.locator("#evaluation-section").screenshot(path=str(DOCS / "run-page-regression.png"))
 
     page.goto(f"{live_server}/runs/{ids[1]}")

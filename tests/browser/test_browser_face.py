@@ -1,8 +1,8 @@
 """The dashboard's face in a real headless Chromium, on one server with runs in every state
-(finished, cancelled part-way, running, queued): every page fits 1280 px and 390 px in the light
-and the dark theme with no sideways scroll and no serious accessibility problem (axe-core,
-injected by the test only); the form speaks in labels with its help in full; each run state
-shows the right progress, badge and main action; /docs works with no network.
+(finished, cancelled part-way, running, queued) and a finished study: every page fits 1280 px
+and 390 px in the light and the dark theme with no sideways scroll and no serious accessibility
+problem (axe-core, injected by the test only); the form speaks in labels with its help in full;
+each run state shows the right progress, badge and main action; /docs works with no network.
 
 One server and one browser for the module: the runs take a while to reach their states, and
 each test looks at several pages.
@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from app.settings import Settings
 from tests.support.browser import field
-from tests.support.runs import create_run, get_run
+from tests.support.runs import TINY_CONFIG, create_run, get_run
 from tests.support.servers import serving
 from tests.support.waiting import wait_for_status, wait_until
 
@@ -33,12 +33,25 @@ THEMES = ("light", "dark")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A server whose one run slot is busy: runs finished, cancelled at an early epoch, running
-    and queued behind it."""
+    """A server whose one run slot is busy: a study of two trials and runs finished, cancelled at
+    an early epoch, running and queued behind it."""
     home = tmp_path_factory.mktemp("face") / "home"
     (home / "data").mkdir(parents=True)
     settings = Settings(home=home, data_roots=[home / "data"], warm_workers=0)
     with serving(settings) as base:
+        # The study runs first, while the slot is free: its page draws every chart once its
+        # trials are complete.
+        space = [{"field": "optimizer.lr", "type": "choice", "choices": [0.01, 0.001]}]
+        body = {"config": {**TINY_CONFIG, "max_epochs": 2}, "space": space, "n_trials": 2}
+        study = httpx.post(f"{base}/api/studies", json=body, timeout=60)
+        assert study.status_code == 201, study.text
+        study_id = study.json()["id"]
+
+        # Watched through the list: a study's own read computes its importances every time.
+        def study_status() -> str:
+            return httpx.get(f"{base}/api/studies", timeout=30).json()["studies"][0]["status"]
+
+        wait_until(lambda: study_status() == "finished", 300, "the study to finish")
         finished = create_run(base, name="finished", max_epochs=2)
         wait_for_status(base, finished["id"], "succeeded")
         cancelled = create_run(base, name="cancelled", max_epochs=30)
@@ -56,6 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "cancelled": cancelled,
             "running": running,
             "queued": queued,
+            "study": study_id,
         }
 
 
@@ -92,6 +106,11 @@ WIDEST = """[...document.querySelectorAll("body *")]
         + ` ${Math.round(el.getBoundingClientRect().right)}px`)"""
 
 
+# The runs list's columns and their widths, to name in a failure.
+COLUMN_WIDTHS = """[...document.querySelectorAll("#runs-table thead th")]
+    .map((th) => `${th.textContent.trim()} ${Math.round(th.getBoundingClientRect().width)}`)"""
+
+
 def no_sideways_scroll(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -105,6 +124,8 @@ def test_every_page_fits_both_widths_in_both_themes(world: dict, browser: Browse
         "running run": (f"{base}/runs/{world['running']['id']}", "#epoch-chart .uplot"),
         "queued run": (f"{base}/runs/{world['queued'][1]['id']}", "#run-status.status-queued"),
         "compare": (f"{base}/compare?ids={ids}", "#compare-charts .uplot"),
+        "studies": (f"{base}/studies", "#studies-table tr[data-study-id]"),
+        "study": (f"{base}/studies/{world['study']}", "#chart-intermediate .uplot"),
     }
     problems: list[str] = []
     for width in WIDTHS:
@@ -119,10 +140,16 @@ def test_every_page_fits_both_widths_in_both_themes(world: dict, browser: Browse
                 if not no_sideways_scroll(page):
                     wide = page.evaluate(WIDEST)
                     problems.append(f"{where}: wider than the screen: {wide}")
+                if name == "study":
+                    # Its charts are themed like every other page's, each with a data table.
+                    for chart in ("#chart-objective", "#chart-intermediate"):
+                        expect(page.locator(f"{chart} details.chart-data")).to_have_count(1)
                 if name == "home" and width == 1280:
                     # The runs list keeps its columns: no scroll inside its own box either.
                     wrap = page.locator("#runs-table").locator("xpath=..")
-                    assert wrap.evaluate("(el) => el.scrollWidth <= el.clientWidth"), where
+                    inner, box = wrap.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+                    columns = page.evaluate(COLUMN_WIDTHS)
+                    assert inner <= box, f"{where}: the runs list is {inner} px in {box}: {columns}"
                 if width == 1280 or name == "home":
                     problems += [f"{where}: {v}" for v in serious_violations(page)]
             context.close()

@@ -23,7 +23,9 @@ from app.errors import ConflictError
 TRAINER_DIR = Path(trainer.__file__).resolve().parent
 # The packages `trainer.loop.fit` imports for every run (by their import names); the system test
 # of the bundle checks this against the modules a rebuilt run really imports.
-TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL", "torchmetrics")
+# numpy and filelock: the on-disk decode cache (trainer/data/disk_cache.py) maps its files with
+# numpy and takes its one-writer lock with filelock, imported with the data code in every run.
+TRAINER_IMPORTS = ("torch", "torchvision", "pydantic", "PIL", "torchmetrics", "numpy", "filelock")
 # ... and those that only some data kinds reach: scikit-learn ships the digits; a table or a text
 # file is read with pandas and encoded with numpy (pandas reads Parquet through pyarrow: see
 # `requirements`).

@@ -110,7 +110,7 @@ def test_downloads_take_ids_and_recheck_the_stored_path(
     for trick in ("../../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%2e%2e", "1/../2"):
         response = client.get(f"/api/runs/{run['id']}/checkpoints/{trick}/model")
         assert response.status_code in (404, 422) and b"root:" not in response.content, trick
-    assert client.get(f"/api/runs/{run['id']}/checkpoints/1/state").status_code == 422
+    assert client.get(f"/api/runs/{run['id']}/checkpoints/1/weights").status_code == 422
 
     # Someone edits the stored path to point outside the run's folder: it is not served.
     stolen = tmp_path / "secret"

@@ -107,20 +107,19 @@ def test_the_bundle_rebuilds_a_digits_run_with_its_own_trainer_and_starts_from_i
 # Runs train.py in this Python and records each module that code of the bundle (train.py, the
 # trainer, the plugins) imports itself, from the "import" audit event: a dependency's own imports
 # (torch's, or optional ones of whatever else is installed) are its business, not the bundle's.
+# Every import statement the bundle's own files run, whether or not another package loaded the
+# module first (an audit hook sees only first loads, so the answer would depend on import order).
 TRACE_IMPORTS = """
-import runpy, sys
+import builtins, runpy, sys
 from pathlib import Path
 bundle = str(Path.cwd())
 direct = set()
-def hook(event, args):
-    if event != "import":
-        return
-    frame = sys._getframe(1)
-    while frame is not None and "importlib" in frame.f_code.co_filename:
-        frame = frame.f_back
-    if frame is not None and frame.f_code.co_filename.startswith(bundle):
-        direct.add(args[0].split(".")[0])
-sys.addaudithook(hook)
+real_import = builtins.__import__
+def traced(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0 and str((globals or {}).get("__file__") or "").startswith(bundle):
+        direct.add(name.split(".")[0])
+    return real_import(name, globals, locals, fromlist, level)
+builtins.__import__ = traced
 sys.argv = ["train.py", *sys.argv[1:]]
 try:
     runpy.run_path(str(Path("train.py").resolve()), run_name="__main__")

@@ -99,7 +99,8 @@ def test_a_runs_cost_is_its_power_readings_integrated_and_resumes_add_up(
     expected_wh = 0.0
     for gpu in cost["gpus"]:
         attempts = [[row for row in rows if row["gpu"] == gpu["gpu"]] for rows in (first, second)]
-        assert all(len(rows) >= 3 for rows in attempts), attempts  # start, during, end
+        # A start and an end reading at least (a fast attempt may take no sample in between).
+        assert all(len(rows) >= 2 for rows in attempts), attempts
         # What was stored is what NVML (the fake) gave, in order: nothing lost, nothing made up.
         stored = [row["gpu_power_watts"] for rows in attempts for row in rows]
         assert stored == power.given[int(gpu["gpu"])]

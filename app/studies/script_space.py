@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from app.errors import ConfigError
 from app.runs.scripts import ScriptOption, resolve_script, script_options
 from app.runs.sweeps import with_argument
-from app.studies.space import check_range, has_path, range_ends
+from app.studies.space import check_range, has_path, range_ends, searched_fields
 from trainer.config.script import ScriptRunConfig, script_metric_mode
 
 ARGS_PREFIX = "script.args."
@@ -51,13 +51,7 @@ def check_script_space(
     where = ("body", "config", "script", "path")
     file = resolve_script(scripts_dir, base_json["script"]["path"], where)
     options = script_options(file)
-    seen: set[str] = set()
-    for index, entry in enumerate(space):
-        loc = ("body", "space", str(index))
-        path = entry["field"]
-        if path in seen:
-            raise ConfigError.field((*loc, "field"), f"{path} is searched twice", path)
-        seen.add(path)
+    for loc, entry, path in searched_fields(space):
         if path.startswith(ARGS_PREFIX):
             _check_flag(path.removeprefix(ARGS_PREFIX), options, (*loc, "field"), path)
         elif path == "name":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -37,13 +38,7 @@ def check_space(base: dict[str, Any], space: list[dict[str, Any]]) -> dict[str, 
     except ValidationError as error:
         raise ConfigError(error, prefix=("body", "config")) from error
     kinds = {e["field"].rsplit(".", 1)[0] for e in space if e["field"].endswith(".kind")}
-    seen: set[str] = set()
-    for index, entry in enumerate(space):
-        loc = ("body", "space", str(index))
-        path = entry["field"]
-        if path in seen:
-            raise ConfigError.field((*loc, "field"), f"{path} is searched twice", path)
-        seen.add(path)
+    for loc, entry, path in searched_fields(space):
         parent = path.rsplit(".", 1)[0] if "." in path else ""
         if path.startswith("script."):
             raise ConfigError.field(
@@ -66,6 +61,21 @@ def check_space(base: dict[str, Any], space: list[dict[str, Any]]) -> dict[str, 
                 where = (*loc, *key.split("."))  # ("choices", "1") for the second choice
                 raise ConfigError.field(where, f"{path}={value!r}: {why}", value) from None
     return base_json
+
+
+def searched_fields(
+    space: list[dict[str, Any]],
+) -> Iterator[tuple[tuple[str, ...], dict[str, Any], str]]:
+    """Each entry of `space` with its location in the body and its field; a field searched
+    twice raises ConfigError naming the second entry."""
+    seen: set[str] = set()
+    for index, entry in enumerate(space):
+        loc = ("body", "space", str(index))
+        path = entry["field"]
+        if path in seen:
+            raise ConfigError.field((*loc, "field"), f"{path} is searched twice", path)
+        seen.add(path)
+        yield loc, entry, path
 
 
 def check_objective(base_json: dict[str, Any], objective: str, direction: str | None) -> str:

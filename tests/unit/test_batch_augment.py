@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from tests.support.image_files import write_image_folder
-from tests.support.training import StopAfter, assert_same_weights, weights
+from tests.support.training import StopAfter, assert_same_weights, small_run_config, weights
 from trainer.checkpoints.store import latest_checkpoint
 from trainer.config import RunConfig
 from trainer.config.transforms import HorizontalFlipStep, RandomCropStep
@@ -26,17 +26,9 @@ AUGMENT = [{"kind": "random_crop", "size": 12, "padding": 2}, {"kind": "horizont
 
 
 def folder_config(root: Path, **changes) -> RunConfig:
-    base = {
-        "data": {"kind": "imagefolder", "train_dir": str(root), "train_transforms": AUGMENT},
-        "model": {"kind": "mlp", "hidden_sizes": [16], "dropout": 0.3},  # dropout draws the RNG
-        "optimizer": {"kind": "sgd", "lr": 0.05, "momentum": 0.9},
-        "batch_size": 8,
-        "max_epochs": 2,
-        "device": "cpu",
-        "seed": 5,
-        "report_every_steps": 1,
-    }
-    return RunConfig.model_validate({**base, **changes})
+    return small_run_config(
+        {"kind": "imagefolder", "train_dir": str(root), "train_transforms": AUGMENT}, **changes
+    )
 
 
 @pytest.fixture(scope="module")

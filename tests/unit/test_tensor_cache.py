@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.support.image_files import write_image_folder
-from tests.support.training import StopAfter, assert_same_weights, weights
+from tests.support.training import StopAfter, assert_same_weights, small_run_config, weights
 from trainer.callbacks import Callbacks, StepReport
 from trainer.checkpoints.store import latest_checkpoint
 from trainer.config import RunConfig, compatibility_problems
@@ -17,17 +17,9 @@ from trainer.loop import FitResult, fit
 
 
 def folder_config(root: Path, **changes) -> RunConfig:
-    base = {
-        "data": {"kind": "imagefolder", "train_dir": str(root), "grayscale": True},
-        "model": {"kind": "mlp", "hidden_sizes": [16], "dropout": 0.3},  # dropout draws the RNG
-        "optimizer": {"kind": "sgd", "lr": 0.05, "momentum": 0.9},
-        "batch_size": 8,
-        "max_epochs": 2,
-        "device": "cpu",
-        "seed": 5,
-        "report_every_steps": 1,
-    }
-    return RunConfig.model_validate({**base, **changes})
+    return small_run_config(
+        {"kind": "imagefolder", "train_dir": str(root), "grayscale": True}, **changes
+    )
 
 
 @pytest.fixture(scope="module")

@@ -60,27 +60,15 @@ postgres:
 # tests/ by kind: unit (pure functions and classes), api (the app in this process, a SQLite file),
 # system (real servers and worker processes), browser (Chromium), cluster (PostgreSQL, S3, Ray);
 # tests/support holds the helpers and throw-away servers they share.
-# The tests that touch the database's SQL most, run a second time on PostgreSQL: the rule for
-# what joins this list, and why it is a list rather than every database test, is in
-# docs/testing.md ("Both databases").
-POSTGRES_TESTS := tests/api/test_storage.py tests/api/test_api.py tests/system/test_live.py \
-	tests/unit/test_events.py tests/system/test_crashes.py tests/api/test_faults.py \
-	tests/system/test_worker_faults.py tests/api/test_rollups.py tests/api/test_named_metrics.py \
-	tests/api/test_studies.py tests/api/test_run_controls.py tests/system/test_system_metrics.py \
-	tests/system/test_gpu_placement.py tests/cluster/test_s3_storage.py tests/system/test_soak.py \
-	tests/api/test_runs_list.py tests/api/test_bad_input.py tests/api/test_bad_bodies.py \
-	tests/api/test_external_runs.py tests/system/test_external_runs.py \
-	tests/system/test_queue_order.py tests/api/test_seed_groups.py tests/api/test_run_cost.py
-
-# The whole suite on SQLite, then the database tests again on a fresh PostgreSQL database each.
+# Every test that takes the database (the `settings` fixture) runs on both SQLite and PostgreSQL,
+# as `test_x[sqlite]` and `test_x[postgresql]`: tests/support/database.py, docs/testing.md.
 test: $(STAMP) browser postgres
-	$(PY) -m pytest
-	TORCHDASH_TEST_DATABASE=postgresql $(PY) -m pytest $(POSTGRES_TESTS)
+	TORCHDASH_TEST_DATABASES=sqlite,postgresql $(PY) -m pytest
 
 # The edit-test loop: unit and api tests only (no live server, worker process, browser,
-# PostgreSQL or Ray).
+# PostgreSQL or Ray): the database tests on SQLite alone.
 test-fast: $(STAMP)
-	$(PY) -m pytest tests/unit tests/api
+	TORCHDASH_TEST_DATABASES=sqlite $(PY) -m pytest tests/unit tests/api
 
 # Every benchmark of bench/, side by side; rewrites the table in bench/README.md.
 bench: $(STAMP) postgres

@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.storage.engine import create_tables, make_engine
 from app.storage.tables import RunStatus
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
-from tests.support.database import ON_POSTGRESQL
+from tests.support.database import POSTGRESQL_REQUIRED, backends_for
 from tests.support.postgres_server import PostgresServer, unavailable_reason
 from tests.support.runs import TINY_CONFIG, claim
 from tests.support.servers import serving
@@ -27,11 +27,26 @@ if TYPE_CHECKING:  # Playwright is imported by the tests that drive a browser
     from playwright.sync_api import Browser, Page
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes the database (the `settings` fixture, or `database` itself) runs on
+    each backend: `test_x[sqlite]` and `test_x[postgresql]`."""
+    if "database" in metafunc.fixturenames:
+        metafunc.parametrize("database", backends_for(metafunc.definition))
+
+
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch) -> Settings:
+def database() -> str:
+    """The backend of this test's database; pytest_generate_tests gives it its values."""
+    raise AssertionError("parametrized by pytest_generate_tests")
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest, monkeypatch
+) -> Settings:
     home = tmp_path / "home"
     (home / "data").mkdir(parents=True)
-    if ON_POSTGRESQL:
+    if database == "postgresql":
         # Every Settings made in the test, and every process it starts, reads this database.
         monkeypatch.setenv("TORCHDASH_DATABASE_URL", request.getfixturevalue("postgres_url"))
     # Dispatchers built in a test's own process start cold workers: a warm worker's environment
@@ -127,7 +142,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     newest schema (a CREATE DATABASE from it takes a fraction of running the migrations)."""
     reason = unavailable_reason()
     if reason is not None:
-        if ON_POSTGRESQL:  # the PostgreSQL pass must not pass by skipping everything
+        if POSTGRESQL_REQUIRED:  # `make test` must not pass by skipping PostgreSQL
             pytest.fail(reason)
         pytest.skip(reason)
     server = PostgresServer().start()

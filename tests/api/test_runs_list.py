@@ -13,7 +13,7 @@ from sqlalchemy import text, update
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import Run
-from tests.support.database import ON_POSTGRESQL
+from tests.support.database import sqlite_only
 
 
 def _set(settings: Settings, run_id: int, **values: Any) -> None:
@@ -54,7 +54,7 @@ def test_sort_order_status_filter_and_pages(
     assert client.get(f"/api/runs/{2**64}").status_code == 422  # was a 500 (OverflowError)
 
 
-@pytest.mark.skipif(ON_POSTGRESQL, reason="reads SQLite's query plans")
+@sqlite_only("reads SQLite's query plans")
 def test_every_sorted_page_walks_an_index(client: TestClient, settings: Settings) -> None:
     from app.runs.lifecycle import SORT_COLUMNS
 

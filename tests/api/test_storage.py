@@ -20,7 +20,7 @@ from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.metrics import write_epoch
 from app.storage.revision import HEAD_REVISION, alembic_config, current_revision, upgrade
 from app.storage.tables import RunStatus
-from tests.support.database import ON_POSTGRESQL, sqlite_only
+from tests.support.database import sqlite_only
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
 from trainer.checkpoints.store import list_checkpoints, load_checkpoint
@@ -157,10 +157,12 @@ def test_the_migrations_build_exactly_the_tables_of_the_models(tmp_path: Path) -
     engine.dispose()
 
 
-def _database_before_named_metrics(request: pytest.FixtureRequest, home: Path) -> Settings:
-    """Settings of a new, empty database (a file in `home`, or on the PostgreSQL pass a database
-    of the session's server), which the test brings to revision 0011 itself."""
-    if ON_POSTGRESQL:
+def _database_before_named_metrics(
+    request: pytest.FixtureRequest, home: Path, database: str
+) -> Settings:
+    """Settings of a new, empty database (a file in `home`, or on PostgreSQL a database of the
+    session's server), which the test brings to revision 0011 itself."""
+    if database == "postgresql":
         server = request.getfixturevalue("postgres_server")
         url = server.create_database(f"before_named_metrics_{home.parent.name[-12:].lower()}")
         request.getfixturevalue("monkeypatch").setenv("TORCHDASH_DATABASE_URL", url)
@@ -169,9 +171,9 @@ def _database_before_named_metrics(request: pytest.FixtureRequest, home: Path) -
 
 
 def test_runs_stored_before_named_metrics_read_back_with_them_after_the_upgrade(
-    tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
-    settings = _database_before_named_metrics(request, tmp_path / "home")
+    settings = _database_before_named_metrics(request, tmp_path / "home", database)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine, "0011")
     when = datetime(2024, 1, 1)
@@ -242,11 +244,11 @@ def test_runs_stored_before_named_metrics_read_back_with_them_after_the_upgrade(
 
 
 def test_losses_become_nullable_keeping_every_row_and_go_back_on_a_downgrade(
-    tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
     from alembic import command
 
-    settings = _database_before_named_metrics(request, tmp_path / "home")
+    settings = _database_before_named_metrics(request, tmp_path / "home", database)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine, "0014")
     when = datetime(2024, 1, 1)

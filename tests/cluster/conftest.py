@@ -4,6 +4,7 @@ on a PostgreSQL database that every node's workers reach."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,5 +23,8 @@ def ray_cluster() -> Iterator[RayTestCluster]:
 
 
 @pytest.fixture
-def ray_settings(settings: Settings, postgres_url: str) -> Settings:
-    return Settings(home=settings.home, data_roots=settings.data_roots, database_url=postgres_url)
+def ray_settings(tmp_path: Path, postgres_url: str) -> Settings:
+    """Always PostgreSQL: a worker on another node cannot reach a SQLite file of this one."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    return Settings(home=home, data_roots=[home / "data"], database_url=postgres_url)

@@ -2,8 +2,8 @@
 (tests/support/postgres_server.py).
 
 The migrations, the copy of a SQLite home, LISTEN/NOTIFY wake-ups, a server restart while a run
-trains, and the connections 100 watchers take. (The rest of the suite runs on PostgreSQL too, in
-`make test`'s second pass: TORCHDASH_TEST_DATABASE=postgresql.) Skipped when PostgreSQL is not
+trains, and the connections 100 watchers take. (Every test that takes the `settings` fixture runs on
+PostgreSQL too: tests/support/database.py.) Skipped when PostgreSQL is not
 installed; `make test` installs it.
 """
 

@@ -28,7 +28,6 @@ from app.main import create_app
 from app.settings import Settings
 from app.storage.engine import make_engine, make_session_factory, session_scope
 from app.storage.tables import Checkpoint, RunStatus
-from tests.support.database import ON_POSTGRESQL
 from tests.support.paths import ROOT
 from tests.support.runs import TINY_CONFIG
 from tests.support.s3_server import S3Server, weed_binary
@@ -53,7 +52,11 @@ def s3_server() -> Iterator[S3Server]:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, request
+    tmp_path: Path,
+    s3_server: S3Server,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Settings:
     """conftest's fresh home, with its run files in the bucket under a prefix of this test's.
 
@@ -63,7 +66,7 @@ def settings(
         monkeypatch.setenv(name, value)
     home = tmp_path / "home"
     (home / "data").mkdir(parents=True)
-    if ON_POSTGRESQL:
+    if database == "postgresql":
         monkeypatch.setenv("TORCHDASH_DATABASE_URL", request.getfixturevalue("postgres_url"))
     return Settings(
         home=home,

@@ -46,7 +46,8 @@ OUTRO = """\
 - `TORCHDASH_FAULT` and `TORCHDASH_FAULT_MARKER`: a test-only hook that raises a fault at a real
   point of the trainer; never set them in use ([testing.md](testing.md)).
 - `TORCHDASH_SCREENSHOTS=1` (the browser tests rewrite the screenshots in `docs/`) and
-  `TORCHDASH_TEST_DATABASE=postgresql` (the database tests on PostgreSQL): tests only
+  `TORCHDASH_TEST_DATABASES=sqlite,postgresql` (the backends the database tests run on): tests
+  only
   ([testing.md](testing.md)).
 """
 

@@ -1,6 +1,7 @@
 """Studies through the API with the real Optuna storage (SQLite file beside the database here,
-the schema `optuna` of the same database on PostgreSQL) and real training: trials run synchronously in
-this process, the scheduler ticked by hand, so each step is in the test's order."""
+the schema `optuna` of the same database on PostgreSQL) and real training: trials run
+synchronously in this process, the scheduler ticked by hand, so each step is in the test's
+order."""
 
 from __future__ import annotations
 

@@ -29,9 +29,10 @@ if TYPE_CHECKING:  # Playwright is imported by the tests that drive a browser
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that takes the database (the `settings` fixture, or `database` itself) runs on
-    each backend: `test_x[sqlite]` and `test_x[postgresql]`."""
+    each backend: `test_x[sqlite]` and `test_x[postgresql]`. Module-wide, so a module's shared
+    server (`module_database_url`) is made once per backend and its tests grouped by backend."""
     if "database" in metafunc.fixturenames:
-        metafunc.parametrize("database", backends_for(metafunc.definition))
+        metafunc.parametrize("database", backends_for(metafunc.definition), scope="module")
 
 
 @pytest.fixture
@@ -160,3 +161,13 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     """The URL of a fresh database, migrated to the newest revision, on the session's server."""
     name = f"test_{next(_database_numbers)}"
     return postgres_server.create_database(name, template=POSTGRES_TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(database: str, request: pytest.FixtureRequest) -> str | None:
+    """The database of a server a whole module shares: None on SQLite (the file in its home),
+    else a fresh PostgreSQL database on the session's server."""
+    if database == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(f"module_{next(_database_numbers)}", template=POSTGRES_TEMPLATE)

@@ -32,12 +32,16 @@ THEMES = ("light", "dark")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[dict]:
     """A server whose one run slot is busy: a study of two trials and runs finished, cancelled at
     an early epoch, running and queued behind it."""
     home = tmp_path_factory.mktemp("face") / "home"
     (home / "data").mkdir(parents=True)
-    settings = Settings(home=home, data_roots=[home / "data"], warm_workers=0)
+    settings = Settings(
+        home=home, data_roots=[home / "data"], warm_workers=0, database_url=module_database_url
+    )
     with serving(settings) as base:
         # The study runs first, while the slot is free: its page draws every chart once its
         # trials are complete.

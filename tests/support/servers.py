@@ -38,6 +38,7 @@ def spawn_server(
         "TORCHDASH_DATA_ROOTS": ",".join(map(str, settings.allowed_data_roots)),
         "TORCHDASH_PORT": str(port),
         "TORCHDASH_DISPATCH_INTERVAL": "0.1",
+        **({"TORCHDASH_DATABASE_URL": settings.database_url} if settings.database_url else {}),
         **env,
     }
     with open(settings.home_dir / log_name, "ab") as log:

@@ -22,11 +22,13 @@ from tests.support.servers import free_port, serving
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One server for the module: each test's runs are its own, by id."""
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[str]:
+    """One server for the module, on each database: each test's runs are its own, by id."""
     home = tmp_path_factory.mktemp("cli") / "home"
     (home / "data").mkdir(parents=True)
-    settings = Settings(home=home, data_roots=[home / "data"])
+    settings = Settings(home=home, data_roots=[home / "data"], database_url=module_database_url)
     # Longer than conftest's 30 s: on a loaded 2-core machine the first start (migrations, the
     # warm worker importing torch beside it) has taken longer.
     with serving(settings, timeout=180) as base:

@@ -27,11 +27,16 @@ SERVE_WITHOUT_DISPATCH = (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[str]:
     home = tmp_path_factory.mktemp("cli-output")
     port = free_port()
+    env = {**os.environ}
+    if module_database_url is not None:
+        env["TORCHDASH_DATABASE_URL"] = module_database_url
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE_WITHOUT_DISPATCH, str(home), str(port)], cwd=ROOT
+        [sys.executable, "-c", SERVE_WITHOUT_DISPATCH, str(home), str(port)], cwd=ROOT, env=env
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -21,10 +21,12 @@ from tests.support.servers import serving
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[str]:
     home = tmp_path_factory.mktemp("client") / "home"
     (home / "data").mkdir(parents=True)
-    settings = Settings(home=home, data_roots=[home / "data"])
+    settings = Settings(home=home, data_roots=[home / "data"], database_url=module_database_url)
     with serving(settings, timeout=180) as base:  # test_cli.py says why 180 s
         yield base
 

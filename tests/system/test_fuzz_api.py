@@ -63,7 +63,9 @@ CHAIN_ROOTS: dict[tuple[str, str], dict] = {
 
 
 @pytest.fixture(scope="module")
-def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def fuzz_base(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[str]:
     home: Path = tmp_path_factory.mktemp("fuzz") / "home"
     (home / "data").mkdir(parents=True)
     # A preflight of a valid generated config starts a real worker; a quarter of a second is
@@ -71,7 +73,13 @@ def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # (preflight_timeout), and the worker is killed before it costs much CPU (at 2 s, each
     # case's worker imported torch meanwhile: the preflight was the slowest operation here).
     # tests/system/test_preflight.py checks real answers.
-    config = Settings(home=home, data_roots=[home / "data"], warm_workers=0, preflight_seconds=0.25)
+    config = Settings(
+        home=home,
+        data_roots=[home / "data"],
+        warm_workers=0,
+        preflight_seconds=0.25,
+        database_url=module_database_url,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config, dispatch=False),

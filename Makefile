@@ -3,6 +3,8 @@
 # (and, for the tests, Debian's Chromium for the browser tests).
 
 PYTHON ?= python3
+# bash: `make test` reads PIPESTATUS.
+SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -60,10 +62,22 @@ postgres:
 # tests/ by kind: unit (pure functions and classes), api (the app in this process, a SQLite file),
 # system (real servers and worker processes), browser (Chromium), cluster (PostgreSQL, S3, Ray);
 # tests/support holds the helpers and throw-away servers they share.
-# Every test that takes the database (the `settings` fixture) runs on both SQLite and PostgreSQL,
-# as `test_x[sqlite]` and `test_x[postgresql]`: tests/support/database.py, docs/testing.md.
+# Every test that takes the database (the `settings` fixture) runs on SQLite and on PostgreSQL, as
+# `test_x[sqlite]` and `test_x[postgresql]` (tests/support/database.py, docs/testing.md). The
+# PostgreSQL runs (marker `postgresql`) go side by side with the rest: most of a test's time is
+# spent waiting on a server, a worker or a browser, so the two halves share the 2 cores well.
+# Each half's lines come whole, prefixed with [sqlite] or [postgresql]; TESTS narrows both:
+# `make test TESTS=tests/api`.
+TESTS ?=
 test: $(STAMP) browser postgres
-	TORCHDASH_TEST_DATABASES=sqlite,postgresql $(PY) -m pytest
+	@export TORCHDASH_TEST_DATABASES=sqlite,postgresql; \
+	( $(PY) -m pytest -p no:cacheprovider -m postgresql $(TESTS) 2>&1 \
+	  | sed -u 's/^/[postgresql] /'; exit $${PIPESTATUS[0]} ) & half=$$!; \
+	trap 'kill $$half 2>/dev/null' INT TERM; \
+	$(PY) -m pytest -m "not postgresql" $(TESTS) 2>&1 | sed -u 's/^/[sqlite] /'; \
+	sqlite=$${PIPESTATUS[0]}; wait $$half; postgresql=$$?; \
+	echo "make test: the SQLite half exited $$sqlite, the PostgreSQL half $$postgresql"; \
+	exit $$(( sqlite || postgresql ))
 
 # The edit-test loop: unit and api tests only (no live server, worker process, browser,
 # PostgreSQL or Ray): the database tests on SQLite alone.

@@ -32,7 +32,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     each backend: `test_x[sqlite]` and `test_x[postgresql]`. Module-wide, so a module's shared
     server (`module_database_url`) is made once per backend and its tests grouped by backend."""
     if "database" in metafunc.fixturenames:
-        metafunc.parametrize("database", backends_for(metafunc.definition), scope="module")
+        backends = [
+            pytest.param(name, marks=pytest.mark.postgresql) if name == "postgresql" else name
+            for name in backends_for(metafunc.definition)
+        ]
+        metafunc.parametrize("database", backends, scope="module")
 
 
 @pytest.fixture

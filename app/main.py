@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         poll_interval = settings.notified_poll_interval
     # What a queued run's estimated start is reckoned on; a cluster's nodes place runs there.
     gpu_lanes = () if cluster is not None else tuple(gpu.index for gpu in gpus)
-    app.state.queue_lanes = Lanes(settings.max_concurrent_runs, gpu_lanes)
+    app.state.queue_lanes = Lanes(settings.max_concurrent_runs, gpu_lanes, cluster)
     app.state.event_hub = EventHub(factory, poll_interval, app.state.queue_lanes)
     install_error_handlers(app)
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only

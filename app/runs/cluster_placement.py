@@ -21,13 +21,17 @@ order, cancel and reordering stay torchdash's. The rules, as docs/cluster.md sta
   GPUs when it began waiting have ended, however many smaller runs are queued after it. A run
   larger than every node reserves nothing: it may wait for a node that never joins.
 
-It is pure: the Ray executor builds it at every look from the nodes' free resources.
+It is pure: the Ray executor builds it at every look from the nodes' free resources. The
+queue's estimate (app/runs/queue.py) replays the same allocator over time on a
+`ClusterSnapshot`: the nodes as the dispatcher last read them, torchdash's runs on them given
+back and taken out again (`held` naming a node) until each run's remaining time is up.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.runs.placement import Decision, Held, gpus_needed, reserved_for
@@ -64,6 +68,37 @@ class ClusterGpus:
     total: int
 
 
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """The cluster as the dispatcher last read it, for the queue's estimate: each node's free
+    room now, and where torchdash's own runs are counted (run id -> its node and GPUs)."""
+
+    rooms: tuple[NodeRoom, ...] = ()
+    jobs: dict[int, Held] = field(default_factory=dict)
+    unreachable: str | None = None
+
+    def allocator(self) -> ClusterAllocator:
+        """The nodes with what torchdash's runs hold given back, so that a replay can take it
+        out again while they run (`plan`'s `held`); what else uses a node (another user's job)
+        stays used, for a time nobody can tell."""
+        gpus_back: Counter[str | None] = Counter()
+        cpus_back: Counter[str | None] = Counter()
+        for held in self.jobs.values():
+            if held.node_gpus:
+                gpus_back[held.node] += held.node_gpus
+            else:
+                cpus_back[held.node] += 1
+        rooms = [
+            replace(
+                room,
+                gpus_free=min(room.gpus_total, room.gpus_free + gpus_back[room.node_id]),
+                cpus_free=min(room.cpus_total, room.cpus_free + cpus_back[room.node_id]),
+            )
+            for room in self.rooms
+        ]
+        return ClusterAllocator(rooms, self.unreachable)
+
+
 class ClusterAllocator:
     """Places queued runs on the nodes' free GPUs and CPUs; holds no state between looks."""
 
@@ -85,9 +120,14 @@ class ClusterAllocator:
         self, queued: Iterable[tuple[int, dict[str, Any]]], held: Iterable[Held] = ()
     ) -> list[Decision]:
         """A decision for each queued `(run_id, config)`, in queue order, as if the ones that
-        start before it had started. (What runs hold is already out of the nodes' free
-        resources: `held` is not needed here.)"""
+        start before it had started. What the dispatcher's runs hold is already out of the
+        nodes' free resources; only a `held` that names a node (the estimate's replay) is
+        taken out here."""
         free = {node.node_id: [node.gpus_free, node.cpus_free] for node in self.nodes}
+        for run in held:
+            if run.node in free:
+                kind = 0 if run.node_gpus else 1
+                free[run.node][kind] = max(0, free[run.node][kind] - max(run.node_gpus, 1))
         reserved: dict[str, tuple[int, int]] = {}  # node -> (the run kept for, GPUs free then)
         have_gpus = self.gpus().total > 0
         decisions = []
@@ -112,7 +152,7 @@ class ClusterAllocator:
             if node is None:
                 return Decision(run_id, waiting_reason="waiting for a free CPU on the cluster")
             free[node][1] -= 1
-            return Decision(run_id)
+            return Decision(run_id, node=node)
         # Best fit: the node with the fewest free GPUs that still has enough, so a later run
         # needing a whole node finds one.
         fitting = sorted((gpus, n) for n, (gpus, _) in free.items() if gpus >= needed)
@@ -122,7 +162,7 @@ class ClusterAllocator:
             return Decision(run_id, waiting_reason=self._held_back(kept, reserved))
         if fitting:
             free[fitting[0][1]][0] -= needed
-            return Decision(run_id, gpu_count=needed)
+            return Decision(run_id, gpu_count=needed, node=fitting[0][1])
         largest = self.gpus().largest_node
         if needed > largest:
             return Decision(

@@ -58,10 +58,14 @@ def pinned_gpu(device: str) -> int | None:
 
 @dataclass(frozen=True)
 class Held:
-    """A run that holds a place now: its GPUs, or (with none) a CPU slot."""
+    """A run that holds a place now: its GPUs, or (with none) a CPU slot. On a cluster, where
+    the nodes' free resources already count the runs that hold them, only the queue's estimate
+    names a `node`: the one the run is counted on and how many of its GPUs (0: one of its CPUs)."""
 
     run_id: int
     gpus: tuple[int, ...]
+    node: str | None = None
+    node_gpus: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class Decision:
     impossible: str | None = None
     # GPUs the run takes: len(gpus) here; on a cluster, which ones is the cluster's choice.
     gpu_count: int = 0
+    # On a cluster, the node counted as taking it (Ray picks the node itself among those with
+    # room): what the queue's estimate replays.
+    node: str | None = None
 
     @property
     def starts(self) -> bool:

@@ -7,6 +7,7 @@ the bottom one above the highest. The dispatcher only reads the order.
 `queue_outlook` is the one place that says where a queued run stands and when it should start:
 the dispatcher's placement replayed over the running runs' remaining time and that of the queued
 runs ahead of it, on the CPU slots and, one lane each, the server's GPUs (with its strict GPU
+reservation), or on the Ray executor on each node's GPUs and CPUs (with the cluster's per-node
 reservation), each run's epoch time taken from its finished epochs, else from its preflight
 estimate.
 """
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, NotFoundError
+from app.runs.cluster_placement import ClusterAllocator, ClusterSnapshot
 from app.runs.placement import Allocator, Held
 from app.storage import metrics
 from app.storage.tables import Run, RunStatus, utcnow
@@ -71,14 +73,21 @@ class QueueSpot:
     estimated_start_at: datetime | None  # naive UTC; None when its start cannot be told
 
 
+class ClusterView(Protocol):
+    """What the estimate reads of a cluster (the Ray executor): its nodes as last read."""
+
+    def cluster_snapshot(self) -> ClusterSnapshot: ...
+
+
 @dataclass(frozen=True)
 class Lanes:
     """What runs start on, for the estimate: CPU slots (TORCHDASH_MAX_CONCURRENT_RUNS) and the
-    server's GPU set. No GPUs (none here, or the Ray executor, whose nodes place runs): every
-    run counts as one slot."""
+    server's GPU set (none: every run counts as one slot), or on the Ray executor its `cluster`,
+    whose nodes take the place of both."""
 
     slots: int = 1
     gpus: tuple[int, ...] = ()
+    cluster: ClusterView | None = None
 
 
 def queue_outlook(
@@ -87,11 +96,12 @@ def queue_outlook(
     """Every queued run's place in the queue and estimated start, by run id.
 
     The dispatcher's own placement (app/runs/placement.py: queue order, a run that cannot start
-    lets a later one that can, strict GPU reservation) replayed over time: each running run
-    frees its lanes (its `assigned_gpus`, else a CPU slot) when its remaining time is up, and
-    each queued run, once placed, holds its lanes for its own. A lane held for a time nobody can
-    tell (no finished epoch, no preflight estimate) never frees, so a run that needs it has no
-    estimate, while one that does not still has."""
+    lets a later one that can, strict GPU reservation; on a cluster app/runs/cluster_placement.py,
+    per node) replayed over time: each running run frees its lanes (its `assigned_gpus`, else a
+    CPU slot; on a cluster, its GPUs or CPU on the node it is counted on) when its remaining time
+    is up, and each queued run, once placed, holds its lanes for its own. A lane held for a time
+    nobody can tell (no finished epoch, no preflight estimate; on a cluster, another user's job)
+    never frees, so a run that needs it has no estimate, while one that does not still has."""
     if isinstance(lanes, int):
         lanes = Lanes(slots=lanes)
     now = now or utcnow()
@@ -111,10 +121,8 @@ def queue_outlook(
             session, [*queued_ids, *(run.id for run in running)]
         ).items()
     }
-    holding = [
-        Holding(Held(run.id, _lanes_of(run, lanes)), remaining_seconds(run, epoch_seconds))
-        for run in running
-    ]
+    allocator, held = _replayed_placement(lanes, running)
+    holding = [Holding(held[run.id], remaining_seconds(run, epoch_seconds)) for run in running]
     waiting = [
         (
             run_id,
@@ -123,7 +131,7 @@ def queue_outlook(
         )
         for run_id in queued_ids
     ]
-    starts = replay_starts(Allocator(lanes.gpus, lanes.slots), holding, waiting)
+    starts = replay_starts(allocator, holding, waiting)
     return {
         run_id: QueueSpot(
             position,
@@ -140,7 +148,7 @@ class Holding:
 
 
 def replay_starts(
-    allocator: Allocator,
+    allocator: Allocator | ClusterAllocator,
     holding: list[Holding],
     waiting: list[tuple[int, dict[str, Any], float | None]],
 ) -> dict[int, float]:
@@ -164,7 +172,8 @@ def replay_starts(
                 starts[decision.run_id] = at
                 duration = durations[decision.run_id]
                 ends = None if duration is None else at + duration
-                holding.append(Holding(Held(decision.run_id, decision.gpus), ends))
+                held = Held(decision.run_id, decision.gpus, decision.node, decision.gpu_count)
+                holding.append(Holding(held, ends))
         pending = [entry for entry in pending if entry[0] not in settled]
         later = [h.ends for h in holding if h.ends is not None and h.ends > at]
         if not later:
@@ -173,16 +182,28 @@ def replay_starts(
     return starts
 
 
-def _lanes_of(run: Run, lanes: Lanes) -> tuple[int, ...]:
-    """The GPUs a running run holds (none: a CPU slot, or every run when lanes has no GPUs)."""
-    if not lanes.gpus:
-        return ()
-    return tuple(int(gpu) for gpu in run.assigned_gpus or [])
+def _replayed_placement(
+    lanes: Lanes, running: list[Run]
+) -> tuple[Allocator | ClusterAllocator, dict[int, Held]]:
+    """The allocator the replay places on, and what each running run holds there: its
+    `assigned_gpus` (none: a CPU slot, or every run when lanes has no GPUs), or on a cluster
+    its node's GPUs or CPU as the executor counts its job (a run with no job yet holds none)."""
+    if lanes.cluster is not None:
+        snapshot = lanes.cluster.cluster_snapshot()
+        jobs = snapshot.jobs
+        return snapshot.allocator(), {run.id: jobs.get(run.id, Held(run.id, ())) for run in running}
+    held = {
+        run.id: Held(
+            run.id, tuple(int(gpu) for gpu in run.assigned_gpus or []) if lanes.gpus else ()
+        )
+        for run in running
+    }
+    return Allocator(lanes.gpus, lanes.slots), held
 
 
 def _placed_config(run: Run, lanes: Lanes) -> dict[str, Any]:
-    """What the allocator reads of a queued run; with no GPU lanes, a run that takes a slot."""
-    return dict(run.config or {}) if lanes.gpus else {}
+    """What the allocator reads of a queued run; with no GPU lanes nor cluster, a slot run."""
+    return dict(run.config or {}) if lanes.gpus or lanes.cluster is not None else {}
 
 
 def remaining_seconds(run: Run, epoch_seconds: dict[int, float | None]) -> float | None:

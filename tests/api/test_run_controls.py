@@ -11,12 +11,15 @@ import json
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.runs.executors.ray_cluster import RayNode
+from app.runs.executors.ray_jobs import Job
 from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import session_scope
@@ -287,17 +290,20 @@ def test_bad_early_stopping_is_a_422_naming_the_field(
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == loc
 
 
+def _make(client: TestClient, **changes: Any) -> dict[str, Any]:
+    """POST a run (TINY_CONFIG with `changes`) to an app made here, not the `client` fixture's."""
+    response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def test_a_queued_runs_start_estimate_counts_gpu_lanes_and_reservations(
     settings: Settings,
 ) -> None:
     gpu_settings = settings.model_copy(update={"gpus": ["0", "1"]})  # TORCHDASH_GPUS=0,1
     app = create_app(gpu_settings, dispatch=False)
     with TestClient(app, base_url="http://127.0.0.1") as client:
-
-        def make(**changes: Any) -> dict[str, Any]:
-            response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
-            assert response.status_code == 201, response.text
-            return response.json()
+        make = partial(_make, client)
 
         # On GPU 0 for 3 epochs of 2 s; GPU 1 is free.
         holder = make(device="auto", max_epochs=3, estimated_epoch_seconds=2.0)
@@ -312,3 +318,55 @@ def test_a_queued_runs_start_estimate_counts_gpu_lanes_and_reservations(
     # the reserved GPU, so it starts after the pair.
     assert (_start(runs[pair["id"]]) - first).total_seconds() == pytest.approx(6)
     assert (_start(runs[single["id"]]) - first).total_seconds() == pytest.approx(8)
+
+
+class MadeUpCluster:
+    """What a Ray dashboard answers about its nodes, made up: the nodes and Ray's view of use."""
+
+    address = "http://127.0.0.1:9"
+
+    def __init__(self, nodes: list[RayNode]) -> None:
+        self._nodes = nodes
+
+    def nodes(self) -> list[RayNode]:
+        return self._nodes
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def test_on_the_ray_executor_a_queued_runs_start_estimate_counts_each_nodes_gpus(
+    settings: Settings,
+) -> None:
+    ray_settings = settings.model_copy(
+        update={"executor": "ray", "ray_address": MadeUpCluster.address}
+    )
+    app = create_app(ray_settings, dispatch=False)
+    # Node a has 2 GPUs, node b 1; Ray sees one GPU of each used (the runs below).
+    a, b = "a" * 40, "b" * 40
+    nodes = [
+        RayNode(a, "10.0.0.1", True, True, 2, 1.0, 4, 0.0),
+        RayNode(b, "10.0.0.2", True, False, 1, 1.0, 4, 0.0),
+    ]
+    executor = app.state.cluster
+    executor.cluster = MadeUpCluster(nodes)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        make = partial(_make, client)
+
+        # Running: on a for 5 epochs of 2 s, on b for 5 of 1 s.
+        on_a = make(device="cuda", max_epochs=5, estimated_epoch_seconds=2.0)
+        on_b = make(device="cuda", max_epochs=5, estimated_epoch_seconds=1.0)
+        with session_scope(app.state.session_factory) as session:
+            for run in (on_a, on_b):
+                transition(session, run["id"], RunStatus.RUNNING)
+        executor.jobs = {on_a["id"]: Job("ja", 1, a), on_b["id"]: Job("jb", 1, b)}
+        pair = make(device="cuda", processes=2, max_epochs=5, estimated_epoch_seconds=10.0)
+        singles = [make(device="cuda", max_epochs=1, estimated_epoch_seconds=100.0) for _ in "12"]
+        on_cpu = make(device="cpu", max_epochs=1, estimated_epoch_seconds=1.0)
+        runs = {run["id"]: run for run in client.get("/api/runs").json()["runs"]}
+    first = _start(runs[on_cpu["id"]])  # a node's CPU is free: it starts now
+    # The 2-GPU run keeps node a's free GPU; the 1-GPU runs wait even once b frees (at 5 s), as
+    # Ray could put them on a. At 10 s the pair takes a, the first single b; the second waits for
+    # the pair's 50 s.
+    offsets = [(_start(runs[run["id"]]) - first).total_seconds() for run in (pair, *singles)]
+    assert offsets == pytest.approx([10, 10, 60])

@@ -17,6 +17,7 @@ import io
 import signal
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,13 +181,15 @@ def test_a_waiting_ddp_run_keeps_a_nodes_free_gpu_from_a_later_1_gpu_run(
     }
     with ray_serving(ray_cluster, ray_settings, **hold) as base:
         try:
-            whole = _post(base, name="whole", **WHOLE_NODE, **LONG)
+            # With an epoch time given, the queue can tell when each waiting run starts.
+            timed = {**LONG, "estimated_epoch_seconds": 1.0}
+            whole = _post(base, name="whole", **WHOLE_NODE, **timed)
             wait_until(lambda: _held(base, whole["id"]), 180, "the 2-GPU run to hold")
-            half = _post(base, name="half", device="cuda", **LONG)
+            half = _post(base, name="half", device="cuda", **timed)
             node = wait_until(lambda: _held(base, half["id"]), 180, "the 1-GPU run")["node"]
             # The other node has 1 GPU free: the DDP run keeps it, the 1-GPU run behind waits.
-            ddp = _post(base, name="ddp", **WHOLE_NODE, **LONG)
-            single = _post(base, name="single", device="cuda", **LONG)
+            ddp = _post(base, name="ddp", **WHOLE_NODE, **timed)
+            single = _post(base, name="single", device="cuda", **timed)
             kept = f"reserved 1 free GPU on {node} for run {ddp['id']}"
             wait_until(
                 lambda: _run(base, single["id"])["waiting_reason"] == kept, 60, "the reservation"
@@ -195,6 +198,18 @@ def test_a_waiting_ddp_run_keeps_a_nodes_free_gpu_from_a_later_1_gpu_run(
                 "waiting for 2 free GPUs on one node of the cluster "
                 f"(1 free GPU on {node} reserved)"
             )
+            # The estimate replays the nodes' GPUs and the reservation: the DDP run starts when
+            # a node's runs end, and the 1-GPU run behind it not before.
+            estimated = {
+                run["id"]: run["estimated_start_at"]
+                for run in httpx.get(f"{base}/api/runs", timeout=10).json()["runs"]
+            }
+            assert estimated[ddp["id"]] and estimated[single["id"]], estimated
+            ddp_at, single_at = (
+                datetime.fromisoformat(estimated[run["id"]].removesuffix("Z"))
+                for run in (ddp, single)
+            )
+            assert single_at >= ddp_at
             assert _run(base, single["id"])["attempt"] == 0  # never submitted
             # The 1-GPU run's node frees: the DDP run takes it, ahead of the later 1-GPU run.
             assert httpx.post(f"{base}/api/runs/{half['id']}/cancel").status_code == 200

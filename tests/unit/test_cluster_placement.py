@@ -141,6 +141,12 @@ def test_free_room_counts_the_executors_own_jobs_before_ray_sees_them() -> None:
     rooms = {room.node_id[0]: room for room in executor.rooms()}
     assert rooms["a"].gpus_free == 0  # held by job 1, whatever Ray's lagging view says
     assert rooms["b"].gpus_free == 1  # job 2 will land where it fits
+    # The queue's estimate reads the same count, without a look at Ray.
+    counted = executor.cluster_snapshot().jobs
+    assert {run: (held.node[0], held.node_gpus) for run, held in counted.items()} == {
+        1: ("a", 2),
+        2: ("b", 1),
+    }
     # And what Ray does see as used counts too (another user's job on node b).
     nodes[1] = RayNode("b" * 40, "10.0.0.2", True, False, 2, 2.0, 2, 0.0)
     executor._nodes = nodes

@@ -39,12 +39,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.hardware.inventory import Gpu
-from app.runs.cluster_placement import ClusterAllocator, NodeRoom
+from app.runs.cluster_placement import ClusterAllocator, ClusterSnapshot, NodeRoom
 from app.runs.executors.interface import Exited, WorkerHandle
 from app.runs.executors.ray_cluster import ClusterUnreachable, RayCluster, RayNode
 from app.runs.executors.ray_failures import failure_reason
 from app.runs.executors.ray_job_env import job_environment, write_secrets
 from app.runs.executors.worker_process import WORKER_MODULE
+from app.runs.placement import Held
 from app.settings import Settings
 from app.storage.tables import RunStatus
 
@@ -130,13 +131,29 @@ class RayJobExecutor:
     def rooms(self) -> list[NodeRoom]:
         """Each node's room; read by requests too, so the jobs are looked at as a snapshot
         (the dispatcher's thread adds and removes them meanwhile)."""
-        jobs = list(self.jobs.values())
+        rooms, _ = self._rooms_and_jobs()
+        return rooms
+
+    def cluster_snapshot(self) -> ClusterSnapshot:
+        """The nodes as last read and where this executor's jobs are counted, for the queue's
+        estimate. It never calls Ray (a list of runs must not wait on the dashboard): it is as
+        fresh as the dispatcher's last look (every `ray_poll_interval` seconds while it runs)."""
+        if self._unreachable is not None:
+            return ClusterSnapshot(unreachable=self._unreachable)
+        rooms, counted = self._rooms_and_jobs()
+        return ClusterSnapshot(tuple(rooms), counted)
+
+    def _rooms_and_jobs(self) -> tuple[list[NodeRoom], dict[int, Held]]:
+        """Each node's room, and each job's node and GPUs as counted there."""
+        jobs = list(self.jobs.items())
         ours_gpus: dict[str, int] = {}
         ours_cpus: dict[str, int] = {}
-        for job in jobs:
+        counted: dict[int, Held] = {}
+        for run_id, job in jobs:
             if job.node_id is not None:
                 target = ours_gpus if job.gpus else ours_cpus
                 target[job.node_id] = target.get(job.node_id, 0) + max(job.gpus, 1)
+                counted[run_id] = Held(run_id, (), job.node_id, job.gpus)
         rooms = {
             node.node_id: NodeRoom(
                 node_id=node.node_id,
@@ -164,14 +181,15 @@ class RayJobExecutor:
             for node in self._nodes
         }
         # A job not on a node yet will take room somewhere: count it where it fits first.
-        for job in jobs:
+        for run_id, job in jobs:
             if job.node_id is None:
                 for node_id, room in rooms.items():
                     have = room.gpus_free if job.gpus else room.cpus_free
                     if room.alive and have >= max(job.gpus, 1):
                         rooms[node_id] = _less(room, job.gpus)
+                        counted[run_id] = Held(run_id, (), node_id, job.gpus)
                         break
-        return list(rooms.values())
+        return list(rooms.values()), counted
 
     def nodes(self) -> tuple[list[RayNode], str | None]:
         """The nodes as last read, and why they could not be read (None when they could)."""

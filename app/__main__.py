@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(run_copy_command(args.source, args.target))
     if args.command == "serve":
         # Importing the server and building its routes allocates objects that live as long as
-        # the process: the cyclic collector, walking them again and again meanwhile, was a tenth
-        # of the start. It waits until the app is built; they are then frozen out of its walks.
+        # the process: the cyclic collector, walking them again and again meanwhile, would take
+        # a tenth of the start. It waits until the app is built; they are then frozen out of its
+        # walks.
         gc.disable()
     # Here, not at the top: a client command starts without pydantic and pydantic-settings.
     from pydantic import ValidationError

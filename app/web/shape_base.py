@@ -1,8 +1,8 @@
 """The base of every request and response shape of the API.
 
 Its validator and serializer are built when a request first uses the shape, not when the server
-starts: building all of them (and the routes' adapters, which follow the shape's config) was
-most of the server's start above FastAPI's own. `/openapi.json` builds them when it is asked for.
+starts: building all of them (and the routes' adapters, which follow the shape's config) would be
+most of the server's start beyond FastAPI's own. `/openapi.json` builds them when asked for.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from app.files import RunFiles
 from app.hardware.inventory import gpu_inventory
@@ -137,6 +139,12 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     gpu_lanes = () if cluster is not None else tuple(gpu.index for gpu in gpus)
     app.state.queue_lanes = Lanes(settings.max_concurrent_runs, gpu_lanes, cluster)
     app.state.event_hub = EventHub(factory, poll_interval, app.state.queue_lanes)
+    # The API's shapes are built on first use (app/web/shape_base.py), the routes' adapters of
+    # a body too: FastAPI names such a body with an `alias` that pydantic warns has no effect,
+    # and silences that warning while it builds them, but only then. Silenced here for good.
+    warnings.filterwarnings(
+        "ignore", message="The 'alias' attribute", category=UnsupportedFieldAttributeWarning
+    )
     install_error_handlers(app)
     install_finite_json(app)  # added first: it runs after the guard, on allowed requests only
     install_auth(app, settings)

@@ -14,11 +14,13 @@ worker). Then the 10,000-point read: a run with 10,000 step losses, read whole, 
 
 MLflow runs from a virtual environment of its own, never the project's (MLflow pins packages the
 project uses): `python -m venv /work/mlflow-venv && /work/mlflow-venv/bin/pip install mlflow`,
-or name another one with TORCHDASH_BENCH_MLFLOW_PYTHON.
+or name another one with TORCHDASH_BENCH_MLFLOW_PYTHON. `--before PATH` adds torchdash's server
+run from another checkout (an older commit) to the alternation, for a before/after figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -115,10 +117,12 @@ def wait_for(url: str, started: float) -> float:
         time.sleep(0.005)
 
 
-def start(command: list[str], health: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def start(
+    command: list[str], health: str, port: int, env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen:
     # A session of its own: stop() ends the server with every process it started.
     return subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env},
+        command, cwd=cwd, env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
 
@@ -139,11 +143,12 @@ def stop(server: subprocess.Popen) -> None:
 Measure = tuple[float, float, float, float, float | None]
 
 
-def torchdash_once(home: Path, read: bool) -> Measure:
+def torchdash_once(home: Path, read: bool, checkout: Path = ROOT) -> Measure:
+    """`checkout`: where `app` is imported from (this one, or `--before`'s)."""
     port = free_port()
-    env = {"TORCHDASH_HOME": str(home), "TORCHDASH_PORT": str(port)}
+    env = {"TORCHDASH_HOME": str(home), "TORCHDASH_PORT": str(port), "PYTHONPATH": str(checkout)}
     started = time.perf_counter()
-    server = start([sys.executable, "-m", "app", "serve"], "/healthz", port, env)
+    server = start([sys.executable, "-m", "app", "serve"], "/healthz", port, env, checkout)
     base = f"http://127.0.0.1:{port}"
     try:
         ready = wait_for(f"{base}/healthz", started)
@@ -212,18 +217,22 @@ def mlflow_once(home: Path, read: bool) -> Measure:
         stop(server)
 
 
-def run() -> list[Result]:
+def run(before: Path | None = None) -> list[Result]:
     if not Path(MLFLOW_PYTHON).exists():
         sys.exit(f"no MLflow python at {MLFLOW_PYTHON}: see this file's docstring")
     ours: list[Measure] = []
+    older: list[Measure] = []
     floor: list[Measure] = []
     theirs: list[Measure] = []
     for repeat in range(REPEATS):
         with tempfile.TemporaryDirectory() as folder:
-            for name in ("t", "f", "m"):
+            for name in ("t", "b", "f", "m"):
                 (Path(folder) / name).mkdir()
             torchdash_once(Path(folder) / "t", read=False)  # creates the database: not timed
             ours.append(torchdash_once(Path(folder) / "t", read=repeat == 0))
+            if before is not None:
+                torchdash_once(Path(folder) / "b", read=False, checkout=before)  # likewise
+                older.append(torchdash_once(Path(folder) / "b", read=False, checkout=before))
             floor_once(Path(folder) / "f")  # likewise
             floor.append(floor_once(Path(folder) / "f"))
             mlflow_once(Path(folder) / "m", read=False)  # likewise
@@ -236,13 +245,17 @@ def run() -> list[Result]:
     t_read, m_read = ours[0][4], theirs[0][4]
     assert t_read is not None and m_read is not None
     load = os.getloadavg()[1]
+    was = ""
+    if before is not None:
+        b = medians(older)
+        was = f"; before ({before}): {b[0]:.2f} s, CPU {b[1]:.2f} s, {b[2]:.0f} MB"
     return [
         Result(
             "issue 27. server start to its first answer ≤ 0.6 s (an existing home)",
             f"{t[0]:.2f} s (median of {REPEATS}); the server's CPU until then {t[1]:.2f} s",
             f"`mlflow server --workers 1`: {m[0]:.2f} s (×{m[0] / t[0]:.1f});"
             f" the floor (FastAPI + SQLAlchemy on uvicorn, one route): {f[0]:.2f} s,"
-            f" CPU {f[1]:.2f} s; load {load:.1f}",
+            f" CPU {f[1]:.2f} s; load {load:.1f}{was}",
             t[0] <= 0.6,
         ),
         Result(
@@ -263,5 +276,7 @@ def run() -> list[Result]:
 
 
 if __name__ == "__main__":
-    for result in run():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--before", type=Path, help="another torchdash checkout to compare")
+    for result in run(parser.parse_args().before):
         print(result.row())

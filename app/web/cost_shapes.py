@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from app.web.shape_base import Shape
 
 
-class GpuCostPublic(BaseModel):
+class GpuCostPublic(Shape):
     """One GPU the run trained on."""
 
     gpu: str = Field(description="NVML index of the GPU, as in the run's `assigned_gpus`.")
@@ -17,7 +19,7 @@ class GpuCostPublic(BaseModel):
     samples: int = Field(description="Power readings integrated.")
 
 
-class RunCostPublic(BaseModel):
+class RunCostPublic(Shape):
     run_id: int
     gpu_hours: float | None = Field(description="The GPUs' hours summed; null for a CPU run.")
     energy_wh: float | None = Field(
@@ -33,7 +35,7 @@ class RunCostPublic(BaseModel):
     gpus: list[GpuCostPublic]
 
 
-class CostTotalsPublic(BaseModel):
+class CostTotalsPublic(Shape):
     """`GET /api/costs`: the summed cost of a sweep group, a study or a selection of runs."""
 
     runs: int = Field(description="Runs that match.")

@@ -6,27 +6,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from app.web.shape_base import Shape
 
 
-class DataColumnPublic(BaseModel):
+class DataColumnPublic(Shape):
     name: str
     dtype: str = Field(description="pandas' dtype of the column: int64, float64, object, ...")
     role: Literal["feature", "target", "text", "ignored"]
     missing: int = Field(description="Empty cells, over the training and validation files.")
 
 
-class RowCountsPublic(BaseModel):
+class RowCountsPublic(Shape):
     train: int
     val: int
 
 
-class TargetRangePublic(BaseModel):
+class TargetRangePublic(Shape):
     min: float
     max: float
 
 
-class DataReportPublic(BaseModel):
+class DataReportPublic(Shape):
     kind: str = Field(description="The data kind: table or text.")
     rows: RowCountsPublic = Field(description="Rows of each split.")
     columns: list[DataColumnPublic]

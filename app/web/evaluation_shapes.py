@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from app.web.shape_base import Shape
 
 
-class MisclassifiedPublic(BaseModel):
+class MisclassifiedPublic(Shape):
     index: int = Field(description="Position in the validation split.")
     true: int
     predicted: int
@@ -25,7 +27,7 @@ class MisclassifiedPublic(BaseModel):
     )
 
 
-class Scores(BaseModel):
+class Scores(Shape):
     precision: float | None
     recall: float | None
     f1: float | None
@@ -37,22 +39,22 @@ class LabelScores(Scores):
     predicted: int = Field(description="Validation samples the model gives the label.")
 
 
-class Averages(BaseModel):
+class Averages(Shape):
     micro: Scores
     macro: Scores
 
 
-class Scatter(BaseModel):
+class Scatter(Shape):
     true: list[float]
     predicted: list[float]
 
 
-class Histogram(BaseModel):
+class Histogram(Shape):
     edges: list[float] = Field(description="bins + 1 edges, equal bins.")
     counts: list[int]
 
 
-class TargetReport(BaseModel):
+class TargetReport(Shape):
     name: str
     count: int
     mae: float | None
@@ -67,7 +69,7 @@ class TargetReport(BaseModel):
     )
 
 
-class EvaluationPublic(BaseModel):
+class EvaluationPublic(Shape):
     task: Literal["classification", "multilabel", "regression"]
     epoch: int = Field(description="The evaluated (best) epoch.")
     class_names: list[str] = Field(

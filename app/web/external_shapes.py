@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from app.web.deps import SQL_INT_MAX
+from app.web.shape_base import Shape
 from app.web.shapes import Notes, Tags
 from trainer.config.tasks import Mode, Task
 
@@ -23,7 +24,7 @@ MetricValue = float | None
 MAX_ROWS = 100_000  # per report; the body's byte limit (TORCHDASH_MAX_REPORT_BYTES) comes first
 
 
-class ExternalRunCreate(BaseModel):
+class ExternalRunCreate(Shape):
     """`POST /api/runs/external`: a run that a process elsewhere trains and reports."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,14 +41,14 @@ class ExternalRunCreate(BaseModel):
     notes: Notes = ""
 
 
-class EpochRow(BaseModel):
+class EpochRow(Shape):
     model_config = ConfigDict(extra="forbid")
 
     epoch: Number
     metrics: dict[MetricName, MetricValue] = Field(default_factory=dict, max_length=1000)
 
 
-class StepRow(BaseModel):
+class StepRow(Shape):
     """A step's loss; other values a client sends are accepted and not stored (a step row is
     narrow: step, epoch, loss)."""
 
@@ -58,7 +59,7 @@ class StepRow(BaseModel):
     epoch: Number | None = Field(None, description="Default: the epoch after the last reported.")
 
 
-class ReportRequest(BaseModel):
+class ReportRequest(Shape):
     """`POST /api/runs/{id}/report`: rows since the last report, each kept once however often
     the report is sent again (an epoch's row is replaced, a stored step is skipped)."""
 
@@ -70,7 +71,7 @@ class ReportRequest(BaseModel):
     config: dict[str, Any] | None = Field(None, description="Merged into the run's config.")
 
 
-class ReportPublic(BaseModel):
+class ReportPublic(Shape):
     """The answer to a report: what was kept, and whether someone pressed Cancel."""
 
     status: str
@@ -81,7 +82,7 @@ class ReportPublic(BaseModel):
     steps_skipped: int  # already stored (a retried report)
 
 
-class FinishRequest(BaseModel):
+class FinishRequest(Shape):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["succeeded", "failed", "cancelled"] = "succeeded"

@@ -3,6 +3,8 @@
 - `POST /api/runs` reads a plain dict (app/web/run_create.py picks a loop or a script run by the
   `script` key, so a bad body's 422 names the fields of the kind it is), so FastAPI would document
   it as any object; the document says what it takes: a RunCreate or a ScriptRunCreate.
+- `POST /api/runs/{id}/report` reads its raw body (to bound its size before parsing it), so
+  FastAPI cannot see its model; the document names it: a ReportRequest.
 - Event streams say they are: their 200 is `text/event-stream`.
 - Links (OpenAPI `links`) from every response that creates a run or a study to the operations
   that act on it by id, so a client generator or a stateful fuzzer can chain them: create a run,
@@ -21,12 +23,17 @@ from pydantic.json_schema import models_json_schema
 from sse_starlette import EventSourceResponse
 from starlette.routing import BaseRoute
 
+from app.web.external_shapes import ReportRequest
 from app.web.run_create import RunCreate, ScriptRunCreate
 
 REF = "#/components/schemas/{model}"
 # The id a created resource's answer carries, and the path parameter that takes it.
 LINKED: dict[str, str] = {"RunPublic": "run_id", "StudyPublic": "study_id"}
 RUN_BODIES: tuple[type[BaseModel], ...] = (RunCreate, ScriptRunCreate)
+# Operations that read their raw body, and the model they validate it with.
+RAW_BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("/api/runs/{run_id}/report", "post"): ReportRequest,
+}
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -36,6 +43,7 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            document_raw_bodies(app)  # before FastAPI's build, which renders it as its own
             document = build()
             document_event_streams(document, app)
             document_run_bodies(document)
@@ -82,6 +90,17 @@ def document_run_bodies(document: dict[str, Any]) -> None:
     body["anyOf"] = [refs[(model, "validation")] for model in RUN_BODIES]
     if description:
         body["description"] = description
+
+
+def document_raw_bodies(app: FastAPI) -> None:
+    """An operation that parses its raw body itself documents the model it validates it with,
+    in its `openapi_extra`."""
+    for path, route in _api_routes(app.routes, ""):
+        for method in route.methods or ():
+            model = RAW_BODIES.get((path, method.lower()))
+            if model is not None and route.openapi_extra is not None:
+                content = {"application/json": {"schema": model.model_json_schema()}}
+                route.openapi_extra["requestBody"]["content"] = content
 
 
 def add_links(document: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -16,6 +15,7 @@ from pydantic import (
 )
 
 from app.web.data_report_shapes import DataReportPublic
+from app.web.shape_base import Shape
 
 if TYPE_CHECKING:  # only named in hints: the client and the CLI import these shapes without
     # SQLAlchemy, which is most of a `torchdash runs` start (bench/cli_start.py)
@@ -45,7 +45,7 @@ Tags = Annotated[list[Tag], Field(max_length=20), AfterValidator(_unique)]
 Notes = Annotated[str, Field(max_length=10_000, description="Plain text.")]
 
 
-class RunUpdate(BaseModel):
+class RunUpdate(Shape):
     """`PATCH /api/runs/{id}`: a field left out is left as it is."""
 
     model_config = ConfigDict(extra="forbid")
@@ -54,18 +54,18 @@ class RunUpdate(BaseModel):
     tags: Tags | None = None
 
 
-class QueueMove(BaseModel):
+class QueueMove(Shape):
     model_config = ConfigDict(extra="forbid")
 
     position: QueuePosition = Field(description="top: start next; bottom: after every queued run.")
 
 
-class Progress(BaseModel):
+class Progress(Shape):
     batch: int
     batches: int
 
 
-class RunPublic(BaseModel):
+class RunPublic(Shape):
     # Identity: the sweep it belongs to, and the run and epoch a fork started from.
     id: int
     name: str
@@ -150,12 +150,12 @@ class RunPublic(BaseModel):
         )
 
 
-class EpochSummary(BaseModel):
+class EpochSummary(Shape):
     val_loss: list[float | None]  # by epoch, for the runs list's sparkline (null: a gap)
     epoch_seconds: float | None  # mean seconds per epoch, for an ETA
 
 
-class RunsPublic(BaseModel):
+class RunsPublic(Shape):
     runs: list[RunPublic]
     count: int
     summaries: dict[int, EpochSummary] = Field(default_factory=dict)
@@ -169,7 +169,7 @@ def config_metric_names(config: dict[str, Any]) -> list[str]:
     return names + [plugin_metric_name(metric["name"]) for metric in config.get("metrics") or []]
 
 
-class EpochPublic(BaseModel):
+class EpochPublic(Shape):
     model_config = ConfigDict(from_attributes=True)
 
     epoch: int
@@ -197,7 +197,7 @@ class EpochPublic(BaseModel):
         return {**fields, "metrics": named_metrics(data)}
 
 
-class OptimizerEpochPublic(BaseModel):
+class OptimizerEpochPublic(Shape):
     model_config = ConfigDict(from_attributes=True)
 
     epoch: int
@@ -205,11 +205,11 @@ class OptimizerEpochPublic(BaseModel):
     optimizer_summary: dict[str, Any] | None
 
 
-class OptimizerHistoryPublic(BaseModel):
+class OptimizerHistoryPublic(Shape):
     epochs: list[OptimizerEpochPublic]
 
 
-class StepPublic(BaseModel):
+class StepPublic(Shape):
     model_config = ConfigDict(from_attributes=True)
 
     step: int
@@ -217,12 +217,12 @@ class StepPublic(BaseModel):
     loss: float | None  # null: a loss that was not finite (a gap in the chart)
 
 
-class MetricsPublic(BaseModel):
+class MetricsPublic(Shape):
     epochs: list[EpochPublic]
     steps: list[StepPublic]
 
 
-class CheckpointPublic(BaseModel):
+class CheckpointPublic(Shape):
     epoch: int
     complete: bool
     batches_done: int
@@ -260,7 +260,7 @@ class CheckpointPublic(BaseModel):
         )
 
 
-class ResumeRequest(BaseModel):
+class ResumeRequest(Shape):
     model_config = ConfigDict(extra="forbid")
 
     max_epochs: int | None = Field(None, ge=1, le=100000, description="A new epoch limit.")
@@ -274,7 +274,7 @@ class ResumeRequest(BaseModel):
     )
 
 
-class SweepRequest(BaseModel):
+class SweepRequest(Shape):
     model_config = ConfigDict(extra="forbid")
 
     config: dict[str, Any] = Field(description="The base run config.")
@@ -292,7 +292,7 @@ class SweepRequest(BaseModel):
     )
 
 
-class RepeatRequest(BaseModel):
+class RepeatRequest(Shape):
     model_config = ConfigDict(extra="forbid")
 
     seeds: int = Field(
@@ -300,17 +300,17 @@ class RepeatRequest(BaseModel):
     )
 
 
-class SweepPublic(BaseModel):
+class SweepPublic(Shape):
     group_name: str
     runs: list[RunPublic]
 
 
-class LogChunk(BaseModel):
+class LogChunk(Shape):
     text: str
     offset: int  # ask for ?offset= this next
 
 
-class ForkRequest(BaseModel):
+class ForkRequest(Shape):
     model_config = ConfigDict(extra="forbid")
 
     # Bounded by what the database can store (SQL_INT_MAX in app/web/deps.py, not imported: the
@@ -323,7 +323,7 @@ class ForkRequest(BaseModel):
     )
 
 
-class SystemSamplePublic(BaseModel):
+class SystemSamplePublic(Shape):
     """One system metric row: the run's processes (`gpu` null) or one of its GPUs."""
 
     id: int = Field(description="Row id: the `since` cursor of the next read.")
@@ -337,11 +337,11 @@ class SystemSamplePublic(BaseModel):
     gpu_power_watts: float | None = Field(description="Null where NVML reports no power.")
 
 
-class SystemPublic(BaseModel):
+class SystemPublic(Shape):
     samples: list[SystemSamplePublic]
 
 
-class PreflightPublic(BaseModel):
+class PreflightPublic(Shape):
     """`POST /api/preflight`: what a few real training steps of a config showed
     (docs/api.md)."""
 
@@ -366,7 +366,7 @@ class PreflightPublic(BaseModel):
     data_report: DataReportPublic | None = None
 
 
-class GpuPublic(BaseModel):
+class GpuPublic(Shape):
     index: int  # NVML's index (PCI bus order): `cuda:N` in a run config names this N
     uuid: str | None
     name: str | None  # None for a GPU of TORCHDASH_GPUS that NVML does not report
@@ -377,14 +377,14 @@ class GpuPublic(BaseModel):
     run_id: int | None  # the running run placed on it
 
 
-class CpuPublic(BaseModel):
+class CpuPublic(Shape):
     cores: int | None
     usable_cores: int
     memory_total_mb: int | None
     max_concurrent_runs: int  # CPU runs trained at once (TORCHDASH_MAX_CONCURRENT_RUNS)
 
 
-class NodePublic(BaseModel):
+class NodePublic(Shape):
     """One node of the Ray cluster, with what it has free for runs."""
 
     node_id: str
@@ -399,26 +399,26 @@ class NodePublic(BaseModel):
     run_ids: list[int]  # the running runs on it
 
 
-class ClusterPublic(BaseModel):
+class ClusterPublic(Shape):
     address: str  # the dashboard (Jobs API) address, TORCHDASH_RAY_ADDRESS
     unreachable: str | None  # why the cluster could not be read now; null when it could
     nodes: list[NodePublic]
     largest_node_gpus: int  # a run may ask at most this many GPUs (processes)
 
 
-class DevicesPublic(BaseModel):
+class DevicesPublic(Shape):
     gpus: list[GpuPublic]  # this machine's; empty on the Ray executor (see `cluster`)
     cpu: CpuPublic
     cluster: ClusterPublic | None = None  # the Ray executor's nodes; null for local runs
 
 
-class ErrorPublic(BaseModel):
+class ErrorPublic(Shape):
     """Every error answer: a message, or FastAPI's list of field errors (`loc` names the field)."""
 
     detail: str | list[dict[str, Any]]
 
 
-class PluginPublic(BaseModel):
+class PluginPublic(Shape):
     """One plugin of the plugins folder (`GET /api/plugins`)."""
 
     name: str  # what a run config's `name` gives
@@ -429,12 +429,12 @@ class PluginPublic(BaseModel):
     args_schema: dict[str, Any]  # JSON Schema of the `args` object its constructor takes
 
 
-class PluginErrorPublic(BaseModel):
+class PluginErrorPublic(Shape):
     file: str
     error: str  # "line 3: invalid syntax"
 
 
-class PluginsPublic(BaseModel):
+class PluginsPublic(Shape):
     datasets: list[PluginPublic]
     models: list[PluginPublic]
     losses: list[PluginPublic]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from app.web.shape_base import Shape
 from app.web.shapes import Notes, Tags, UtcTime
 
 StudyStatus = Literal["running", "stopped", "finished", "failed"]
@@ -19,7 +20,7 @@ Pruner = Literal["asha", "median", "none"]
 Direction = Literal["min", "max"]
 
 
-class SpaceEntry(BaseModel):
+class SpaceEntry(Shape):
     """One searched field. `float`/`int`: `low`..`high` (`log`: on a log scale, low > 0; `step`:
     an int's stride); `choice`: one of `choices`."""
 
@@ -36,7 +37,7 @@ class SpaceEntry(BaseModel):
     choices: list[Any] | None = None
 
 
-class StudyCreate(BaseModel):
+class StudyCreate(Shape):
     """`POST /api/studies`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -64,7 +65,7 @@ class StudyCreate(BaseModel):
     notes: Notes = Field("", description="Given to every trial run.")
 
 
-class StudyUpdate(BaseModel):
+class StudyUpdate(Shape):
     """`PATCH /api/studies/{id}`: a field left out is left as it is. `parallelism: null` given
     outright goes back to as many trials at once as the server has slots (or GPUs); an
     `n_trials` of null changes nothing."""
@@ -77,7 +78,7 @@ class StudyUpdate(BaseModel):
     n_trials: int | None = Field(None, ge=1, le=10_000)
 
 
-class TrialsAdd(BaseModel):
+class TrialsAdd(Shape):
     """`POST /api/studies/{id}/trials`: `n` more trials, or one point enqueued by hand (`params`:
     field -> value, tried next; it counts as one more trial)."""
 
@@ -87,7 +88,7 @@ class TrialsAdd(BaseModel):
     params: dict[str, Any] | None = None
 
 
-class StudyStop(BaseModel):
+class StudyStop(Shape):
     """`POST /api/studies/{id}/stop`: queued trials are cancelled; running ones finish, or are
     cancelled too with `cancel_running`."""
 
@@ -96,7 +97,7 @@ class StudyStop(BaseModel):
     cancel_running: bool = False
 
 
-class StudyProgress(BaseModel):
+class StudyProgress(Shape):
     n_trials: int  # the trials the study will run in all
     waiting: int = 0  # asked or enqueued, its run not yet created
     running: int = 0  # its run(s) queued or training
@@ -105,12 +106,12 @@ class StudyProgress(BaseModel):
     fail: int = 0
 
 
-class IntermediateValue(BaseModel):
+class IntermediateValue(Shape):
     epoch: int
     value: float | None  # None: not a finite number (a gap in charts)
 
 
-class TrialPublic(BaseModel):
+class TrialPublic(Shape):
     number: int  # Optuna's trial number, 0-based
     state: TrialState
     params: dict[str, Any]  # field path -> value
@@ -124,7 +125,7 @@ class TrialPublic(BaseModel):
     finished_at: UtcTime | None
 
 
-class BestTrial(BaseModel):
+class BestTrial(Shape):
     number: int
     value: float
     params: dict[str, Any]
@@ -132,7 +133,7 @@ class BestTrial(BaseModel):
     config: dict[str, Any]  # the run config the trial trained (its first seed's)
 
 
-class StudyPublic(BaseModel):
+class StudyPublic(Shape):
     id: int
     name: str
     status: StudyStatus
@@ -164,5 +165,5 @@ class StudyDetail(StudyPublic):
     importances: dict[str, float] | None
 
 
-class StudiesPublic(BaseModel):
+class StudiesPublic(Shape):
     studies: list[StudyPublic]  # newest first

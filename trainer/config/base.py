@@ -68,10 +68,15 @@ def field_title(name: str, info: FieldInfo | ComputedFieldInfo) -> str:
 
 class Frozen(BaseModel):
     """Base of every config part: immutable, and unknown fields are an error, not ignored.
-    No NaN or infinity in a float field: `json.load` reads them from a run.json."""
+    No NaN or infinity in a float field: `json.load` reads them from a run.json. Its validator
+    is built when a config is first validated: the server's start does not wait for it."""
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", allow_inf_nan=False, field_title_generator=field_title
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        field_title_generator=field_title,
+        defer_build=True,
     )
 
 

@@ -78,12 +78,9 @@ async def _body_within(request: Request, limit: int) -> bytes:
     "/{run_id}/report",
     summary="Report a run's new epoch and step rows, notes and config (idempotent)",
     responses=errors(400, 404, 409, 413, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ReportRequest.model_json_schema()}},
-        }
-    },
+    # Its body's schema, ReportRequest's, is added to the document when it is asked for
+    # (app/web/openapi_document.py): generating it here would be work at every start.
+    openapi_extra={"requestBody": {"required": True}},
 )
 async def report_run(
     run_id: RowId, request: Request, session: SessionDep, settings: SettingsDep

@@ -7,15 +7,15 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from app.runs.scripts import list_scripts
 from app.web.deps import SettingsDep
+from app.web.shape_base import Shape
 
 router = APIRouter(prefix="/api", tags=["scripts"])
 
 
-class ScriptOptionPublic(BaseModel):
+class ScriptOptionPublic(Shape):
     flags: list[str]  # e.g. ["--lr"], or ["-e", "--epochs"]
     type: str | None  # the name given as type=, e.g. "float"
     default: Any  # a literal default, else null
@@ -24,7 +24,7 @@ class ScriptOptionPublic(BaseModel):
     action: str | None  # e.g. "store_true"
 
 
-class ScriptPublic(BaseModel):
+class ScriptPublic(Shape):
     path: str  # relative to the scripts folder: what `script.path` names
     size_bytes: int
     description: str | None  # the first line of its docstring
@@ -32,7 +32,7 @@ class ScriptPublic(BaseModel):
     error: str | None  # why its options could not be read (it can still be started)
 
 
-class ScriptsPublic(BaseModel):
+class ScriptsPublic(Shape):
     folder: str  # TORCHDASH_SCRIPTS_DIR, resolved
     scripts: list[ScriptPublic]
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
 from app.runs import lifecycle
 from app.runs.data_paths import check_data_paths
 from app.storage import uploads
 from app.web.deps import DispatcherDep, FilesDep, RowId, SessionDep, SettingsDep
 from app.web.error_handlers import errors
+from app.web.shape_base import Shape
 from app.web.shapes import RunPublic
 from trainer.config import RunConfig
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 
 
-class UploadPublic(BaseModel):
+class UploadPublic(Shape):
     id: int
     filename: str
     size_bytes: int

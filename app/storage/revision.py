@@ -11,10 +11,13 @@ of a second, a quarter of the server's start (bench/server_light.py measures the
 
 from __future__ import annotations
 
+import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,6 +27,10 @@ FIRST_REVISION = "0001"
 # The newest file in app/storage/migrations/versions. A new revision changes it too; a test
 # checks the two agree (tests/api/test_storage.py).
 HEAD_REVISION = "0016"
+# How long an upgrade on PostgreSQL tries to take every table at one moment before it waits for
+# them in turn (see `_take_every_table`).
+LOCK_RETRY_SECONDS = 120.0
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock that was held
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -52,6 +59,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         try:
             config.attributes["connection"] = connection
             tables = set(inspect(connection).get_table_names())
+            _take_every_table(connection, tables)
             if "runs" in tables and "alembic_version" not in tables:
                 command.stamp(config, FIRST_REVISION)
             command.upgrade(config, revision)
@@ -59,6 +67,33 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         finally:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _take_every_table(connection: Connection, tables: Collection[str]) -> None:
+    """On PostgreSQL, lock every table for the upgrade's transaction before its first ALTER, all
+    or none at once.
+
+    A worker of the torchdash being upgraded may still be writing (the new server adopts it). A
+    migration that waited for one table while holding another could close a cycle with that
+    worker's write, and PostgreSQL would then abort one of the two, perhaps the worker's, failing
+    its run. With NOWAIT the upgrade never waits while holding a lock, so it is never in a
+    cycle: it retries until no one holds any of the tables, which between a worker's short
+    writes is soon. After LOCK_RETRY_SECONDS of a busy database it waits for them in turn."""
+    if connection.dialect.name != "postgresql" or not tables:
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in sorted(tables))
+    deadline = time.monotonic() + LOCK_RETRY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            connection.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE NOWAIT")
+            return
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            connection.rollback()  # lets go of what the statement took before it failed
+            time.sleep(0.05)
+    connection.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
 
 
 def current_revision(engine: Engine) -> str | None:

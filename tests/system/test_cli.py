@@ -172,10 +172,12 @@ def test_errors_name_the_field_and_exit_non_zero(server: str, tmp_path: Path) ->
 
 
 def test_sweep_runs_filters_and_sort(server: str, tmp_path: Path) -> None:
+    # Epochs enough to still be queued or training when they are cancelled at the end: a run of
+    # a few epochs can finish first, its data read from the disk cache.
     swept = torchdash(
         server,
         "sweep",
-        write_config(tmp_path, max_epochs=1),
+        write_config(tmp_path, max_epochs=1000),
         "--grid",
         "optimizer.lr=0.01,0.001",
         "--grid",

@@ -17,22 +17,27 @@ from app.runs.queue import Lanes
 from app.settings import Settings
 from app.storage.engine import session_scope
 
-# SQLite's largest integer (PostgreSQL's BIGINT too): no id or cursor beyond it is stored, and
-# binding a larger one raised OverflowError, a 500, where the answer is "no such run" (fuzzing
-# found it). Every integer in a path or query is bounded by it, so the API answers 422 naming it.
-SQL_INT_MAX = 2**63 - 1
+# The largest integer both databases store: PostgreSQL's `integer`, the type of every id, epoch
+# and step column (SQLite's reach 2**63 - 1). No id or cursor beyond it is stored, and binding a
+# larger one failed with a 500 where the answer is "no such run" (OverflowError past SQLite's 64
+# bits, "integer out of range" past PostgreSQL's 32; fuzzing found both). Every integer in a
+# path or query that is compared with a stored one is bounded by it: the API answers 422.
+SQL_INT_MAX = 2**31 - 1
+# A byte offset into a file (a worker's log), which may pass 2 GiB: what `seek` takes.
+FILE_OFFSET_MAX = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=SQL_INT_MAX, description="A row id (a run, an upload).")]
 PathNumber = Annotated[int, Path(ge=0, le=SQL_INT_MAX)]
 QueryNumber = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
+FileOffset = Annotated[int, Query(ge=0, le=FILE_OFFSET_MAX)]
 
 
-def header_number(text: str) -> int | None:
-    """A number a client sent in a header (Last-Event-ID), within the same bound, else None.
+def header_number(text: str, limit: int = SQL_INT_MAX) -> int | None:
+    """A number a client sent in a header (Last-Event-ID), within `limit`, else None.
     Not `str.isdigit` alone: it is true of "²", which `int` refuses."""
     if not (text.isascii() and text.isdigit()):
         return None
     number = int(text)
-    return number if number <= SQL_INT_MAX else None
+    return number if number <= limit else None
 
 
 def get_settings(request: Request) -> Settings:

@@ -313,10 +313,10 @@ class LogChunk(Shape):
 class ForkRequest(Shape):
     model_config = ConfigDict(extra="forbid")
 
-    # Bounded by what the database can store (SQL_INT_MAX in app/web/deps.py, not imported: the
+    # Bounded by what both databases store (SQL_INT_MAX in app/web/deps.py, not imported: the
     # client and the CLI import these shapes and must stay light).
     epoch: int = Field(
-        ge=1, le=2**63 - 1, description="The source run's finished epoch to start from."
+        ge=1, le=2**31 - 1, description="The source run's finished epoch to start from."
     )
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Config fields to change, e.g. {"max_epochs": 20}.'

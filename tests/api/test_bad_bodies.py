@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from app.web.deps import header_number
+from app.web.deps import FILE_OFFSET_MAX, SQL_INT_MAX, header_number
 from app.web.log_stream import read_log_chunk
 from tests.support.runs import TINY_CONFIG
 
@@ -110,7 +110,30 @@ def test_a_stream_ignores_a_last_event_id_past_what_the_store_can_address(
             assert next(events) in ("event: log", "event: run")  # from the query's position
     # What a server decodes from the byte 0xB2: a digit to `str.isdigit`, not to `int`.
     assert header_number("\u00b2") is None
-    assert header_number(str(2**63 - 1)) == 2**63 - 1
+    assert header_number(str(SQL_INT_MAX)) == SQL_INT_MAX
+    assert header_number(str(SQL_INT_MAX + 1)) is None
+    assert header_number(str(2**63 - 1), FILE_OFFSET_MAX) == 2**63 - 1  # a log's byte offset
+
+
+def test_ids_and_cursors_past_what_both_databases_store_are_422(
+    client: TestClient, make_run
+) -> None:
+    # PostgreSQL's `integer` columns end at 2**31 - 1, SQLite's at 2**63 - 1: the fuzz test, on
+    # PostgreSQL, found these a 500 ("integer out of range") until the API was bounded by both.
+    run_id = make_run()["id"]
+    past = SQL_INT_MAX + 1
+    for url, params in [
+        (f"/api/runs/{past}", {}),
+        (f"/api/runs/{run_id}/metrics", {"since_step": past}),
+        (f"/api/runs/{run_id}/system", {"since": past}),
+        (f"/api/runs/{run_id}/optimizer", {"since_epoch": past}),
+        ("/api/runs", {"offset": past}),
+    ]:
+        response = client.get(url, params=params)
+        assert response.status_code == 422, (url, response.text)
+    assert client.get(f"/api/runs/{SQL_INT_MAX}").status_code == 404  # the largest: no such run
+    fork = client.post(f"/api/runs/{run_id}/fork", json={"epoch": past})
+    assert fork.status_code == 422 and fork.json()["detail"][0]["loc"] == ["body", "epoch"]
 
 
 def test_a_fork_epoch_past_what_the_database_stores_is_422(client: TestClient, make_run) -> None:

@@ -11,7 +11,14 @@ from app.runs import lifecycle
 from app.runs.executors.ray_jobs import RayJobExecutor
 from app.settings import Settings
 from app.storage.engine import session_scope
-from app.web.deps import QueryNumber, RowId, SessionDep, SettingsDep, header_number
+from app.web.deps import (
+    FILE_OFFSET_MAX,
+    FileOffset,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    header_number,
+)
 from app.web.error_handlers import errors
 from app.web.log_stream import LogReader, log_stream, read_log_chunk, read_text_chunk
 from app.web.shapes import LogChunk
@@ -27,7 +34,7 @@ def read_log(
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
-    offset: QueryNumber = 0,
+    offset: FileOffset = 0,
 ) -> LogChunk:
     run = lifecycle.get_run(session, run_id)
     read = log_reader(settings, request.app.state.cluster, run_id, run.attempt, run.created_at)
@@ -60,10 +67,10 @@ def stream_log(
     run_id: RowId,
     settings: SettingsDep,
     request: Request,
-    offset: QueryNumber = 0,
+    offset: FileOffset = 0,
     last_event_id: str | None = Header(None),
 ) -> EventSourceResponse:
-    resumed = header_number(last_event_id) if last_event_id else None
+    resumed = header_number(last_event_id, FILE_OFFSET_MAX) if last_event_id else None
     if resumed is not None:
         offset = resumed  # a reconnect resumes where it left off
     # A short session of its own: the stream must not hold a pooled connection while it lasts.

@@ -128,6 +128,7 @@ def test_ids_and_cursors_past_what_both_databases_store_are_422(
         (f"/api/runs/{run_id}/system", {"since": past}),
         (f"/api/runs/{run_id}/optimizer", {"since_epoch": past}),
         ("/api/runs", {"offset": past}),
+        ("/api/costs", {"ids": f"{run_id},{past}"}),
     ]:
         response = client.get(url, params=params)
         assert response.status_code == 422, (url, response.text)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.errors import ConfigError
 from app.runs.lifecycle import get_run
 from app.storage import run_costs
 from app.web.cost_shapes import CostTotalsPublic, GpuCostPublic, RunCostPublic
@@ -69,5 +70,9 @@ def read_cost_totals(
     ids: IdList = None,
 ) -> CostTotalsPublic:
     run_ids = [int(part) for part in ids.split(",")] if ids is not None else None
+    if run_ids and max(run_ids) > SQL_INT_MAX:  # the pattern bounds digits, not the value
+        raise ConfigError.field(
+            ("query", "ids"), f"a run id is a whole number from 1 to {SQL_INT_MAX}", ids[:100]
+        )
     totals = run_costs.sum_costs(session, group_name=group, study_id=study_id, run_ids=run_ids)
     return CostTotalsPublic(**vars(totals))

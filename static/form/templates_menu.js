@@ -22,14 +22,8 @@ export async function wireTemplates(select, note, templates, onTemplate) {
     title: t.description,
   })));
   select.replaceChildren(h("option", { value: "", text: "Defaults" }), templateGroup);
-  const runs = await recentRuns().catch(() => []);
-  if (runs.length) {
-    select.append(h("optgroup", { label: "Start from run" },
-      runs.map((run) => h("option", { value: `run:${run.id}`, text: `#${run.id} ${run.name} (${run.status})` }))));
-  }
-  const fromId = new URLSearchParams(location.search).get("from");
-  if (fromId) select.value = `run:${fromId}`;
-
+  // Listening before the recent runs are read: a template picked while they load (a slow
+  // server) is applied, not lost.
   select.addEventListener("change", () => {
     const [what, id] = select.value.split(":");
     if (what === "run") {
@@ -41,4 +35,11 @@ export async function wireTemplates(select, note, templates, onTemplate) {
     note.textContent = template ? template.description : "";
     note.hidden = !template;
   });
+  const runs = await recentRuns().catch(() => []);
+  if (runs.length) {
+    select.append(h("optgroup", { label: "Start from run" },
+      runs.map((run) => h("option", { value: `run:${run.id}`, text: `#${run.id} ${run.name} (${run.status})` }))));
+  }
+  const fromId = new URLSearchParams(location.search).get("from");
+  if (fromId) select.value = `run:${fromId}`;
 }

@@ -66,15 +66,16 @@ postgres:
 # `test_x[sqlite]` and `test_x[postgresql]` (tests/support/database.py, docs/testing.md). The
 # PostgreSQL runs (marker `postgresql`) go side by side with the rest: most of a test's time is
 # spent waiting on a server, a worker or a browser, so the two halves share the 2 cores well.
-# Each half's lines come whole, prefixed with [sqlite] or [postgresql]; TESTS narrows both:
+# Each half's lines come whole, prefixed with [sqlite] or [postgresql], and end with its 15
+# slowest tests; TESTS narrows both:
 # `make test TESTS=tests/api`.
 TESTS ?=
 test: $(STAMP) browser postgres
 	@export TORCHDASH_TEST_DATABASES=sqlite,postgresql; \
-	( $(PY) -m pytest -p no:cacheprovider -m postgresql $(TESTS) 2>&1 \
+	( $(PY) -m pytest -p no:cacheprovider -m postgresql --durations=15 $(TESTS) 2>&1 \
 	  | sed -u 's/^/[postgresql] /'; exit $${PIPESTATUS[0]} ) & half=$$!; \
 	trap 'kill $$half 2>/dev/null' INT TERM; \
-	$(PY) -m pytest -m "not postgresql" $(TESTS) 2>&1 | sed -u 's/^/[sqlite] /'; \
+	$(PY) -m pytest -m "not postgresql" --durations=15 $(TESTS) 2>&1 | sed -u 's/^/[sqlite] /'; \
 	sqlite=$${PIPESTATUS[0]}; wait $$half; postgresql=$$?; \
 	echo "make test: the SQLite half exited $$sqlite, the PostgreSQL half $$postgresql"; \
 	exit $$(( sqlite || postgresql ))

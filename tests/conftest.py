@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from app.storage.tables import RunStatus
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
 from tests.support.database import POSTGRESQL_REQUIRED, backends_for
 from tests.support.postgres_server import PostgresServer, unavailable_reason
-from tests.support.runs import TINY_CONFIG, claim
+from tests.support.runs import claim, post_run
 from tests.support.servers import serving
 
 if TYPE_CHECKING:  # Playwright is imported by the tests that drive a browser
@@ -73,12 +74,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def make_run(client: TestClient) -> Callable[..., dict[str, Any]]:
     """POST a run config (TINY_CONFIG with `changes` merged in) and return the created run."""
 
-    def make(**changes: Any) -> dict[str, Any]:
-        response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    return make
+    return partial(post_run, client)
 
 
 @pytest.fixture

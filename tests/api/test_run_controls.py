@@ -24,7 +24,7 @@ from app.runs.state_machine import transition
 from app.settings import Settings
 from app.storage.engine import session_scope
 from app.storage.tables import RunStatus
-from tests.support.runs import TINY_CONFIG
+from tests.support.runs import TINY_CONFIG, post_run
 
 MakeRun = Callable[..., dict[str, Any]]
 
@@ -290,20 +290,13 @@ def test_bad_early_stopping_is_a_422_naming_the_field(
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == loc
 
 
-def _make(client: TestClient, **changes: Any) -> dict[str, Any]:
-    """POST a run (TINY_CONFIG with `changes`) to an app made here, not the `client` fixture's."""
-    response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_a_queued_runs_start_estimate_counts_gpu_lanes_and_reservations(
     settings: Settings,
 ) -> None:
     gpu_settings = settings.model_copy(update={"gpus": ["0", "1"]})  # TORCHDASH_GPUS=0,1
     app = create_app(gpu_settings, dispatch=False)
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        make = partial(_make, client)
+        make = partial(post_run, client)
 
         # On GPU 0 for 3 epochs of 2 s; GPU 1 is free.
         holder = make(device="auto", max_epochs=3, estimated_epoch_seconds=2.0)
@@ -351,7 +344,7 @@ def test_on_the_ray_executor_a_queued_runs_start_estimate_counts_each_nodes_gpus
     executor = app.state.cluster
     executor.cluster = MadeUpCluster(nodes)
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        make = partial(_make, client)
+        make = partial(post_run, client)
 
         # Running: on a for 5 epochs of 2 s, on b for 5 of 1 s.
         on_a = make(device="cuda", max_epochs=5, estimated_epoch_seconds=2.0)

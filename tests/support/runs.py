@@ -33,6 +33,14 @@ def create_run(base: str, **changes: object) -> dict:
     return response.json()
 
 
+def post_run(client: httpx.Client, **changes: Any) -> dict[str, Any]:
+    """POST TINY_CONFIG with `changes` merged in through `client` (an app's TestClient); the
+    created run."""
+    response = client.post("/api/runs", json={**TINY_CONFIG, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def get_run(base: str, run_id: int) -> dict:
     return httpx.get(f"{base}/api/runs/{run_id}").json()
 

@@ -69,10 +69,12 @@ def read_cost_totals(
     ] = None,
     ids: IdList = None,
 ) -> CostTotalsPublic:
-    run_ids = [int(part) for part in ids.split(",")] if ids is not None else None
-    if run_ids and max(run_ids) > SQL_INT_MAX:  # the pattern bounds digits, not the value
-        raise ConfigError.field(
-            ("query", "ids"), f"a run id is a whole number from 1 to {SQL_INT_MAX}", ids[:100]
-        )
+    run_ids = None
+    if ids is not None:
+        run_ids = [int(part) for part in ids.split(",")]
+        if max(run_ids) > SQL_INT_MAX:  # the pattern bounds digits, not the value
+            raise ConfigError.field(
+                ("query", "ids"), f"a run id is a whole number from 1 to {SQL_INT_MAX}", ids[:100]
+            )
     totals = run_costs.sum_costs(session, group_name=group, study_id=study_id, run_ids=run_ids)
     return CostTotalsPublic(**vars(totals))
